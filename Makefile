@@ -1,0 +1,44 @@
+# Vigil's build, test and benchmark entry points. `make test` is what CI runs.
+GO        ?= go
+PKGS      ?= ./...
+STATICCHECK_VERSION ?= v0.8.2
+GOBIN     ?= $(shell $(GO) env GOPATH)/bin
+STATICCHECK = $(GOBIN)/staticcheck
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS   := -s -w -X github.com/vigil-monitoring/vigil/internal/export.Version=$(VERSION) -X github.com/vigil-monitoring/vigil/internal/export.Revision=$(REVISION)
+
+.PHONY: all build test lint vet staticcheck unit bench demo clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vigil ./cmd/vigil
+
+## test: vet, staticcheck, and every test with the race detector.
+test: lint unit
+
+lint: vet staticcheck
+
+vet:
+	$(GO) vet $(PKGS)
+
+$(STATICCHECK):
+	GOBIN=$(GOBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+staticcheck: $(STATICCHECK)
+	$(STATICCHECK) $(PKGS)
+
+unit:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## bench: Go benchmarks of the hot paths, then the peer comparison harness.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./probes/... ./sla/... ./internal/...
+	@if [ -x bench/run.sh ]; then bench/run.sh; fi
+
+demo:
+	$(GO) run ./cmd/vigil demo
+
+clean:
+	rm -rf bin
