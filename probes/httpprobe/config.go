@@ -1,0 +1,470 @@
+package httpprobe
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http/httpguts"
+
+	"github.com/vigil-monitoring/vigil/probes"
+)
+
+// Defaults of the keys whose zero value is not the default.
+const (
+	defaultMethod        = http.MethodGet
+	defaultMaxRedirects  = 10
+	defaultBodySizeLimit = 10 << 20 // 10 MiB
+	defaultIPProtocol    = "ip4"
+	userAgent            = "Vigil-Probe/1"
+)
+
+// Config is the `http` block of a check. Keys are blackbox_exporter's where the
+// meaning is the same. The keys whose default is not their zero value are
+// pointers (follow_redirects, max_redirects, ip_protocol_fallback) so that an
+// explicit false or 0 is told apart from an absent key.
+type Config struct {
+	// URL is the target, http:// or https://. Required. Credentials in it are
+	// refused: use basic_auth, which is kept secret.
+	URL string `yaml:"url" json:"url"`
+	// Method is the request method; default GET.
+	Method string `yaml:"method,omitempty" json:"method,omitempty"`
+	// Headers are sent with every request. A "Host" entry sets the Host header
+	// (and, for https without tls_config.server_name, the TLS server name).
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// Body is the request body; BodyFile names a file holding it (read once, at
+	// load). Set at most one.
+	Body     string `yaml:"body,omitempty" json:"body,omitempty"`
+	BodyFile string `yaml:"body_file,omitempty" json:"body_file,omitempty"`
+
+	// ValidStatusCodes lists the accepted status codes; default any 2xx.
+	ValidStatusCodes []int `yaml:"valid_status_codes,omitempty" json:"valid_status_codes,omitempty"`
+	// ValidHTTPVersions lists the accepted protocol versions of the final
+	// response ("HTTP/1.0", "HTTP/1.1", "HTTP/2.0"); default any.
+	ValidHTTPVersions []string `yaml:"valid_http_versions,omitempty" json:"valid_http_versions,omitempty"`
+	// FailIfSSL fails the run when the final response came over TLS;
+	// FailIfNotSSL when it did not.
+	FailIfSSL    bool `yaml:"fail_if_ssl,omitempty" json:"fail_if_ssl,omitempty"`
+	FailIfNotSSL bool `yaml:"fail_if_not_ssl,omitempty" json:"fail_if_not_ssl,omitempty"`
+	// FailIfBodyMatchesRegexp fails the run when any pattern matches the body;
+	// FailIfBodyNotMatchesRegexp when any pattern does not.
+	FailIfBodyMatchesRegexp    []probes.Regexp `yaml:"fail_if_body_matches_regexp,omitempty" json:"fail_if_body_matches_regexp,omitempty"`
+	FailIfBodyNotMatchesRegexp []probes.Regexp `yaml:"fail_if_body_not_matches_regexp,omitempty" json:"fail_if_body_not_matches_regexp,omitempty"`
+	// FailIfHeaderMatches fails the run when a value of the header matches;
+	// FailIfHeaderNotMatches when no value of the header matches.
+	FailIfHeaderMatches    []HeaderMatch `yaml:"fail_if_header_matches,omitempty" json:"fail_if_header_matches,omitempty"`
+	FailIfHeaderNotMatches []HeaderMatch `yaml:"fail_if_header_not_matches,omitempty" json:"fail_if_header_not_matches,omitempty"`
+
+	// FollowRedirects follows 301, 302, 303, 307 and 308; default true.
+	FollowRedirects *bool `yaml:"follow_redirects,omitempty" json:"follow_redirects,omitempty"`
+	// MaxRedirects is how many redirects one run follows before failing;
+	// default 10. 0 fails on any redirect.
+	MaxRedirects *int `yaml:"max_redirects,omitempty" json:"max_redirects,omitempty"`
+	// BodySizeLimit is the most body bytes (after decompression) a run reads; a
+	// longer body fails the run. 0 means the default, 10 MiB: a probe never
+	// reads an unbounded body.
+	BodySizeLimit int64 `yaml:"body_size_limit,omitempty" json:"body_size_limit,omitempty"`
+	// Compression is "", "identity", "gzip" or "deflate". When set, the request
+	// asks for it (Accept-Encoding) and the body is decoded with it whatever the
+	// response says, as blackbox_exporter does: a body that does not decode
+	// fails the run.
+	Compression string `yaml:"compression,omitempty" json:"compression,omitempty"`
+
+	// BasicAuth and BearerToken (or BearerTokenFile) set Authorization; at most
+	// one of them. Secret files are read at load: reload the config to pick up
+	// a rotated one.
+	BasicAuth       *BasicAuth    `yaml:"basic_auth,omitempty" json:"basic_auth,omitempty"`
+	BearerToken     probes.Secret `yaml:"bearer_token,omitempty" json:"bearer_token,omitempty"`
+	BearerTokenFile string        `yaml:"bearer_token_file,omitempty" json:"bearer_token_file,omitempty"`
+
+	// TLSConfig applies to https targets (and an https proxy).
+	TLSConfig probes.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitempty"`
+	// ProxyURL sends requests through an http, https or socks5 proxy. The
+	// target's name is then resolved by the proxy, never here.
+	ProxyURL string `yaml:"proxy_url,omitempty" json:"proxy_url,omitempty"`
+	// PreferredIPProtocol is "ip4" (default; blackbox_exporter's is ip6) or
+	// "ip6": the address family used when the name has addresses of both.
+	PreferredIPProtocol string `yaml:"preferred_ip_protocol,omitempty" json:"preferred_ip_protocol,omitempty"`
+	// IPProtocolFallback, default true, uses the other family when the name
+	// has no address of the preferred one. Like blackbox_exporter, it does not
+	// retry the other family when a connection fails.
+	IPProtocolFallback *bool `yaml:"ip_protocol_fallback,omitempty" json:"ip_protocol_fallback,omitempty"`
+}
+
+// BasicAuth is the basic_auth block.
+type BasicAuth struct {
+	Username     string        `yaml:"username" json:"username"`
+	Password     probes.Secret `yaml:"password,omitempty" json:"password,omitempty"`
+	PasswordFile string        `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+}
+
+// HeaderMatch is one entry of fail_if_header_matches or
+// fail_if_header_not_matches. AllowMissing makes an absent header pass.
+type HeaderMatch struct {
+	Header       string        `yaml:"header" json:"header"`
+	Regexp       probes.Regexp `yaml:"regexp" json:"regexp"`
+	AllowMissing bool          `yaml:"allow_missing,omitempty" json:"allow_missing,omitempty"`
+}
+
+// headerRule is a HeaderMatch ready for the hot path.
+type headerRule struct {
+	key          string // canonical header key
+	name         string // as configured, for error texts
+	re           *regexp.Regexp
+	allowMissing bool
+}
+
+// plan is a Config resolved once: defaults applied, files read, regexps and
+// headers prepared, so that a run only reads it.
+type plan struct {
+	url             *url.URL
+	method          string
+	host            string // Host header override, "" for the URL's host
+	header          http.Header
+	crossHostHeader http.Header // header without credentials, for redirects to another host
+	body            []byte
+
+	validStatusCodes  []int
+	validHTTPVersions []string
+	failIfSSL         bool
+	failIfNotSSL      bool
+	bodyMatch         []*regexp.Regexp
+	bodyNotMatch      []*regexp.Regexp
+	headerMatch       []headerRule
+	headerNotMatch    []headerRule
+
+	followRedirects bool
+	maxRedirects    int
+	bodySizeLimit   int64
+	compression     string
+
+	tlsConfig          *tls.Config
+	proxyURL           *url.URL
+	ipProtocol         string // "ip4" or "ip6"
+	ipProtocolFallback bool
+}
+
+var (
+	compressions  = []string{"", "identity", "gzip", "deflate"}
+	httpVersions  = []string{"HTTP/1.0", "HTTP/1.1", "HTTP/2.0"}
+	proxySchemes  = []string{"http", "https", "socks5", "socks5h"}
+	ipProtocols   = []string{"", "ip4", "ip6"}
+	credentialKey = []string{"Authorization", "Proxy-Authorization", "Cookie", "Cookie2", "Www-Authenticate"}
+)
+
+// Validate checks the block, reading the files it names (CA, client
+// certificate, secrets, body). Errors are probes.FieldErrors relative to the
+// block, joined with probes.Join.
+func (c *Config) Validate() error {
+	_, err := c.plan()
+	return err
+}
+
+// plan validates c and resolves it. Every problem is reported, not only the
+// first, so that one `vigil --config.check` shows them all.
+func (c *Config) plan() (*plan, error) {
+	p := &plan{
+		method:            c.Method,
+		validStatusCodes:  c.ValidStatusCodes,
+		validHTTPVersions: c.ValidHTTPVersions,
+		failIfSSL:         c.FailIfSSL,
+		failIfNotSSL:      c.FailIfNotSSL,
+		followRedirects:   c.FollowRedirects == nil || *c.FollowRedirects,
+		maxRedirects:      defaultMaxRedirects,
+		bodySizeLimit:     c.BodySizeLimit,
+		compression:       strings.ToLower(c.Compression),
+		ipProtocol:        c.PreferredIPProtocol,
+		// Pointers: an absent key takes the default, an explicit false stays.
+		ipProtocolFallback: c.IPProtocolFallback == nil || *c.IPProtocolFallback,
+	}
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	add(p.parseURL(c.URL))
+	if p.method == "" {
+		p.method = defaultMethod
+	} else if !isToken(p.method) {
+		add(probes.Errorf("method", "%q is not a valid HTTP method", c.Method))
+	}
+
+	switch {
+	case c.Body != "" && c.BodyFile != "":
+		add(probes.Errorf("body_file", "set only one of body and body_file"))
+	case c.BodyFile != "":
+		b, err := os.ReadFile(c.BodyFile)
+		if err != nil {
+			add(probes.Errorf("body_file", "cannot read: %v", err))
+		}
+		p.body = b
+	case c.Body != "":
+		p.body = []byte(c.Body)
+	}
+
+	for i, code := range c.ValidStatusCodes {
+		if code < 100 || code > 599 {
+			add(probes.Errorf(fmt.Sprintf("valid_status_codes[%d]", i), "%d is not an HTTP status code (100-599)", code))
+		}
+	}
+	for i, v := range c.ValidHTTPVersions {
+		if !slices.Contains(httpVersions, v) {
+			add(probes.Errorf(fmt.Sprintf("valid_http_versions[%d]", i), "unknown version %q: want one of %s", v, strings.Join(httpVersions, ", ")))
+		}
+	}
+	if c.FailIfSSL && c.FailIfNotSSL {
+		add(probes.Errorf("fail_if_not_ssl", "cannot be set together with fail_if_ssl"))
+	}
+
+	var err error
+	p.bodyMatch, err = regexps("fail_if_body_matches_regexp", c.FailIfBodyMatchesRegexp)
+	add(err)
+	p.bodyNotMatch, err = regexps("fail_if_body_not_matches_regexp", c.FailIfBodyNotMatchesRegexp)
+	add(err)
+	p.headerMatch, err = headerRules("fail_if_header_matches", c.FailIfHeaderMatches)
+	add(err)
+	p.headerNotMatch, err = headerRules("fail_if_header_not_matches", c.FailIfHeaderNotMatches)
+	add(err)
+
+	if c.MaxRedirects != nil {
+		p.maxRedirects = *c.MaxRedirects
+		if p.maxRedirects < 0 {
+			add(probes.Errorf("max_redirects", "must be 0 or more, not %d", p.maxRedirects))
+		}
+	}
+	switch {
+	case p.bodySizeLimit < 0:
+		add(probes.Errorf("body_size_limit", "must be 0 (default 10 MiB) or more, not %d", p.bodySizeLimit))
+	case p.bodySizeLimit == 0:
+		p.bodySizeLimit = defaultBodySizeLimit
+	}
+	if !slices.Contains(compressions, p.compression) {
+		add(probes.Errorf("compression", "unknown compression %q: want gzip, deflate or identity", c.Compression))
+	}
+
+	tlsConfig, err := c.TLSConfig.Build()
+	add(probes.Prefix("tls_config", err))
+	p.tlsConfig = tlsConfig
+
+	add(p.parseProxyURL(c.ProxyURL))
+	if !slices.Contains(ipProtocols, p.ipProtocol) {
+		add(probes.Errorf("preferred_ip_protocol", "unknown protocol %q: want ip4 or ip6", c.PreferredIPProtocol))
+	}
+	if p.ipProtocol == "" {
+		p.ipProtocol = defaultIPProtocol
+	}
+
+	authorization, err := c.authorization()
+	add(err)
+	add(p.buildHeaders(c.Headers, authorization))
+
+	if err := probes.Join(errs...); err != nil {
+		return nil, err
+	}
+	// An https target named by IP but served under a name (Host header)
+	// verifies against that name, as blackbox_exporter does.
+	if p.host != "" && p.url.Scheme == "https" && p.tlsConfig.ServerName == "" {
+		p.tlsConfig.ServerName = hostName(p.host)
+	}
+	return p, nil
+}
+
+func (p *plan) parseURL(raw string) error {
+	if raw == "" {
+		return probes.Errorf("url", "required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return probes.Errorf("url", "cannot parse: %v", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return probes.Errorf("url", "scheme must be http or https, not %q", u.Scheme)
+	case u.Host == "":
+		return probes.Errorf("url", "has no host")
+	case u.User != nil:
+		// The URL shows up in errors, logs and /api; credentials must not.
+		return probes.Errorf("url", "must not hold credentials: use basic_auth")
+	}
+	p.url = u
+	return nil
+}
+
+func (p *plan) parseProxyURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return probes.Errorf("proxy_url", "cannot parse: %v", err)
+	}
+	switch {
+	case !slices.Contains(proxySchemes, u.Scheme):
+		return probes.Errorf("proxy_url", "scheme must be one of %s, not %q", strings.Join(proxySchemes, ", "), u.Scheme)
+	case u.Host == "":
+		return probes.Errorf("proxy_url", "has no host")
+	case u.User != nil:
+		return probes.Errorf("proxy_url", "must not hold credentials: they would show in /api and logs")
+	}
+	p.proxyURL = u
+	return nil
+}
+
+// authorization resolves basic_auth or the bearer token into the value of the
+// Authorization header, "" when neither is set.
+func (c *Config) authorization() (string, error) {
+	token, err := probes.ResolveSecret("bearer_token", c.BearerToken, c.BearerTokenFile)
+	if err != nil {
+		return "", err
+	}
+	if c.BasicAuth == nil {
+		if token == "" {
+			return "", nil
+		}
+		return "Bearer " + token.Reveal(), nil
+	}
+	if token != "" || c.BearerTokenFile != "" {
+		return "", probes.Errorf("bearer_token", "set only one of basic_auth and bearer_token")
+	}
+	password, err := probes.ResolveSecret("password", c.BasicAuth.Password, c.BasicAuth.PasswordFile)
+	if err != nil {
+		return "", probes.Prefix("basic_auth", err)
+	}
+	if c.BasicAuth.Username == "" {
+		return "", probes.Errorf("basic_auth.username", "required")
+	}
+	creds := c.BasicAuth.Username + ":" + password.Reveal()
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(creds)), nil
+}
+
+// buildHeaders prepares the header maps shared (read-only) by every run.
+func (p *plan) buildHeaders(headers map[string]string, authorization string) error {
+	var errs []error
+	h := make(http.Header, len(headers)+3)
+	for name, value := range headers {
+		path := "headers." + name
+		if !httpguts.ValidHeaderFieldName(name) {
+			errs = append(errs, probes.Errorf(path, "invalid header name"))
+			continue
+		}
+		if !httpguts.ValidHeaderFieldValue(value) {
+			errs = append(errs, probes.Errorf(path, "invalid header value"))
+			continue
+		}
+		key := textproto.CanonicalMIMEHeaderKey(name)
+		switch key {
+		case "Host":
+			p.host = value
+			continue
+		case "Authorization":
+			if authorization != "" {
+				errs = append(errs, probes.Errorf(path, "set either this header or basic_auth/bearer_token"))
+			}
+		case "Accept-Encoding":
+			if !acceptsEncoding(value, p.compression) {
+				errs = append(errs, probes.Errorf(path, "%q does not accept compression %q", value, p.compression))
+			}
+		}
+		h[key] = []string{value}
+	}
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = []string{userAgent}
+	}
+	if _, ok := h["Accept-Encoding"]; !ok && p.compression != "" {
+		h["Accept-Encoding"] = []string{p.compression}
+	}
+	p.crossHostHeader = h.Clone()
+	for _, key := range credentialKey {
+		delete(p.crossHostHeader, key)
+	}
+	if authorization != "" {
+		h["Authorization"] = []string{authorization}
+	}
+	p.header = h
+	return probes.Join(errs...)
+}
+
+// acceptsEncoding reports whether an Accept-Encoding value admits coding with a
+// non-zero weight, so that decoding the body with it is what was asked for.
+func acceptsEncoding(header, coding string) bool {
+	if coding == "" {
+		return true
+	}
+	for part := range strings.SplitSeq(header, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.TrimSpace(name)
+		if !strings.EqualFold(name, coding) && name != "*" {
+			continue
+		}
+		q := 1.0
+		for param := range strings.SplitSeq(params, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(param), "=")
+			if ok && strings.EqualFold(k, "q") {
+				if f, err := strconv.ParseFloat(v, 64); err == nil {
+					q = f
+				}
+			}
+		}
+		return q > 0
+	}
+	return false
+}
+
+func regexps(key string, list []probes.Regexp) ([]*regexp.Regexp, error) {
+	var errs []error
+	out := make([]*regexp.Regexp, 0, len(list))
+	for i, re := range list {
+		if re.Regexp == nil {
+			errs = append(errs, probes.Errorf(fmt.Sprintf("%s[%d]", key, i), "empty regexp"))
+			continue
+		}
+		out = append(out, re.Regexp)
+	}
+	return out, probes.Join(errs...)
+}
+
+func headerRules(key string, list []HeaderMatch) ([]headerRule, error) {
+	var errs []error
+	out := make([]headerRule, 0, len(list))
+	for i, m := range list {
+		path := fmt.Sprintf("%s[%d]", key, i)
+		if m.Header == "" {
+			errs = append(errs, probes.Errorf(path+".header", "required"))
+		} else if !httpguts.ValidHeaderFieldName(m.Header) {
+			errs = append(errs, probes.Errorf(path+".header", "invalid header name %q", m.Header))
+		}
+		if m.Regexp.Regexp == nil {
+			errs = append(errs, probes.Errorf(path+".regexp", "required"))
+		}
+		out = append(out, headerRule{
+			key:          textproto.CanonicalMIMEHeaderKey(m.Header),
+			name:         m.Header,
+			re:           m.Regexp.Regexp,
+			allowMissing: m.AllowMissing,
+		})
+	}
+	return out, probes.Join(errs...)
+}
+
+// isToken reports whether s is an RFC 9110 token, the grammar of a method.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !httpguts.IsTokenRune(r) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,123 @@
+package httpprobe
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// The direct path sends a plain-HTTP request without a proxy on the probe's own
+// goroutine: dial, write, read, using net/http's own request writer and
+// response parser. http.Transport would add a dial goroutine, a read and a
+// write goroutine, channels and 8 KiB of buffers per connection, about twice
+// the CPU of the request itself, for a connection that serves one request.
+// https and proxied requests go through the transport, where the TLS
+// handshake dominates the cost and HTTP/2, CONNECT and SOCKS are needed.
+
+// responseReaders are the buffered readers of direct connections.
+var responseReaders sync.Pool
+
+// maxInterim bounds the 1xx responses skipped before the final one.
+const maxInterim = 8
+
+// direct reports whether the hop goes by the direct path.
+func (p *Prober) direct(h *hop) bool {
+	return h.url.Scheme == "http" && p.plan.proxyURL == nil
+}
+
+// sendDirect sends the hop's request on a new connection and reads the
+// response head. The response body closes the connection.
+func (p *Prober) sendDirect(ctx context.Context, h *hop, tr *requestTrace) (*http.Response, error) {
+	conn, err := p.dial(ctx, tr, hostPort(h.url.Host, "80"))
+	if err != nil {
+		return nil, err
+	}
+	tr.mark(&tr.gotConn)
+	// The deadline bounds every read and write; cancellation (agent shutdown)
+	// cuts them short through a deadline in the past.
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		conn.Close()
+		return nil, err
+	}
+
+	req := h.newRequest()
+	req.Close = true // "Connection: close", as with keep-alives disabled
+	buf := buffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	err = req.Write(buf) // bytes.Buffer is buffered: Write adds no bufio.Writer
+	if err == nil {
+		_, err = conn.Write(buf.Bytes())
+	}
+	buffers.Put(buf)
+	if err != nil {
+		return fail(fmt.Errorf("write request: %w", err))
+	}
+	tr.mark(&tr.wrote)
+
+	br, _ := responseReaders.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReader(conn)
+	} else {
+		br.Reset(conn)
+	}
+	body := &connBody{conn: conn, br: br, stop: stop}
+	if _, err := br.Peek(1); err != nil {
+		body.Close()
+		return nil, fmt.Errorf("read response: %w", err)
+	}
+	tr.mark(&tr.firstByte)
+	for range maxInterim {
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			body.Close()
+			return nil, fmt.Errorf("read response: %w", err)
+		}
+		// 1xx (100 Continue, 103 Early Hints) precede the response.
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			body.Reader = resp.Body
+			resp.Body = body
+			return resp, nil
+		}
+	}
+	body.Close()
+	return nil, fmt.Errorf("read response: more than %d 1xx responses", maxInterim)
+}
+
+// connBody is a direct response's body; closing it closes the connection
+// without draining what is left.
+type connBody struct {
+	io.Reader
+	conn net.Conn
+	br   *bufio.Reader
+	stop func() bool
+}
+
+func (b *connBody) Close() error {
+	if b.br == nil {
+		return nil
+	}
+	b.stop()
+	err := b.conn.Close()
+	responseReaders.Put(b.br)
+	b.br, b.Reader = nil, nil
+	return err
+}
+
+// hostPort adds the default port to a URL host that has none ("h", "h:").
+func hostPort(host, defaultPort string) string {
+	if _, port, err := net.SplitHostPort(host); err == nil && port != "" {
+		return host
+	}
+	return net.JoinHostPort(hostName(host), defaultPort)
+}

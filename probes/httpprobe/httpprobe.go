@@ -1,0 +1,295 @@
+package httpprobe
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vigil-monitoring/vigil/probes"
+)
+
+// Prober runs the HTTP check of one Config. It is built once per check; the
+// scheduler never overlaps its runs, and each run dials a new connection.
+type Prober struct {
+	plan      *plan
+	checkID   string
+	urlText   string // the target as errors show it
+	transport *http.Transport
+	dialer    net.Dialer
+	// resolver resolves target (or proxy) names; tests point it at their own
+	// DNS server.
+	resolver *net.Resolver
+}
+
+// New builds a Prober from a Config, validating it (and reading the files it
+// names) again, since a Prober must never run on a bad one.
+func New(cfg *Config, opts probes.Options) (*Prober, error) {
+	pl, err := cfg.plan()
+	if err != nil {
+		return nil, fmt.Errorf("http probe %s: invalid config: %w", opts.CheckID, err)
+	}
+	p := &Prober{
+		plan:     pl,
+		checkID:  opts.CheckID,
+		urlText:  pl.url.String(),
+		resolver: net.DefaultResolver,
+	}
+	p.transport = &http.Transport{
+		DialContext:     p.dialContext,
+		TLSClientConfig: pl.tlsConfig,
+		// A fresh connection per run: the run measures connect and TLS, and a
+		// reused connection would hide a listener that stopped accepting.
+		DisableKeepAlives: true,
+		// Compression is the config's choice (Accept-Encoding and decoding are
+		// ours), never the transport's silent gzip.
+		DisableCompression: true,
+		// A custom dialer and TLS config turn HTTP/2 off unless forced.
+		ForceAttemptHTTP2: true,
+	}
+	if pl.proxyURL != nil {
+		p.transport.Proxy = http.ProxyURL(pl.proxyURL)
+	}
+	return p, nil
+}
+
+// outcome holds a run's Result with its HTTPInfo and phases, so that a run makes
+// one allocation for them instead of three.
+type outcome struct {
+	result probes.Result
+	info   probes.HTTPInfo
+	phases [5]probes.Phase
+}
+
+// hop is one request of a run; redirects make more.
+type hop struct {
+	method string
+	url    *url.URL
+	header http.Header
+	host   string
+	body   []byte
+}
+
+// failure is a response that came but did not pass a check, as opposed to a
+// request that could not complete; only the latter can be a timeout.
+type failure struct{ msg string }
+
+func (f *failure) Error() string { return f.msg }
+
+func failf(format string, args ...any) error {
+	return &failure{msg: fmt.Sprintf(format, args...)}
+}
+
+// Probe runs one check: the request (following redirects), the response
+// checks, and a bounded read of the body. Result.HTTP is always set;
+// ContentLength is -1 when the body was not read.
+func (p *Prober) Probe(ctx context.Context) *probes.Result {
+	out := &outcome{}
+	out.result.Start = time.Now()
+	out.result.HTTP = &out.info
+	out.info.ContentLength = -1
+
+	resp, tr, last, err := p.roundTrips(ctx, out.result.Start, &out.info)
+	if err != nil {
+		return p.finish(ctx, out, tr, 0, last, err)
+	}
+	if err := p.checkResponse(resp); err != nil {
+		resp.Body.Close()
+		return p.finish(ctx, out, tr, 0, last, err)
+	}
+	out.info.ContentLength, err = p.checkBody(resp.Body)
+	bodyDone := tr.since()
+	resp.Body.Close()
+	return p.finish(ctx, out, tr, bodyDone, last, err)
+}
+
+// roundTrips sends the request and follows redirects. It returns the final
+// response, the trace of the final request, and that request.
+func (p *Prober) roundTrips(ctx context.Context, start time.Time, info *probes.HTTPInfo) (*http.Response, *requestTrace, hop, error) {
+	h := hop{method: p.plan.method, url: p.plan.url, header: p.plan.header, host: p.plan.host, body: p.plan.body}
+	for {
+		tr := newRequestTrace(start)
+		var resp *http.Response
+		var err error
+		if p.direct(&h) {
+			resp, err = p.sendDirect(ctx, &h, tr)
+		} else {
+			resp, err = p.transport.RoundTrip(h.request(ctx, tr))
+		}
+		if err != nil {
+			return nil, tr, h, err
+		}
+		info.StatusCode = resp.StatusCode
+		info.Version = resp.Proto
+		info.SSL = resp.TLS != nil
+		info.CertExpiry = time.Time{}
+		if resp.TLS != nil {
+			info.CertExpiry = certExpiry(resp.TLS)
+		}
+
+		location := resp.Header.Get("Location")
+		if !p.plan.followRedirects || !isRedirect(resp.StatusCode) || location == "" {
+			return resp, tr, h, nil
+		}
+		resp.Body.Close()
+		if info.Redirects == p.plan.maxRedirects {
+			return nil, tr, h, failf("stopped after %d redirects", info.Redirects)
+		}
+		next, err := h.url.Parse(location)
+		if err != nil {
+			return nil, tr, h, failf("redirect %d: bad Location header: %v", resp.StatusCode, err)
+		}
+		if next.Scheme != "http" && next.Scheme != "https" {
+			return nil, tr, h, failf("redirect %d to unsupported scheme %q", resp.StatusCode, next.Scheme)
+		}
+		info.Redirects++
+		h = p.redirectHop(h, resp.StatusCode, next)
+	}
+}
+
+func isRedirect(code int) bool {
+	switch code {
+	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+		http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return true
+	}
+	return false
+}
+
+// redirectHop is the request that follows a redirect, with net/http's rules:
+// 301, 302 and 303 turn a request other than GET or HEAD into a GET without
+// body; credentials (ours and any Cookie header) go only to the original host.
+func (p *Prober) redirectHop(h hop, code int, next *url.URL) hop {
+	if code <= http.StatusSeeOther && h.method != http.MethodGet && h.method != http.MethodHead {
+		h.method = http.MethodGet
+		h.body = nil
+	}
+	h.url = next
+	if strings.EqualFold(next.Hostname(), p.plan.url.Hostname()) {
+		h.header, h.host = p.plan.header, p.plan.host
+	} else {
+		h.header, h.host = p.plan.crossHostHeader, ""
+	}
+	return h
+}
+
+// newRequest builds the hop's request, without context: the direct path needs
+// none. The header map is shared between runs: senders only read it.
+func (h *hop) newRequest() *http.Request {
+	req := &http.Request{
+		Method:     h.method,
+		URL:        h.url,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     h.header,
+		Host:       h.host,
+	}
+	if body := h.body; len(body) > 0 {
+		req.ContentLength = int64(len(body))
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		// HTTP/2 may resend a request on a new connection.
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	return req
+}
+
+// request is the hop's request for the transport, traced by tr.
+func (h *hop) request(ctx context.Context, tr *requestTrace) *http.Request {
+	return h.newRequest().WithContext(tr.withTrace(ctx))
+}
+
+// checkResponse applies the checks that need no body: status, version, TLS and
+// headers.
+func (p *Prober) checkResponse(resp *http.Response) error {
+	pl := p.plan
+	if len(pl.validStatusCodes) == 0 {
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return failf("status %d not 2xx", resp.StatusCode)
+		}
+	} else if !slices.Contains(pl.validStatusCodes, resp.StatusCode) {
+		return failf("status %d not in valid_status_codes %v", resp.StatusCode, pl.validStatusCodes)
+	}
+	if len(pl.validHTTPVersions) > 0 && !slices.Contains(pl.validHTTPVersions, resp.Proto) {
+		return failf("version %s not in valid_http_versions %v", resp.Proto, pl.validHTTPVersions)
+	}
+	if pl.failIfSSL && resp.TLS != nil {
+		return failf("final response came over TLS and fail_if_ssl is set")
+	}
+	if pl.failIfNotSSL && resp.TLS == nil {
+		return failf("final response did not come over TLS and fail_if_not_ssl is set")
+	}
+	for _, rule := range pl.headerMatch {
+		values := resp.Header[rule.key]
+		if len(values) == 0 && !rule.allowMissing {
+			return failf("header %s missing (fail_if_header_matches, allow_missing false)", rule.name)
+		}
+		for _, v := range values {
+			if rule.re.MatchString(v) {
+				return failf("header %s matched fail_if_header_matches %q", rule.name, rule.re)
+			}
+		}
+	}
+	for _, rule := range pl.headerNotMatch {
+		values := resp.Header[rule.key]
+		if len(values) == 0 {
+			if rule.allowMissing {
+				continue
+			}
+			return failf("header %s missing (fail_if_header_not_matches, allow_missing false)", rule.name)
+		}
+		if !slices.ContainsFunc(values, rule.re.MatchString) {
+			return failf("header %s did not match fail_if_header_not_matches %q", rule.name, rule.re)
+		}
+	}
+	return nil
+}
+
+// finish stamps the result: phases of the final request, duration, and the
+// error, if any, named by check and request.
+func (p *Prober) finish(ctx context.Context, out *outcome, tr *requestTrace, bodyDone int64, last hop, err error) *probes.Result {
+	r := &out.result
+	tr.phases(&out.phases, bodyDone)
+	r.Phases = out.phases[:]
+	r.Duration = time.Since(r.Start)
+	if err == nil {
+		r.Success = true
+		return r
+	}
+	var checkFailed *failure
+	if !errors.As(err, &checkFailed) {
+		switch {
+		case deadlinePassed(ctx):
+			r.TimedOut = true
+			err = fmt.Errorf("timed out %s: %w", tr.stage(), err)
+		case ctx.Err() != nil:
+			// The direct path sees a cancellation as a connection deadline;
+			// say what happened instead.
+			err = fmt.Errorf("canceled %s: %w", tr.stage(), ctx.Err())
+		default:
+			err = describeTLS(err)
+		}
+	}
+	target := p.urlText
+	if last.url != p.plan.url {
+		target = last.url.Redacted()
+	}
+	return r.Fail(fmt.Errorf("http probe %s: %s %s: %w", p.checkID, last.method, target, err))
+}
+
+// deadlinePassed reports whether the run's deadline has come. The direct path's
+// connection deadline can fire a moment before ctx itself reports it.
+func deadlinePassed(ctx context.Context) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && !time.Now().Before(deadline)
+}

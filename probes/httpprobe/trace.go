@@ -1,0 +1,110 @@
+package httpprobe
+
+import (
+	"context"
+	"crypto/tls"
+	"net/http/httptrace"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-monitoring/vigil/probes"
+)
+
+// Phase names, in the order Result.Phases lists them (docs/DESIGN.md).
+const (
+	phaseResolve    = "resolve"
+	phaseConnect    = "connect"
+	phaseTLS        = "tls"
+	phaseProcessing = "processing"
+	phaseTransfer   = "transfer"
+)
+
+// requestTrace times one request of a run (a run has one per redirect hop; only
+// the final one is reported). Its hooks run on the transport's goroutines and
+// some may fire after RoundTrip returned (WroteRequest can race the response),
+// hence atomics. Each mark is the time since start in nanoseconds, 0 when unset;
+// the first call wins.
+type requestTrace struct {
+	start time.Time
+
+	dnsStart, dnsDone         atomic.Int64
+	connectStart, connectDone atomic.Int64
+	tlsStart, tlsDone         atomic.Int64
+	gotConn, wrote, firstByte atomic.Int64
+
+	hooks httptrace.ClientTrace
+}
+
+func newRequestTrace(start time.Time) *requestTrace {
+	return &requestTrace{start: start}
+}
+
+// traceKey carries a request's trace in its context to the transport's dialer.
+type traceKey struct{}
+
+// withTrace returns ctx carrying t, with hooks for the steps http.Transport
+// takes itself (TLS, writing, reading). Resolve and connect are marked by our
+// dialer, which finds t in ctx; the direct path marks every step itself and
+// never builds the hooks.
+func (t *requestTrace) withTrace(ctx context.Context) context.Context {
+	t.hooks = httptrace.ClientTrace{
+		TLSHandshakeStart:    func() { t.mark(&t.tlsStart) },
+		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.mark(&t.tlsDone) },
+		GotConn:              func(httptrace.GotConnInfo) { t.mark(&t.gotConn) },
+		WroteRequest:         func(httptrace.WroteRequestInfo) { t.mark(&t.wrote) },
+		GotFirstResponseByte: func() { t.mark(&t.firstByte) },
+	}
+	return httptrace.WithClientTrace(context.WithValue(ctx, traceKey{}, t), &t.hooks)
+}
+
+// traceFrom returns the trace withTrace put in ctx, or nil.
+func traceFrom(ctx context.Context) *requestTrace {
+	t, _ := ctx.Value(traceKey{}).(*requestTrace)
+	return t
+}
+
+func (t *requestTrace) mark(at *atomic.Int64) {
+	at.CompareAndSwap(0, max(t.since(), 1))
+}
+
+func (t *requestTrace) since() int64 { return int64(time.Since(t.start)) }
+
+// phases fills the five http phases; bodyDone is the mark at which the body was
+// read, 0 if it was not. A phase that did not happen is 0.
+func (t *requestTrace) phases(dst *[5]probes.Phase, bodyDone int64) {
+	firstByte := t.firstByte.Load()
+	requestSent := t.wrote.Load()
+	if requestSent == 0 {
+		requestSent = t.gotConn.Load()
+	}
+	dst[0] = probes.Phase{Name: phaseResolve, Duration: span(t.dnsStart.Load(), t.dnsDone.Load())}
+	dst[1] = probes.Phase{Name: phaseConnect, Duration: span(t.connectStart.Load(), t.connectDone.Load())}
+	dst[2] = probes.Phase{Name: phaseTLS, Duration: span(t.tlsStart.Load(), t.tlsDone.Load())}
+	// A server may answer before it has read the whole request: then the
+	// processing phase is 0, not negative.
+	dst[3] = probes.Phase{Name: phaseProcessing, Duration: span(requestSent, firstByte)}
+	dst[4] = probes.Phase{Name: phaseTransfer, Duration: span(firstByte, bodyDone)}
+}
+
+func span(from, to int64) time.Duration {
+	if from == 0 || to < from {
+		return 0
+	}
+	return time.Duration(to - from)
+}
+
+// stage names how far the request got, for timeout errors.
+func (t *requestTrace) stage() string {
+	switch {
+	case t.firstByte.Load() != 0:
+		return "reading the body"
+	case t.tlsStart.Load() != 0 && t.tlsDone.Load() == 0:
+		return "in the TLS handshake"
+	case t.gotConn.Load() != 0:
+		return "waiting for the response"
+	case t.dnsStart.Load() != 0 && t.dnsDone.Load() == 0:
+		return "resolving"
+	default:
+		return "connecting"
+	}
+}

@@ -1,0 +1,227 @@
+package msgprobe
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/vigil-monitoring/vigil/probes"
+)
+
+func init() { register("amqp", newAMQP) }
+
+// AMQPOptions are the AMQP-specific keys of a messaging block. The routing key
+// is the topic.
+type AMQPOptions struct {
+	// Exchange the probe publishes to and binds its queue to. Default amq.topic.
+	Exchange string `yaml:"exchange,omitempty" json:"exchange,omitempty"`
+	// Mandatory asks the broker to return messages no queue takes, so they count
+	// as lost at once instead of vanishing. Default true.
+	Mandatory *bool `yaml:"mandatory,omitempty" json:"mandatory,omitempty"`
+}
+
+func (o *AMQPOptions) exchange() string {
+	if o.Exchange == "" {
+		return "amq.topic"
+	}
+	return o.Exchange
+}
+
+func (o *AMQPOptions) mandatory() bool { return o.Mandatory == nil || *o.Mandatory }
+
+// amqpTransport publishes with confirms to an exchange and consumes from a
+// private, exclusive, auto-delete, server-named queue bound with the topic.
+type amqpTransport struct {
+	url        string
+	config     amqp.Config
+	exchange   string
+	routingKey string
+	mandatory  bool
+	consumer   string
+
+	conn     *amqp.Connection
+	ch       *amqp.Channel
+	queue    string // server-named, gone with the connection
+	returns  chan amqp.Return
+	gate     *deliveryGate
+	consumed chan struct{} // closed when the delivery goroutine ends
+}
+
+func newAMQP(cfg *Config, opts probes.Options) (Transport, error) {
+	var errs []error
+	topic := cfg.topic()
+	if len(topic) > 255 {
+		errs = append(errs, probes.Errorf(topicKey(cfg), "routing key is %d bytes, AMQP allows 255", len(topic)))
+	}
+	if len(cfg.Exchange) > 255 {
+		errs = append(errs, probes.Errorf("exchange", "exchange name is %d bytes, AMQP allows 255", len(cfg.Exchange)))
+	}
+	if _, err := amqp.ParseURI(cfg.URL); err != nil {
+		errs = append(errs, probes.Errorf("url", "not an AMQP URI: %v", err))
+	}
+	password, err := cfg.password()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	tlsConfig, err := cfg.tlsConfig()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := probes.Join(errs...); err != nil {
+		return nil, err
+	}
+	name := clientID(opts.AgentID, opts.CheckID, !cfg.Persistent)
+	t := &amqpTransport{
+		url:        cfg.URL,
+		exchange:   cfg.exchange(),
+		routingKey: topic,
+		mandatory:  cfg.mandatory(),
+		consumer:   name,
+		config: amqp.Config{
+			Heartbeat:       10 * time.Second,
+			TLSClientConfig: tlsConfig,
+			Properties:      amqp.Table{"connection_name": name},
+		},
+	}
+	if cfg.Username != "" {
+		t.config.SASL = []amqp.Authentication{&amqp.PlainAuth{Username: cfg.Username, Password: password.Reveal()}}
+	}
+	if tlsConfig == nil && len(cfg.URL) > 6 && cfg.URL[:6] == "amqps:" {
+		t.config.TLSClientConfig = &tls.Config{}
+	}
+	return t, nil
+}
+
+// untilDone makes a blocking call that takes no context end with ctx: the
+// connection is closed if ctx ends first. The caller defers the returned stop.
+func (t *amqpTransport) untilDone(ctx context.Context) (stop func() bool) {
+	return context.AfterFunc(ctx, func() { t.conn.Close() })
+}
+
+func (t *amqpTransport) Connect(ctx context.Context) error {
+	// The dial honours ctx; the handshake is bounded by the same deadline, which
+	// amqp091 clears once the connection is open.
+	t.config.Dial = func(network, addr string) (net.Conn, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		deadline, ok := ctx.Deadline()
+		if !ok {
+			deadline = time.Now().Add(30 * time.Second)
+		}
+		if err := conn.SetDeadline(deadline); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return conn, nil
+	}
+	conn, err := amqp.DialConfig(t.url, t.config)
+	if err != nil {
+		return err
+	}
+	t.conn = conn
+	defer t.untilDone(ctx)()
+	ch, err := conn.Channel()
+	if err != nil {
+		return fmt.Errorf("open channel: %w", err)
+	}
+	t.ch = ch
+	if err := ch.Confirm(false); err != nil {
+		return fmt.Errorf("enable publisher confirms: %w", err)
+	}
+	// One return at most per publish, drained after each: the buffer never fills
+	// (a full one would stall amqp091's reader).
+	t.returns = ch.NotifyReturn(make(chan amqp.Return, 16))
+	return nil
+}
+
+func (t *amqpTransport) Subscribe(ctx context.Context, deliver func(payload []byte)) error {
+	defer t.untilDone(ctx)()
+	q, err := t.ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		return fmt.Errorf("declare queue: %w", err)
+	}
+	t.queue = q.Name
+	if err := t.ch.QueueBind(q.Name, t.routingKey, t.exchange, false, nil); err != nil {
+		return fmt.Errorf("bind queue to exchange %s: %w", t.exchange, err)
+	}
+	deliveries, err := t.ch.Consume(q.Name, t.consumer, true, true, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("consume: %w", err)
+	}
+	t.gate = newDeliveryGate(deliver)
+	t.consumed = make(chan struct{})
+	go func() {
+		defer close(t.consumed)
+		for d := range deliveries {
+			t.gate.send(d.Body)
+		}
+	}()
+	return nil
+}
+
+func (t *amqpTransport) Publish(ctx context.Context, payload []byte) error {
+	confirm, err := t.ch.PublishWithDeferredConfirmWithContext(ctx, t.exchange, t.routingKey, t.mandatory, false,
+		amqp.Publishing{ContentType: "text/plain", Body: payload})
+	if err != nil {
+		return err
+	}
+	acked, err := confirm.WaitContext(ctx)
+	if err != nil {
+		return fmt.Errorf("wait for confirm: %w", err)
+	}
+	// The broker sends basic.return before the ack of the same message, so a
+	// return for this payload is already queued when the ack is in.
+	var returned *amqp.Return
+	for drained := false; !drained; {
+		select {
+		case r := <-t.returns:
+			if bytes.Equal(r.Body, payload) {
+				returned = &r
+			}
+		default:
+			drained = true
+		}
+	}
+	if returned != nil {
+		return fmt.Errorf("%w: exchange %s has no queue for routing key %s (%d %s)",
+			ErrUnroutable, t.exchange, t.routingKey, returned.ReplyCode, returned.ReplyText)
+	}
+	if !acked {
+		return errors.New("broker nacked the message")
+	}
+	return nil
+}
+
+// Alive implements aliveChecker.
+func (t *amqpTransport) Alive() bool {
+	return t.conn != nil && !t.conn.IsClosed() && t.ch != nil && !t.ch.IsClosed()
+}
+
+func (t *amqpTransport) Close() error {
+	t.gate.close()
+	if t.conn == nil {
+		return nil
+	}
+	// Closing the connection deletes the exclusive queue and ends deliveries.
+	err := t.conn.CloseDeadline(time.Now().Add(2 * time.Second))
+	if errors.Is(err, amqp.ErrClosed) {
+		err = nil
+	}
+	if t.consumed != nil {
+		select {
+		case <-t.consumed:
+		case <-time.After(2 * time.Second):
+			err = errors.Join(err, errors.New("delivery goroutine did not end within 2s"))
+		}
+	}
+	return err
+}

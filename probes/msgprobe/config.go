@@ -1,0 +1,215 @@
+package msgprobe
+
+import (
+	"crypto/tls"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/vigil-monitoring/vigil/probes"
+)
+
+// Config is the `messaging` block of a check. Keys common to every protocol are
+// here; protocol-specific keys come from the inlined option structs, each defined
+// in its transport's file.
+type Config struct {
+	Protocol     string            `yaml:"protocol" json:"protocol"`
+	URL          string            `yaml:"url" json:"url"`
+	Topic        string            `yaml:"topic,omitempty" json:"topic,omitempty"`
+	Subject      string            `yaml:"subject,omitempty" json:"subject,omitempty"` // alias of topic (NATS' word)
+	Messages     int               `yaml:"messages,omitempty" json:"messages,omitempty"`
+	Persistent   bool              `yaml:"persistent,omitempty" json:"persistent,omitempty"`
+	MaxLoss      int               `yaml:"max_loss,omitempty" json:"max_loss,omitempty"`
+	Username     string            `yaml:"username,omitempty" json:"username,omitempty"`
+	Password     probes.Secret     `yaml:"password,omitempty" json:"password,omitempty"`
+	PasswordFile string            `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+	TLSConfig    *probes.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitempty"`
+
+	MQTTOptions      `yaml:",inline"`
+	NATSOptions      `yaml:",inline"`
+	AMQPOptions      `yaml:",inline"`
+	KafkaOptions     `yaml:",inline"`
+	RedisOptions     `yaml:",inline"`
+	WebSocketOptions `yaml:",inline"`
+	HTTPOptions      `yaml:",inline"`
+	MailOptions      `yaml:",inline"`
+}
+
+// NATSOptions are the NATS and JetStream keys of a messaging block.
+type NATSOptions struct {
+	// Stream is the JetStream stream holding the subject; the probe creates it
+	// (file storage, messages kept 10m) when missing. Default: "vigil_" plus the
+	// subject with dots and wildcards replaced by underscores.
+	Stream string `yaml:"stream,omitempty" json:"stream,omitempty"`
+}
+
+const (
+	defaultMessages = 3
+	maxMessages     = 1000
+)
+
+// urlSchemes lists the URL schemes that fit each protocol. A protocol missing
+// here accepts any scheme (its factory checks it).
+var urlSchemes = map[string][]string{
+	"mqtt":         {"tcp", "mqtt", "ssl", "tls", "mqtts"},
+	"nats":         {"nats", "tls"},
+	"jetstream":    {"nats", "tls"},
+	"amqp":         {"amqp", "amqps"},
+	"redis":        {"redis", "rediss"},
+	"redis-stream": {"redis", "rediss"},
+	"kafka":        {"kafka"},
+	"websocket":    {"ws", "wss"},
+	"http":         {"http", "https"},
+	"mail":         {"smtp", "smtps"},
+}
+
+// topicless protocols address the round trip by url (and their own keys) alone:
+// an echo endpoint, a chat API, a mailbox.
+var topicless = map[string]bool{"websocket": true, "http": true, "mail": true}
+
+// messages is the number of messages per run, with its default.
+func (c *Config) messages() int {
+	if c.Messages == 0 {
+		return defaultMessages
+	}
+	return c.Messages
+}
+
+// topic is the topic, or its alias subject.
+func (c *Config) topic() string {
+	if c.Topic != "" {
+		return c.Topic
+	}
+	return c.Subject
+}
+
+// password resolves password or password_file; it reads the file each time so
+// that a rotated secret is picked up on the next connection.
+func (c *Config) password() (probes.Secret, error) {
+	return probes.ResolveSecret("password", c.Password, c.PasswordFile)
+}
+
+// tlsConfig builds tls_config, or returns nil when the block is absent.
+func (c *Config) tlsConfig() (*tls.Config, error) {
+	if c.TLSConfig == nil {
+		return nil, nil
+	}
+	tc, err := c.TLSConfig.Build()
+	if err != nil {
+		return nil, probes.Prefix("tls_config", err)
+	}
+	return tc, nil
+}
+
+// safeURL is the url without userinfo and query, for errors and logs: both may
+// hold secrets.
+func (c *Config) safeURL() string {
+	return redactURL(c.URL)
+}
+
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "<unparsable url>"
+	}
+	safe := url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}
+	return safe.String()
+}
+
+// Validate checks the block; errors are probes.FieldErrors relative to it. It
+// runs the protocol's factory, which validates the protocol's own keys without
+// any network I/O.
+func (c *Config) Validate() error {
+	var errs []error
+	factory, known := transports[c.Protocol]
+	switch {
+	case c.Protocol == "":
+		errs = append(errs, probes.Errorf("protocol", "required: one of %s", strings.Join(Protocols(), ", ")))
+	case !known:
+		errs = append(errs, probes.Errorf("protocol", "unknown protocol %q: want one of %s", c.Protocol, strings.Join(Protocols(), ", ")))
+	}
+	if err := c.validateURL(); err != nil {
+		errs = append(errs, err)
+	}
+	switch {
+	case c.Topic != "" && c.Subject != "":
+		errs = append(errs, probes.Errorf("subject", "set only one of topic and subject"))
+	case c.topic() == "" && known && !topicless[c.Protocol]:
+		errs = append(errs, probes.Errorf("topic", "required for protocol %s", c.Protocol))
+	}
+	if c.Messages < 0 || c.Messages > maxMessages {
+		errs = append(errs, probes.Errorf("messages", "must be between 1 and %d, got %d", maxMessages, c.Messages))
+	}
+	switch {
+	case c.MaxLoss < 0:
+		errs = append(errs, probes.Errorf("max_loss", "must not be negative, got %d", c.MaxLoss))
+	case c.MaxLoss >= c.messages() && c.Messages >= 0:
+		errs = append(errs, probes.Errorf("max_loss", "must be less than messages (%d), or the check could never fail", c.messages()))
+	}
+	if _, err := c.password(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.tlsConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	if known {
+		if _, err := factory(c, probes.Options{}); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return dedupeByPath(errs)
+}
+
+func (c *Config) validateURL() error {
+	if c.URL == "" {
+		return probes.Errorf("url", "required")
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		// url.Error repeats the whole url, which may hold a password.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return probes.Errorf("url", "cannot parse: %v", err)
+	}
+	if want, ok := urlSchemes[c.Protocol]; ok && !slices.Contains(want, u.Scheme) {
+		return probes.Errorf("url", "scheme %q does not fit protocol %s: want %s://", u.Scheme, c.Protocol, strings.Join(want, ":// or "))
+	}
+	if u.Host == "" {
+		return probes.Errorf("url", "no host in %s", redactURL(c.URL))
+	}
+	return nil
+}
+
+// dedupeByPath flattens errs and keeps the first error per FieldError path, since
+// the factory repeats checks Validate already made (password, tls_config, url).
+func dedupeByPath(errs []error) error {
+	seen := map[string]bool{}
+	var out []error
+	var walk func(err error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				walk(e)
+			}
+			return
+		}
+		var fe *probes.FieldError
+		if errors.As(err, &fe) {
+			if seen[fe.Path] {
+				return
+			}
+			seen[fe.Path] = true
+		}
+		out = append(out, err)
+	}
+	for _, e := range errs {
+		walk(e)
+	}
+	return probes.Join(out...)
+}

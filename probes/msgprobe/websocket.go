@@ -1,0 +1,193 @@
+package msgprobe
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/vigil-monitoring/vigil/probes"
+)
+
+// WebSocketOptions are the WebSocket-specific keys of a messaging block. The url
+// is an echo endpoint (ws:// or wss://): every text frame sent comes back. The
+// headers key (see HTTPOptions) and username/password (basic auth) go with the
+// opening handshake.
+type WebSocketOptions struct {
+	// Subprotocols are offered in Sec-WebSocket-Protocol, in order of preference.
+	Subprotocols []string `yaml:"subprotocols,omitempty" json:"subprotocols,omitempty"`
+}
+
+func init() { register("websocket", newWebSocket) }
+
+// websocketCloseWait bounds the closing handshake: past it the connection is
+// dropped, so Close never waits on a peer that went silent.
+const websocketCloseWait = 2 * time.Second
+
+// websocketTransport writes each payload as a text frame and delivers every
+// frame the endpoint sends back.
+type websocketTransport struct {
+	checkID string
+	url     string // as configured: userinfo in it becomes basic auth
+	safeURL string // without userinfo or query, for errors
+	dial    websocket.DialOptions
+	log     *slog.Logger
+
+	conn   *websocket.Conn
+	cancel context.CancelFunc // stops the read loop
+	done   chan struct{}      // closed when the read loop has returned
+}
+
+func newWebSocket(cfg *Config, opts probes.Options) (Transport, error) {
+	var errs []error
+	u, err := url.Parse(cfg.URL)
+	switch {
+	case err != nil:
+		errs = append(errs, probes.Errorf("url", "cannot parse %s", redactURL(cfg.URL)))
+	case u.Scheme != "ws" && u.Scheme != "wss":
+		errs = append(errs, probes.Errorf("url", "want ws:// or wss://, got %s", redactURL(cfg.URL)))
+	case u.Host == "":
+		errs = append(errs, probes.Errorf("url", "no host in %s", redactURL(cfg.URL)))
+	}
+	header, err := requestHeader(cfg)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	tlsCfg, err := cfg.tlsConfig()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for i, p := range cfg.Subprotocols {
+		if p == "" {
+			errs = append(errs, probes.Errorf(fmt.Sprintf("subprotocols[%d]", i), "must not be empty"))
+		}
+	}
+	if err := probes.Join(errs...); err != nil {
+		return nil, err
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = tlsCfg
+	transport.Proxy = nil // probes measure the path to the target, not to a proxy
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &websocketTransport{
+		checkID: opts.CheckID,
+		url:     cfg.URL,
+		safeURL: redactURL(cfg.URL),
+		dial: websocket.DialOptions{
+			HTTPClient:   &http.Client{Transport: transport},
+			HTTPHeader:   header,
+			Subprotocols: cfg.Subprotocols,
+		},
+		log: log,
+	}, nil
+}
+
+// Connect performs the opening handshake.
+func (w *websocketTransport) Connect(ctx context.Context) error {
+	conn, resp, err := websocket.Dial(ctx, w.url, &w.dial)
+	if err != nil {
+		if resp != nil {
+			return fmt.Errorf("handshake with %s: HTTP status %s: %w", w.safeURL, resp.Status, err)
+		}
+		return fmt.Errorf("handshake with %s: %w", w.safeURL, err)
+	}
+	w.conn = conn
+	return nil
+}
+
+// Subscribe starts reading frames. The connection is the subscription, so it is
+// active as soon as Connect returned.
+func (w *websocketTransport) Subscribe(ctx context.Context, deliver func(payload []byte)) error {
+	if w.conn == nil {
+		return fmt.Errorf("subscribe on %s: not connected", w.safeURL)
+	}
+	readCtx, cancel := context.WithCancel(context.Background())
+	w.cancel = cancel
+	w.done = make(chan struct{})
+	go w.read(readCtx, w.conn, deliver)
+	return nil
+}
+
+// read delivers every data frame until the connection closes.
+func (w *websocketTransport) read(ctx context.Context, conn *websocket.Conn, deliver func(payload []byte)) {
+	defer close(w.done)
+	for {
+		_, data, err := conn.Read(ctx)
+		if err != nil {
+			if ctx.Err() == nil && websocket.CloseStatus(err) == -1 {
+				w.log.Debug("websocket read failed", "check", w.checkID, "url", w.safeURL, "err", err)
+			}
+			return
+		}
+		deliver(data)
+	}
+}
+
+// Alive implements aliveChecker: the read loop ends when the connection does.
+func (w *websocketTransport) Alive() bool {
+	if w.conn == nil {
+		return false
+	}
+	if w.done == nil {
+		return true
+	}
+	select {
+	case <-w.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Publish writes one text frame.
+func (w *websocketTransport) Publish(ctx context.Context, payload []byte) error {
+	if w.conn == nil {
+		return fmt.Errorf("publish to %s: not connected", w.safeURL)
+	}
+	if err := w.conn.Write(ctx, websocket.MessageText, payload); err != nil {
+		return fmt.Errorf("write frame to %s: %w", w.safeURL, err)
+	}
+	return nil
+}
+
+// Close runs the closing handshake for at most websocketCloseWait, then drops
+// the connection, and returns once the read loop has stopped. Closing errors are
+// only logged: the round trip is over by then.
+func (w *websocketTransport) Close() error {
+	if w.conn == nil {
+		return nil
+	}
+	conn := w.conn
+	w.conn = nil
+	closed := make(chan error, 1)
+	go func() { closed <- conn.Close(websocket.StatusNormalClosure, "") }()
+	var err error
+	select {
+	case err = <-closed:
+	case <-time.After(websocketCloseWait):
+		// Cancelling a blocked Read makes the library drop the connection,
+		// which also ends the pending handshake.
+		if w.cancel != nil {
+			w.cancel()
+		}
+		_ = conn.CloseNow()
+		err = <-closed
+	}
+	if err != nil {
+		w.log.Debug("websocket close failed", "check", w.checkID, "url", w.safeURL, "err", err)
+	}
+	if w.cancel != nil {
+		w.cancel()
+		<-w.done
+		w.cancel = nil
+	}
+	w.dial.HTTPClient.CloseIdleConnections()
+	return nil
+}
