@@ -1,0 +1,213 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/dnsprobe"
+	"github.com/vigil-monitoring/vigil/probes/httpprobe"
+	"github.com/vigil-monitoring/vigil/probes/msgprobe"
+)
+
+// Defaults applied where neither the config's defaults block nor a feature or check
+// says otherwise.
+const (
+	DefaultInterval          = 30 * time.Second
+	DefaultTimeout           = 10 * time.Second
+	DefaultFailureThreshold  = 2
+	DefaultRecoveryThreshold = 3
+	DefaultObjective         = 99.9
+	DefaultWindow            = 30 * 24 * time.Hour
+)
+
+// Config is a whole vigil.yml after defaults were applied and validation passed.
+type Config struct {
+	Agent    Agent     `yaml:"agent" json:"agent"`
+	Defaults Defaults  `yaml:"defaults" json:"defaults"`
+	Services []Service `yaml:"services" json:"services"`
+
+	// File is the path the config was read from.
+	File string `yaml:"-" json:"-"`
+}
+
+// Agent is the `agent` block.
+type Agent struct {
+	Region string            `yaml:"region" json:"region"`
+	Labels map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	Shard  *Shard            `yaml:"shard,omitempty" json:"shard,omitempty"`
+}
+
+// Shard selects the features this agent runs: those whose hash modulo Count is
+// Index.
+type Shard struct {
+	Index int `yaml:"index" json:"index"`
+	Count int `yaml:"count" json:"count"`
+}
+
+// Defaults is the `defaults` block; zero fields take the package defaults.
+type Defaults struct {
+	Interval          probes.Duration `yaml:"interval,omitempty" json:"interval"`
+	Timeout           probes.Duration `yaml:"timeout,omitempty" json:"timeout"`
+	FailureThreshold  int             `yaml:"failure_threshold,omitempty" json:"failure_threshold"`
+	RecoveryThreshold int             `yaml:"recovery_threshold,omitempty" json:"recovery_threshold"`
+	SLO               *SLO            `yaml:"slo,omitempty" json:"slo,omitempty"`
+}
+
+// Service is one entry of `services`.
+type Service struct {
+	Name     string            `yaml:"name" json:"name"`
+	Title    string            `yaml:"title,omitempty" json:"title,omitempty"`
+	Labels   map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	Features []Feature         `yaml:"features" json:"features"`
+}
+
+// Feature is one thing users can do with a service, checked by one or more checks.
+type Feature struct {
+	Name              string            `yaml:"name" json:"name"`
+	Title             string            `yaml:"title,omitempty" json:"title,omitempty"`
+	Labels            map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	Require           Require           `yaml:"require,omitempty" json:"require"`
+	SLO               *SLO              `yaml:"slo,omitempty" json:"slo,omitempty"`
+	Interval          probes.Duration   `yaml:"interval,omitempty" json:"interval,omitempty"`
+	Timeout           probes.Duration   `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	FailureThreshold  int               `yaml:"failure_threshold,omitempty" json:"failure_threshold"`
+	RecoveryThreshold int               `yaml:"recovery_threshold,omitempty" json:"recovery_threshold"`
+	Maintenance       []Maintenance     `yaml:"maintenance,omitempty" json:"maintenance,omitempty"`
+	Checks            []Check           `yaml:"checks" json:"checks"`
+}
+
+// SLO is a feature's objective: Objective percent of Window, and an optional
+// latency over which passing runs count as degraded.
+type SLO struct {
+	Objective float64         `yaml:"objective,omitempty" json:"objective"`
+	Window    probes.Duration `yaml:"window,omitempty" json:"window"`
+	Latency   probes.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
+}
+
+// Maintenance is a maintenance window: one-off (start) or recurring (cron, in
+// timezone, default UTC).
+type Maintenance struct {
+	Start    string          `yaml:"start,omitempty" json:"start,omitempty"`
+	Cron     string          `yaml:"cron,omitempty" json:"cron,omitempty"`
+	Timezone string          `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	Duration probes.Duration `yaml:"duration" json:"duration"`
+
+	// StartTime and Location are parsed from Start and Timezone by validation.
+	StartTime time.Time      `yaml:"-" json:"-"`
+	Location  *time.Location `yaml:"-" json:"-"`
+}
+
+// Check is one probe of a feature. Exactly one of HTTP, DNS, Messaging is set.
+type Check struct {
+	Name      string            `yaml:"name" json:"name"`
+	Interval  probes.Duration   `yaml:"interval,omitempty" json:"interval"`
+	Timeout   probes.Duration   `yaml:"timeout,omitempty" json:"timeout"`
+	HTTP      *httpprobe.Config `yaml:"http,omitempty" json:"http,omitempty"`
+	DNS       *dnsprobe.Config  `yaml:"dns,omitempty" json:"dns,omitempty"`
+	Messaging *msgprobe.Config  `yaml:"messaging,omitempty" json:"messaging,omitempty"`
+
+	// Fingerprint identifies the check's effective settings; a reload replaces
+	// only the checks whose fingerprint changed.
+	Fingerprint string `yaml:"-" json:"-"`
+}
+
+// Kind is "http", "dns" or "messaging".
+func (c *Check) Kind() string {
+	switch {
+	case c.HTTP != nil:
+		return "http"
+	case c.DNS != nil:
+		return "dns"
+	case c.Messaging != nil:
+		return "messaging"
+	}
+	return ""
+}
+
+// Build returns the check's Prober.
+func (c *Check) Build(opts probes.Options) (probes.Prober, error) {
+	switch {
+	case c.HTTP != nil:
+		return httpprobe.New(c.HTTP, opts)
+	case c.DNS != nil:
+		return dnsprobe.New(c.DNS, opts)
+	case c.Messaging != nil:
+		return msgprobe.New(c.Messaging, opts)
+	}
+	return nil, fmt.Errorf("check %s has no probe kind", opts.CheckID)
+}
+
+// Require is how a feature's check results combine: all, any or quorum(N).
+type Require struct {
+	Mode string // "all", "any", "quorum"
+	N    int
+}
+
+var quorumRe = regexp.MustCompile(`^quorum\((\d+)\)$`)
+
+// UnmarshalText parses all, any or quorum(N).
+func (r *Require) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	switch s {
+	case "", "all":
+		*r = Require{Mode: "all"}
+	case "any":
+		*r = Require{Mode: "any"}
+	default:
+		m := quorumRe.FindStringSubmatch(s)
+		if m == nil {
+			return fmt.Errorf("require must be all, any or quorum(N), not %q", s)
+		}
+		n, _ := strconv.Atoi(m[1])
+		*r = Require{Mode: "quorum", N: n}
+	}
+	return nil
+}
+
+// MarshalText renders the requirement as written in YAML.
+func (r Require) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+func (r Require) String() string {
+	switch r.Mode {
+	case "", "all":
+		return "all"
+	case "quorum":
+		return fmt.Sprintf("quorum(%d)", r.N)
+	}
+	return r.Mode
+}
+
+// CheckRef names one check and carries its effective settings, in config order.
+type CheckRef struct {
+	Service *Service
+	Feature *Feature
+	Check   *Check
+	// ID is "service/feature/check".
+	ID                string
+	Interval, Timeout time.Duration
+}
+
+// Checks lists every check of the config with its effective interval and timeout.
+func (c *Config) Checks() []CheckRef {
+	var out []CheckRef
+	for si := range c.Services {
+		s := &c.Services[si]
+		for fi := range s.Features {
+			f := &s.Features[fi]
+			for ci := range f.Checks {
+				ch := &f.Checks[ci]
+				out = append(out, CheckRef{
+					Service: s, Feature: f, Check: ch,
+					ID:       s.Name + "/" + f.Name + "/" + ch.Name,
+					Interval: time.Duration(ch.Interval),
+					Timeout:  time.Duration(ch.Timeout),
+				})
+			}
+		}
+	}
+	return out
+}
