@@ -1,0 +1,328 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/goleak"
+
+	"github.com/vigil-monitoring/vigil/probes"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// funcProber adapts a func to probes.Prober.
+type funcProber struct {
+	probe  func(ctx context.Context) *probes.Result
+	closed atomic.Bool
+}
+
+func (f *funcProber) Probe(ctx context.Context) *probes.Result { return f.probe(ctx) }
+func (f *funcProber) Close() error                             { f.closed.Store(true); return nil }
+
+// collector gathers results per check.
+type collector struct {
+	mu      sync.Mutex
+	results map[string][]*probes.Result
+	notify  chan string
+}
+
+func newCollector() *collector {
+	return &collector{results: map[string][]*probes.Result{}, notify: make(chan string, 1000)}
+}
+
+func (c *collector) onResult(id string) func(*probes.Result) {
+	return func(r *probes.Result) {
+		c.mu.Lock()
+		c.results[id] = append(c.results[id], r)
+		c.mu.Unlock()
+		select {
+		case c.notify <- id:
+		default:
+		}
+	}
+}
+
+func (c *collector) count(id string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.results[id])
+}
+
+// waitFor waits (bounded) until check id has n results.
+func (c *collector) waitFor(t *testing.T, id string, n int, limit time.Duration) {
+	t.Helper()
+	deadline := time.After(limit)
+	for c.count(id) < n {
+		select {
+		case <-c.notify:
+		case <-deadline:
+			t.Fatalf("check %s: %d results after %s, want %d", id, c.count(id), limit, n)
+		}
+	}
+}
+
+func okProber() *funcProber {
+	return &funcProber{probe: func(context.Context) *probes.Result { return &probes.Result{Success: true} }}
+}
+
+func TestOffsetIsStableAndSpread(t *testing.T) {
+	interval := 10 * time.Second
+	// The offset is a pure function of id and interval: pinned, so a change to the
+	// hash (which would move every check's rhythm on upgrade) is a visible decision.
+	if got := Offset("talk/send/api", interval); got != 7606685121 {
+		t.Fatalf("Offset(talk/send/api, 10s) = %d, want 7606685121 (stable)", got)
+	}
+	// 10,000 checks over 10 s in 100 ms buckets: no bucket holds more than 3x its share.
+	buckets := make([]int, 100)
+	for i := range 10000 {
+		o := Offset("svc/feature/check-"+string(rune('a'+i%26))+itoa(i), interval)
+		if o < 0 || o >= interval {
+			t.Fatalf("offset %s out of [0, %s)", o, interval)
+		}
+		buckets[o/(100*time.Millisecond)]++
+	}
+	for i, n := range buckets {
+		if n > 300 {
+			t.Errorf("bucket %d holds %d of 10,000 starts, want about 100", i, n)
+		}
+	}
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; i > 0; i /= 10 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+	}
+	return string(b)
+}
+
+func TestFirstStartIsOnTheSlotGrid(t *testing.T) {
+	interval := 10 * time.Second
+	now := time.Date(2026, 11, 25, 1, 0, 3, 0, time.UTC)
+	got := firstStart("a/b/c", interval, now)
+	if !got.After(now) || got.Sub(now) > interval {
+		t.Fatalf("first start %s not within (now, now+interval]", got)
+	}
+	if off := got.Sub(got.Truncate(interval)); off != Offset("a/b/c", interval) {
+		t.Fatalf("first start offset %s, want %s", off, Offset("a/b/c", interval))
+	}
+}
+
+// TestFirstStartAlreadyPassed: on a busy machine the first slot can pass
+// between computing it and handing it to gocron. The check must still be
+// scheduled, on its own phase, rather than refused (CI once failed on this).
+func TestFirstStartAlreadyPassed(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	interval := 100 * time.Millisecond
+	s.now = func() time.Time { return time.Now().Add(-3 * interval) } // first slot long gone
+	c := newCollector()
+	ch, err := s.Apply([]Spec{{ID: "s/f/late", Interval: interval, Timeout: 50 * time.Millisecond, Fingerprint: "1",
+		Build: func() (probes.Prober, error) { return okProber(), nil }, OnResult: c.onResult("late")}})
+	if err != nil || ch.Added != 1 {
+		t.Fatalf("Apply = %+v, %v; want the check added", ch, err)
+	}
+	c.waitFor(t, "late", 3, 3*time.Second)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	want := Offset("s/f/late", interval)
+	for _, r := range c.results["late"] {
+		phase := r.Start.Sub(r.Start.Truncate(interval))
+		drift := (phase - want + interval) % interval
+		if drift > 20*time.Millisecond {
+			t.Errorf("run at %s: phase %s, want %s (+<20ms)", r.Start.Format(time.StampMicro), phase, want)
+		}
+	}
+}
+
+func TestRunsOnIntervalWithTimeoutAndLateness(t *testing.T) {
+	lateness := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lateness", Buckets: []float64{0.001, 0.01, 0.1}})
+	inFlight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "in_flight"})
+	s, err := New(Options{Lateness: lateness, InFlight: inFlight})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	c := newCollector()
+	hang := &funcProber{probe: func(ctx context.Context) *probes.Result {
+		<-ctx.Done() // a target that never answers
+		return &probes.Result{Err: ctx.Err()}
+	}}
+	ch, err := s.Apply([]Spec{
+		{ID: "s/f/ok", Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, Fingerprint: "1",
+			Build: func() (probes.Prober, error) { return okProber(), nil }, OnResult: c.onResult("ok")},
+		{ID: "s/f/hang", Interval: 200 * time.Millisecond, Timeout: 80 * time.Millisecond, Fingerprint: "1",
+			Build: func() (probes.Prober, error) { return hang, nil }, OnResult: c.onResult("hang")},
+	})
+	if err != nil || ch.Added != 2 {
+		t.Fatalf("Apply = %+v, %v; want 2 added", ch, err)
+	}
+	c.waitFor(t, "ok", 5, 3*time.Second)
+	c.waitFor(t, "hang", 2, 3*time.Second)
+	c.mu.Lock()
+	for _, r := range c.results["hang"] {
+		if !r.TimedOut || r.Success {
+			t.Errorf("hanging run: TimedOut=%v Success=%v, want a timeout", r.TimedOut, r.Success)
+		}
+		if r.Duration < 80*time.Millisecond || r.Duration > 130*time.Millisecond {
+			t.Errorf("hanging run took %s, want the 80ms timeout (within 50ms)", r.Duration)
+		}
+	}
+	c.mu.Unlock()
+	// The hanging check did not delay the healthy one: about one run per 100 ms.
+	if got := testutil.CollectAndCount(lateness); got != 1 {
+		t.Fatalf("lateness histogram missing")
+	}
+}
+
+func TestSingletonRunsNeverOverlap(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	var running, maxRunning atomic.Int32
+	c := newCollector()
+	slow := &funcProber{probe: func(ctx context.Context) *probes.Result {
+		n := running.Add(1)
+		for {
+			m := maxRunning.Load()
+			if n <= m || maxRunning.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		<-ctx.Done() // every run lasts its whole timeout: 3x the interval
+		running.Add(-1)
+		return &probes.Result{Err: errors.New("slow")}
+	}}
+	if _, err := s.Apply([]Spec{{ID: "s/f/slow", Interval: 50 * time.Millisecond, Timeout: 150 * time.Millisecond, Fingerprint: "1",
+		Build: func() (probes.Prober, error) { return slow, nil }, OnResult: c.onResult("slow")}}); err != nil {
+		t.Fatal(err)
+	}
+	c.waitFor(t, "slow", 3, 3*time.Second)
+	if m := maxRunning.Load(); m != 1 {
+		t.Fatalf("%d runs of one check overlapped, want 1 at a time", m)
+	}
+}
+
+func TestApplyKeepsUnchangedReplacesChangedRemovesMissing(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	c := newCollector()
+	builds := map[string]int{}
+	var mu sync.Mutex
+	probers := map[string]*funcProber{}
+	spec := func(id, fp string) Spec {
+		return Spec{ID: id, Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, Fingerprint: fp,
+			Build: func() (probes.Prober, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				builds[id]++
+				p := okProber()
+				probers[id+fp] = p
+				return p, nil
+			}, OnResult: c.onResult(id)}
+	}
+	if _, err := s.Apply([]Spec{spec("a", "1"), spec("b", "1"), spec("c", "1")}); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := s.Apply([]Spec{spec("a", "1"), spec("b", "2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch != (Changes{Replaced: 1, Removed: 1, Kept: 1}) {
+		t.Fatalf("changes = %+v, want 1 replaced, 1 removed, 1 kept", ch)
+	}
+	mu.Lock()
+	if builds["a"] != 1 || builds["b"] != 2 || builds["c"] != 1 {
+		t.Errorf("builds = %v, want a once, b twice, c once", builds)
+	}
+	mu.Unlock()
+	if s.Len() != 2 {
+		t.Errorf("Len = %d, want 2", s.Len())
+	}
+	c.waitFor(t, "b", 2, 3*time.Second)
+	deadline := time.Now().Add(2 * time.Second)
+	for !(probers["c1"].closed.Load() && probers["b1"].closed.Load()) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // the close happens after any in-flight run
+	}
+	if !probers["c1"].closed.Load() || !probers["b1"].closed.Load() {
+		t.Error("removed and replaced probers were not closed")
+	}
+	if probers["a1"].closed.Load() {
+		t.Error("kept prober was closed")
+	}
+}
+
+func TestStopWaitsForRunsInFlight(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	var finished atomic.Bool
+	var once sync.Once
+	p := &funcProber{probe: func(ctx context.Context) *probes.Result {
+		once.Do(func() { close(started) })
+		select {
+		case <-time.After(150 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		finished.Store(true)
+		return &probes.Result{Success: true}
+	}}
+	if _, err := s.Apply([]Spec{{ID: "x", Interval: 500 * time.Millisecond, Timeout: 400 * time.Millisecond, Fingerprint: "1",
+		Build: func() (probes.Prober, error) { return p, nil }, OnResult: func(*probes.Result) {}}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-time.After(3 * time.Second):
+		t.Fatal("run did not start")
+	}
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !finished.Load() {
+		t.Fatal("Stop returned before the run in flight finished")
+	}
+	if !p.closed.Load() {
+		t.Fatal("Stop did not close the prober")
+	}
+}
+
+func TestRunOnceRecoversPanicsAndFillsResult(t *testing.T) {
+	tests := []struct {
+		name    string
+		probe   func(ctx context.Context) *probes.Result
+		wantErr string
+	}{
+		{"panic", func(context.Context) *probes.Result { panic("boom") }, "probe panicked: boom"},
+		{"nil result", func(context.Context) *probes.Result { return nil }, "probe returned no result"},
+		{"fail without error", func(context.Context) *probes.Result { return &probes.Result{} }, "probe failed without an error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := RunOnce(context.Background(), &funcProber{probe: tt.probe})
+			if r.Success || r.Err == nil || r.Err.Error() != tt.wantErr || r.Start.IsZero() {
+				t.Fatalf("result %+v, want failure %q with a start time", r, tt.wantErr)
+			}
+		})
+	}
+}
