@@ -1,0 +1,157 @@
+package sla
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// BenchmarkObserve is the hot path in steady state: a passing result on an
+// up feature with three checks.
+func BenchmarkObserve(b *testing.B) {
+	clock := newFakeClock(t0)
+	e := openTest(b, b.TempDir(), clock)
+	mustConfigure(b, e, testSpec("f", "a", "b", "c"))
+	refs := []*CheckRef{e.Check("talk", "f", "a"), e.Check("talk", "f", "b"), e.Check("talk", "f", "c")}
+	for i, r := range refs {
+		r.Observe(Observation{Start: at(float64(i)), Duration: time.Millisecond, Success: true})
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		refs[i%3].Observe(Observation{Start: t0.Add(time.Duration(i) * time.Millisecond), Duration: time.Millisecond, Success: true})
+	}
+	if st := status(b, e, "f").State; st != StateUp {
+		b.Fatalf("state %s, want up", st)
+	}
+}
+
+// buildHistory configures n features and gives each a few outages (and
+// a degraded spell) over 30 days, ending open at t0+30d.
+func buildHistory(b *testing.B, dir string, n int) {
+	clock := newFakeClock(t0)
+	e, err := Open(Options{Path: dir, Region: "bench", Clock: clock, noSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	specs := make([]FeatureSpec, n)
+	for i := range specs {
+		s := testSpec(fmt.Sprintf("feature-%05d", i), "a", "b")
+		s.Service = fmt.Sprintf("service-%03d", i%500)
+		s.Labels = map[string]string{"datacenter": []string{"pangyo", "gasan", "ansan"}[i%3], "team": fmt.Sprintf("t%d", i%40)}
+		s.Require = Require{Mode: RequireAny}
+		s.Maintenance = []Maintenance{{Cron: "0 4 * * SUN", Location: time.UTC, Duration: 30 * time.Minute}}
+		specs[i] = s
+	}
+	if err := e.Configure(specs); err != nil {
+		b.Fatal(err)
+	}
+	type event struct {
+		at  time.Duration
+		f   int
+		ok  bool
+		chk string
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	var events []event
+	for f := range n {
+		for k := range 3 { // three outages per feature, in its own 10-day third of the month
+			start := time.Duration(k)*10*24*time.Hour + time.Duration(rng.IntN(9*24*3600))*time.Second
+			events = append(events, event{start, f, false, "a"}, event{start + time.Second, f, false, "b"},
+				event{start + time.Duration(60+rng.IntN(3600))*time.Second, f, true, "a"})
+		}
+	}
+	sortEvents := func(a, b event) int { return int(a.at - b.at) }
+	slices.SortFunc(events, sortEvents)
+	for _, ev := range events {
+		when := t0.Add(ev.at)
+		clock.Set(when)
+		e.Observe(specs[ev.f].Service, specs[ev.f].Feature, ev.chk, Observation{Start: when, Success: ev.ok, Error: "boom"})
+	}
+	clock.Set(t0.Add(30 * 24 * time.Hour))
+	if err := e.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func heapInuseMB() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapInuse) / (1 << 20)
+}
+
+// BenchmarkCollect10k gathers the collector of 10,000 features with 30 days
+// of history through a registry, as a scrape does.
+func BenchmarkCollect10k(b *testing.B) {
+	dir := b.TempDir()
+	buildHistory(b, dir, 10_000)
+	base := heapInuseMB()
+	clock := newFakeClock(t0.Add(30 * 24 * time.Hour))
+	e := openTest(b, dir, clock)
+	heap := heapInuseMB() - base
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Collector())
+	b.ReportAllocs()
+	series := 0
+	for b.Loop() {
+		mfs, err := reg.Gather()
+		if err != nil {
+			b.Fatal(err)
+		}
+		series = 0
+		for _, mf := range mfs {
+			series += len(mf.Metric)
+		}
+	}
+	b.ReportMetric(float64(series), "series")
+	b.ReportMetric(heap, "MB-heap-inuse")
+}
+
+// BenchmarkCollectOnly10k is the engine's share of a scrape: Collect alone,
+// without the registry's checking and sorting.
+func BenchmarkCollectOnly10k(b *testing.B) {
+	dir := b.TempDir()
+	buildHistory(b, dir, 10_000)
+	e := openTest(b, dir, newFakeClock(t0.Add(30*24*time.Hour)))
+	c := e.Collector()
+	b.ReportAllocs()
+	for b.Loop() {
+		ch := make(chan prometheus.Metric, 1024)
+		go func() {
+			c.Collect(ch)
+			close(ch)
+		}()
+		for range ch {
+		}
+	}
+}
+
+// BenchmarkOpen10k opens a store holding 10,000 features' 30 days of history.
+func BenchmarkOpen10k(b *testing.B) {
+	dir := b.TempDir()
+	buildHistory(b, dir, 10_000)
+	clock := newFakeClock(t0.Add(30 * 24 * time.Hour))
+	base := heapInuseMB()
+	b.ReportAllocs()
+	var heap float64
+	for b.Loop() {
+		e, err := Open(Options{Path: dir, Clock: clock, noSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		heap = heapInuseMB() - base
+		if err := e.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(heap, "MB-heap-inuse")
+}

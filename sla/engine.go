@@ -1,0 +1,808 @@
+package sla
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+const (
+	defaultRetention = 400 * 24 * time.Hour
+	maxHeartbeat     = 10 * time.Second
+	compactEvery     = 24 * time.Hour
+	// lockTimeout bounds the wait for the store's file lock.
+	lockTimeout = time.Second
+	// storeFile is the store's name inside Options.Path.
+	storeFile = "vigil.db"
+)
+
+// realClock is the wall clock.
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+// Engine evaluates features from check results, keeps their history in the
+// store, and answers status, outage, report and metrics queries. It is safe
+// for concurrent use.
+//
+// Locks: Engine.mu guards the feature maps; feature.mu guards one feature;
+// writeMu serializes store writes and is taken after feature.mu (the
+// evaluation path writes while holding its feature); beatMu serializes the
+// heartbeat, Configure and Close, which snapshot features first and write
+// after, never holding a feature lock while waiting for writeMu.
+type Engine struct {
+	clock             Clock
+	log               *slog.Logger
+	region            string
+	file              string
+	retention         time.Duration
+	heartbeatInterval time.Duration
+	readOnly          bool
+	db                *bbolt.DB
+
+	mu         sync.RWMutex
+	features   map[string]*feature
+	all        []*feature // every known feature, configured or not, sorted by key
+	configured []*feature // the current config's features, sorted by key
+	gaps       []interval // the agent was not running; sorted
+	infoLabels []string   // union of sanitized metadata label names
+	reserved   map[string]bool
+	// constLabels go on every feature-level series (Options.ConstLabels).
+	constLabels map[string]string
+	metrics     *metricDescs
+
+	beatMu      sync.Mutex
+	writeMu     sync.Mutex
+	lastCompact int64
+
+	closed    atomic.Bool
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// CheckRef is a handle for observing one check's results quickly. It stays
+// valid until the next Configure; after a Configure that removed its feature
+// or check, Observe is a no-op.
+type CheckRef struct {
+	e    *Engine
+	f    *feature
+	idx  int
+	gen  uint64
+	name string
+}
+
+// Open opens or creates the store under opts.Path, loads the history,
+// records the time since the last heartbeat as unmonitored, and starts the
+// heartbeat.
+func Open(opts Options) (*Engine, error) {
+	if opts.Path == "" {
+		return nil, errors.New("sla store: no storage path")
+	}
+	if err := os.MkdirAll(opts.Path, 0o750); err != nil {
+		return nil, fmt.Errorf("sla store %s: create directory: %w", opts.Path, err)
+	}
+	e := newEngine(opts, filepath.Join(opts.Path, storeFile), false)
+	db, err := bbolt.Open(e.file, 0o600, &bbolt.Options{Timeout: lockTimeout, NoSync: opts.noSync})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("sla store %s is locked (another vigil running?): %w", e.file, err)
+		}
+		return nil, storeError(e.file, "open (corrupt or unreadable? move it aside to start afresh)", err)
+	}
+	e.db = db
+	now := e.nowNanos()
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		meta := tx.Bucket(bucketMeta)
+		if meta.Get(keyFormat) == nil {
+			if err := meta.Put(keyFormat, []byte(storeFormat)); err != nil {
+				return err
+			}
+		}
+		heartbeat, err := e.load(tx)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(keyRegion, []byte(e.region)); err != nil {
+			return err
+		}
+		clean := meta.Get(keyClean) != nil
+		if err := meta.Delete(keyClean); err != nil {
+			return err
+		}
+		if err := e.resume(tx, heartbeat, now, clean); err != nil {
+			return err
+		}
+		if err := e.compactMemory(now).apply(tx); err != nil {
+			return err
+		}
+		return putHeartbeat(tx, now)
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, storeError(e.file, "load", err)
+	}
+	e.stop, e.done = make(chan struct{}), make(chan struct{})
+	go e.heartbeatLoop()
+	return e, nil
+}
+
+// OpenReadOnly opens the store for `vigil report`: no heartbeat, no writes.
+// path is the storage directory (or the store file itself). Time after the
+// last heartbeat counts as unmonitored. If a running agent holds the store,
+// it fails after about a second.
+func OpenReadOnly(path string) (*Engine, error) {
+	file := path
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		file = filepath.Join(path, storeFile)
+	}
+	if _, err := os.Stat(file); err != nil {
+		return nil, fmt.Errorf("sla store %s: %w", file, err)
+	}
+	e := newEngine(Options{}, file, true)
+	db, err := bbolt.Open(file, 0o600, &bbolt.Options{Timeout: lockTimeout, ReadOnly: true})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("sla store %s is locked by a running agent; use /api/v1/report: %w", file, err)
+		}
+		return nil, storeError(file, "open (corrupt or unreadable?)", err)
+	}
+	e.db = db
+	err = db.View(func(tx *bbolt.Tx) error {
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("bucket %s missing: not a vigil store", name)
+			}
+		}
+		e.region = string(tx.Bucket(bucketMeta).Get(keyRegion))
+		heartbeat, err := e.load(tx)
+		if err != nil {
+			return err
+		}
+		if heartbeat > 0 {
+			e.gaps = append(e.gaps, interval{heartbeat, never})
+			for _, f := range e.all {
+				f.endSpellsAt(heartbeat)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, storeError(file, "load", err)
+	}
+	return e, nil
+}
+
+func newEngine(opts Options, file string, readOnly bool) *Engine {
+	e := &Engine{
+		clock: opts.Clock, log: opts.Logger, region: opts.Region, file: file,
+		retention: opts.Retention, heartbeatInterval: opts.HeartbeatInterval, readOnly: readOnly,
+		features: map[string]*feature{},
+		metrics:  newMetricDescs(nil, opts.ConstLabels),
+		reserved: maps.Clone(reservedLabels),
+	}
+	e.constLabels = maps.Clone(opts.ConstLabels)
+	for name := range opts.ConstLabels {
+		e.reserved[name] = true
+	}
+	for _, name := range opts.ReservedLabels {
+		e.reserved[name] = true
+	}
+	if e.clock == nil {
+		e.clock = realClock{}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if e.retention <= 0 {
+		e.retention = defaultRetention
+	}
+	if e.heartbeatInterval <= 0 || e.heartbeatInterval > maxHeartbeat {
+		e.heartbeatInterval = maxHeartbeat
+	}
+	return e
+}
+
+func (e *Engine) nowNanos() int64 { return e.clock.Now().UnixNano() }
+
+// feature returns the feature for key, creating it (unconfigured) if new.
+// Call with e.mu held for writing, or before the engine is shared.
+func (e *Engine) feature(key string) *feature {
+	f := e.features[key]
+	if f == nil {
+		service, name := splitKey(key)
+		f = &feature{key: key, machine: StateUnknown, maintUntil: never}
+		f.spec.Service, f.spec.Feature = service, name
+		e.features[key] = f
+	}
+	return f
+}
+
+// rebuildLists refreshes the sorted feature lists; call with e.mu held.
+func (e *Engine) rebuildLists() {
+	all := make([]*feature, 0, len(e.features))
+	var configured []*feature
+	for _, f := range e.features {
+		all = append(all, f)
+	}
+	slices.SortFunc(all, func(a, b *feature) int { return strings.Compare(a.key, b.key) })
+	for _, f := range all {
+		if f.configured {
+			configured = append(configured, f)
+		}
+	}
+	e.all, e.configured = all, configured
+}
+
+// resume records the gap since the last heartbeat and carries the state over
+// the restart; see DESIGN.md "SLA semantics".
+func (e *Engine) resume(tx *bbolt.Tx, heartbeat, now int64, clean bool) error {
+	if heartbeat == 0 {
+		return nil
+	}
+	gap := interval{heartbeat, max(now, heartbeat)}
+	if gap.end > gap.start {
+		e.gaps = append(e.gaps, gap)
+		if err := tx.Bucket(bucketGaps).Put(be64(gap.start), be64(gap.end)); err != nil {
+			return err
+		}
+	}
+	// A scrape just before a crash may have seen counters up to one heartbeat
+	// past the last persisted one; crediting that much keeps them monotonic.
+	// After a clean Close the counters were persisted up to the end.
+	credit := min(gap.end-gap.start, int64(e.heartbeatInterval))
+	if clean {
+		credit = 0
+	}
+	for _, f := range e.all {
+		present := len(f.presence) > 0 && f.presence[len(f.presence)-1].end == openEnd
+		if present {
+			f.counters.unmonitored += gap.end - gap.start
+			if f.open != nil && credit > 0 && !contains(f.maint, heartbeat) {
+				f.counters.downtime += credit
+			}
+			if n := len(f.degraded); n > 0 && f.degraded[n-1].end == openEnd && !contains(f.maint, heartbeat) {
+				f.counters.degraded += credit
+			}
+		}
+		if spell := f.endSpellsAt(heartbeat); spell != nil {
+			if err := putInterval(tx, bucketDegraded, f.key, *spell); err != nil {
+				return err
+			}
+		}
+		if f.machine == StateRecovering {
+			f.machine = StateDown // recovery starts over after a restart
+			if err := putMachine(tx, f.key, f.machine, f.machineSince); err != nil {
+				return err
+			}
+		}
+		f.counters.at = max(f.counters.at, now)
+		if err := putCounters(tx, f.key, f.counters); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endSpellsAt ends an open degraded spell when the agent stopped: after a
+// restart the state is unknown until the first result. It returns the
+// spell if it changed.
+func (f *feature) endSpellsAt(heartbeat int64) *interval {
+	n := len(f.degraded)
+	if n == 0 || f.degraded[n-1].end != openEnd {
+		return nil
+	}
+	f.degraded[n-1].end = max(heartbeat, f.degraded[n-1].start)
+	return &f.degraded[n-1]
+}
+
+// Configure applies the features of a config load or reload. Features not in
+// specs keep their history but are no longer evaluated or exported; a new
+// name is a new feature. It is idempotent.
+func (e *Engine) Configure(specs []FeatureSpec) error {
+	if e.readOnly {
+		return fmt.Errorf("sla store %s: opened read-only", e.file)
+	}
+	schedules := make([]maintSchedule, len(specs))
+	seen := make(map[string]bool, len(specs))
+	for i, s := range specs {
+		id := s.Service + "/" + s.Feature
+		if err := validateSpec(s); err != nil {
+			return fmt.Errorf("sla configure %s: %w", id, err)
+		}
+		key := featureKey(s.Service, s.Feature)
+		if seen[key] {
+			return fmt.Errorf("sla configure %s: feature listed twice", id)
+		}
+		seen[key] = true
+		sched, err := parseMaintenance(s.Maintenance)
+		if err != nil {
+			return fmt.Errorf("sla configure %s: %w", id, err)
+		}
+		schedules[i] = sched
+	}
+
+	e.beatMu.Lock()
+	defer e.beatMu.Unlock()
+	if e.closed.Load() {
+		return fmt.Errorf("sla store %s: engine closed", e.file)
+	}
+	now := e.nowNanos()
+	var writes []*feature
+	e.mu.Lock()
+	for i, s := range specs {
+		f := e.feature(featureKey(s.Service, s.Feature))
+		f.mu.Lock()
+		if f.apply(s, schedules[i], now) {
+			writes = append(writes, f)
+		}
+		f.mu.Unlock()
+	}
+	for _, f := range e.configured {
+		if seen[f.key] {
+			continue
+		}
+		f.mu.Lock()
+		f.remove(now)
+		f.mu.Unlock()
+		writes = append(writes, f)
+	}
+	e.rebuildLists()
+	e.refreshMetricLabels()
+	e.mu.Unlock()
+	if len(writes) == 0 {
+		return nil
+	}
+
+	type snapshot struct {
+		key      string
+		rec      featureRecord
+		presence interval
+		counters counters
+		maint    *maintWrite
+		removed  *removal
+	}
+	snaps := make([]snapshot, 0, len(writes))
+	for _, f := range writes {
+		f.mu.Lock()
+		snaps = append(snaps, snapshot{key: f.key, rec: f.record(), presence: f.presence[len(f.presence)-1],
+			counters: f.counters, maint: f.takeMaint(), removed: f.removed})
+		f.removed = nil
+		f.mu.Unlock()
+	}
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	err := e.db.Update(func(tx *bbolt.Tx) error {
+		for _, s := range snaps {
+			if err := putJSON(tx.Bucket(bucketFeatures), []byte(s.key), s.rec); err != nil {
+				return err
+			}
+			if err := putInterval(tx, bucketPresence, s.key, s.presence); err != nil {
+				return err
+			}
+			if err := putCounters(tx, s.key, s.counters); err != nil {
+				return err
+			}
+			if s.maint != nil {
+				if err := s.maint.put(tx); err != nil {
+					return err
+				}
+			}
+			if s.removed != nil {
+				if err := s.removed.put(tx, s.key); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return storeError(e.file, "configure", err)
+	}
+	return nil
+}
+
+// removal is what removing a feature from the config changed in records
+// that otherwise only the evaluation path writes. No evaluation can run for
+// a removed feature, so Configure writing them cannot race.
+type removal struct {
+	outage *outageRec
+	spell  *interval
+	since  int64
+}
+
+func (r *removal) put(tx *bbolt.Tx, fkey string) error {
+	if r.outage != nil {
+		if err := putOutage(tx, fkey, r.outage); err != nil {
+			return err
+		}
+	}
+	if r.spell != nil {
+		if err := putInterval(tx, bucketDegraded, fkey, *r.spell); err != nil {
+			return err
+		}
+	}
+	return putMachine(tx, fkey, StateUnknown, r.since)
+}
+
+// remove takes the feature out of the config at now: its open outage and
+// degraded spell end there, and if it comes back it starts afresh (unknown
+// until its first result). Call with f.mu held.
+func (f *feature) remove(now int64) {
+	f.configured = false
+	f.gen++
+	if n := len(f.presence); n > 0 && f.presence[n-1].end == openEnd {
+		f.presence[n-1].end = max(now, f.presence[n-1].start)
+	}
+	r := &removal{since: now}
+	if f.open != nil {
+		f.open.End = max(now, f.open.Start)
+		o := *f.open
+		r.outage, f.open = &o, nil
+	}
+	if spell := f.endSpellsAt(now); spell != nil {
+		sp := *spell
+		r.spell = &sp
+	}
+	f.machine, f.machineSince, f.fresh = StateUnknown, now, false
+	f.failStreak, f.passStreak = 0, 0
+	f.removed = r
+}
+
+// validateSpec checks what the engine relies on; the config package checks
+// the rest.
+func validateSpec(s FeatureSpec) error {
+	if s.Service == "" || s.Feature == "" {
+		return errors.New("service and feature names must not be empty")
+	}
+	if strings.ContainsRune(s.Service+s.Feature, 0) {
+		return errors.New("names must not contain NUL")
+	}
+	if s.Objective < 0 || s.Objective >= 1 {
+		return fmt.Errorf("objective %g is not a ratio in [0, 1)", s.Objective)
+	}
+	if s.Require.Mode == RequireQuorum && (s.Require.N < 1 || s.Require.N > len(s.Checks)) {
+		return fmt.Errorf("quorum(%d) needs between 1 and %d checks", s.Require.N, len(s.Checks))
+	}
+	names := make(map[string]bool, len(s.Checks))
+	for _, c := range s.Checks {
+		if c.Name == "" || names[c.Name] {
+			return fmt.Errorf("check name %q empty or listed twice", c.Name)
+		}
+		names[c.Name] = true
+	}
+	return nil
+}
+
+// apply installs a new spec; it reports whether anything changed. Call with
+// f.mu held.
+func (f *feature) apply(s FeatureSpec, sched maintSchedule, now int64) bool {
+	if f.configured && sameSpec(f.spec, s) {
+		return false
+	}
+	wasConfigured := f.configured
+	if !wasConfigured {
+		f.configured = true
+		f.presence = append(f.presence, interval{now, openEnd})
+		if f.counters.at == 0 {
+			f.counters.at, f.counters.downAt = now, now
+		}
+	}
+	if !sameChecks(f.spec.Checks, s.Checks) || len(f.checks) != len(s.Checks) {
+		old := f.checks
+		f.checks = make([]checkState, len(s.Checks))
+		for i, cs := range s.Checks {
+			for _, prev := range old {
+				if prev.spec.Name == cs.Name {
+					f.checks[i] = prev // keep the latest result across reloads
+				}
+			}
+			f.checks[i].spec = cs
+		}
+		f.gen++
+	}
+	f.allReported = true
+	for i := range f.checks {
+		c := &f.checks[i]
+		c.spec = s.Checks[i]
+		c.staleAfter = int64(2*c.spec.Interval + c.spec.Timeout)
+		f.allReported = f.allReported && c.has
+	}
+	if !wasConfigured || !sameMaintenance(f.spec.Maintenance, s.Maintenance) {
+		// A schedule applies from when it is configured: earlier windows stay
+		// as they were, later ones follow the new schedule.
+		f.truncateMaint(now)
+		f.schedule = sched
+		f.maintFrom, f.maintUntil = now, now
+		f.extendMaint(now + int64(maintHorizon))
+	}
+	f.spec = cloneSpec(s)
+	return true
+}
+
+func cloneSpec(s FeatureSpec) FeatureSpec {
+	s.Labels = maps.Clone(s.Labels)
+	s.Maintenance = slices.Clone(s.Maintenance)
+	s.Checks = slices.Clone(s.Checks)
+	return s
+}
+
+func sameChecks(a, b []CheckSpec) bool { return slices.Equal(a, b) }
+
+func sameSpec(a, b FeatureSpec) bool {
+	return a.Service == b.Service && a.Feature == b.Feature && a.ServiceTitle == b.ServiceTitle &&
+		a.Title == b.Title && maps.Equal(a.Labels, b.Labels) && a.Require == b.Require &&
+		a.Objective == b.Objective && a.Window == b.Window && a.Latency == b.Latency &&
+		a.FailureThreshold == b.FailureThreshold && a.RecoveryThreshold == b.RecoveryThreshold &&
+		sameMaintenance(a.Maintenance, b.Maintenance) && sameChecks(a.Checks, b.Checks)
+}
+
+// Check returns a handle for observing a check's results, nil if the check
+// is not configured.
+func (e *Engine) Check(service, feature, check string) *CheckRef {
+	e.mu.RLock()
+	f := e.features[featureKey(service, feature)]
+	e.mu.RUnlock()
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	idx := f.checkIndex(check)
+	if !f.configured || idx < 0 {
+		return nil
+	}
+	return &CheckRef{e: e, f: f, idx: idx, gen: f.gen, name: check}
+}
+
+// Observe feeds one check result into the engine: the hot path. A passing
+// result that changes nothing takes no allocation and no store write.
+func (r *CheckRef) Observe(o Observation) {
+	if r == nil {
+		return
+	}
+	f := r.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	idx := r.idx
+	if f.gen != r.gen {
+		idx = f.checkIndex(r.name) // a reload changed the check list
+	}
+	if !f.configured || idx < 0 || r.e.readOnly || r.e.closed.Load() {
+		return
+	}
+	if ch, ok := f.observe(idx, o, r.e); ok {
+		r.e.persist(f, ch)
+	}
+}
+
+// Observe is CheckRef.Observe by names; it may allocate.
+func (e *Engine) Observe(service, feature, check string, o Observation) {
+	e.Check(service, feature, check).Observe(o)
+}
+
+// observe records the result and evaluates the feature; it reports whether
+// the store must hear of a change. Call with f.mu held.
+func (f *feature) observe(idx int, o Observation, e *Engine) (change, bool) {
+	t := o.Start.UnixNano()
+	c := &f.checks[idx]
+	if c.has && t < c.lastStart {
+		return change{}, false // a straggler older than the latest result
+	}
+	c.has, c.lastStart, c.last = true, t, o
+	if !f.allReported {
+		f.allReported = true
+		for i := range f.checks {
+			f.allReported = f.allReported && f.checks[i].has
+		}
+	}
+	// Results of different checks may arrive out of order; the feature's
+	// evaluations never go back in time, so outages stay ordered.
+	t = max(t, f.lastEval)
+	f.lastEval = t
+	if t >= f.maintUntil {
+		f.extendMaint(max(t, e.nowNanos()) + int64(maintHorizon))
+	}
+	if contains(f.maint, t) {
+		return change{}, false // maintenance: the state machine does not hear of it
+	}
+	ch := f.step(t, f.evaluate(t))
+	return ch, ch.transition || ch.outage != nil || ch.degraded != nil
+}
+
+// persist writes what one evaluation changed; call with f.mu held.
+func (e *Engine) persist(f *feature, ch change) {
+	var reasonText string
+	state := f.machine
+	if ch.transition {
+		reasonText = f.reason.String(state)
+	}
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	if e.closed.Load() {
+		return
+	}
+	err := e.db.Update(func(tx *bbolt.Tx) error {
+		if ch.transition {
+			if err := putMachine(tx, f.key, state, f.machineSince); err != nil {
+				return err
+			}
+			if err := putTransition(tx, f.key, f.lastEval, transitionRecord{From: ch.from, To: state, Reason: reasonText}); err != nil {
+				return err
+			}
+		}
+		if ch.outage != nil {
+			if err := putOutage(tx, f.key, ch.outage); err != nil {
+				return err
+			}
+		}
+		if ch.degraded != nil {
+			return putInterval(tx, bucketDegraded, f.key, *ch.degraded)
+		}
+		return nil
+	})
+	if err != nil {
+		e.log.Error("sla store write failed", "file", e.file, "service", f.spec.Service, "feature", f.spec.Feature, "err", err)
+	}
+}
+
+// heartbeatLoop persists liveness and counters until Close.
+func (e *Engine) heartbeatLoop() {
+	defer close(e.done)
+	ticker := time.NewTicker(e.heartbeatInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-ticker.C:
+			if err := e.beat(false); err != nil {
+				e.log.Error("sla heartbeat failed", "file", e.file, "err", err)
+			}
+		}
+	}
+}
+
+// beat persists the heartbeat, the counters accumulated up to now and newly
+// materialized maintenance windows, and compacts once a day. The final beat
+// of Close also marks the shutdown clean.
+func (e *Engine) beat(final bool) error {
+	e.beatMu.Lock()
+	defer e.beatMu.Unlock()
+	now := e.nowNanos()
+	e.mu.RLock()
+	all, gaps := e.all, e.gaps
+	e.mu.RUnlock()
+
+	type snapshot struct {
+		key      string
+		counters *counters
+		rec      *featureRecord
+		maint    *maintWrite
+	}
+	var snaps []snapshot
+	var l ledger
+	for _, f := range all {
+		f.mu.Lock()
+		var s snapshot
+		if f.configured && f.maintUntil < now+int64(maintHorizon/2) {
+			f.extendMaint(now + int64(maintHorizon))
+			rec := f.record()
+			s.rec = &rec
+		}
+		before := f.counters
+		f.accountTo(now, gaps, &l)
+		if f.counters.downtime != before.downtime || f.counters.degraded != before.degraded {
+			c := f.counters
+			s.counters = &c
+		}
+		s.maint = f.takeMaint()
+		f.mu.Unlock()
+		if s.counters != nil || s.rec != nil || s.maint != nil {
+			s.key = f.key
+			snaps = append(snaps, s)
+		}
+	}
+	var compact *compaction
+	if now-e.lastCompact >= int64(compactEvery) {
+		compact = e.compactMemory(now)
+	}
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	if e.closed.Load() {
+		return nil
+	}
+	err := e.db.Update(func(tx *bbolt.Tx) error {
+		for _, s := range snaps {
+			if s.counters != nil {
+				if err := putCounters(tx, s.key, *s.counters); err != nil {
+					return err
+				}
+			}
+			if s.rec != nil {
+				if err := putJSON(tx.Bucket(bucketFeatures), []byte(s.key), s.rec); err != nil {
+					return err
+				}
+			}
+			if s.maint != nil {
+				if err := s.maint.put(tx); err != nil {
+					return err
+				}
+			}
+		}
+		if compact != nil {
+			if err := compact.apply(tx); err != nil {
+				return err
+			}
+		}
+		if final {
+			if err := tx.Bucket(bucketMeta).Put(keyClean, []byte{1}); err != nil {
+				return err
+			}
+		}
+		return putHeartbeat(tx, now)
+	})
+	if err != nil {
+		return storeError(e.file, "heartbeat", err)
+	}
+	return nil
+}
+
+// accountTo adds downtime and degraded time up to now to the counters.
+func (f *feature) accountTo(now int64, gaps []interval, l *ledger) {
+	if now <= f.counters.at {
+		return
+	}
+	l.build(f, gaps, min(f.counters.at, f.counters.downAt), now, now)
+	if to := f.downtimeHorizon(now); to > f.counters.downAt {
+		f.counters.downtime += measure(l.down, f.counters.downAt, to)
+		f.counters.downAt = to
+	}
+	f.counters.degraded += measure(l.degraded, f.counters.at, now)
+	f.counters.at = now
+}
+
+// Ready reports whether the store is open.
+func (e *Engine) Ready() bool { return e != nil && !e.closed.Load() }
+
+// Close writes a final heartbeat and the counters, and closes the store. It
+// is safe to call more than once.
+func (e *Engine) Close() error {
+	e.closeOnce.Do(func() {
+		if !e.readOnly {
+			close(e.stop)
+			<-e.done
+			e.closeErr = e.beat(true)
+		}
+		// Holding both locks, no Configure, heartbeat or evaluation is
+		// between its closed check and its write.
+		e.beatMu.Lock()
+		defer e.beatMu.Unlock()
+		e.writeMu.Lock()
+		defer e.writeMu.Unlock()
+		e.closed.Store(true)
+		if err := e.db.Close(); err != nil && e.closeErr == nil {
+			e.closeErr = storeError(e.file, "close", err)
+		}
+	})
+	return e.closeErr
+}
