@@ -1,0 +1,196 @@
+package export
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/vigil-monitoring/vigil/probes"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var start = time.Date(2026, 10, 15, 6, 33, 0, 0, time.UTC)
+
+// results per kind: one passing and one failing run, with every kind-specific value.
+var goldenCases = map[string][]*probes.Result{
+	"http": {
+		{Start: start, Duration: 42 * time.Millisecond, Success: true,
+			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "connect", Duration: time.Millisecond}, {Name: "tls", Duration: 5 * time.Millisecond}, {Name: "processing", Duration: 30 * time.Millisecond}, {Name: "transfer", Duration: 6 * time.Millisecond}},
+			HTTP:   &probes.HTTPInfo{StatusCode: 200, Version: "HTTP/1.1", ContentLength: 15, Redirects: 1, SSL: true, CertExpiry: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		{Start: start.Add(30 * time.Second), Duration: 10 * time.Second, TimedOut: true, Err: errors.New("timeout"),
+			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "connect", Duration: time.Millisecond}, {Name: "tls", Duration: 0}, {Name: "processing", Duration: 0}, {Name: "transfer", Duration: 0}},
+			HTTP:   &probes.HTTPInfo{}},
+	},
+	"dns": {
+		{Start: start, Duration: 3 * time.Millisecond, Success: true, Phases: []probes.Phase{{Name: "request", Duration: 3 * time.Millisecond}},
+			DNS: &probes.DNSInfo{Rcode: "NOERROR", Answer: 2, Authority: 1, Additional: 0, SOASerial: 2022101501, HasSOA: true, Transport: "udp"}},
+		{Start: start.Add(30 * time.Second), Duration: 2 * time.Millisecond, Err: errors.New("rcode SERVFAIL"), Phases: []probes.Phase{{Name: "request", Duration: 2 * time.Millisecond}},
+			DNS: &probes.DNSInfo{Rcode: "SERVFAIL"}},
+	},
+	"messaging": {
+		{Start: start, Duration: 12 * time.Millisecond, Success: true,
+			Phases:    []probes.Phase{{Name: "connect", Duration: 2 * time.Millisecond}, {Name: "subscribe", Duration: time.Millisecond}, {Name: "publish", Duration: 3 * time.Millisecond}, {Name: "deliver", Duration: 6 * time.Millisecond}},
+			Messaging: &probes.MessagingInfo{Protocol: "nats", Sent: 3, Received: 3, RoundTrips: []time.Duration{2 * time.Millisecond, 3 * time.Millisecond, 4 * time.Millisecond}}},
+		{Start: start.Add(30 * time.Second), Duration: 5 * time.Second, Err: errors.New("2 of 3 lost"),
+			Phases:    []probes.Phase{{Name: "connect", Duration: 2 * time.Millisecond}, {Name: "subscribe", Duration: time.Millisecond}, {Name: "publish", Duration: 3 * time.Millisecond}, {Name: "deliver", Duration: 5 * time.Second}},
+			Messaging: &probes.MessagingInfo{Protocol: "nats", Sent: 3, Received: 2, Lost: 2, Duplicated: 1, Reordered: 1, RoundTrips: []time.Duration{2 * time.Millisecond}}},
+	},
+}
+
+// exposition renders the registry, dropping vigil_build_info's version labels
+// (they change with the toolchain).
+func exposition(t *testing.T, reg *prometheus.Registry) []byte {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&buf, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
+
+// stable hides vigil_build_info's labels, which change with the toolchain.
+func stable(b []byte) []byte {
+	return regexp.MustCompile(`vigil_build_info\{[^}]*\}`).ReplaceAll(b, []byte("vigil_build_info{...}"))
+}
+
+func TestGoldenExpositionPerKind(t *testing.T) {
+	for kind, results := range goldenCases {
+		t.Run(kind, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			m := NewMetrics(reg, prometheus.Labels{"region": "kr-central-1", "datacenter": "pangyo"})
+			cm := m.Check("talk", "message-send-receive", "check-"+kind, kind)
+			cm.SetSchedule(30*time.Second, 10*time.Second)
+			for _, r := range results {
+				cm.Observe(r)
+			}
+			raw := exposition(t, reg)
+			got := stable(raw)
+			golden := filepath.Join("testdata", kind+".txt")
+			if *update {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test ./internal/export -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("exposition differs from %s (go test ./internal/export -update after checking):\n%s", golden, diff(string(want), string(got)))
+			}
+			promtoolCheck(t, raw)
+		})
+	}
+}
+
+func TestForgetRemovesEverySeriesOfACheck(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, nil)
+	for kind, results := range goldenCases {
+		cm := m.Check("s", "f", kind, kind)
+		cm.SetSchedule(time.Second, time.Second/2)
+		for _, r := range results {
+			cm.Observe(r)
+		}
+		cm.Forget()
+	}
+	out := string(exposition(t, reg))
+	if strings.Contains(out, `check="`) {
+		t.Fatalf("series left after Forget:\n%s", out)
+	}
+}
+
+// promtoolCheck runs `promtool check metrics` on the exposition when promtool is
+// installed; it must print nothing.
+func promtoolCheck(t *testing.T, exposition []byte) {
+	t.Helper()
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("promtool not installed (apt-get install prometheus); CI=true needs it")
+		}
+		t.Log("SKIPPING promtool check metrics: promtool not installed (apt-get install prometheus)")
+		return
+	}
+	cmd := exec.Command(path, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(exposition)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+func diff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < len(w) || i < len(g); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			b.WriteString("- " + wl + "\n+ " + gl + "\n")
+		}
+	}
+	return b.String()
+}
+
+// TestObserveWhileScraping: results recorded while scrapes run (the agent's
+// normal life) are race-free and every run is counted once.
+func TestObserveWhileScraping(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, prometheus.Labels{"region": "kr-central-1"})
+	const runs = 500
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cm := m.Check("talk", "f", "api", "http")
+		for i := range runs {
+			r := *goldenCases["http"][i%2]
+			cm.Observe(&r)
+		}
+	}()
+	for scraping := true; scraping; {
+		select {
+		case <-done:
+			scraping = false
+		default:
+		}
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := string(exposition(t, reg))
+	for _, want := range []string{
+		`vigil_check_duration_seconds_count{check="api",feature="f",kind="http",region="kr-central-1",service="talk"} 500`,
+		`vigil_check_runs_total{check="api",feature="f",kind="http",region="kr-central-1",result="success",service="talk"} 250`,
+		`vigil_check_runs_total{check="api",feature="f",kind="http",region="kr-central-1",result="timeout",service="talk"} 250`,
+		// 42ms runs fall in le=0.05 (inclusive upper bounds), 10s runs in le=10.
+		`vigil_check_duration_seconds_bucket{check="api",feature="f",kind="http",region="kr-central-1",service="talk",le="0.05"} 250`,
+		`vigil_check_duration_seconds_bucket{check="api",feature="f",kind="http",region="kr-central-1",service="talk",le="10"} 500`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("exposition lacks %s", want)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package export
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// requireBinary finds a Debian-packaged program; missing, the test skips loudly,
+// or fails under CI=true.
+func requireBinary(t *testing.T, name, pkg string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s not installed (apt-get install %s); CI=true needs it", name, pkg)
+		}
+		t.Skipf("SKIPPING: %s not installed (apt-get install %s)", name, pkg)
+	}
+	return path
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startVictoriaMetrics runs Debian's single-node VictoriaMetrics on a free
+// loopback port with its data under a temp dir, and returns its base URL.
+func startVictoriaMetrics(t *testing.T) string {
+	t.Helper()
+	bin := requireBinary(t, "victoria-metrics", "victoria-metrics")
+	port := freePort(t)
+	cmd := exec.Command(bin, fmt.Sprintf("-httpListenAddr=127.0.0.1:%d", port), "-storageDataPath="+t.TempDir(),
+		"-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=ERROR")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(base + "/health"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return base
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("victoria-metrics did not become healthy within 30s")
+	return ""
+}
+
+func TestPushArrivesInVictoriaMetricsWithLabels(t *testing.T) {
+	base := startVictoriaMetrics(t)
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, prometheus.Labels{"region": "kr-south-1", "datacenter": "busan"})
+	cm := m.Check("talk", "message-send-receive", "api", "http")
+	for _, r := range goldenCases["http"][:1] {
+		cm.Observe(r)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := StartPush(ctx, base+"/api/v1/import/prometheus", 200*time.Millisecond, `instance="agent-1"`, reg); err != nil {
+		t.Fatal(err)
+	}
+	query := `vigil_check_up{region="kr-south-1",datacenter="busan",service="talk",feature="message-send-receive",check="api",kind="http",instance="agent-1"}`
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(query))
+		if err == nil {
+			var body struct {
+				Data struct {
+					Result []struct {
+						Metric map[string]string `json:"metric"`
+						Value  [2]any            `json:"value"`
+					} `json:"result"`
+				} `json:"data"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if len(body.Data.Result) == 1 {
+				if v := body.Data.Result[0].Value[1]; v != "1" {
+					t.Fatalf("vigil_check_up = %v, want 1", v)
+				}
+				return
+			}
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("series %s did not arrive in VictoriaMetrics within 30s", query)
+}
+
+func TestPushToADownTargetDoesNotGrowMemory(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, nil)
+	for i := range 200 {
+		m.Check("svc", "feature", fmt.Sprintf("check-%d", i), "http").Observe(goldenCases["http"][0])
+	}
+	port := freePort(t) // nothing listens there
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := StartPush(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/v1/import/prometheus", port), 20*time.Millisecond, "", reg); err != nil {
+		t.Fatal(err)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse
+	}
+	time.Sleep(500 * time.Millisecond) // let the pusher reach its steady state
+	before := heap()
+	time.Sleep(2 * time.Second) // about 100 failed pushes
+	after := heap()
+	if after > before+4<<20 {
+		t.Fatalf("heap grew from %d to %d bytes while the push target was down", before, after)
+	}
+}
