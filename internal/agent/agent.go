@@ -1,0 +1,310 @@
+// Package agent wires one Vigil agent together: it loads the config, opens the
+// SLA store, builds one metrics registry labelled with the region, schedules
+// every check of this agent's shard, and routes each result to the metrics and
+// the SLA engine. It owns reloads: a bad new config is refused and the old one
+// keeps running.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"math"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vigil-monitoring/vigil/internal/config"
+	"github.com/vigil-monitoring/vigil/internal/export"
+	"github.com/vigil-monitoring/vigil/internal/schedule"
+	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/sla"
+)
+
+// Options configure an Agent.
+type Options struct {
+	ConfigFile  string
+	StoragePath string
+	// Shard, when set, overrides the config's agent.shard (--agent.shard=I/N).
+	Shard  *config.Shard
+	Logger *slog.Logger
+	// Clock is the SLA engine's clock; nil means real time.
+	Clock sla.Clock
+}
+
+// Agent is a running Vigil agent.
+type Agent struct {
+	opts    Options
+	logger  *slog.Logger
+	reg     *prometheus.Registry
+	metrics *export.Metrics
+	engine  *sla.Engine
+	sched   *schedule.Scheduler
+	agentID string
+
+	mu     sync.Mutex // serialises reloads
+	cfg    atomic.Pointer[config.Config]
+	checks map[string]*boundCheck
+}
+
+// boundCheck is what a check's results are routed to.
+type boundCheck struct {
+	kind    string
+	metrics *export.CheckMetrics
+}
+
+// New loads the config, opens the store and starts scheduling. An invalid config
+// or an unusable store is an error; nothing is started then.
+func New(opts Options) (*Agent, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg, err := config.Load(opts.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{opts: opts, logger: opts.Logger, checks: map[string]*boundCheck{}}
+	host, _ := os.Hostname()
+	a.agentID = cfg.Agent.Region + "@" + host
+
+	a.reg = prometheus.NewRegistry()
+	labels := prometheus.Labels{"region": cfg.Agent.Region}
+	for k, v := range cfg.Agent.Labels {
+		labels[k] = v
+	}
+	// The big families take region and agent labels as constant labels; the
+	// small ones are wrapped.
+	wrapped := prometheus.WrapRegistererWith(labels, a.reg)
+	wrapped.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics = export.NewMetrics(a.reg, labels)
+
+	reserved := []string{"region"}
+	for k := range cfg.Agent.Labels {
+		reserved = append(reserved, k)
+	}
+	a.engine, err = sla.Open(sla.Options{Path: opts.StoragePath, Region: cfg.Agent.Region, Clock: opts.Clock, Logger: opts.Logger,
+		ReservedLabels: reserved, ConstLabels: labels})
+	if err != nil {
+		return nil, err
+	}
+	a.reg.MustRegister(a.engine.Collector())
+	wrapped.MustRegister(a.engine.IncidentCollector())
+	a.sched, err = schedule.New(schedule.Options{Logger: opts.Logger, Lateness: a.metrics.Lateness, InFlight: a.metrics.InFlight})
+	if err != nil {
+		_ = a.engine.Close()
+		return nil, err
+	}
+	if err := a.apply(cfg); err != nil {
+		_ = a.sched.Stop(context.Background())
+		_ = a.engine.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Reload re-reads the config file. A bad config is refused and the running one
+// kept; vigil_config_last_reload_successful says which happened.
+func (a *Agent) Reload() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	cfg, err := config.Load(a.opts.ConfigFile)
+	if err == nil {
+		err = sameAgentIdentity(a.cfg.Load(), cfg)
+	}
+	if err == nil {
+		err = a.applyLocked(cfg)
+	}
+	if err != nil {
+		a.metrics.ReloadSuccess.Set(0)
+		a.logger.Error("config reload refused; the previous config keeps running", "file", a.opts.ConfigFile, "err", err)
+		return err
+	}
+	a.logger.Info("config reloaded", "file", a.opts.ConfigFile, "checks", a.sched.Len())
+	return nil
+}
+
+// sameAgentIdentity refuses changes that would relabel every series mid-flight.
+func sameAgentIdentity(old, cfg *config.Config) error {
+	if old.Agent.Region != cfg.Agent.Region {
+		return fmt.Errorf("%s: agent.region changed from %q to %q: restart the agent to change its region", cfg.File, old.Agent.Region, cfg.Agent.Region)
+	}
+	if fmt.Sprint(old.Agent.Labels) != fmt.Sprint(cfg.Agent.Labels) {
+		return fmt.Errorf("%s: agent.labels changed: restart the agent to change its labels", cfg.File)
+	}
+	return nil
+}
+
+func (a *Agent) apply(cfg *config.Config) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.applyLocked(cfg); err != nil {
+		a.metrics.ReloadSuccess.Set(0)
+		return err
+	}
+	return nil
+}
+
+// applyLocked configures the SLA engine and the scheduler for cfg.
+func (a *Agent) applyLocked(cfg *config.Config) error {
+	shard := cfg.Agent.Shard
+	if a.opts.Shard != nil {
+		shard = a.opts.Shard
+	}
+	var refs []config.CheckRef
+	for _, ref := range cfg.Checks() {
+		if inShard(ref.Service.Name+"/"+ref.Feature.Name, shard) {
+			refs = append(refs, ref)
+		}
+	}
+	if err := a.engine.Configure(FeatureSpecs(refs)); err != nil {
+		return fmt.Errorf("configure SLA engine: %w", err)
+	}
+	specs := make([]schedule.Spec, 0, len(refs))
+	seen := map[string]bool{}
+	for _, ref := range refs {
+		ref := ref
+		seen[ref.ID] = true
+		kind := ref.Check.Kind()
+		bc := a.checks[ref.ID]
+		if bc != nil && bc.kind != kind {
+			bc.metrics.Forget()
+			bc = nil
+		}
+		if bc == nil {
+			bc = &boundCheck{kind: kind, metrics: a.metrics.Check(ref.Service.Name, ref.Feature.Name, ref.Check.Name, kind)}
+			a.checks[ref.ID] = bc
+		}
+		bc.metrics.SetSchedule(ref.Interval, ref.Timeout)
+		specs = append(specs, schedule.Spec{
+			ID: ref.ID, Interval: ref.Interval, Timeout: ref.Timeout, Fingerprint: ref.Check.Fingerprint,
+			Build: func() (probes.Prober, error) {
+				return ref.Check.Build(probes.Options{AgentID: a.agentID, CheckID: ref.ID, Logger: a.logger.With("check", ref.ID)})
+			},
+			OnResult: a.onResult(ref, bc, a.engine.Check(ref.Service.Name, ref.Feature.Name, ref.Check.Name)),
+		})
+	}
+	changes, err := a.sched.Apply(specs)
+	if err != nil {
+		return err
+	}
+	for id, bc := range a.checks {
+		if !seen[id] {
+			bc.metrics.Forget()
+			delete(a.checks, id)
+		}
+	}
+	a.cfg.Store(cfg)
+	a.metrics.ChecksConfigured.Set(float64(len(specs)))
+	a.metrics.ReloadSuccess.Set(1)
+	a.metrics.ReloadTimestamp.SetToCurrentTime()
+	a.logger.Info("checks scheduled", "added", changes.Added, "replaced", changes.Replaced, "removed", changes.Removed, "kept", changes.Kept)
+	return nil
+}
+
+func (a *Agent) onResult(ref config.CheckRef, bc *boundCheck, slaRef *sla.CheckRef) func(*probes.Result) {
+	var lastOK atomic.Int32 // 0 unknown, 1 ok, 2 failing
+	id := ref.ID
+	return func(r *probes.Result) {
+		bc.metrics.Observe(r)
+		if slaRef != nil {
+			slaRef.Observe(sla.Observation{Start: r.Start, Duration: r.Duration, Success: r.Success, Error: r.ErrorString()})
+		}
+		state := int32(1)
+		if !r.Success {
+			state = 2
+		}
+		if prev := lastOK.Swap(state); prev != state {
+			if state == 2 {
+				a.logger.Warn("check failing", "check", id, "err", r.Err)
+			} else if prev == 2 {
+				a.logger.Info("check passing again", "check", id)
+			}
+		}
+	}
+}
+
+// inShard reports whether the feature key falls in shard (nil: all do).
+func inShard(key string, shard *config.Shard) bool {
+	if shard == nil || shard.Count <= 1 {
+		return true
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32()%uint32(shard.Count)) == shard.Index
+}
+
+// FeatureSpecs turns the checks of a config (grouped by feature, in order) into
+// what the SLA engine needs.
+func FeatureSpecs(refs []config.CheckRef) []sla.FeatureSpec {
+	var out []sla.FeatureSpec
+	index := map[*config.Feature]int{}
+	for _, ref := range refs {
+		i, ok := index[ref.Feature]
+		if !ok {
+			f, s := ref.Feature, ref.Service
+			labels := map[string]string{}
+			for k, v := range s.Labels {
+				labels[k] = v
+			}
+			for k, v := range f.Labels {
+				labels[k] = v
+			}
+			spec := sla.FeatureSpec{
+				Service: s.Name, Feature: f.Name, ServiceTitle: s.Title, Title: f.Title, Labels: labels,
+				Objective:         math.Round(f.SLO.Objective*1e7) / 1e9, // 99.9 -> 0.999 exactly
+				Window:            time.Duration(f.SLO.Window),
+				Latency:           time.Duration(f.SLO.Latency),
+				FailureThreshold:  f.FailureThreshold,
+				RecoveryThreshold: f.RecoveryThreshold,
+			}
+			switch f.Require.Mode {
+			case "any":
+				spec.Require = sla.Require{Mode: sla.RequireAny}
+			case "quorum":
+				spec.Require = sla.Require{Mode: sla.RequireQuorum, N: f.Require.N}
+			default:
+				spec.Require = sla.Require{Mode: sla.RequireAll}
+			}
+			for _, m := range f.Maintenance {
+				spec.Maintenance = append(spec.Maintenance, sla.Maintenance{Start: m.StartTime, Cron: m.Cron, Location: m.Location, Duration: time.Duration(m.Duration)})
+			}
+			i = len(out)
+			index[ref.Feature] = i
+			out = append(out, spec)
+		}
+		out[i].Checks = append(out[i].Checks, sla.CheckSpec{Name: ref.Check.Name, Kind: ref.Check.Kind(), Interval: ref.Interval, Timeout: ref.Timeout})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		return out[i].Feature < out[j].Feature
+	})
+	return out
+}
+
+// Config returns the running config.
+func (a *Agent) Config() *config.Config { return a.cfg.Load() }
+
+// Gatherer is the agent's one registry.
+func (a *Agent) Gatherer() prometheus.Gatherer { return a.reg }
+
+// Engine is the SLA engine.
+func (a *Agent) Engine() *sla.Engine { return a.engine }
+
+// Ready reports whether the config is loaded and the store open.
+func (a *Agent) Ready() bool { return a.cfg.Load() != nil && a.engine.Ready() }
+
+// Shutdown stops scheduling, waits for runs in flight up to their timeout (or
+// ctx), and closes the store. It is safe to call once.
+func (a *Agent) Shutdown(ctx context.Context) error {
+	err := a.sched.Stop(ctx)
+	return errors.Join(err, a.engine.Close())
+}

@@ -1,0 +1,56 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/sla"
+)
+
+// incidents serves /api/v1/incidents?active=&since=&until=&limit=&window=&min_features=
+// as {"incidents": [...]}, active first, then newest first.
+func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
+	params := r.URL.Query()
+	var q sla.IncidentQuery
+	var err error
+	if v := params.Get("active"); v != "" {
+		if q.Active, err = strconv.ParseBool(v); err != nil {
+			badRequest(w, "active: %q is not true or false", v)
+			return
+		}
+	}
+	if q.Since, err = parseTime(params.Get("since"), time.Time{}); err != nil {
+		badRequest(w, "since: %v", err)
+		return
+	}
+	if q.Until, err = parseTime(params.Get("until"), time.Time{}); err != nil {
+		badRequest(w, "until: %v", err)
+		return
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"limit", &q.Limit}, {"min_features", &q.MinFeatures}} {
+		if v := params.Get(p.name); v != "" {
+			if *p.dst, err = strconv.Atoi(v); err != nil || *p.dst < 0 {
+				badRequest(w, "%s: %q is not a count", p.name, v)
+				return
+			}
+		}
+	}
+	if v := params.Get("window"); v != "" {
+		d, err := probes.ParseDuration(v)
+		if err != nil || d <= 0 {
+			badRequest(w, "window: %q is not a positive duration like 5m", v)
+			return
+		}
+		q.Window = d
+	}
+	incidents := s.backend.Engine().Incidents(q)
+	if incidents == nil {
+		incidents = []sla.Incident{}
+	}
+	writeJSON(w, map[string]any{"incidents": incidents})
+}
