@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vigil-monitoring/vigil/internal/agent"
+	"github.com/vigil-monitoring/vigil/internal/config"
+	"github.com/vigil-monitoring/vigil/internal/export"
+	"github.com/vigil-monitoring/vigil/internal/web"
+	"github.com/vigil-monitoring/vigil/sla"
+)
+
+// Exit codes of the contract.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "demo":
+			return runDemo(args[1:], stdout, stderr)
+		case "report":
+			return runReport(args[1:], stdout, stderr)
+		case "version":
+			fmt.Fprintf(stdout, "vigil %s (revision %s)\n", export.Version, export.Revision)
+			return exitOK
+		case "help":
+			usage(stdout)
+			return exitOK
+		default:
+			fmt.Fprintf(stderr, "vigil: unknown command %q\n", args[0])
+			usage(stderr)
+			return exitUsage
+		}
+	}
+	return runAgent(args, stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage:
+  vigil [--config.file=vigil.yml] [--web.listen-address=:9797] [--web.config.file=FILE]
+        [--storage.path=data/] [--push.url=URL] [--push.interval=15s] [--agent.shard=I/N]
+        [--log.level=info] [--log.format=logfmt|json]          run the agent
+  vigil --config.check [--config.file=F]                       validate, print errors, exit 0 or 1
+  vigil demo [--web.listen-address=:9797] [--storage.path=vigil-demo-data]
+        [--speed=1] [--loop]                                   embedded landscape + scripted incident
+  vigil report [--storage.path=data/] [--from=T] [--to=T] [--format=markdown|csv|json|bulletin] [--lang=en|ko]
+  vigil version
+`)
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log.level: %q is not debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "logfmt", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log.format: %q is not logfmt or json", format)
+}
+
+// parseShard reads --agent.shard=I/N.
+func parseShard(s string) (*config.Shard, error) {
+	if s == "" {
+		return nil, nil
+	}
+	i, n, ok := strings.Cut(s, "/")
+	index, err1 := strconv.Atoi(i)
+	count, err2 := strconv.Atoi(n)
+	if !ok || err1 != nil || err2 != nil || count < 1 || index < 0 || index >= count {
+		return nil, fmt.Errorf("--agent.shard: %q is not I/N with 0 <= I < N", s)
+	}
+	return &config.Shard{Index: index, Count: count}, nil
+}
+
+func runAgent(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("vigil", stderr)
+	fs.Usage = func() { usage(stderr) }
+	configFile := fs.String("config.file", "vigil.yml", "config file")
+	configCheck := fs.Bool("config.check", false, "validate the config file, print every error, exit 0 or 1")
+	listen := fs.String("web.listen-address", ":9797", "address to serve /metrics, the API and the status page on")
+	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config (TLS, basic auth)")
+	storage := fs.String("storage.path", "data/", "directory of the SLA history store")
+	pushURL := fs.String("push.url", "", "push metrics to this VictoriaMetrics/vmagent import URL")
+	pushInterval := fs.Duration("push.interval", 15*time.Second, "push interval")
+	shardFlag := fs.String("agent.shard", "", "run only shard I of N (I/N), overriding agent.shard")
+	logLevel := fs.String("log.level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log.format", "logfmt", "logfmt or json")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "vigil: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	logger, err := newLogger(stderr, *logLevel, *logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "vigil:", err)
+		return exitUsage
+	}
+	shard, err := parseShard(*shardFlag)
+	if err != nil {
+		fmt.Fprintln(stderr, "vigil:", err)
+		return exitUsage
+	}
+	if *configCheck {
+		cfg, err := config.Load(*configFile)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitFailure
+		}
+		fmt.Fprintf(stdout, "%s: ok, %d services, %d checks\n", *configFile, len(cfg.Services), len(cfg.Checks()))
+		return exitOK
+	}
+	if err := web.ValidateWebConfig(*webConfig); err != nil {
+		fmt.Fprintln(stderr, "vigil: --web.config.file:", err)
+		return exitFailure
+	}
+
+	a, err := agent.New(agent.Options{ConfigFile: *configFile, StoragePath: *storage, Shard: shard, Logger: logger})
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailure
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	srv := web.New(a, web.Options{ListenAddress: *listen, WebConfigFile: *webConfig, Logger: logger, Region: a.Config().Agent.Region})
+	if err := srv.Start(); err != nil {
+		fmt.Fprintln(stderr, "vigil:", err)
+		_ = a.Shutdown(context.Background())
+		return exitFailure
+	}
+	if *pushURL != "" {
+		if err := export.StartPush(ctx, *pushURL, *pushInterval, "", a.Gatherer()); err != nil {
+			fmt.Fprintln(stderr, "vigil: --push.url:", err)
+			_ = a.Shutdown(context.Background())
+			return exitFailure
+		}
+	}
+	logger.Info("vigil started", "version", export.Version, "config", *configFile, "listen", srv.Addr(),
+		"region", a.Config().Agent.Region, "checks", len(a.Config().Checks()))
+	return serve(ctx, a, srv, logger)
+}
+
+// serve runs until SIGINT/SIGTERM (reloading on SIGHUP) or a server failure.
+func serve(ctx context.Context, a *agent.Agent, srv *web.Server, logger *slog.Logger) int {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	code := exitOK
+loop:
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				_ = a.Reload()
+				continue
+			}
+			logger.Info("stopping: waiting for runs in flight", "signal", sig.String())
+			break loop
+		case err := <-srv.Done():
+			if err != nil {
+				logger.Error("web server failed", "err", err)
+				code = exitFailure
+			}
+			break loop
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	if err := a.Shutdown(shutdownCtx); err != nil {
+		logger.Error("shutdown", "err", err)
+		code = exitFailure
+	}
+	logger.Info("stopped")
+	return code
+}
+
+func runReport(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("vigil report", stderr)
+	storage := fs.String("storage.path", "data/", "directory of the SLA history store")
+	fromFlag := fs.String("from", "", "start: RFC 3339, date, month (2026-10), Unix seconds or duration ago (default 30d)")
+	toFlag := fs.String("to", "", "end, same forms (default now)")
+	format := fs.String("format", "markdown", "markdown, csv, json, or bulletin (the last known state of every feature, as text)")
+	lang := fs.String("lang", "en", "language of the bulletin: en or ko")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	now := time.Now()
+	to, err := web.ParseTime(*toFlag, now, now)
+	if err != nil {
+		fmt.Fprintln(stderr, "vigil report: --to:", err)
+		return exitUsage
+	}
+	from, err := web.ParseTime(*fromFlag, to.Add(-30*24*time.Hour), now)
+	if err != nil {
+		fmt.Fprintln(stderr, "vigil report: --from:", err)
+		return exitUsage
+	}
+	if *toFlag != "" && len(*toFlag) == len("2006-01") {
+		to = to.AddDate(0, 1, 0) // a month given as --to means its end
+	}
+	if !from.Before(to) {
+		fmt.Fprintf(stderr, "vigil report: --from %s is not before --to %s\n", from.Format(time.RFC3339), to.Format(time.RFC3339))
+		return exitUsage
+	}
+	switch *format {
+	case "markdown", "md", "csv", "json", "bulletin":
+	default:
+		fmt.Fprintf(stderr, "vigil report: --format %q is not markdown, csv, json or bulletin\n", *format)
+		return exitUsage
+	}
+	if *lang != "en" && *lang != "ko" {
+		fmt.Fprintf(stderr, "vigil report: --lang %q is not en or ko\n", *lang)
+		return exitUsage
+	}
+	engine, err := sla.OpenReadOnly(*storage)
+	if err != nil {
+		fmt.Fprintln(stderr, "vigil report:", err)
+		return exitFailure
+	}
+	defer engine.Close()
+	if *format == "bulletin" {
+		// The states as the agent last recorded them (a read-only store has no
+		// result of its own), as of its last heartbeat, in local time.
+		asOf, features := engine.LastKnown()
+		if err := web.WriteBulletin(stdout, features, asOf.Local(), *lang); err != nil {
+			fmt.Fprintln(stderr, "vigil report:", err)
+			return exitFailure
+		}
+		return exitOK
+	}
+	rep := engine.Report(from, to)
+	switch *format {
+	case "markdown", "md":
+		err = rep.WriteMarkdown(stdout)
+	case "csv":
+		err = rep.WriteCSV(stdout)
+	case "json":
+		err = writeJSON(stdout, rep)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "vigil report:", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
