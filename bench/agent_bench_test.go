@@ -1,0 +1,405 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-co-op/gocron/v2"
+
+	"github.com/vigil-monitoring/vigil/bench/internal/workload"
+	"github.com/vigil-monitoring/vigil/internal/agent"
+	"github.com/vigil-monitoring/vigil/internal/schedule"
+	"github.com/vigil-monitoring/vigil/probes"
+)
+
+// These benchmarks hold a workload for a window of b.N planned runs (at the
+// workload's rate: -benchtime=20000x is 20 s at 1,000 runs/s) and report the
+// CPU of this process per run (cpu-ns/op), so that -cpuprofile shows the
+// agent's steady work. Memory per check is heap plus goroutine stacks after a
+// GC, over the empty process's. VIGIL_BENCH_CPUPROFILE=file profiles the
+// window alone; VIGIL_BENCH_HEAPPROFILE=file writes the live heap at the end
+// of the window (the -memprofile of `go test` is written after the agent has
+// stopped, so it shows allocations only).
+
+// heapProfileEnv names the file for the live-heap profile; cpuProfileEnv the
+// file for a CPU profile of the measurement window alone (go test's
+// -cpuprofile also covers the config load and the first interval, whose
+// feature transitions are written to the store).
+const (
+	heapProfileEnv = "VIGIL_BENCH_HEAPPROFILE"
+	cpuProfileEnv  = "VIGIL_BENCH_CPUPROFILE"
+)
+
+// startWindowProfile starts the window's CPU profile if asked; the returned
+// func stops it.
+func startWindowProfile(b *testing.B) func() {
+	path := os.Getenv(cpuProfileEnv)
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatalf("%s: %v", cpuProfileEnv, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatalf("%s: %v (not with go test -cpuprofile)", cpuProfileEnv, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// memInUse is heap and stack in use after a full GC.
+func memInUse() (bytes uint64, goroutines int) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse + ms.StackInuse, runtime.NumGoroutine()
+}
+
+// wait blocks for d or until the benchmark's deadline-free context ends; a
+// fixed measurement window, not a wait for a result.
+func wait(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	<-t.C
+}
+
+func writeHeapProfile(b *testing.B) {
+	path := os.Getenv(heapProfileEnv)
+	if path == "" {
+		return
+	}
+	runtime.GC()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatalf("%s: %v", heapProfileEnv, err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatalf("write heap profile: %v", err)
+	}
+}
+
+// BenchmarkAgentHTTP is the whole agent (config, scheduler, HTTP probes,
+// metrics, SLA engine and its store) on n HTTP checks every 10 s, each alone
+// in its feature, against targets in a child process. One op is one planned
+// run; the window starts after one interval, once every feature has left
+// "unknown".
+func BenchmarkAgentHTTP(b *testing.B) {
+	addrs := startTargets(b)
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("checks=%d", n), func(b *testing.B) {
+			benchAgent(b, workload.HTTP(n, 10*time.Second, 0, 0, addrs), addrs[0])
+		})
+	}
+}
+
+func benchAgent(b *testing.B, w *workload.Workload, counter string) {
+	dir := b.TempDir()
+	cfg := filepath.Join(dir, "vigil.yml")
+	if err := os.WriteFile(cfg, []byte(workload.VigilConfig(w)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	base, baseG := memInUse()
+	a, err := agent.New(agent.Options{ConfigFile: cfg, StoragePath: filepath.Join(dir, "data"), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := a.Shutdown(context.Background()); err != nil {
+			b.Errorf("shutdown: %v", err)
+		}
+	}()
+	wait(w.Checks[0].Interval + time.Second)
+
+	window := time.Duration(float64(b.N) / w.Rate() * float64(time.Second))
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	served0, cpu0 := served(b, counter), processCPU(b)
+	stopProfile := startWindowProfile(b)
+	b.ResetTimer()
+	wait(window)
+	b.StopTimer()
+	stopProfile()
+	cpu, runs := processCPU(b)-cpu0, served(b, counter)-served0
+	var ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms1)
+	if runs == 0 {
+		if float64(b.N) < w.Rate() {
+			return // the framework's b.N=1 probe: a window too short to hold a run
+		}
+		b.Fatal("no probe runs in the window")
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(runs), "cpu-ns/run")
+	b.ReportMetric(float64(runs)/float64(b.N), "runs/op")
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(runs), "alloc-B/run")
+	b.ReportMetric(float64(ms1.NumGC-ms0.NumGC), "GCs")
+	inUse, goroutines := memInUse()
+	b.ReportMetric(float64(inUse-base)/float64(len(w.Checks)), "heap+stack-B/check")
+	b.ReportMetric(float64(goroutines-baseG)/float64(len(w.Checks)), "goroutines/check")
+	writeHeapProfile(b)
+}
+
+// noopProber passes at once: the scheduler's own cost.
+type noopProber struct{}
+
+func (noopProber) Probe(context.Context) *probes.Result {
+	return &probes.Result{Start: time.Now(), Success: true}
+}
+
+// latencies records lateness observations.
+type latencies struct {
+	mu sync.Mutex
+	xs []float64
+}
+
+func (l *latencies) Observe(v float64) {
+	l.mu.Lock()
+	l.xs = append(l.xs, v)
+	l.mu.Unlock()
+}
+
+func (l *latencies) report(b *testing.B) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.xs) == 0 {
+		return
+	}
+	s := slices.Clone(l.xs)
+	slices.Sort(s)
+	b.ReportMetric(s[len(s)*99/100]*1e3, "late-p99-ms")
+	b.ReportMetric(s[len(s)-1]*1e3, "late-max-ms")
+}
+
+// schedules are the loads the scheduler benchmarks hold: Vigil's goal (10,000
+// checks at 10 s) and ten times its rate.
+var schedules = []struct {
+	jobs     int
+	interval time.Duration
+}{{10000, 10 * time.Second}, {10000, time.Second}}
+
+// BenchmarkSchedule is internal/schedule (gocron/v2 underneath) running
+// probers that do nothing: the cost of scheduling one run.
+func BenchmarkSchedule(b *testing.B) {
+	for _, sc := range schedules {
+		b.Run(fmt.Sprintf("jobs=%d/interval=%v", sc.jobs, sc.interval), func(b *testing.B) {
+			late := &latencies{}
+			base, baseG := memInUse()
+			s, err := schedule.New(schedule.Options{Lateness: late})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() {
+				if err := s.Stop(context.Background()); err != nil {
+					b.Errorf("stop: %v", err)
+				}
+			}()
+			var runs atomic.Int64
+			specs := make([]schedule.Spec, sc.jobs)
+			for i := range specs {
+				specs[i] = schedule.Spec{ID: fmt.Sprintf("s/f%05d/c", i), Interval: sc.interval, Timeout: sc.interval / 2,
+					Fingerprint: "noop", Build: func() (probes.Prober, error) { return noopProber{}, nil },
+					OnResult: func(*probes.Result) { runs.Add(1) }}
+			}
+			if _, err := s.Apply(specs); err != nil {
+				b.Fatal(err)
+			}
+			measureRuns(b, &runs, float64(sc.jobs)/sc.interval.Seconds())
+			inUse, goroutines := memInUse()
+			b.ReportMetric(float64(inUse-base)/float64(sc.jobs), "heap+stack-B/job")
+			b.ReportMetric(float64(goroutines-baseG)/float64(sc.jobs), "goroutines/job")
+			late.report(b)
+		})
+	}
+}
+
+// measureRuns holds the window of b.N runs at rate and reports CPU per run.
+func measureRuns(b *testing.B, runs *atomic.Int64, rate float64) {
+	b.Helper()
+	window := time.Duration(float64(b.N) / rate * float64(time.Second))
+	runs0, cpu0 := runs.Load(), processCPU(b)
+	b.ResetTimer()
+	wait(window)
+	b.StopTimer()
+	cpu, n := processCPU(b)-cpu0, runs.Load()-runs0
+	if n == 0 {
+		if float64(b.N) < rate {
+			return // the framework's b.N=1 probe: a window too short to hold a run
+		}
+		b.Fatal("no runs in the window")
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/run")
+	b.ReportMetric(float64(n)/float64(b.N), "runs/op")
+}
+
+// BenchmarkGocron is gocron/v2 alone with the job options Vigil uses
+// (duration job, start time spread over the interval), with and without
+// singleton mode: does the library itself limit the scale?
+func BenchmarkGocron(b *testing.B) {
+	for _, sc := range schedules {
+		for _, singleton := range []bool{true, false} {
+			name := fmt.Sprintf("jobs=%d/interval=%v/singleton=%v", sc.jobs, sc.interval, singleton)
+			b.Run(name, func(b *testing.B) {
+				late := &latencies{}
+				base, baseG := memInUse()
+				cron, err := gocron.NewScheduler()
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer func() {
+					if err := cron.Shutdown(); err != nil {
+						b.Errorf("shutdown: %v", err)
+					}
+				}()
+				cron.Start()
+				var runs atomic.Int64
+				now := time.Now()
+				for i := range sc.jobs {
+					first := now.Add(sc.interval * time.Duration(i+1) / time.Duration(sc.jobs))
+					iv := sc.interval
+					task := func() {
+						start := time.Now()
+						late.Observe(float64(start.Sub(first)%iv) / 1e9)
+						runs.Add(1)
+					}
+					opts := []gocron.JobOption{gocron.WithStartAt(gocron.WithStartDateTime(first))}
+					if singleton {
+						opts = append(opts, gocron.WithSingletonMode(gocron.LimitModeReschedule))
+					}
+					if _, err := cron.NewJob(gocron.DurationJob(sc.interval), gocron.NewTask(task), opts...); err != nil {
+						b.Fatal(err)
+					}
+				}
+				measureRuns(b, &runs, float64(sc.jobs)/sc.interval.Seconds())
+				inUse, goroutines := memInUse()
+				b.ReportMetric(float64(inUse-base)/float64(sc.jobs), "heap+stack-B/job")
+				b.ReportMetric(float64(goroutines-baseG)/float64(sc.jobs), "goroutines/job")
+				late.report(b)
+			})
+		}
+	}
+}
+
+// BenchmarkTimerFloor is the floor of scheduling in Go: one runtime timer
+// per job, re-armed for the job's next slot each time it fires (the task runs
+// on the timer's own goroutine). What gocron costs above this is the price of
+// its channels and goroutine hand-offs.
+func BenchmarkTimerFloor(b *testing.B) {
+	for _, sc := range schedules {
+		b.Run(fmt.Sprintf("jobs=%d/interval=%v", sc.jobs, sc.interval), func(b *testing.B) {
+			late := &latencies{}
+			base, baseG := memInUse()
+			var runs atomic.Int64
+			timers := make([]*time.Timer, sc.jobs)
+			var mu sync.Mutex // guards timers and stopped
+			stopped := false
+			now := time.Now()
+			for i := range sc.jobs {
+				next := now.Add(sc.interval * time.Duration(i+1) / time.Duration(sc.jobs))
+				fire := func() {
+					late.Observe(time.Since(next).Seconds())
+					runs.Add(1)
+					next = next.Add(sc.interval)
+					mu.Lock()
+					if !stopped {
+						timers[i].Reset(time.Until(next))
+					}
+					mu.Unlock()
+				}
+				mu.Lock()
+				timers[i] = time.AfterFunc(time.Until(next), fire)
+				mu.Unlock()
+			}
+			defer func() {
+				mu.Lock()
+				stopped = true
+				for _, t := range timers {
+					t.Stop()
+				}
+				mu.Unlock()
+			}()
+			measureRuns(b, &runs, float64(sc.jobs)/sc.interval.Seconds())
+			inUse, goroutines := memInUse()
+			b.ReportMetric(float64(inUse-base)/float64(sc.jobs), "heap+stack-B/job")
+			b.ReportMetric(float64(goroutines-baseG)/float64(sc.jobs), "goroutines/job")
+			late.report(b)
+		})
+	}
+}
+
+// BenchmarkGocronBatched is gocron/v2 with one job per 10 ms slot of the
+// interval instead of one per check: each job starts the runs of the checks
+// whose offset falls in its slot, each on its own goroutine. It prices the
+// alternative of batching checks by (interval, slot): gocron's per-fire
+// hand-offs are paid once per slot, not once per run.
+func BenchmarkGocronBatched(b *testing.B) {
+	const slot = 10 * time.Millisecond
+	for _, sc := range schedules {
+		b.Run(fmt.Sprintf("checks=%d/interval=%v/slot=%v", sc.jobs, sc.interval, slot), func(b *testing.B) {
+			late := &latencies{}
+			base, baseG := memInUse()
+			cron, err := gocron.NewScheduler()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() {
+				if err := cron.Shutdown(); err != nil {
+					b.Errorf("shutdown: %v", err)
+				}
+			}()
+			cron.Start()
+			var runs atomic.Int64
+			slots := int(sc.interval / slot)
+			perSlot := make([]int, slots)
+			for i := range sc.jobs {
+				perSlot[i*slots/sc.jobs]++
+			}
+			now := time.Now().Truncate(slot)
+			for s, n := range perSlot {
+				if n == 0 {
+					continue
+				}
+				first := now.Add(slot * time.Duration(s+1))
+				iv := sc.interval
+				task := func() {
+					started := time.Now()
+					late.Observe(float64(started.Sub(first)%iv) / 1e9)
+					for range n {
+						go runs.Add(1) // each check's run on its own goroutine, as a probe would
+					}
+				}
+				if _, err := cron.NewJob(gocron.DurationJob(sc.interval), gocron.NewTask(task),
+					gocron.WithStartAt(gocron.WithStartDateTime(first)), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			measureRuns(b, &runs, float64(sc.jobs)/sc.interval.Seconds())
+			inUse, goroutines := memInUse()
+			b.ReportMetric(float64(inUse-base)/float64(sc.jobs), "heap+stack-B/check")
+			b.ReportMetric(float64(goroutines-baseG)/float64(sc.jobs), "goroutines/check")
+			late.report(b)
+		})
+	}
+}

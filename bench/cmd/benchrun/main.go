@@ -1,0 +1,308 @@
+// Command benchrun is the benchmark harness of issue 7: on this machine it
+// runs Vigil, blackbox_exporter and a bare floor loop against loopback targets
+// in processes of their own, one after the other and repeated, measures each
+// from the outside (/proc CPU and memory, /metrics), and writes the table to
+// RESULTS.md. bench/run.sh builds everything and runs it; see bench/README.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vigil-monitoring/vigil/bench/internal/workload"
+)
+
+// plan is the size and length of a harness run.
+type plan struct {
+	Quick            bool
+	Reps             int
+	HTTPChecks       []int
+	Interval         time.Duration
+	Window           time.Duration // steady window of each agent and peer run
+	FloorWindow      time.Duration
+	Warmup           time.Duration // blackbox_exporter's, before its window
+	Fidelity         int           // 50 ms checks added to the HTTP load
+	FidelityInterval time.Duration
+	IdleInterval     time.Duration // fidelity at idle: checks' interval
+	IdlePeriods      int
+	DNSChecks        int
+	DNSInterval      time.Duration
+	DNSWindow        time.Duration
+	ExpoRepeats      int
+	// Parts are the measurements to run: http, idle, dns.
+	Parts map[string]bool
+}
+
+func fullPlan() plan {
+	return plan{Reps: 3, HTTPChecks: []int{1000, 10000}, Interval: 10 * time.Second, Window: 20 * time.Second,
+		FloorWindow: 10 * time.Second, Warmup: 4 * time.Second, Fidelity: 100, FidelityInterval: 30 * time.Second,
+		IdleInterval: 2 * time.Second, IdlePeriods: 5, DNSChecks: 1000, DNSInterval: time.Second, DNSWindow: 10 * time.Second,
+		ExpoRepeats: 2}
+}
+
+func quickPlan() plan {
+	return plan{Quick: true, Reps: 1, HTTPChecks: []int{1000, 10000}, Interval: 10 * time.Second, Window: 10 * time.Second,
+		FloorWindow: 5 * time.Second, Warmup: 3 * time.Second, Fidelity: 50, FidelityInterval: 30 * time.Second,
+		IdleInterval: 2 * time.Second, IdlePeriods: 3, DNSChecks: 1000, DNSInterval: time.Second, DNSWindow: 5 * time.Second,
+		ExpoRepeats: 1}
+}
+
+// harness holds what every measurement needs.
+type harness struct {
+	plan                            plan
+	work                            string
+	vigilBin, blackboxBin, floorBin string
+	targetBin, dnsTargetBin         string
+	httpAddrs, dnsAddrs             []string
+	httpTimeout, dnsTimeout         time.Duration
+	log                             func(format string, args ...any)
+}
+
+func main() {
+	bin := flag.String("bin", "bench/out/bin", "directory holding vigil, target, dnstarget and floor")
+	blackbox := flag.String("blackbox", "/usr/bin/prometheus-blackbox-exporter", "blackbox_exporter binary")
+	work := flag.String("work", "bench/out", "directory for configs, logs and raw results")
+	out := flag.String("out", "bench/RESULTS.md", "results file to write")
+	quick := flag.Bool("quick", os.Getenv("BENCH_QUICK") == "1", "smoke run: one repetition, short windows (BENCH_QUICK=1)")
+	reps := flag.Int("reps", 0, "repetitions (default 3, quick 1)")
+	goBench := flag.String("gobench", "", "file with the Go benchmark output to include")
+	command := flag.String("command", "bench/run.sh", "the command line to print in the results")
+	checks := flag.String("checks", "", "comma-separated HTTP check counts instead of the plan's (experiments)")
+	parts := flag.String("parts", "http,idle,dns", "which measurements to run (experiments)")
+	flag.Parse()
+
+	p := fullPlan()
+	if *quick {
+		p = quickPlan()
+	}
+	if *reps > 0 {
+		p.Reps = *reps
+	}
+	if *checks != "" {
+		p.HTTPChecks = nil
+		for _, f := range strings.Split(*checks, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				fmt.Fprintf(os.Stderr, "benchrun: -checks: %q is not a count\n", f)
+				os.Exit(2)
+			}
+			p.HTTPChecks = append(p.HTTPChecks, n)
+		}
+	}
+	p.Parts = map[string]bool{}
+	for _, part := range strings.Split(*parts, ",") {
+		switch part = strings.TrimSpace(part); part {
+		case "http", "idle", "dns":
+			p.Parts[part] = true
+		default:
+			fmt.Fprintf(os.Stderr, "benchrun: -parts: %q is not http, idle or dns\n", part)
+			os.Exit(2)
+		}
+	}
+	h := &harness{plan: p, work: *work, blackboxBin: *blackbox,
+		vigilBin: filepath.Join(*bin, "vigil"), floorBin: filepath.Join(*bin, "floor"),
+		targetBin: filepath.Join(*bin, "target"), dnsTargetBin: filepath.Join(*bin, "dnstarget"),
+		httpTimeout: 5 * time.Second, dnsTimeout: p.DNSInterval * 8 / 10,
+		log: func(format string, args ...any) {
+			fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+		}}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	err := h.run(ctx, *out, *goBench, *command)
+	stopAll()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun:", err)
+		os.Exit(1)
+	}
+}
+
+// results is everything one harness run measured.
+type results struct {
+	Plan    plan
+	Machine machine
+	Started time.Time
+	Elapsed time.Duration
+	HTTP    map[int][]httpRep
+	Idle    []idleRep
+	DNS     []dnsRep
+	GoBench string
+	Command string
+	// LoadAfter is /proc/loadavg when the run ended.
+	LoadAfter string
+}
+
+type httpRep struct {
+	Vigil           *vigilResult
+	Blackbox, Floor *peerResult
+}
+
+type idleRep struct {
+	Vigil    *vigilResult
+	Blackbox *peerResult
+}
+
+type dnsRep struct {
+	Vigil           *vigilResult
+	Blackbox, Floor *peerResult
+}
+
+func (h *harness) run(ctx context.Context, out, goBenchFile, command string) error {
+	if err := os.MkdirAll(h.work, 0o755); err != nil {
+		return err
+	}
+	res := &results{Plan: h.plan, Started: time.Now(), HTTP: map[int][]httpRep{}, Command: command}
+	res.Machine = readMachine(h.vigilBin, h.blackboxBin)
+	if goBenchFile != "" {
+		b, err := os.ReadFile(goBenchFile)
+		if err != nil {
+			return fmt.Errorf("-gobench: %w", err)
+		}
+		res.GoBench = string(b)
+	}
+
+	httpTarget, httpAddrs, err := startTarget("target", h.work, h.targetBin, "-first-host=2", "-hosts=8", "-ports=4")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = httpTarget.stop(10 * time.Second) }()
+	dnsTarget, dnsAddrs, err := startTarget("dnstarget", h.work, h.dnsTargetBin, "-first-host=2", "-hosts=4", "-ports=2")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = dnsTarget.stop(10 * time.Second) }()
+	h.httpAddrs, h.dnsAddrs = httpAddrs, dnsAddrs
+	h.log("targets: %d http listeners, %d dns listeners", len(httpAddrs), len(dnsAddrs))
+
+	p := h.plan
+	for rep := range p.Reps {
+		for _, n := range p.HTTPChecks {
+			if !p.Parts["http"] {
+				break
+			}
+			r, err := h.httpRep(ctx, rep, n)
+			if err != nil {
+				return fmt.Errorf("http n=%d rep %d: %w", n, rep+1, err)
+			}
+			res.HTTP[n] = append(res.HTTP[n], r)
+		}
+		if p.Parts["idle"] {
+			r, err := h.idleRep(ctx, rep)
+			if err != nil {
+				return fmt.Errorf("fidelity at idle rep %d: %w", rep+1, err)
+			}
+			res.Idle = append(res.Idle, r)
+		}
+		if p.Parts["dns"] {
+			d, err := h.dnsRep(ctx, rep)
+			if err != nil {
+				return fmt.Errorf("dns rep %d: %w", rep+1, err)
+			}
+			res.DNS = append(res.DNS, d)
+		}
+	}
+	res.Elapsed = time.Since(res.Started)
+	res.LoadAfter = loadAverage()
+
+	if err := os.WriteFile(out, []byte(renderResults(res)), 0o644); err != nil {
+		return err
+	}
+	raw, err := json.MarshalIndent(res, "", " ")
+	if err != nil {
+		return fmt.Errorf("raw results: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(h.work, "results.json"), raw, 0o644); err != nil {
+		return err
+	}
+	h.log("wrote %s in %v", out, res.Elapsed.Round(time.Second))
+	return nil
+}
+
+// order rotates which of the three measurements goes first in a repetition,
+// so a drift of the shared machine does not always favour the same one.
+func order(rep int, steps ...func() error) error {
+	for i := range steps {
+		if err := steps[(i+rep)%len(steps)](); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *harness) httpRep(ctx context.Context, rep, n int) (httpRep, error) {
+	p := h.plan
+	w := workload.HTTP(n, p.Interval, p.Fidelity, p.FidelityInterval, h.httpAddrs)
+	var r httpRep
+	err := order(rep,
+		func() (err error) {
+			h.log("rep %d http n=%d: vigil", rep+1, n)
+			r.Vigil, err = h.runVigil(ctx, vigilRun{name: fmt.Sprintf("vigil-http-%d-r%d", n, rep+1), load: w,
+				window: p.Window, firstWait: p.Interval + p.Interval/20, expoRepeats: p.ExpoRepeats})
+			return err
+		},
+		func() (err error) {
+			h.log("rep %d http n=%d: blackbox_exporter", rep+1, n)
+			r.Blackbox, err = h.runBlackbox(ctx, fmt.Sprintf("blackbox-http-%d-r%d", n, rep+1), w, "http_2xx", p.Warmup, p.Window)
+			return err
+		},
+		func() (err error) {
+			h.log("rep %d http n=%d: floor", rep+1, n)
+			r.Floor, err = h.runFloor(ctx, fmt.Sprintf("floor-http-%d-r%d", n, rep+1), "http", h.httpAddrs,
+				float64(n)/p.Interval.Seconds(), p.FloorWindow)
+			return err
+		})
+	return r, err
+}
+
+func (h *harness) idleRep(ctx context.Context, rep int) (idleRep, error) {
+	p := h.plan
+	w := workload.HTTP(0, p.IdleInterval, p.Fidelity, p.IdleInterval, h.httpAddrs)
+	var r idleRep
+	err := order(rep,
+		func() (err error) {
+			h.log("rep %d fidelity at idle: vigil", rep+1)
+			r.Vigil, err = h.runVigilIdle(ctx, fmt.Sprintf("vigil-idle-r%d", rep+1), w, p.IdlePeriods)
+			return err
+		},
+		func() (err error) {
+			h.log("rep %d fidelity at idle: blackbox_exporter", rep+1)
+			r.Blackbox, err = h.runBlackbox(ctx, fmt.Sprintf("blackbox-idle-r%d", rep+1), w, "http_2xx",
+				p.IdleInterval, time.Duration(p.IdlePeriods)*p.IdleInterval)
+			return err
+		})
+	return r, err
+}
+
+func (h *harness) dnsRep(ctx context.Context, rep int) (dnsRep, error) {
+	p := h.plan
+	w := workload.DNS(p.DNSChecks, p.DNSInterval, h.dnsAddrs)
+	var r dnsRep
+	err := order(rep,
+		func() (err error) {
+			h.log("rep %d dns n=%d: vigil", rep+1, p.DNSChecks)
+			r.Vigil, err = h.runVigil(ctx, vigilRun{name: fmt.Sprintf("vigil-dns-r%d", rep+1), load: w,
+				window: p.DNSWindow, firstWait: p.DNSInterval + p.DNSInterval/2})
+			return err
+		},
+		func() (err error) {
+			h.log("rep %d dns n=%d: blackbox_exporter", rep+1, p.DNSChecks)
+			r.Blackbox, err = h.runBlackbox(ctx, fmt.Sprintf("blackbox-dns-r%d", rep+1), w, "dns_a", p.Warmup/2, p.DNSWindow)
+			return err
+		},
+		func() (err error) {
+			h.log("rep %d dns n=%d: floor", rep+1, p.DNSChecks)
+			r.Floor, err = h.runFloor(ctx, fmt.Sprintf("floor-dns-r%d", rep+1), "dns", h.dnsAddrs,
+				float64(p.DNSChecks)/p.DNSInterval.Seconds(), p.DNSWindow/2)
+			return err
+		})
+	return r, err
+}

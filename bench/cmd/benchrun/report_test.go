@@ -1,0 +1,81 @@
+package main
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/vigil-monitoring/vigil/bench/internal/expo"
+	"github.com/vigil-monitoring/vigil/bench/internal/stats"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestFmtSum(t *testing.T) {
+	tests := []struct {
+		s    stats.Summary
+		want string
+	}{
+		{stats.Summary{}, "n/a"},
+		{stats.Summary{N: 1, Median: 0.25, Min: 0.25, Max: 0.25}, "0.25"},
+		{stats.Summary{N: 3, Median: 0.25, Min: 0.2, Max: 0.31}, "0.25 [0.20–0.31]"},
+	}
+	for _, tt := range tests {
+		if got := fmtSum(tt.s, "%.2f"); got != tt.want {
+			t.Errorf("fmtSum(%+v) = %q, want %q", tt.s, got, tt.want)
+		}
+	}
+}
+
+// TestRenderResults renders a made-up run: every section, the goals' verdicts
+// and the ratios taken per repetition.
+func TestRenderResults(t *testing.T) {
+	hist := []expo.Bucket{{UpperBound: 0.001, Count: 90}, {UpperBound: 0.01, Count: 99}, {UpperBound: 0.025, Count: 100}, {UpperBound: math.Inf(1), Count: 100}}
+	vigil := func(cpu float64) *vigilResult {
+		return &vigilResult{Checks: 10100, Rate: 1003.3, CPUPer1000: cpu, FirstPlanned: 10000, SpanPlanned: 20000,
+			RSS: 50 << 20, LatenessExact: []float64{0.0005, 0.002, 0.004}, LatenessFirst: []float64{0.03}, LatenessHist: hist,
+			FidelityErrors: []float64{0.0005, 0.0008, 0.0011},
+			Exposition:     []exposition{{Name: "/metrics text 0.0.4", Seconds: []float64{0.08}, CPUSeconds: []float64{0.09}, Bytes: 1 << 20}}}
+	}
+	peer := func(cpu float64) *peerResult {
+		return &peerResult{Rate: 1003.3, CPUPer1000: cpu, Planned: 20000, Completed: 20000, FidelityErrors: []float64{0.001}}
+	}
+	r := &results{
+		Plan:    quickPlan(),
+		Started: time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC),
+		Command: "BENCH_QUICK=1 bench/run.sh",
+		HTTP: map[int][]httpRep{10000: {
+			{Vigil: vigil(0.20), Blackbox: peer(0.80), Floor: peer(0.19)},
+			{Vigil: vigil(0.22), Blackbox: peer(0.70), Floor: peer(0.20)},
+		}},
+		Idle:    []idleRep{{Vigil: vigil(0), Blackbox: peer(0)}},
+		DNS:     []dnsRep{{Vigil: vigil(0.1), Blackbox: peer(0.5), Floor: peer(0.08)}},
+		GoBench: "BenchmarkProbe-2 1000 200000 ns/op",
+	}
+	out := renderResults(r)
+	for _, want := range []string{
+		"`BENCH_QUICK=1 bench/run.sh`",
+		"| CPU per HTTP probe <= 0.3x blackbox_exporter (n=10000) | 0.28x [0.25x–0.31x] | met by the median, not by every repetition |",
+		"| CPU per HTTP probe <= 1.2x the floor (n=10000) | 1.08x [1.05x–1.10x] | met |",
+		"| CPU per DNS probe <= 0.3x blackbox_exporter | 0.20x | met |",
+		"first interval: 0 of 20000 runs missed; steady window: 0 missed | met |",
+		"| fidelity error p99 < 2 ms under load (n=10000) | 1.100 ms (6 runs) | met |",
+		"| /metrics at 10000 checks in < 100 ms | 80 ms | met |",
+		"every run in the windows (histogram): 1.00% over 10 ms, p99 ~10.000 ms; last run of each check (exact): p99 4.000 ms | met |",
+		"| HTTP, 10000 checks at 10s | 0 / 20000 | 0 / 40000 | 2.000 | 4.000 | 4.000 | 6 | 0.556 | 10.000 | 2 of 200 |",
+		"| 30.000 | 30.000 |",
+		"| 10000 | Vigil | 1003.3 | 0.210 [0.200–0.220] | 1.0000 |",
+		"| 10000 | 0.28 [0.25–0.31] | 1.08 [1.05–1.10] | 3.86 [3.50–4.21] |",
+		"BenchmarkProbe-2 1000 200000 ns/op",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("results lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
+	}
+}

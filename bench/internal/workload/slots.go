@@ -1,0 +1,42 @@
+package workload
+
+import (
+	"time"
+
+	"github.com/vigil-monitoring/vigil/internal/schedule"
+)
+
+// Vigil plans a check's runs at wall-clock multiples of its interval plus a
+// stable offset (schedule.Offset), whenever the agent started. The harness
+// computes the same slots to count the runs that were due in any window and
+// how late each observed run started.
+
+// Offset is the check's offset within its interval, as the agent computes it.
+func Offset(c Check) time.Duration { return schedule.Offset(c.ID, c.Interval) }
+
+func slotOffset(c Check) int64 { return int64(Offset(c)) }
+
+// Planned counts the check's slots in (from, to].
+func Planned(c Check, from, to time.Time) int64 {
+	if !to.After(from) {
+		return 0
+	}
+	o, iv := slotOffset(c), int64(c.Interval)
+	return floorDiv(to.UnixNano()-o, iv) - floorDiv(from.UnixNano()-o, iv)
+}
+
+// Lateness is how long after its slot a run that started at start began.
+func Lateness(c Check, start time.Time) time.Duration {
+	o, iv := slotOffset(c), int64(c.Interval)
+	return time.Duration(floorMod(start.UnixNano()-o, iv))
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func floorMod(a, b int64) int64 { return a - floorDiv(a, b)*b }

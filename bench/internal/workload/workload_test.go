@@ -1,0 +1,117 @@
+package workload
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/vigil-monitoring/vigil/internal/config"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestPlannedAndLateness(t *testing.T) {
+	c := Check{ID: "svc000/f00001/http", Interval: 10 * time.Second}
+	off := Offset(c)
+	if off < 0 || off >= c.Interval {
+		t.Fatalf("Offset = %v, want within [0, 10s)", off)
+	}
+	// A slot: a wall-clock multiple of the interval plus the offset.
+	slot := time.Unix(1_800_000_000, 0).Add(off)
+	tests := []struct {
+		name     string
+		from, to time.Time
+		want     int64
+	}{
+		{"slot at the end counts", slot.Add(-time.Second), slot, 1},
+		{"slot at the start does not", slot, slot.Add(time.Second), 0},
+		{"one interval holds one slot", slot.Add(-time.Millisecond), slot.Add(c.Interval - time.Millisecond), 1},
+		{"three intervals", slot.Add(-time.Millisecond), slot.Add(3*c.Interval - time.Millisecond), 3},
+		{"empty window", slot, slot, 0},
+		{"backwards window", slot, slot.Add(-time.Minute), 0},
+	}
+	for _, tt := range tests {
+		if got := Planned(c, tt.from, tt.to); got != tt.want {
+			t.Errorf("%s: Planned = %d, want %d", tt.name, got, tt.want)
+		}
+	}
+	for _, late := range []time.Duration{0, 3 * time.Millisecond, 9 * time.Second} {
+		if got := Lateness(c, slot.Add(2*c.Interval+late)); got != late {
+			t.Errorf("Lateness(slot+2i+%v) = %v", late, got)
+		}
+	}
+	if floorDiv(-1, 10) != -1 || floorMod(-1, 10) != 9 || floorDiv(10, 10) != 1 {
+		t.Error("floorDiv/floorMod do not round down")
+	}
+}
+
+func TestHTTPWorkload(t *testing.T) {
+	w := HTTP(250, 10*time.Second, 4, 30*time.Second, []string{"127.0.0.2:1", "127.0.0.3:2"})
+	if len(w.Checks) != 254 {
+		t.Fatalf("%d checks, want 254", len(w.Checks))
+	}
+	if got, want := w.Rate(), 25+4.0/30; got < want-1e-9 || got > want+1e-9 {
+		t.Errorf("Rate = %v, want %v", got, want)
+	}
+	if c := w.Checks[101]; c.ID != "svc001/f00101/http" || c.Target != "http://127.0.0.3:2/" || c.Fidelity {
+		t.Errorf("check 101 = %+v", c)
+	}
+	if c := w.Checks[253]; c.ID != "fidelity/slow003/http" || !strings.HasSuffix(c.Target, "/slow50") || !c.Fidelity || c.Interval != 30*time.Second {
+		t.Errorf("last check = %+v", c)
+	}
+}
+
+// TestVigilConfigLoads checks the generated configs with Vigil's own loader.
+func TestVigilConfigLoads(t *testing.T) {
+	addrs := []string{"127.0.0.2:8001"}
+	for _, w := range []*Workload{HTTP(150, 10*time.Second, 2, 30*time.Second, addrs), DNS(120, time.Second, addrs)} {
+		t.Run(w.Kind, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "vigil.yml")
+			if err := os.WriteFile(path, []byte(VigilConfig(w)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := config.Load(path)
+			if err != nil {
+				t.Fatalf("generated config does not load: %v", err)
+			}
+			refs := cfg.Checks()
+			if len(refs) != len(w.Checks) {
+				t.Fatalf("%d checks loaded, want %d", len(refs), len(w.Checks))
+			}
+			for i, ref := range refs {
+				c := w.Checks[i]
+				if ref.ID != c.ID || ref.Interval != c.Interval || ref.Timeout != w.Timeout || ref.Check.Kind() != w.Kind {
+					t.Fatalf("check %d loaded as %s every %v (timeout %v, %s), want %s every %v (timeout %v, %s)",
+						i, ref.ID, ref.Interval, ref.Timeout, ref.Check.Kind(), c.ID, c.Interval, w.Timeout, w.Kind)
+				}
+			}
+		})
+	}
+}
+
+// TestBlackboxConfigChecks has blackbox_exporter validate its config.
+func TestBlackboxConfigChecks(t *testing.T) {
+	bin := os.Getenv("VIGIL_TEST_BLACKBOX")
+	if bin == "" {
+		bin = "/usr/bin/prometheus-blackbox-exporter"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("blackbox_exporter not found at %s (VIGIL_TEST_BLACKBOX): %v", bin, err)
+		}
+		t.Skipf("SKIPPING: blackbox_exporter not found at %s (set VIGIL_TEST_BLACKBOX): %v", bin, err)
+	}
+	path := filepath.Join(t.TempDir(), "blackbox.yml")
+	if err := os.WriteFile(path, []byte(BlackboxConfig(5*time.Second, 800*time.Millisecond)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "--config.check", "--config.file="+path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("blackbox_exporter --config.check: %v\n%s", err, out)
+	}
+}
