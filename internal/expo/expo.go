@@ -1,0 +1,399 @@
+// Package expo writes the agent's big metric families, one set of series per
+// check and per feature, straight into the Prometheus text formats (0.0.4 and
+// OpenMetrics 1.0.0), byte for byte as client_golang's encoders would.
+//
+// Why not client_golang's registry for these: at 10,000 checks and features a
+// scrape is 620,000 series. Gather builds a protobuf per series, hashes and
+// sorts them, and the encoder formats them again: 1.5 s and hundreds of
+// megabytes of garbage per scrape, which the GC then pays for in probe timing.
+// Here each check and feature renders its label pairs once, when it is
+// configured, and a scrape appends values to a reused buffer that is streamed
+// out. The agent's small families (go_*, process_*, config, scheduler,
+// incidents) stay on the client_golang registry; Exposition serves both.
+package expo
+
+import (
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Type is a family's metric type.
+type Type uint8
+
+// The types the big families use.
+const (
+	Gauge Type = iota
+	Counter
+	Histogram
+)
+
+func (t Type) String() string {
+	switch t {
+	case Counter:
+		return "counter"
+	case Histogram:
+		return "histogram"
+	}
+	return "gauge"
+}
+
+// Family is one metric family's name, help and type. Counters' names end in
+// _total, as the sample names do in both formats.
+type Family struct {
+	Name string
+	Help string
+	Type Type
+}
+
+// Schema is a sorted set of label names that many Labels share (all checks
+// have the same names, all features too), so a sample with one more label
+// (result, phase, state, window) knows where in the sorted order it goes.
+type Schema struct {
+	names []string
+}
+
+// NewSchema returns the schema of names (in any order; they must be unique).
+func NewSchema(names ...string) *Schema {
+	s := &Schema{names: slices.Sorted(slices.Values(names))}
+	return s
+}
+
+// Names returns the sorted names.
+func (s *Schema) Names() []string { return s.names }
+
+// Pos is where a label called name goes among the schema's pairs.
+func (s *Schema) Pos(name string) int {
+	i, _ := slices.BinarySearch(s.names, name)
+	return i
+}
+
+// Labels are one entity's label pairs, rendered once: `a="x",b="y"`, sorted by
+// name, values escaped.
+type Labels struct {
+	schema *Schema
+	text   string
+	starts []uint32 // byte offset of each pair in text
+}
+
+// NewLabels renders values (in the order of schema.Names()).
+func NewLabels(schema *Schema, values ...string) Labels {
+	if len(values) != len(schema.names) {
+		panic("expo: " + strconv.Itoa(len(values)) + " label values for " + strconv.Itoa(len(schema.names)) + " names")
+	}
+	var b []byte
+	starts := make([]uint32, len(values))
+	for i, v := range values {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		starts[i] = uint32(len(b))
+		b = appendPair(b, schema.names[i], v)
+	}
+	return Labels{schema: schema, text: string(b), starts: starts}
+}
+
+// Schema returns the labels' schema.
+func (l *Labels) Schema() *Schema { return l.schema }
+
+// Value returns the value of the i-th name, unescaped.
+func (l *Labels) Value(i int) string {
+	end := len(l.text)
+	if i+1 < len(l.starts) {
+		end = int(l.starts[i+1]) - 1
+	}
+	pair := l.text[l.starts[i]:end]
+	v := pair[len(l.schema.names[i])+2 : len(pair)-1]
+	if !strings.Contains(v, `\`) {
+		return v
+	}
+	u, err := strconv.Unquote(`"` + v + `"`)
+	if err != nil {
+		return v
+	}
+	return u
+}
+
+func appendPair(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, '=', '"')
+	b = appendEscaped(b, value, true)
+	return append(b, '"')
+}
+
+// appendEscaped escapes backslash and newline, and the double quote when
+// quote is set, as the text formats want in label values (and in OpenMetrics
+// help text).
+func appendEscaped(b []byte, s string, quote bool) []byte {
+	if !strings.ContainsAny(s, "\\\n\"") {
+		return append(b, s...)
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			b = append(b, `\\`...)
+		case c == '\n':
+			b = append(b, `\n`...)
+		case c == '"' && quote:
+			b = append(b, `\"`...)
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// flushAt is how much a Writer buffers before it writes out: a scrape at
+// 10,000 checks is 65 MB, which must not sit in memory whole.
+const flushAt = 64 << 10
+
+// Writer appends samples in one of the two text formats and streams them to
+// an io.Writer. A family's HELP and TYPE lines are written with its first
+// sample, so a family with no samples does not appear, as with client_golang.
+// The first write error stops all further writing; Err returns it.
+type Writer struct {
+	out         io.Writer
+	openMetrics bool
+	buf         []byte
+	err         error
+
+	fam     *Family
+	pending bool // fam's header is not written yet
+}
+
+// NewWriter returns a Writer to out; openMetrics selects OpenMetrics 1.0.0
+// over text 0.0.4.
+func NewWriter(out io.Writer, openMetrics bool) *Writer {
+	return &Writer{out: out, openMetrics: openMetrics, buf: make([]byte, 0, flushAt+4096)}
+}
+
+// Reset points the Writer at a new output, keeping its buffer.
+func (w *Writer) Reset(out io.Writer, openMetrics bool) {
+	w.out, w.openMetrics, w.buf, w.err, w.fam, w.pending = out, openMetrics, w.buf[:0], nil, nil, false
+}
+
+// OpenMetrics says which format the Writer writes.
+func (w *Writer) OpenMetrics() bool { return w.openMetrics }
+
+// Family starts family f; its samples follow.
+func (w *Writer) Family(f *Family) {
+	w.fam, w.pending = f, true
+}
+
+func (w *Writer) header() {
+	w.pending = false
+	f := w.fam
+	name := f.Name
+	if w.openMetrics && f.Type == Counter {
+		name = strings.TrimSuffix(name, "_total")
+	}
+	if f.Help != "" {
+		w.buf = append(w.buf, "# HELP "...)
+		w.buf = append(w.buf, name...)
+		w.buf = append(w.buf, ' ')
+		w.buf = appendEscaped(w.buf, f.Help, w.openMetrics)
+		w.buf = append(w.buf, '\n')
+	}
+	w.buf = append(w.buf, "# TYPE "...)
+	w.buf = append(w.buf, name...)
+	w.buf = append(w.buf, ' ')
+	w.buf = append(w.buf, f.Type.String()...)
+	w.buf = append(w.buf, '\n')
+}
+
+// begin writes a sample's name and labels up to the value; extra (name and
+// value) goes at its sorted place among l's pairs unless its name is "".
+func (w *Writer) begin(suffix string, l *Labels, extraName, extraValue string) {
+	if w.pending {
+		w.header()
+	}
+	b := append(w.buf, w.fam.Name...)
+	b = append(b, suffix...)
+	switch {
+	case extraName == "" && l.text == "":
+	case extraName == "":
+		b = append(b, '{')
+		b = append(b, l.text...)
+		b = append(b, '}')
+	default:
+		b = append(b, '{')
+		at := l.schema.Pos(extraName)
+		if at < len(l.starts) {
+			b = append(b, l.text[:l.starts[at]]...)
+			b = appendPair(b, extraName, extraValue)
+			b = append(b, ',')
+			b = append(b, l.text[l.starts[at]:]...)
+		} else {
+			b = append(b, l.text...)
+			if l.text != "" {
+				b = append(b, ',')
+			}
+			b = appendPair(b, extraName, extraValue)
+		}
+		b = append(b, '}')
+	}
+	w.buf = append(b, ' ')
+}
+
+func (w *Writer) end() {
+	w.buf = append(w.buf, '\n')
+	if len(w.buf) >= flushAt {
+		w.flush()
+	}
+}
+
+// Sample writes one sample of the current family.
+func (w *Writer) Sample(l *Labels, v float64) {
+	w.begin("", l, "", "")
+	w.buf = w.appendFloat(w.buf, v)
+	w.end()
+}
+
+// SampleWith writes one sample with one more label, name=value.
+func (w *Writer) SampleWith(l *Labels, name, value string, v float64) {
+	w.begin("", l, name, value)
+	w.buf = w.appendFloat(w.buf, v)
+	w.end()
+}
+
+// Buckets are a histogram's upper bounds, with their le values formatted
+// once for each format.
+type Buckets struct {
+	upper    []float64
+	text, om [][]byte // +Inf last
+}
+
+// NewBuckets returns the buckets with these upper bounds (sorted, without +Inf).
+func NewBuckets(upper ...float64) *Buckets {
+	b := &Buckets{upper: upper}
+	for _, om := range []bool{false, true} {
+		w := Writer{openMetrics: om}
+		les := make([][]byte, 0, len(upper)+1)
+		for _, u := range upper {
+			les = append(les, w.appendFloat(nil, u))
+		}
+		les = append(les, []byte("+Inf"))
+		if om {
+			b.om = les
+		} else {
+			b.text = les
+		}
+	}
+	return b
+}
+
+// Upper returns the upper bounds.
+func (b *Buckets) Upper() []float64 { return b.upper }
+
+// Histogram writes one histogram: counts holds the observations per bucket,
+// not cumulative, with one more entry than the bounds, for +Inf.
+func (w *Writer) Histogram(l *Labels, buckets *Buckets, counts []uint64, sum float64) {
+	les := buckets.text
+	if w.openMetrics {
+		les = buckets.om
+	}
+	var cumulative uint64
+	for i, le := range les {
+		cumulative += counts[i]
+		if w.pending {
+			w.header()
+		}
+		// le goes last, after the sorted pairs, where client_golang puts it.
+		b := append(w.buf, w.fam.Name...)
+		b = append(b, "_bucket{"...)
+		if l.text != "" {
+			b = append(b, l.text...)
+			b = append(b, ',')
+		}
+		b = append(b, `le="`...)
+		b = append(b, le...)
+		b = append(b, `"} `...)
+		w.buf = w.appendCount(b, cumulative)
+		w.end()
+	}
+	w.begin("_sum", l, "", "")
+	w.buf = w.appendFloat(w.buf, sum)
+	w.end()
+	w.begin("_count", l, "", "")
+	w.buf = w.appendCount(w.buf, cumulative)
+	w.end()
+}
+
+// appendFloat formats v as client_golang does in each format.
+func (w *Writer) appendFloat(b []byte, v float64) []byte {
+	switch {
+	case v == 1:
+		if w.openMetrics {
+			return append(b, "1.0"...)
+		}
+		return append(b, '1')
+	case v == 0:
+		if w.openMetrics {
+			return append(b, "0.0"...)
+		}
+		return append(b, '0')
+	case v == -1:
+		if w.openMetrics {
+			return append(b, "-1.0"...)
+		}
+		return append(b, "-1"...)
+	case math.IsNaN(v):
+		return append(b, "NaN"...)
+	case math.IsInf(v, 1):
+		return append(b, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(b, "-Inf"...)
+	}
+	n := len(b)
+	b = strconv.AppendFloat(b, v, 'g', -1, 64)
+	if w.openMetrics && !containsAny(b[n:], 'e', '.') {
+		b = append(b, '.', '0')
+	}
+	return b
+}
+
+// appendCount formats a histogram count: an integer in OpenMetrics, a float
+// in text 0.0.4 (where client_golang writes it through its float formatter).
+func (w *Writer) appendCount(b []byte, n uint64) []byte {
+	if w.openMetrics {
+		return strconv.AppendUint(b, n, 10)
+	}
+	return w.appendFloat(b, float64(n))
+}
+
+func containsAny(b []byte, c1, c2 byte) bool {
+	for _, c := range b {
+		if c == c1 || c == c2 {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Writer) flush() {
+	if w.err == nil && len(w.buf) > 0 {
+		_, w.err = w.out.Write(w.buf)
+	}
+	w.buf = w.buf[:0]
+}
+
+// Flush writes out what is buffered and returns the first write error.
+func (w *Writer) Flush() error {
+	w.flush()
+	return w.err
+}
+
+// Write lets other encoders (client_golang's, for the small families) write
+// through the same buffer.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	w.buf = append(w.buf, p...)
+	if len(w.buf) >= flushAt {
+		w.flush()
+	}
+	return len(p), nil
+}
