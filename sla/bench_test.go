@@ -1,6 +1,7 @@
 package sla
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -8,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vigil-monitoring/vigil/internal/expo"
 )
 
 // BenchmarkObserve is the hot path in steady state: a passing result on an
@@ -87,8 +88,8 @@ func heapInuseMB() float64 {
 	return float64(m.HeapInuse) / (1 << 20)
 }
 
-// BenchmarkCollect10k gathers the collector of 10,000 features with 30 days
-// of history through a registry, as a scrape does.
+// BenchmarkCollect10k renders the series of 10,000 features with 30 days of
+// history in the text format, as a scrape does.
 func BenchmarkCollect10k(b *testing.B) {
 	dir := b.TempDir()
 	buildHistory(b, dir, 10_000)
@@ -96,41 +97,17 @@ func BenchmarkCollect10k(b *testing.B) {
 	clock := newFakeClock(t0.Add(30 * 24 * time.Hour))
 	e := openTest(b, dir, clock)
 	heap := heapInuseMB() - base
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(e.Collector())
+	x := expo.New(nil, nil, e)
 	b.ReportAllocs()
-	series := 0
+	var n lineCounter
 	for b.Loop() {
-		mfs, err := reg.Gather()
-		if err != nil {
+		n = 0
+		if err := x.Write(&n, false); err != nil {
 			b.Fatal(err)
 		}
-		series = 0
-		for _, mf := range mfs {
-			series += len(mf.Metric)
-		}
 	}
-	b.ReportMetric(float64(series), "series")
+	b.ReportMetric(float64(n), "lines")
 	b.ReportMetric(heap, "MB-heap-inuse")
-}
-
-// BenchmarkCollectOnly10k is the engine's share of a scrape: Collect alone,
-// without the registry's checking and sorting.
-func BenchmarkCollectOnly10k(b *testing.B) {
-	dir := b.TempDir()
-	buildHistory(b, dir, 10_000)
-	e := openTest(b, dir, newFakeClock(t0.Add(30*24*time.Hour)))
-	c := e.Collector()
-	b.ReportAllocs()
-	for b.Loop() {
-		ch := make(chan prometheus.Metric, 1024)
-		go func() {
-			c.Collect(ch)
-			close(ch)
-		}()
-		for range ch {
-		}
-	}
 }
 
 // BenchmarkOpen10k opens a store holding 10,000 features' 30 days of history.
@@ -154,4 +131,12 @@ func BenchmarkOpen10k(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(heap, "MB-heap-inuse")
+}
+
+// lineCounter counts the lines written to it (samples plus HELP and TYPE).
+type lineCounter int
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	*c += lineCounter(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
 }

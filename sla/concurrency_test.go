@@ -3,6 +3,7 @@ package sla
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -10,7 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vigil-monitoring/vigil/internal/expo"
 )
 
 // TestConcurrentUse observes, scrapes, queries and reconfigures at once; run
@@ -26,8 +27,7 @@ func TestConcurrentUse(t *testing.T) {
 		specs = append(specs, s)
 	}
 	mustConfigure(t, e, specs...)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(e.Collector())
+	reg := expo.New(nil, nil, e)
 
 	var tick atomic.Int64 // shared time in 100ms steps, always increasing
 	var wg sync.WaitGroup
@@ -46,7 +46,7 @@ func TestConcurrentUse(t *testing.T) {
 	for range 2 {
 		wg.Go(func() {
 			for range 40 {
-				if _, err := reg.Gather(); err != nil {
+				if err := reg.Write(io.Discard, true); err != nil {
 					t.Error(err)
 					return
 				}

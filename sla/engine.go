@@ -57,11 +57,9 @@ type Engine struct {
 	all        []*feature // every known feature, configured or not, sorted by key
 	configured []*feature // the current config's features, sorted by key
 	gaps       []interval // the agent was not running; sorted
-	infoLabels []string   // union of sanitized metadata label names
 	reserved   map[string]bool
 	// constLabels go on every feature-level series (Options.ConstLabels).
 	constLabels map[string]string
-	metrics     *metricDescs
 
 	beatMu      sync.Mutex
 	writeMu     sync.Mutex
@@ -197,7 +195,6 @@ func newEngine(opts Options, file string, readOnly bool) *Engine {
 		clock: opts.Clock, log: opts.Logger, region: opts.Region, file: file,
 		retention: opts.Retention, heartbeatInterval: opts.HeartbeatInterval, readOnly: readOnly,
 		features: map[string]*feature{},
-		metrics:  newMetricDescs(nil, opts.ConstLabels),
 		reserved: maps.Clone(reservedLabels),
 	}
 	e.constLabels = maps.Clone(opts.ConstLabels)

@@ -2,9 +2,11 @@ package sla
 
 import (
 	"bytes"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,13 +15,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/vigil-monitoring/vigil/internal/expo"
+	"github.com/vigil-monitoring/vigil/internal/expo/expotest"
 )
 
 // gathered maps "name{label=value,...}" (labels sorted, region included) to
 // the sample value.
-func gather(t *testing.T, reg *prometheus.Registry) (map[string]float64, []*dto.MetricFamily) {
+func gather(t *testing.T, g prometheus.Gatherer) (map[string]float64, []*dto.MetricFamily) {
 	t.Helper()
-	mfs, err := reg.Gather()
+	mfs, err := g.Gather()
 	if err != nil {
 		t.Fatalf("Gather: %v", err)
 	}
@@ -42,7 +48,9 @@ func gather(t *testing.T, reg *prometheus.Registry) (map[string]float64, []*dto.
 
 func TestCollector(t *testing.T) {
 	clock := newFakeClock(t0)
-	e, err := Open(Options{Path: t.TempDir(), Region: "kr-central-1", Clock: clock, ReservedLabels: []string{"datacenter"}, noSync: true})
+	// The agent passes its region and labels as constant labels, as here.
+	e, err := Open(Options{Path: t.TempDir(), Region: "kr-central-1", Clock: clock, ReservedLabels: []string{"datacenter"}, noSync: true,
+		ConstLabels: map[string]string{"region": "kr-central-1", "datacenter": "pangyo"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,9 +60,7 @@ func TestCollector(t *testing.T) {
 	g := testSpec("g", "a")
 	g.Labels = map[string]string{"tier": "1"}
 	mustConfigure(t, e, f, g)
-	reg := prometheus.NewPedanticRegistry()
-	// The agent wraps with region and its own labels, as here.
-	prometheus.WrapRegistererWith(prometheus.Labels{"region": "kr-central-1", "datacenter": "pangyo"}, reg).MustRegister(e.Collector())
+	reg := expo.New(nil, nil, e)
 
 	clock.Set(at(0))
 	e.Observe("talk", "f", "a", Observation{Start: at(0), Success: true})
@@ -103,10 +109,18 @@ func TestCollector(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, g, v)
 		}
 	}
-	if n := len(got); n != 2*metricsPerFeature {
-		t.Errorf("%d series, want %d", n, 2*metricsPerFeature)
+	const perFeature = len(stateOrder) + 4 + len(availabilityWindows) + 1 + len(burnWindows) + 7
+	if n := len(got); n != 2*perFeature {
+		t.Errorf("%d series, want %d", n, 2*perFeature)
 	}
-	if problems, err := testutil.CollectAndLint(e.Collector()); err != nil || len(problems) > 0 {
+	// What a scrape writes is what client_golang would write, in both formats,
+	// and passes client_golang's linter.
+	text := expotest.CheckEquivalent(t, e)
+	if problems, err := testutil.GatherAndLint(prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := p.TextToMetricFamilies(bytes.NewReader(text))
+		return slices.Collect(maps.Values(fams)), err
+	})); err != nil || len(problems) > 0 {
 		t.Errorf("lint: %v %+v", err, problems)
 	}
 

@@ -160,7 +160,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	if *pushURL != "" {
-		if err := export.StartPush(ctx, *pushURL, *pushInterval, "", a.Gatherer()); err != nil {
+		if err := export.StartPush(ctx, *pushURL, *pushInterval, "", a.Exposition()); err != nil {
 			fmt.Fprintln(stderr, "vigil: --push.url:", err)
 			_ = a.Shutdown(context.Background())
 			return exitFailure

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/vigil-monitoring/vigil/internal/config"
+	"github.com/vigil-monitoring/vigil/internal/expo"
 	"github.com/vigil-monitoring/vigil/internal/export"
 	"github.com/vigil-monitoring/vigil/internal/schedule"
 	"github.com/vigil-monitoring/vigil/probes"
@@ -43,7 +44,8 @@ type Options struct {
 type Agent struct {
 	opts    Options
 	logger  *slog.Logger
-	reg     *prometheus.Registry
+	reg     *prometheus.Registry // the agent's own small families
+	expo    *expo.Exposition     // reg plus the per-check and per-feature families
 	metrics *export.Metrics
 	engine  *sla.Engine
 	sched   *schedule.Scheduler
@@ -94,7 +96,7 @@ func New(opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.reg.MustRegister(a.engine.Collector())
+	a.expo = expo.New(a.reg, opts.Logger, a.metrics, a.engine)
 	wrapped.MustRegister(a.engine.IncidentCollector())
 	a.sched, err = schedule.New(schedule.Options{Logger: opts.Logger, Lateness: a.metrics.Lateness, InFlight: a.metrics.InFlight})
 	if err != nil {
@@ -293,8 +295,8 @@ func FeatureSpecs(refs []config.CheckRef) []sla.FeatureSpec {
 // Config returns the running config.
 func (a *Agent) Config() *config.Config { return a.cfg.Load() }
 
-// Gatherer is the agent's one registry.
-func (a *Agent) Gatherer() prometheus.Gatherer { return a.reg }
+// Exposition is the agent's metrics: /metrics, push, and a Gatherer.
+func (a *Agent) Exposition() *expo.Exposition { return a.expo }
 
 // Engine is the SLA engine.
 func (a *Agent) Engine() *sla.Engine { return a.engine }

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"cmp"
 	"maps"
 	"math"
 	"runtime/debug"
@@ -12,10 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-	"google.golang.org/protobuf/proto"
 
-	"github.com/vigil-monitoring/vigil/internal/constmetric"
+	"github.com/vigil-monitoring/vigil/internal/expo"
 	"github.com/vigil-monitoring/vigil/probes"
 )
 
@@ -26,15 +25,17 @@ var (
 )
 
 // Metrics holds the probe-level and agent series. The per-check families are
-// one collector over compact per-check values with label pairs built once per
-// check: client_golang's vectors cost about 12 KiB per check in children and
-// label pairs, and most of a scrape's garbage at 10,000 checks.
+// an expo.Source over compact per-check values whose label pairs are rendered
+// once per check: client_golang's vectors cost about 12 KiB per check in
+// children and label pairs, and its Gather most of a scrape's time and garbage
+// at 10,000 checks. The agent's own few series stay on the registry.
 type Metrics struct {
-	d      *checkDescs
-	consts []*dto.LabelPair
+	schema *expo.Schema
+	consts map[string]string
 
 	mu     sync.Mutex
 	checks map[string]*CheckMetrics
+	sorted []*CheckMetrics // by service, feature, check, kind; nil when stale
 
 	// Agent series.
 	ReloadSuccess    prometheus.Gauge
@@ -44,66 +45,22 @@ type Metrics struct {
 	Lateness         prometheus.Histogram
 }
 
-var checkLabels = []string{"service", "feature", "check", "kind"}
-
 var (
-	durationBuckets  = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
-	roundtripBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+	durationBuckets  = expo.NewBuckets(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30)
+	roundtripBuckets = expo.NewBuckets(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
 )
 
-// checkDescs are the per-check families' descriptors.
-type checkDescs struct {
-	up, runs, duration, phase, lastRun, interval, timeout                  *prometheus.Desc
-	httpStatus, httpVersion, httpLength, httpRedirects, certExpiry         *prometheus.Desc
-	dnsAnswer, dnsAuthority, dnsAdditional, dnsSerial                      *prometheus.Desc
-	msgSent, msgReceived, msgLost, msgDup, msgReordered, msgCorrupted, rtt *prometheus.Desc
-}
-
-func newCheckDescs(constLabels prometheus.Labels) *checkDescs {
-	d := func(name, help string, extra ...string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, append(slices.Clone(checkLabels), extra...), constLabels)
-	}
-	return &checkDescs{
-		up:            d("vigil_check_up", "1 if the check's last run passed, 0 if it failed."),
-		runs:          d("vigil_check_runs_total", "Check runs by result (success, failure, timeout).", "result"),
-		duration:      d("vigil_check_duration_seconds", "Duration of whole check runs."),
-		phase:         d("vigil_check_phase_duration_seconds", "Duration of each phase of the check's last run.", "phase"),
-		lastRun:       d("vigil_check_last_run_timestamp_seconds", "Start time of the check's last run (Unix seconds)."),
-		interval:      d("vigil_check_interval_seconds", "How often the check is scheduled to run."),
-		timeout:       d("vigil_check_timeout_seconds", "How long one run of the check may take."),
-		httpStatus:    d("vigil_http_status_code", "HTTP status code of the last run's final response (0 if none)."),
-		httpVersion:   d("vigil_http_version", "HTTP version of the last run's final response, e.g. 1.1 or 2."),
-		httpLength:    d("vigil_http_content_length_bytes", "Body bytes read in the last run."),
-		httpRedirects: d("vigil_http_redirects", "Redirects followed in the last run."),
-		certExpiry:    d("vigil_tls_cert_expiry_timestamp_seconds", "Earliest NotAfter of the certificate chain seen in the last run (Unix seconds)."),
-		dnsAnswer:     d("vigil_dns_answer_rrs", "Resource records in the answer section of the last run."),
-		dnsAuthority:  d("vigil_dns_authority_rrs", "Resource records in the authority section of the last run."),
-		dnsAdditional: d("vigil_dns_additional_rrs", "Resource records in the additional section of the last run."),
-		dnsSerial:     d("vigil_dns_serial", "SOA serial seen in the last run."),
-		msgSent:       d("vigil_messages_sent_total", "Messages published by round-trip checks."),
-		msgReceived:   d("vigil_messages_received_total", "Messages of this agent received back by round-trip checks."),
-		msgLost:       d("vigil_messages_lost_total", "Messages published that did not arrive within the run's timeout."),
-		msgDup:        d("vigil_messages_duplicated_total", "Messages received more than once."),
-		msgReordered:  d("vigil_messages_reordered_total", "Messages received after a message published later."),
-		msgCorrupted:  d("vigil_messages_corrupted_total", "Messages received with a bad checksum or an unreadable payload."),
-		rtt:           d("vigil_message_roundtrip_seconds", "Per message, publish to delivery."),
-	}
-}
-
-func (d *checkDescs) all() []*prometheus.Desc {
-	return []*prometheus.Desc{d.up, d.runs, d.duration, d.phase, d.lastRun, d.interval, d.timeout,
-		d.httpStatus, d.httpVersion, d.httpLength, d.httpRedirects, d.certExpiry,
-		d.dnsAnswer, d.dnsAuthority, d.dnsAdditional, d.dnsSerial,
-		d.msgSent, d.msgReceived, d.msgLost, d.msgDup, d.msgReordered, d.msgCorrupted, d.rtt}
-}
-
 // NewMetrics creates the series with constLabels (the agent's region and
-// labels) on every one and registers them on reg. Constant labels rather than a
-// wrapping registerer: wrapping costs a descriptor and a label merge per series
-// on every scrape.
+// labels) on every one and registers the agent's own on reg; the per-check
+// series are written by m.WriteMetrics.
 func NewMetrics(reg prometheus.Registerer, constLabels prometheus.Labels) *Metrics {
+	names := []string{"service", "feature", "check", "kind"}
+	for k := range constLabels {
+		names = append(names, k)
+	}
 	m := &Metrics{
-		d:      newCheckDescs(constLabels),
+		schema: expo.NewSchema(names...),
+		consts: constLabels,
 		checks: map[string]*CheckMetrics{},
 
 		ReloadSuccess:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_config_last_reload_successful", Help: "1 if the last config load or reload succeeded.", ConstLabels: constLabels}),
@@ -112,9 +69,6 @@ func NewMetrics(reg prometheus.Registerer, constLabels prometheus.Labels) *Metri
 		InFlight:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_checks_in_flight", Help: "Check runs in progress.", ConstLabels: constLabels}),
 		Lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_schedule_lateness_seconds", Help: "Actual start minus planned start of check runs.", ConstLabels: constLabels,
 			Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5}}),
-	}
-	for _, k := range slices.Sorted(maps.Keys(constLabels)) {
-		m.consts = append(m.consts, pair(k, constLabels[k]))
 	}
 	version := Version
 	if bi, ok := debug.ReadBuildInfo(); ok && version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
@@ -126,7 +80,7 @@ func NewMetrics(reg prometheus.Registerer, constLabels prometheus.Labels) *Metri
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{Name: "vigil_build_info", Help: "Always 1; labels say which build runs.", ConstLabels: buildLabels})
 	build.Set(1)
-	reg.MustRegister(checkCollector{m}, m.ReloadSuccess, m.ReloadTimestamp, m.ChecksConfigured, m.InFlight, m.Lateness, build)
+	reg.MustRegister(m.ReloadSuccess, m.ReloadTimestamp, m.ChecksConfigured, m.InFlight, m.Lateness, build)
 	return m
 }
 
@@ -135,16 +89,6 @@ func goVersion() string {
 		return bi.GoVersion
 	}
 	return ""
-}
-
-func pair(name, value string) *dto.LabelPair {
-	return &dto.LabelPair{Name: proto.String(name), Value: proto.String(value)}
-}
-
-// sortedPairs returns the pairs sorted by name, capacity equal to length.
-func sortedPairs(pairs ...*dto.LabelPair) []*dto.LabelPair {
-	slices.SortFunc(pairs, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
-	return slices.Clip(pairs)
 }
 
 // atomicFloat is a float64 updated without locks.
@@ -163,29 +107,38 @@ func (f *atomicFloat) Add(v float64) {
 
 // histogram counts observations per bucket (not cumulative; +Inf last).
 type histogram struct {
-	upper  []float64
-	counts []atomic.Uint64
-	sum    atomicFloat
+	buckets *expo.Buckets
+	counts  []atomic.Uint64
+	sum     atomicFloat
 }
 
-func newHistogram(upper []float64) *histogram {
-	return &histogram{upper: upper, counts: make([]atomic.Uint64, len(upper)+1)}
+func newHistogram(b *expo.Buckets) *histogram {
+	return &histogram{buckets: b, counts: make([]atomic.Uint64, len(b.Upper())+1)}
 }
 
 func (h *histogram) Observe(v float64) {
-	h.counts[sort.SearchFloat64s(h.upper, v)].Add(1)
+	h.counts[sort.SearchFloat64s(h.buckets.Upper(), v)].Add(1)
 	h.sum.Add(v)
 }
 
-// CheckMetrics are one check's series: values in plain atomics, label pairs
-// built once.
-type CheckMetrics struct {
-	m    *Metrics
-	key  string
-	kind string
+// write writes the histogram; its count is the buckets' sum, so the two agree
+// even while a run is being observed.
+func (h *histogram) write(w *expo.Writer, l *expo.Labels) {
+	var counts [32]uint64
+	n := len(h.counts)
+	for i := range h.counts {
+		counts[i] = h.counts[i].Load()
+	}
+	w.Histogram(l, h.buckets, counts[:n], h.sum.Load())
+}
 
-	base    []*dto.LabelPair
-	results [3][]*dto.LabelPair // success, failure, timeout
+// CheckMetrics are one check's series: values in plain atomics, label pairs
+// rendered once.
+type CheckMetrics struct {
+	m                             *Metrics
+	key                           string
+	service, feature, check, kind string
+	labels                        expo.Labels
 
 	up, lastRun                   atomicFloat
 	interval, timeout             atomicFloat
@@ -206,9 +159,8 @@ type CheckMetrics struct {
 }
 
 type phaseValue struct {
-	name   string
-	labels []*dto.LabelPair
-	value  float64
+	name  string
+	value float64
 }
 
 var resultNames = [3]string{"success", "failure", "timeout"}
@@ -222,16 +174,22 @@ func (m *Metrics) Check(service, feature, check, kind string) *CheckMetrics {
 	if c, ok := m.checks[key]; ok {
 		return c
 	}
-	c := &CheckMetrics{m: m, key: key, kind: kind, duration: newHistogram(durationBuckets)}
-	own := []*dto.LabelPair{pair("service", service), pair("feature", feature), pair("check", check), pair("kind", kind)}
-	c.base = sortedPairs(append(slices.Clone(m.consts), own...)...)
-	for i, r := range resultNames {
-		c.results[i] = sortedPairs(append(slices.Clone(c.base), pair("result", r))...)
+	c := &CheckMetrics{m: m, key: key, service: service, feature: feature, check: check, kind: kind, duration: newHistogram(durationBuckets)}
+	own := map[string]string{"service": service, "feature": feature, "check": check, "kind": kind}
+	values := make([]string, 0, len(m.schema.Names()))
+	for _, name := range m.schema.Names() {
+		if v, ok := own[name]; ok {
+			values = append(values, v)
+		} else {
+			values = append(values, m.consts[name])
+		}
 	}
+	c.labels = expo.NewLabels(m.schema, values...)
 	if kind == "messaging" {
 		c.rtt = newHistogram(roundtripBuckets)
 	}
 	m.checks[key] = c
+	m.sorted = nil
 	return c
 }
 
@@ -263,7 +221,7 @@ func (c *CheckMetrics) Observe(r *probes.Result) {
 		for _, p := range r.Phases {
 			i := slices.IndexFunc(c.phases, func(v phaseValue) bool { return v.name == p.Name })
 			if i < 0 {
-				c.phases = append(c.phases, phaseValue{name: p.Name, labels: sortedPairs(append(slices.Clone(c.base), pair("phase", p.Name))...)})
+				c.phases = append(c.phases, phaseValue{name: p.Name})
 				i = len(c.phases) - 1
 			}
 			c.phases[i].value = p.Duration.Seconds()
@@ -305,6 +263,7 @@ func (c *CheckMetrics) Forget() {
 	defer c.m.mu.Unlock()
 	if c.m.checks[c.key] == c {
 		delete(c.m.checks, c.key)
+		c.m.sorted = nil
 	}
 }
 
@@ -322,92 +281,113 @@ func httpVersionNumber(v string) float64 {
 	return 0
 }
 
-// checkCollector emits every bound check's series.
-type checkCollector struct{ m *Metrics }
-
-func (cc checkCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range cc.m.d.all() {
-		ch <- d
-	}
-}
-
-func (cc checkCollector) Collect(ch chan<- prometheus.Metric) {
-	m, d := cc.m, cc.m.d
+// snapshot returns the checks in a stable order: by service, feature, check
+// and kind.
+func (m *Metrics) snapshot() []*CheckMetrics {
 	m.mu.Lock()
-	checks := slices.Collect(maps.Values(m.checks))
-	m.mu.Unlock()
-	for _, c := range checks {
-		gauge := func(desc *prometheus.Desc, v float64) {
-			ch <- &constmetric.Sample{Descriptor: desc, Labels: c.base, Value: v}
+	defer m.mu.Unlock()
+	if m.sorted == nil {
+		m.sorted = slices.SortedFunc(maps.Values(m.checks), func(a, b *CheckMetrics) int {
+			return cmp.Or(strings.Compare(a.service, b.service), strings.Compare(a.feature, b.feature),
+				strings.Compare(a.check, b.check), strings.Compare(a.kind, b.kind))
+		})
+	}
+	return m.sorted
+}
+
+// checkFamily is one per-check family and how one check writes its samples.
+type checkFamily struct {
+	expo.Family
+	write func(w *expo.Writer, c *CheckMetrics)
+}
+
+func gauge(name, help string, kind string, v func(c *CheckMetrics) (float64, bool)) checkFamily {
+	return checkFamily{expo.Family{Name: name, Help: help, Type: expo.Gauge}, func(w *expo.Writer, c *CheckMetrics) {
+		if kind != "" && c.kind != kind {
+			return
 		}
-		counter := func(desc *prometheus.Desc, labels []*dto.LabelPair, v uint64) {
-			ch <- &constmetric.Sample{Descriptor: desc, Labels: labels, Value: float64(v), Counter: true}
+		if x, ok := v(c); ok {
+			w.Sample(&c.labels, x)
 		}
-		gauge(d.up, c.up.Load())
-		for i := range c.runs {
-			counter(d.runs, c.results[i], c.runs[i].Load())
+	}}
+}
+
+func always(f *atomicFloat) (float64, bool) { return f.Load(), true }
+
+func messageCounter(name, help string, i int) checkFamily {
+	return checkFamily{expo.Family{Name: name, Help: help, Type: expo.Counter}, func(w *expo.Writer, c *CheckMetrics) {
+		if c.kind == "messaging" {
+			w.Sample(&c.labels, float64(c.msgs[i].Load()))
 		}
-		ch <- c.duration.sample(d.duration, c.base)
-		gauge(d.lastRun, c.lastRun.Load())
-		if c.scheduled.Load() {
-			gauge(d.interval, c.interval.Load())
-			gauge(d.timeout, c.timeout.Load())
-		}
-		c.phaseMu.Lock()
-		for _, p := range c.phases {
-			ch <- &constmetric.Sample{Descriptor: d.phase, Labels: p.labels, Value: p.value}
-		}
-		c.phaseMu.Unlock()
-		switch c.kind {
-		case "http":
-			gauge(d.httpStatus, c.status.Load())
-			gauge(d.httpVersion, c.version.Load())
-			gauge(d.httpLength, c.length.Load())
-			gauge(d.httpRedirects, c.redi.Load())
-			if c.hasCert.Load() {
-				gauge(d.certExpiry, c.cert.Load())
+	}}
+}
+
+// checkFamilies are written in this order, sorted by name.
+var checkFamilies = []checkFamily{
+	{expo.Family{Name: "vigil_check_duration_seconds", Help: "Duration of whole check runs.", Type: expo.Histogram},
+		func(w *expo.Writer, c *CheckMetrics) { c.duration.write(w, &c.labels) }},
+	gauge("vigil_check_interval_seconds", "How often the check is scheduled to run.", "",
+		func(c *CheckMetrics) (float64, bool) { return c.interval.Load(), c.scheduled.Load() }),
+	gauge("vigil_check_last_run_timestamp_seconds", "Start time of the check's last run (Unix seconds).", "",
+		func(c *CheckMetrics) (float64, bool) { return always(&c.lastRun) }),
+	{expo.Family{Name: "vigil_check_phase_duration_seconds", Help: "Duration of each phase of the check's last run.", Type: expo.Gauge},
+		func(w *expo.Writer, c *CheckMetrics) {
+			c.phaseMu.Lock()
+			defer c.phaseMu.Unlock()
+			for _, p := range c.phases {
+				w.SampleWith(&c.labels, "phase", p.name, p.value)
 			}
-		case "dns":
-			gauge(d.dnsAnswer, c.answer.Load())
-			gauge(d.dnsAuthority, c.authority.Load())
-			gauge(d.dnsAdditional, c.additional.Load())
-			if c.hasSerial.Load() {
-				gauge(d.dnsSerial, c.serial.Load())
+		}},
+	{expo.Family{Name: "vigil_check_runs_total", Help: "Check runs by result (success, failure, timeout).", Type: expo.Counter},
+		func(w *expo.Writer, c *CheckMetrics) {
+			for i, r := range resultNames {
+				w.SampleWith(&c.labels, "result", r, float64(c.runs[i].Load()))
 			}
-		case "messaging":
-			for i, desc := range []*prometheus.Desc{d.msgSent, d.msgReceived, d.msgLost, d.msgDup, d.msgReordered, d.msgCorrupted} {
-				counter(desc, c.base, c.msgs[i].Load())
+		}},
+	gauge("vigil_check_timeout_seconds", "How long one run of the check may take.", "",
+		func(c *CheckMetrics) (float64, bool) { return c.timeout.Load(), c.scheduled.Load() }),
+	gauge("vigil_check_up", "1 if the check's last run passed, 0 if it failed.", "",
+		func(c *CheckMetrics) (float64, bool) { return always(&c.up) }),
+	gauge("vigil_dns_additional_rrs", "Resource records in the additional section of the last run.", "dns",
+		func(c *CheckMetrics) (float64, bool) { return always(&c.additional) }),
+	gauge("vigil_dns_answer_rrs", "Resource records in the answer section of the last run.", "dns",
+		func(c *CheckMetrics) (float64, bool) { return always(&c.answer) }),
+	gauge("vigil_dns_authority_rrs", "Resource records in the authority section of the last run.", "dns",
+		func(c *CheckMetrics) (float64, bool) { return always(&c.authority) }),
+	gauge("vigil_dns_serial", "SOA serial seen in the last run.", "dns",
+		func(c *CheckMetrics) (float64, bool) { return c.serial.Load(), c.hasSerial.Load() }),
+	gauge("vigil_http_content_length_bytes", "Body bytes read in the last run.", "http",
+		func(c *CheckMetrics) (float64, bool) { return always(&c.length) }),
+	gauge("vigil_http_redirects", "Redirects followed in the last run.", "http",
+		func(c *CheckMetrics) (float64, bool) { return always(&c.redi) }),
+	gauge("vigil_http_status_code", "HTTP status code of the last run's final response (0 if none).", "http",
+		func(c *CheckMetrics) (float64, bool) { return always(&c.status) }),
+	gauge("vigil_http_version", "HTTP version of the last run's final response, e.g. 1.1 or 2.", "http",
+		func(c *CheckMetrics) (float64, bool) { return always(&c.version) }),
+	{expo.Family{Name: "vigil_message_roundtrip_seconds", Help: "Per message, publish to delivery.", Type: expo.Histogram},
+		func(w *expo.Writer, c *CheckMetrics) {
+			if c.kind == "messaging" {
+				c.rtt.write(w, &c.labels)
 			}
-			ch <- c.rtt.sample(d.rtt, c.base)
+		}},
+	messageCounter("vigil_messages_corrupted_total", "Messages received with a bad checksum or an unreadable payload.", 5),
+	messageCounter("vigil_messages_duplicated_total", "Messages received more than once.", 3),
+	messageCounter("vigil_messages_lost_total", "Messages published that did not arrive within the run's timeout.", 2),
+	messageCounter("vigil_messages_received_total", "Messages of this agent received back by round-trip checks.", 1),
+	messageCounter("vigil_messages_reordered_total", "Messages received after a message published later.", 4),
+	messageCounter("vigil_messages_sent_total", "Messages published by round-trip checks.", 0),
+	gauge("vigil_tls_cert_expiry_timestamp_seconds", "Earliest NotAfter of the certificate chain seen in the last run (Unix seconds).", "http",
+		func(c *CheckMetrics) (float64, bool) { return c.cert.Load(), c.hasCert.Load() }),
+}
+
+// WriteMetrics writes every bound check's series (expo.Source).
+func (m *Metrics) WriteMetrics(w *expo.Writer) {
+	checks := m.snapshot()
+	for i := range checkFamilies {
+		f := &checkFamilies[i]
+		w.Family(&f.Family)
+		for _, c := range checks {
+			f.write(w, c)
 		}
 	}
-}
-
-// histSample is a histogram's state at one scrape.
-type histSample struct {
-	desc   *prometheus.Desc
-	labels []*dto.LabelPair
-	h      *histogram
-}
-
-func (h *histogram) sample(desc *prometheus.Desc, labels []*dto.LabelPair) *histSample {
-	return &histSample{desc: desc, labels: labels, h: h}
-}
-
-func (s *histSample) Desc() *prometheus.Desc { return s.desc }
-
-func (s *histSample) Write(out *dto.Metric) error {
-	out.Label = s.labels
-	h := s.h
-	buckets := make([]*dto.Bucket, len(h.upper))
-	var cumulative uint64
-	for i, upper := range h.upper {
-		cumulative += h.counts[i].Load()
-		buckets[i] = &dto.Bucket{UpperBound: proto.Float64(upper), CumulativeCount: proto.Uint64(cumulative)}
-	}
-	// The count includes +Inf; computed from the buckets so the two always agree.
-	count := cumulative + h.counts[len(h.upper)].Load()
-	sum := h.sum.Load()
-	out.Histogram = &dto.Histogram{SampleCount: &count, SampleSum: &sum, Bucket: buckets}
-	return nil
 }

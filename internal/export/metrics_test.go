@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/vigil-monitoring/vigil/internal/expo"
+	"github.com/vigil-monitoring/vigil/internal/expo/expotest"
 	"github.com/vigil-monitoring/vigil/probes"
 )
 
@@ -48,11 +51,11 @@ var goldenCases = map[string][]*probes.Result{
 	},
 }
 
-// exposition renders the registry, dropping vigil_build_info's version labels
-// (they change with the toolchain).
-func exposition(t *testing.T, reg *prometheus.Registry) []byte {
+// exposition renders the registry and m's per-check families as one
+// client_golang registry would (families sorted by name, series by labels).
+func exposition(t *testing.T, reg *prometheus.Registry, m *Metrics) []byte {
 	t.Helper()
-	mfs, err := reg.Gather()
+	mfs, err := expo.New(reg, nil, m).Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +83,10 @@ func TestGoldenExpositionPerKind(t *testing.T) {
 			for _, r := range results {
 				cm.Observe(r)
 			}
-			raw := exposition(t, reg)
+			// What the scrape path writes is what client_golang would, in
+			// both formats.
+			expotest.CheckEquivalent(t, m)
+			raw := exposition(t, reg, m)
 			got := stable(raw)
 			golden := filepath.Join("testdata", kind+".txt")
 			if *update {
@@ -111,7 +117,7 @@ func TestForgetRemovesEverySeriesOfACheck(t *testing.T) {
 		}
 		cm.Forget()
 	}
-	out := string(exposition(t, reg))
+	out := string(exposition(t, reg, m))
 	if strings.Contains(out, `check="`) {
 		t.Fatalf("series left after Forget:\n%s", out)
 	}
@@ -176,11 +182,11 @@ func TestObserveWhileScraping(t *testing.T) {
 			scraping = false
 		default:
 		}
-		if _, err := reg.Gather(); err != nil {
+		if err := expo.New(reg, nil, m).Write(io.Discard, true); err != nil {
 			t.Fatal(err)
 		}
 	}
-	out := string(exposition(t, reg))
+	out := string(exposition(t, reg, m))
 	for _, want := range []string{
 		`vigil_check_duration_seconds_count{check="api",feature="f",kind="http",region="kr-central-1",service="talk"} 500`,
 		`vigil_check_runs_total{check="api",feature="f",kind="http",region="kr-central-1",result="success",service="talk"} 250`,

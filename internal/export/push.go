@@ -7,26 +7,20 @@ import (
 	"time"
 
 	vm "github.com/VictoriaMetrics/metrics"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
+
+	"github.com/vigil-monitoring/vigil/internal/expo"
 )
 
-// StartPush ships the gatherer's exposition to url (VictoriaMetrics' or vmagent's
+// StartPush ships the exposition to url (VictoriaMetrics' or vmagent's
 // /api/v1/import/prometheus) every interval until ctx is done, using
 // VictoriaMetrics/metrics InitPushExt. Series already carry region and agent
 // labels; extraLabels (`name="value",...`) are added on top, e.g. an instance.
 // A push target that is down costs nothing but a logged error per interval: each
 // push renders afresh and nothing queues.
-func StartPush(ctx context.Context, url string, interval time.Duration, extraLabels string, g prometheus.Gatherer) error {
+func StartPush(ctx context.Context, url string, interval time.Duration, extraLabels string, e *expo.Exposition) error {
 	write := func(w io.Writer) {
-		mfs, err := g.Gather()
-		if err != nil && len(mfs) == 0 {
-			return
-		}
-		enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-		for _, mf := range mfs {
-			_ = enc.Encode(mf)
-		}
+		// A partial exposition (a family failed to gather) is still pushed.
+		_ = e.Write(w, false)
 	}
 	opts := &vm.PushOptions{ExtraLabels: extraLabels}
 	if err := vm.InitPushExtWithOptions(ctx, url, interval, write, opts); err != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vigil-monitoring/vigil/internal/expo"
 )
 
 // requireBinary finds a Debian-packaged program; missing, the test skips loudly,
@@ -77,7 +79,7 @@ func TestPushArrivesInVictoriaMetricsWithLabels(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := StartPush(ctx, base+"/api/v1/import/prometheus", 200*time.Millisecond, `instance="agent-1"`, reg); err != nil {
+	if err := StartPush(ctx, base+"/api/v1/import/prometheus", 200*time.Millisecond, `instance="agent-1"`, expo.New(reg, nil, m)); err != nil {
 		t.Fatal(err)
 	}
 	query := `vigil_check_up{region="kr-south-1",datacenter="busan",service="talk",feature="message-send-receive",check="api",kind="http",instance="agent-1"}`
@@ -116,7 +118,7 @@ func TestPushToADownTargetDoesNotGrowMemory(t *testing.T) {
 	port := freePort(t) // nothing listens there
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := StartPush(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/v1/import/prometheus", port), 20*time.Millisecond, "", reg); err != nil {
+	if err := StartPush(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/v1/import/prometheus", port), 20*time.Millisecond, "", expo.New(reg, nil, m)); err != nil {
 		t.Fatal(err)
 	}
 	heap := func() uint64 {

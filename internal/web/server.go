@@ -11,17 +11,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/exporter-toolkit/web"
 
+	"github.com/vigil-monitoring/vigil/internal/expo"
 	"github.com/vigil-monitoring/vigil/probes"
 	"github.com/vigil-monitoring/vigil/sla"
 )
 
 // Backend is what the server shows and controls; the agent implements it.
 type Backend interface {
-	Gatherer() prometheus.Gatherer
+	Exposition() *expo.Exposition
 	Engine() *sla.Engine
 	Ready() bool
 	Reload() error
@@ -61,8 +60,7 @@ func New(backend Backend, opts Options) *Server {
 // Handler routes every endpoint.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.InstrumentMetricHandler(prometheus.NewRegistry(),
-		promhttp.HandlerFor(s.backend.Gatherer(), promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, EnableOpenMetrics: true})))
+	mux.Handle("GET /metrics", s.backend.Exposition())
 	mux.HandleFunc("GET /-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Vigil is healthy.")
 	})

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/vigil-monitoring/vigil/internal/expo"
 	"github.com/vigil-monitoring/vigil/sla"
 )
 
@@ -37,10 +38,10 @@ type backend struct {
 	reloads   int
 }
 
-func (b *backend) Gatherer() prometheus.Gatherer { return b.reg }
-func (b *backend) Engine() *sla.Engine           { return b.engine }
-func (b *backend) Ready() bool                   { return b.engine.Ready() }
-func (b *backend) Reload() error                 { b.reloads++; return b.reloadErr }
+func (b *backend) Exposition() *expo.Exposition { return expo.New(b.reg, nil, b.engine) }
+func (b *backend) Engine() *sla.Engine          { return b.engine }
+func (b *backend) Ready() bool                  { return b.engine.Ready() }
+func (b *backend) Reload() error                { b.reloads++; return b.reloadErr }
 
 func newBackend(t *testing.T) *backend {
 	t.Helper()
