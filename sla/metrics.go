@@ -115,13 +115,28 @@ func featureGauge(name, help string, typ expo.Type, v func(r *featureRow) float6
 	}}
 }
 
-// stateNames are the states in the order the state family lists them.
-var stateNames = func() (names [len(stateOrder)]string) {
-	for i, st := range stateOrder {
-		names[i] = string(st)
-	}
-	return names
-}()
+// The extra labels of the state, availability and burn families, rendered once.
+var (
+	statePairs = func() (pairs [len(stateOrder)]expo.Pair) {
+		for i, st := range stateOrder {
+			pairs[i] = expo.NewPair("state", string(st))
+		}
+		return pairs
+	}()
+	availabilityPairs = func() (pairs [len(availabilityWindows) + 1]expo.Pair) {
+		for i, win := range availabilityWindows {
+			pairs[i] = expo.NewPair("window", win.name)
+		}
+		pairs[len(availabilityWindows)] = expo.NewPair("window", "slo")
+		return pairs
+	}()
+	burnPairs = func() (pairs [len(burnWindows)]expo.Pair) {
+		for i, win := range burnWindows {
+			pairs[i] = expo.NewPair("window", win.name)
+		}
+		return pairs
+	}()
+)
 
 // featureFamilies are written in this order, sorted by name.
 var featureFamilies = []featureFamily{
@@ -130,7 +145,7 @@ var featureFamilies = []featureFamily{
 	{expo.Family{Name: "vigil_feature_state", Help: "Feature state, one-hot over up, degraded, recovering, down, maintenance, unknown.", Type: expo.Gauge},
 		func(w *expo.Writer, r *featureRow) {
 			for i, st := range stateOrder {
-				w.SampleWith(&r.m.labels, "state", stateNames[i], boolValue(r.n.state == st))
+				w.SampleWith(&r.m.labels, &statePairs[i], boolValue(r.n.state == st))
 			}
 		}},
 	featureGauge("vigil_feature_up", "0 while the feature is down (an outage is open and not recovering), else 1.", expo.Gauge,
@@ -145,15 +160,14 @@ var featureFamilies = []featureFamily{
 		func(r *featureRow) float64 { return float64(r.n.outages) }),
 	{expo.Family{Name: "vigil_sla_availability_ratio", Help: "Availability over a rolling window: 1 - downtime / (window - maintenance - unmonitored).", Type: expo.Gauge},
 		func(w *expo.Writer, r *featureRow) {
-			for i, win := range availabilityWindows {
-				w.SampleWith(&r.m.labels, "window", win.name, r.n.availability[i])
+			for i := range availabilityPairs {
+				w.SampleWith(&r.m.labels, &availabilityPairs[i], r.n.availability[i])
 			}
-			w.SampleWith(&r.m.labels, "window", "slo", r.n.availability[len(availabilityWindows)])
 		}},
 	{expo.Family{Name: "vigil_sla_burn_rate", Help: "Error rate over a rolling window divided by the error budget rate (1 - objective).", Type: expo.Gauge},
 		func(w *expo.Writer, r *featureRow) {
-			for i, win := range burnWindows {
-				w.SampleWith(&r.m.labels, "window", win.name, r.n.burn[i])
+			for i := range burnPairs {
+				w.SampleWith(&r.m.labels, &burnPairs[i], r.n.burn[i])
 			}
 		}},
 	featureGauge("vigil_sla_degraded_seconds_total", "Time in state degraded (not downtime).", expo.Counter,

@@ -116,6 +116,17 @@ func (l *Labels) Value(i int) string {
 	return u
 }
 
+// Pair is one more label for samples (result, phase, state, window), rendered
+// once: name="value".
+type Pair struct {
+	name, text string
+}
+
+// NewPair renders name="value".
+func NewPair(name, value string) Pair {
+	return Pair{name: name, text: string(appendPair(nil, name, value))}
+}
+
 func appendPair(b []byte, name, value string) []byte {
 	b = append(b, name...)
 	b = append(b, '=', '"')
@@ -203,26 +214,26 @@ func (w *Writer) header() {
 	w.buf = append(w.buf, '\n')
 }
 
-// begin writes a sample's name and labels up to the value; extra (name and
-// value) goes at its sorted place among l's pairs unless its name is "".
-func (w *Writer) begin(suffix string, l *Labels, extraName, extraValue string) {
+// begin writes a sample's name and labels up to the value; extra, if not
+// nil, goes at its sorted place among l's pairs.
+func (w *Writer) begin(suffix string, l *Labels, extra *Pair) {
 	if w.pending {
 		w.header()
 	}
 	b := append(w.buf, w.fam.Name...)
 	b = append(b, suffix...)
 	switch {
-	case extraName == "" && l.text == "":
-	case extraName == "":
+	case extra == nil && l.text == "":
+	case extra == nil:
 		b = append(b, '{')
 		b = append(b, l.text...)
 		b = append(b, '}')
 	default:
 		b = append(b, '{')
-		at := l.schema.Pos(extraName)
+		at := l.schema.Pos(extra.name)
 		if at < len(l.starts) {
 			b = append(b, l.text[:l.starts[at]]...)
-			b = appendPair(b, extraName, extraValue)
+			b = append(b, extra.text...)
 			b = append(b, ',')
 			b = append(b, l.text[l.starts[at]:]...)
 		} else {
@@ -230,7 +241,7 @@ func (w *Writer) begin(suffix string, l *Labels, extraName, extraValue string) {
 			if l.text != "" {
 				b = append(b, ',')
 			}
-			b = appendPair(b, extraName, extraValue)
+			b = append(b, extra.text...)
 		}
 		b = append(b, '}')
 	}
@@ -246,14 +257,14 @@ func (w *Writer) end() {
 
 // Sample writes one sample of the current family.
 func (w *Writer) Sample(l *Labels, v float64) {
-	w.begin("", l, "", "")
+	w.begin("", l, nil)
 	w.buf = w.appendFloat(w.buf, v)
 	w.end()
 }
 
-// SampleWith writes one sample with one more label, name=value.
-func (w *Writer) SampleWith(l *Labels, name, value string, v float64) {
-	w.begin("", l, name, value)
+// SampleWith writes one sample with one more label.
+func (w *Writer) SampleWith(l *Labels, extra *Pair, v float64) {
+	w.begin("", l, extra)
 	w.buf = w.appendFloat(w.buf, v)
 	w.end()
 }
@@ -313,10 +324,10 @@ func (w *Writer) Histogram(l *Labels, buckets *Buckets, counts []uint64, sum flo
 		w.buf = w.appendCount(b, cumulative)
 		w.end()
 	}
-	w.begin("_sum", l, "", "")
+	w.begin("_sum", l, nil)
 	w.buf = w.appendFloat(w.buf, sum)
 	w.end()
-	w.begin("_count", l, "", "")
+	w.begin("_count", l, nil)
 	w.buf = w.appendCount(w.buf, cumulative)
 	w.end()
 }
@@ -347,7 +358,13 @@ func (w *Writer) appendFloat(b []byte, v float64) []byte {
 		return append(b, "-Inf"...)
 	}
 	n := len(b)
-	b = strconv.AppendFloat(b, v, 'g', -1, 64)
+	if v == math.Trunc(v) && v > -1e6 && v < 1e6 {
+		// What 'g' gives for these (no exponent below 1e6), without its cost:
+		// counters, codes, counts.
+		b = strconv.AppendInt(b, int64(v), 10)
+	} else {
+		b = strconv.AppendFloat(b, v, 'g', -1, 64)
+	}
 	if w.openMetrics && !containsAny(b[n:], 'e', '.') {
 		b = append(b, '.', '0')
 	}

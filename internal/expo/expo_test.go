@@ -44,13 +44,17 @@ var (
 		{Name: "e_extra", Help: "One more label, at each place.", Type: expo.Gauge},
 	}
 	buckets = expo.NewBuckets(0.001, 0.5, 1, 10)
+
+	first, middle, last = expo.NewPair("aaa", "first"), expo.NewPair("phase", "middle"), expo.NewPair("zone", "last")
 )
 
 func (s *source) WriteMetrics(w *expo.Writer) {
-	values := []float64{0, 1, -1, math.NaN(), math.Inf(1), math.Inf(-1), 1234567, 0.000012, 100000, 2.5, 1e21}
+	values := []float64{0, 1, -1, math.NaN(), math.Inf(1), math.Inf(-1), 1234567, 0.000012, 100000, 2.5, 1e21,
+		999999, -999999, 1e6, -42, 200, 1.7640381234567e9}
 	w.Family(&families[0])
 	for i, v := range values {
-		w.SampleWith(&s.labels[i%len(s.labels)], "case", strconv.Itoa(i), v)
+		p := expo.NewPair("case", strconv.Itoa(i))
+		w.SampleWith(&s.labels[i%len(s.labels)], &p, v)
 	}
 	w.Family(&families[1])
 	w.Family(&families[2])
@@ -63,9 +67,9 @@ func (s *source) WriteMetrics(w *expo.Writer) {
 	}
 	w.Family(&families[4])
 	for _, l := range s.labels {
-		w.SampleWith(&l, "aaa", "first", 1)
-		w.SampleWith(&l, "phase", "middle", 2)
-		w.SampleWith(&l, "zone", "last", 3)
+		w.SampleWith(&l, &first, 1)
+		w.SampleWith(&l, &middle, 2)
+		w.SampleWith(&l, &last, 3)
 	}
 }
 
@@ -247,7 +251,7 @@ func TestGatherMergesRegistryAndSources(t *testing.T) {
 	if got := strings.Join(names, " "); got != "a_gauge c_events_total d_seconds e_extra z_registry_gauge" {
 		t.Errorf("families %s", got)
 	}
-	if series != 11+2+2+6+1 {
-		t.Errorf("%d series, want %d", series, 11+2+2+6+1)
+	if series != 17+2+2+6+1 {
+		t.Errorf("%d series, want %d", series, 17+2+2+6+1)
 	}
 }

@@ -160,10 +160,11 @@ type CheckMetrics struct {
 
 type phaseValue struct {
 	name  string
+	pair  expo.Pair
 	value float64
 }
 
-var resultNames = [3]string{"success", "failure", "timeout"}
+var resultPairs = [3]expo.Pair{expo.NewPair("result", "success"), expo.NewPair("result", "failure"), expo.NewPair("result", "timeout")}
 
 // Check binds the series of one check; kind is http, dns or messaging. The
 // same labels give the same CheckMetrics, so counters survive reloads.
@@ -221,7 +222,7 @@ func (c *CheckMetrics) Observe(r *probes.Result) {
 		for _, p := range r.Phases {
 			i := slices.IndexFunc(c.phases, func(v phaseValue) bool { return v.name == p.Name })
 			if i < 0 {
-				c.phases = append(c.phases, phaseValue{name: p.Name})
+				c.phases = append(c.phases, phaseValue{name: p.Name, pair: expo.NewPair("phase", p.Name)})
 				i = len(c.phases) - 1
 			}
 			c.phases[i].value = p.Duration.Seconds()
@@ -334,14 +335,14 @@ var checkFamilies = []checkFamily{
 		func(w *expo.Writer, c *CheckMetrics) {
 			c.phaseMu.Lock()
 			defer c.phaseMu.Unlock()
-			for _, p := range c.phases {
-				w.SampleWith(&c.labels, "phase", p.name, p.value)
+			for i := range c.phases {
+				w.SampleWith(&c.labels, &c.phases[i].pair, c.phases[i].value)
 			}
 		}},
 	{expo.Family{Name: "vigil_check_runs_total", Help: "Check runs by result (success, failure, timeout).", Type: expo.Counter},
 		func(w *expo.Writer, c *CheckMetrics) {
-			for i, r := range resultNames {
-				w.SampleWith(&c.labels, "result", r, float64(c.runs[i].Load()))
+			for i := range resultPairs {
+				w.SampleWith(&c.labels, &resultPairs[i], float64(c.runs[i].Load()))
 			}
 		}},
 	gauge("vigil_check_timeout_seconds", "How long one run of the check may take.", "",
