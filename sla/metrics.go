@@ -183,7 +183,12 @@ var featureFamilies = []featureFamily{
 }
 
 // WriteMetrics writes every configured feature's figures at now (expo.Source).
-func (e *Engine) WriteMetrics(w *expo.Writer) {
+func (e *Engine) WriteMetrics(w *expo.Writer) { e.Stage()(w) }
+
+// Stage computes every configured feature's figures at now and returns their
+// writer (expo.Staged): the exposition computes them while it writes the
+// per-check families.
+func (e *Engine) Stage() func(w *expo.Writer) {
 	now := e.nowNanos()
 	e.mu.RLock()
 	features, gaps := e.configured, e.gaps
@@ -192,7 +197,6 @@ func (e *Engine) WriteMetrics(w *expo.Writer) {
 	if rows == nil {
 		rows = new([]featureRow)
 	}
-	defer rowPool.Put(rows)
 	*rows = (*rows)[:0]
 	var l ledger
 	for _, f := range features {
@@ -202,11 +206,14 @@ func (e *Engine) WriteMetrics(w *expo.Writer) {
 		}
 		f.mu.Unlock()
 	}
-	for i := range featureFamilies {
-		fam := &featureFamilies[i]
-		w.Family(&fam.Family)
-		for j := range *rows {
-			fam.write(w, &(*rows)[j])
+	return func(w *expo.Writer) {
+		defer rowPool.Put(rows)
+		for i := range featureFamilies {
+			fam := &featureFamilies[i]
+			w.Family(&fam.Family)
+			for j := range *rows {
+				fam.write(w, &(*rows)[j])
+			}
 		}
 	}
 }

@@ -11,8 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/goleak"
 
 	"github.com/vigil-monitoring/vigil/internal/expo"
 	"github.com/vigil-monitoring/vigil/internal/expo/expotest"
@@ -253,5 +255,37 @@ func TestGatherMergesRegistryAndSources(t *testing.T) {
 	}
 	if series != 17+2+2+6+1 {
 		t.Errorf("%d series, want %d", series, 17+2+2+6+1)
+	}
+}
+
+// failingResponse fails every write after the first few.
+type failingResponse struct {
+	header http.Header
+	countingWriter
+}
+
+func (f *failingResponse) Header() http.Header { return f.header }
+func (f *failingResponse) WriteHeader(int)     {}
+
+// TestServeHTTPStopsWhenTheScraperGoes: a scraper that hangs up mid-way
+// (gzip path, with its writer goroutine) ends the handler and its goroutine.
+func TestServeHTTPStopsWhenTheScraperGoes(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	e := expo.New(nil, nil, bigSource(200000))
+	rw := &failingResponse{header: http.Header{}, countingWriter: countingWriter{failAfter: 1}}
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	done := make(chan struct{})
+	go func() {
+		e.ServeHTTP(rw, req)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("handler still running 10s after its client failed")
+	}
+	if rw.writes < 2 {
+		t.Fatalf("%d writes: the failure was never met", rw.writes)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,6 +23,15 @@ import (
 // Source writes whole metric families, each family's samples together.
 type Source interface {
 	WriteMetrics(w *Writer)
+}
+
+// Staged is a Source whose figures take work to compute (the SLA engine's
+// availability windows). Exposition calls Stage on another goroutine while
+// it writes the sources before it, then calls the func Stage returned to write
+// what was computed: on two cores the work overlaps the writing.
+type Staged interface {
+	Source
+	Stage() (write func(w *Writer))
 }
 
 // Exposition is the agent's /metrics: a client_golang registry's families
@@ -74,8 +84,19 @@ func (e *Exposition) Write(out io.Writer, openMetrics bool) error {
 			}
 		}
 	}
-	for _, s := range e.sources {
-		s.WriteMetrics(w)
+	staged := make([]chan func(*Writer), len(e.sources))
+	for i, s := range e.sources {
+		if st, ok := s.(Staged); ok {
+			staged[i] = make(chan func(*Writer), 1)
+			go func() { staged[i] <- st.Stage() }()
+		}
+	}
+	for i, s := range e.sources {
+		if staged[i] != nil {
+			(<-staged[i])(w)
+		} else {
+			s.WriteMetrics(w)
+		}
 	}
 	if openMetrics {
 		_, _ = w.Write([]byte("# EOF\n"))
@@ -114,9 +135,68 @@ func (e *Exposition) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		}()
 		out = gz
 	}
-	if err := e.Write(out, openMetrics); err != nil {
+	if err := e.write(out, openMetrics, out != rw); err != nil {
 		e.logger.Warn("metrics: exposition incomplete", "err", err)
 	}
+}
+
+// write is Write, on a second goroutine for out when async: compressing one
+// chunk then overlaps rendering the next.
+func (e *Exposition) write(out io.Writer, openMetrics, async bool) error {
+	if !async {
+		return e.Write(out, openMetrics)
+	}
+	a := newAsyncWriter(out)
+	err := e.Write(a, openMetrics)
+	return errors.Join(err, a.Close())
+}
+
+// asyncWriter copies what it is given into chunks that a goroutine writes to
+// out. Write fails once out has failed; Close waits for the last chunk.
+type asyncWriter struct {
+	out    io.Writer
+	full   chan []byte
+	free   chan []byte
+	done   chan struct{}
+	failed atomic.Bool
+	err    error // the goroutine's; read after done
+}
+
+func newAsyncWriter(out io.Writer) *asyncWriter {
+	const chunks = 4
+	a := &asyncWriter{out: out, full: make(chan []byte, chunks), free: make(chan []byte, chunks), done: make(chan struct{})}
+	for range chunks {
+		a.free <- make([]byte, 0, flushAt+4096)
+	}
+	go a.loop()
+	return a
+}
+
+func (a *asyncWriter) loop() {
+	defer close(a.done)
+	for chunk := range a.full {
+		if a.err == nil {
+			if _, a.err = a.out.Write(chunk); a.err != nil {
+				a.failed.Store(true)
+			}
+		}
+		a.free <- chunk[:0]
+	}
+}
+
+func (a *asyncWriter) Write(p []byte) (int, error) {
+	if a.failed.Load() {
+		return 0, errors.New("output failed")
+	}
+	chunk := <-a.free
+	a.full <- append(chunk, p...)
+	return len(p), nil
+}
+
+func (a *asyncWriter) Close() error {
+	close(a.full)
+	<-a.done
+	return a.err
 }
 
 func acceptsGzip(r *http.Request) bool {
