@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,4 +140,47 @@ type lineCounter int
 func (c *lineCounter) Write(p []byte) (int, error) {
 	*c += lineCounter(bytes.Count(p, []byte{'\n'}))
 	return len(p), nil
+}
+
+// BenchmarkFirstResults is an agent's first interval: 10,000 features, each
+// leaving "unknown" on its first result (a transition to write, with fsync,
+// as the agent does), results arriving from 8 goroutines at once, as runs
+// end on the scheduler's workers. One op is the whole first interval.
+func BenchmarkFirstResults(b *testing.B) {
+	const features, workers = 10000, 8
+	specs := make([]FeatureSpec, features)
+	for i := range specs {
+		specs[i] = testSpec(fmt.Sprintf("f%05d", i), "a")
+	}
+	for b.Loop() {
+		b.StopTimer()
+		clock := newFakeClock(t0)
+		e, err := Open(Options{Path: b.TempDir(), Region: "bench", Clock: clock})
+		if err != nil {
+			b.Fatal(err)
+		}
+		mustConfigure(b, e, specs...)
+		refs := make([]*CheckRef, features)
+		for i := range refs {
+			refs[i] = e.Check("talk", specs[i].Feature, "a")
+		}
+		b.StartTimer()
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < features; i += workers {
+					refs[i].Observe(Observation{Start: t0, Success: true})
+				}
+			})
+		}
+		wg.Wait()
+		b.StopTimer()
+		if got := status(b, e, "f09999").State; got != StateUp {
+			b.Fatalf("state %s after the first result, want up", got)
+		}
+		if err := e.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
 }

@@ -38,8 +38,10 @@ func (realClock) Now() time.Time { return time.Now() }
 // for concurrent use.
 //
 // Locks: Engine.mu guards the feature maps; feature.mu guards one feature;
-// writeMu serializes store writes and is taken after feature.mu (the
-// evaluation path writes while holding its feature); beatMu serializes the
+// writeMu orders store writes against Close and is taken after feature.mu
+// (the evaluation path writes while holding its feature): evaluations take it
+// shared, so that many features' transitions share a commit (groupCommit),
+// the heartbeat, Configure and Close exclusive; beatMu serializes the
 // heartbeat, Configure and Close, which snapshot features first and write
 // after, never holding a feature lock while waiting for writeMu.
 type Engine struct {
@@ -62,7 +64,8 @@ type Engine struct {
 	constLabels map[string]string
 
 	beatMu      sync.Mutex
-	writeMu     sync.Mutex
+	writeMu     sync.RWMutex
+	commits     groupCommit
 	lastCompact int64
 
 	closed    atomic.Bool
@@ -102,6 +105,7 @@ func Open(opts Options) (*Engine, error) {
 		return nil, storeError(e.file, "open (corrupt or unreadable? move it aside to start afresh)", err)
 	}
 	e.db = db
+	e.commits.db = db
 	now := e.nowNanos()
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
@@ -633,12 +637,12 @@ func (e *Engine) persist(f *feature, ch change) {
 	if ch.transition {
 		reasonText = f.reason.String(state)
 	}
-	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
+	e.writeMu.RLock()
+	defer e.writeMu.RUnlock()
 	if e.closed.Load() {
 		return
 	}
-	err := e.db.Update(func(tx *bbolt.Tx) error {
+	err := e.commits.write(func(tx *bbolt.Tx) error {
 		if ch.transition {
 			if err := putMachine(tx, f.key, state, f.machineSince); err != nil {
 				return err
