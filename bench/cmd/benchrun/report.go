@@ -246,7 +246,7 @@ func writeThroughput(b *strings.Builder, r *results, ns []int) {
 		b.WriteString(strings.Join(parts, ", ") + ".\n")
 	}
 	b.WriteString("\nVigil's Go runtime at the end of the window (from its own `go_*` series; median over repetitions):\n\n")
-	b.WriteString("| checks | heap in use MiB | stacks MiB | goroutines | heap+stacks per check KiB | RSS / (heap+stacks) | GC cycles in window |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| checks | heap in use MiB | stacks MiB | goroutines | heap+stacks per check KiB | RSS / (heap+stacks) | RSS anon / file MiB | GC cycles in window |\n|---|---|---|---|---|---|---|---|\n")
 	for _, n := range ns {
 		reps := r.HTTP[n]
 		med := func(f func(*vigilResult) float64) float64 {
@@ -254,10 +254,12 @@ func writeThroughput(b *strings.Builder, r *results, ns []int) {
 		}
 		heap := med(func(v *vigilResult) float64 { return v.Runtime.HeapInuse })
 		stack := med(func(v *vigilResult) float64 { return v.Runtime.StackInuse })
-		fmt.Fprintf(b, "| %d | %.1f | %.1f | %.0f | %.1f | %.2f | %.0f |\n", n, heap/(1<<20), stack/(1<<20),
+		fmt.Fprintf(b, "| %d | %.1f | %.1f | %.0f | %.1f | %.2f | %.1f / %.1f | %.0f |\n", n, heap/(1<<20), stack/(1<<20),
 			med(func(v *vigilResult) float64 { return v.Runtime.Goroutines }),
 			(heap+stack)/float64(reps[0].Vigil.Checks)/1024,
 			med(func(v *vigilResult) float64 { return ratio(float64(v.RSS), v.Runtime.HeapInuse+v.Runtime.StackInuse) }),
+			med(func(v *vigilResult) float64 { return float64(v.RSSAnon) / (1 << 20) }),
+			med(func(v *vigilResult) float64 { return float64(v.RSSFile) / (1 << 20) }),
 			med(func(v *vigilResult) float64 { return v.GCCycles }))
 	}
 	var notes []string

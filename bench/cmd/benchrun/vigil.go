@@ -37,8 +37,9 @@ type vigilResult struct {
 	SpanMissed, SpanFailed    int64
 	CPUPer1000                float64 // CPU seconds per 1,000 runs
 
-	RSS, HWM int64
-	Threads  int
+	RSS, HWM         int64
+	RSSAnon, RSSFile int64
+	Threads          int
 	// Runtime is the agent's Go runtime at the scrape ending the window;
 	// GCCycles counts the collections between the two scrapes.
 	Runtime  runtimeStats
@@ -173,6 +174,7 @@ func (h *harness) runVigil(ctx context.Context, r vigilRun) (res *vigilResult, e
 	res.WindowSeconds = b.At.Sub(a.At).Seconds()
 	res.CPUSeconds = (b.CPU - a.CPU).Seconds()
 	res.RSS, res.HWM, res.Threads = b.RSS, b.HWM, b.Threads
+	res.RSSAnon, res.RSSFile = b.RSSAnon, b.RSSFile
 	res.Runtime, res.GCCycles = s2.Runtime, s2.Runtime.GCCycles-s1.Runtime.GCCycles
 
 	for _, c := range r.load.Checks {

@@ -21,9 +21,11 @@ type Sample struct {
 	At time.Time
 	// CPU is user plus system time since the process started.
 	CPU time.Duration
-	// RSS is VmRSS, HWM is VmHWM (peak RSS), in bytes.
-	RSS, HWM int64
-	Threads  int
+	// RSS is VmRSS, HWM is VmHWM (peak RSS), in bytes; RSS is RssAnon (heap,
+	// stacks) plus RssFile (the binary's pages, mapped files) plus RssShmem.
+	RSS, HWM         int64
+	RSSAnon, RSSFile int64
+	Threads          int
 }
 
 // Read samples process pid.
@@ -85,6 +87,12 @@ func parseStatus(b []byte, s *Sample) error {
 			dst = &s.RSS
 		case "VmHWM":
 			dst = &s.HWM
+		case "RssAnon":
+			dst = &s.RSSAnon
+			seen-- // optional: not every kernel has them
+		case "RssFile":
+			dst = &s.RSSFile
+			seen--
 		case "Threads":
 			threads = true
 		default:

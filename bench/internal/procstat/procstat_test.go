@@ -44,6 +44,9 @@ func TestParseStatus(t *testing.T) {
 		wantErr bool
 	}{
 		{"complete", "Name:\tvigil\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nThreads:\t12\n", Sample{RSS: 100 << 20, HWM: 200 << 20, Threads: 12}, false},
+		{"anon and file", "VmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nRssAnon:\t   81920 kB\nRssFile:\t   20480 kB\nThreads:\t12\n",
+			Sample{RSS: 100 << 20, HWM: 200 << 20, RSSAnon: 80 << 20, RSSFile: 20 << 20, Threads: 12}, false},
+		{"anon without rss", "VmHWM:\t1 kB\nRssAnon:\t1 kB\nRssFile:\t1 kB\nThreads:\t1\n", Sample{}, true},
 		{"missing rss", "Name:\tvigil\nVmHWM:\t 1 kB\nThreads:\t1\n", Sample{HWM: 1024, Threads: 1}, true},
 		{"not kB", "VmRSS:\t1 MB\nVmHWM:\t1 kB\nThreads:\t1\n", Sample{}, true},
 	}
