@@ -3,7 +3,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,6 +23,7 @@ import (
 	"github.com/vigil-monitoring/vigil/internal/agent"
 	"github.com/vigil-monitoring/vigil/internal/schedule"
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/httpprobe"
 )
 
 // These benchmarks hold a workload for a window of b.N planned runs (at the
@@ -400,6 +403,196 @@ func BenchmarkGocronBatched(b *testing.B) {
 			b.ReportMetric(float64(inUse-base)/float64(sc.jobs), "heap+stack-B/check")
 			b.ReportMetric(float64(goroutines-baseG)/float64(sc.jobs), "goroutines/check")
 			late.report(b)
+		})
+	}
+}
+
+// BenchmarkHTTPChecks is internal/schedule running real HTTP probes
+// (probes/httpprobe, plain http, a fresh connection per run) against the
+// target child, without the agent's metrics and SLA engine: the CPU the
+// scheduler and the prober spend per run, next to a bare dial, write, read,
+// close loop at the same rate in this process (floor). One op is one planned
+// run: -benchtime 2000x is a 20 s window at 1,000 checks every 10 s. The
+// window starts after one interval, once every check has run.
+// VIGIL_BENCH_CPUPROFILE profiles the window alone.
+func BenchmarkHTTPChecks(b *testing.B) {
+	addrs := startTargets(b)
+	for _, sc := range []struct {
+		checks   int
+		interval time.Duration
+	}{{1000, 10 * time.Second}, {1000, time.Second}, {10000, 10 * time.Second}} {
+		rate := float64(sc.checks) / sc.interval.Seconds()
+		b.Run(fmt.Sprintf("checks=%d/interval=%v", sc.checks, sc.interval), func(b *testing.B) {
+			if float64(b.N) < rate {
+				return // the framework's b.N=1 probe: skip the warm-up interval
+			}
+			benchScheduleHTTP(b, workload.HTTP(sc.checks, sc.interval, 0, 0, addrs))
+		})
+	}
+	for _, rate := range []float64{100, 1000} {
+		b.Run(fmt.Sprintf("floor/rate=%v", rate), func(b *testing.B) {
+			if float64(b.N) < rate {
+				return
+			}
+			benchFloorHTTP(b, addrs, rate)
+		})
+	}
+}
+
+func benchScheduleHTTP(b *testing.B, w *workload.Workload) {
+	late := &latencies{}
+	base, baseG := memInUse()
+	s, err := schedule.New(schedule.Options{Lateness: late})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := s.Stop(context.Background()); err != nil {
+			b.Errorf("stop: %v", err)
+		}
+	}()
+	var runs, failed atomic.Int64
+	var firstErr atomic.Pointer[error]
+	specs := make([]schedule.Spec, len(w.Checks))
+	for i, c := range w.Checks {
+		specs[i] = schedule.Spec{ID: c.ID, Interval: c.Interval, Timeout: w.Timeout, Fingerprint: c.Target,
+			Build: func() (probes.Prober, error) {
+				return httpprobe.New(&httpprobe.Config{URL: c.Target}, probes.Options{CheckID: c.ID})
+			},
+			OnResult: func(r *probes.Result) {
+				runs.Add(1)
+				if !r.Success {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, &r.Err)
+				}
+			}}
+	}
+	if _, err := s.Apply(specs); err != nil {
+		b.Fatal(err)
+	}
+	wait(w.Checks[0].Interval + time.Second)
+
+	late.mu.Lock()
+	late.xs = late.xs[:0] // the window's lateness only
+	late.mu.Unlock()
+	window := time.Duration(float64(b.N) / w.Rate() * float64(time.Second))
+	runs0, cpu0 := runs.Load(), processCPU(b)
+	stopProfile := startWindowProfile(b)
+	b.ResetTimer()
+	wait(window)
+	b.StopTimer()
+	stopProfile()
+	cpu, n := processCPU(b)-cpu0, runs.Load()-runs0
+	if n == 0 {
+		b.Fatal("no runs in the window")
+	}
+	if err := firstErr.Load(); err != nil {
+		b.Fatalf("%d of %d runs failed, first: %v", failed.Load(), runs.Load(), *err)
+	}
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(n), "cpu-ns/run")
+	b.ReportMetric(float64(n)/float64(b.N), "runs/op")
+	inUse, goroutines := memInUse()
+	b.ReportMetric(float64(inUse-base)/float64(len(w.Checks)), "heap+stack-B/check")
+	b.ReportMetric(float64(goroutines-baseG), "goroutines")
+	late.report(b)
+}
+
+// benchFloorHTTP is the floor of an HTTP probe in this process, as
+// bench/cmd/floor does it: paced at rate over addrs, each probe dials, writes
+// one request, reads to EOF and closes; no parsing, no timing.
+func benchFloorHTTP(b *testing.B, addrs []string, rate float64) {
+	requests := make([][]byte, len(addrs))
+	for i, a := range addrs {
+		requests[i] = []byte("GET / HTTP/1.1\r\nHost: " + a + "\r\nConnection: close\r\n\r\n")
+	}
+	buf := make([]byte, 4096)
+	probe := func(i int) error {
+		conn, err := net.DialTimeout("tcp", addrs[i], 5*time.Second)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := conn.Write(requests[i]); err != nil {
+			return err
+		}
+		for {
+			if _, err := conn.Read(buf); err != nil {
+				if err == io.EOF {
+					return nil
+				}
+				return err
+			}
+		}
+	}
+	cpu0 := processCPU(b)
+	stopProfile := startWindowProfile(b)
+	b.ResetTimer()
+	start := time.Now()
+	for i := range b.N {
+		if d := time.Until(start.Add(time.Duration(float64(i) / rate * float64(time.Second)))); d > 0 {
+			time.Sleep(d) // paced: the floor idles between probes as an agent does
+		}
+		if err := probe(i % len(addrs)); err != nil {
+			b.Fatalf("floor probe %d: %v", i, err)
+		}
+	}
+	b.StopTimer()
+	stopProfile()
+	b.ReportMetric(float64((processCPU(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/run")
+}
+
+// stackProber passes at once after using depth KiB of stack, as a probe run
+// (resolver, dialer, net/http, TLS) does: the cost of growing a goroutine's
+// stack for each run, without the syscalls that make a real run's figures
+// noisy.
+type stackProber struct{ depth int }
+
+func (p stackProber) Probe(context.Context) *probes.Result {
+	useStack(p.depth)
+	return &probes.Result{Start: time.Now(), Success: true}
+}
+
+// useStack recurses through kib frames of 1 KiB each.
+//
+//go:noinline
+func useStack(kib int) byte {
+	var frame [1024]byte
+	frame[kib%len(frame)] = byte(kib)
+	if kib <= 1 {
+		return frame[0]
+	}
+	return useStack(kib-1) + frame[kib%len(frame)]
+}
+
+// BenchmarkStackGrowth is BenchmarkSchedule with probers that use 16 or
+// 32 KiB of stack per run: what a run pays for the stack it needs on the
+// goroutine it is given (a fresh, small one per gocron task, or a worker's
+// already grown one).
+func BenchmarkStackGrowth(b *testing.B) {
+	const jobs, interval = 10000, time.Second
+	for _, kib := range []int{16, 32} {
+		b.Run(fmt.Sprintf("jobs=%d/interval=%v/stack=%dKiB", jobs, interval, kib), func(b *testing.B) {
+			s, err := schedule.New(schedule.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() {
+				if err := s.Stop(context.Background()); err != nil {
+					b.Errorf("stop: %v", err)
+				}
+			}()
+			var runs atomic.Int64
+			specs := make([]schedule.Spec, jobs)
+			for i := range specs {
+				specs[i] = schedule.Spec{ID: fmt.Sprintf("s/f%05d/c", i), Interval: interval, Timeout: interval / 2,
+					Fingerprint: "stack", Build: func() (probes.Prober, error) { return stackProber{depth: kib}, nil },
+					OnResult: func(*probes.Result) { runs.Add(1) }}
+			}
+			if _, err := s.Apply(specs); err != nil {
+				b.Fatal(err)
+			}
+			measureRuns(b, &runs, float64(jobs)/interval.Seconds())
 		})
 	}
 }

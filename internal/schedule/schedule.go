@@ -1,8 +1,10 @@
 // Package schedule decides when checks run: one gocron/v2 job per check, never
 // overlapping itself (a slow run makes the next slot skip), with each check's start
 // offset spread over its interval by a stable hash of its id, and each run's
-// context bounded by the check's timeout. It knows nothing of what results mean:
-// each job hands its result to the OnResult func it was given.
+// context bounded by the check's timeout. Runs go to a pool of long-lived worker
+// goroutines (workers.go), not the goroutine gocron starts for each. It knows
+// nothing of what results mean: each job hands its result to the OnResult func
+// it was given.
 package schedule
 
 import (
@@ -57,6 +59,7 @@ type Scheduler struct {
 	entries map[string]*entry
 	stopped bool
 	running sync.WaitGroup
+	workers *workers // where runs go, off gocron's short-lived goroutines
 }
 
 type entry struct {
@@ -78,7 +81,9 @@ func New(opts Options) (*Scheduler, error) {
 		return nil, fmt.Errorf("start scheduler: %w", err)
 	}
 	cron.Start()
-	return &Scheduler{cron: cron, logger: opts.Logger, lateness: opts.Lateness, inFlight: opts.InFlight, now: time.Now, entries: map[string]*entry{}}, nil
+	s := &Scheduler{cron: cron, logger: opts.Logger, lateness: opts.Lateness, inFlight: opts.InFlight, now: time.Now, entries: map[string]*entry{}}
+	s.workers = newWorkers(s.execute)
+	return s, nil
 }
 
 // Offset is the check's start offset within its interval: a stable hash of its
@@ -196,9 +201,8 @@ func closeProber(p probes.Prober) {
 	}
 }
 
-// run is one execution of a check. Its context is not the scheduler's: shutdown
-// lets in-flight runs finish within their timeout rather than cancelling them,
-// so stopping the agent never records a false failure.
+// run is gocron's task for one slot of a check: it observes the lateness (when
+// gocron started it), applies the no-overlap rule and hands the run to a worker.
 func (s *Scheduler) run(e *entry) {
 	start := time.Now()
 	if s.lateness != nil && !start.Before(e.first) {
@@ -212,12 +216,21 @@ func (s *Scheduler) run(e *entry) {
 	}
 	s.running.Add(1)
 	s.mu.Unlock()
-	defer s.running.Done()
 	if !e.runMu.TryLock() {
 		// The previous run is still going (its timeout exceeds the interval, or
 		// the check is being closed): skip this slot rather than queue it.
+		s.running.Done()
 		return
 	}
+	s.workers.run(e)
+}
+
+// execute is one execution of a check, on a worker; run took e.runMu and
+// counted it in s.running for it. Its context is not the scheduler's: shutdown
+// lets in-flight runs finish within their timeout rather than cancelling them,
+// so stopping the agent never records a false failure.
+func (s *Scheduler) execute(e *entry) {
+	defer s.running.Done()
 	defer e.runMu.Unlock()
 	if s.inFlight != nil {
 		s.inFlight.Inc()
@@ -291,6 +304,16 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 	}
 	if serr := s.cron.Shutdown(); serr != nil && err == nil {
 		err = fmt.Errorf("stop scheduler: %w", serr)
+	}
+	// Workers end here, idle ones at once; a run still in flight (ctx ran
+	// out) keeps its worker until it ends, bounded by its timeout.
+	workersDone := s.workers.close()
+	if err == nil {
+		select {
+		case <-workersDone:
+		case <-ctx.Done():
+			err = fmt.Errorf("stop scheduler: workers still running: %w", ctx.Err())
+		}
 	}
 	for _, e := range entries {
 		closeProber(e.prober)
