@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"testing"
 
 	"github.com/vigil-monitoring/vigil/probes"
@@ -73,4 +74,64 @@ func BenchmarkBaseline(b *testing.B) {
 			resp.Body.Close()
 		}
 	})
+}
+
+// BenchmarkMemoryPerProber is the heap one Prober keeps for its check's lifetime
+// (10,000 of them at once, as an agent at 10,000 checks holds), after New and
+// after each has run once: a plain-http check must not pay for a transport or
+// TLS it never uses. Run it with -benchtime 1x: one op builds 10,000 probers
+// (1,000 where each runs once).
+func BenchmarkMemoryPerProber(b *testing.B) {
+	const n = 10000
+	ts := newServer(b, reply(200, healthBody))
+	ca := newCA(b, "Vigil Bench CA")
+	tlsServer := newTLSServer(b, reply(200, healthBody), ca.leaf(b, nil), nil)
+	tests := []struct {
+		name   string
+		cfg    *Config
+		n      int  // probers built
+		runAll bool // each runs once before the measurement
+	}{
+		{"http", &Config{URL: ts.URL + "/health"}, n, false},
+		{"http/after-run", &Config{URL: ts.URL + "/health"}, n / 10, true},
+		{"http/headers", &Config{URL: ts.URL + "/health", Headers: map[string]string{"Accept": "application/json"}, BearerToken: "t0ken"}, n, false},
+		{"https", &Config{URL: tlsServer.URL + "/health", TLSConfig: probes.TLSConfig{CAFile: ca.pemFile}}, n, false},
+		{"https/after-run", &Config{URL: tlsServer.URL + "/health", TLSConfig: probes.TLSConfig{CAFile: ca.pemFile}}, n / 10, true},
+	}
+	for _, tt := range tests {
+		b.Run(tt.name, func(b *testing.B) {
+			var heapInuse, heapAlloc float64
+			for b.Loop() {
+				heapInuse, heapAlloc = retainedPerProber(b, tt.n, tt.cfg, tt.runAll)
+			}
+			b.ReportMetric(heapInuse, "heap-inuse-B/prober")
+			b.ReportMetric(heapAlloc, "heap-alloc-B/prober")
+		})
+	}
+}
+
+// retainedPerProber builds n probers of cfg, runs each once if runAll, and
+// returns the heap kept per prober after a GC: HeapInuse (spans, what the
+// process holds) and HeapAlloc (live objects).
+func retainedPerProber(b *testing.B, n int, cfg *Config, runAll bool) (heapInuse, heapAlloc float64) {
+	b.Helper()
+	ps := make([]*Prober, n)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for i := range ps {
+		ps[i] = newProber(b, cfg)
+	}
+	if runAll {
+		for _, p := range ps {
+			if r := p.Probe(context.Background()); !r.Success {
+				b.Fatal(r.Err)
+			}
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(ps)
+	return float64(int64(after.HeapInuse)-int64(before.HeapInuse)) / float64(n),
+		float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
 }

@@ -252,9 +252,13 @@ func (c *Config) plan() (*plan, error) {
 		add(probes.Errorf("compression", "unknown compression %q: want gzip, deflate or identity", c.Compression))
 	}
 
-	tlsConfig, err := c.TLSConfig.Build()
-	add(probes.Prefix("tls_config", err))
-	p.tlsConfig = tlsConfig
+	// A plain-http target without tls_config needs none: Go's default serves
+	// a redirect to https or an https proxy, as an empty block would.
+	if c.TLSConfig != (probes.TLSConfig{}) || (p.url != nil && p.url.Scheme == "https") {
+		tlsConfig, err := c.TLSConfig.Build()
+		add(probes.Prefix("tls_config", err))
+		p.tlsConfig = tlsConfig
+	}
 
 	add(p.parseProxyURL(c.ProxyURL))
 	if !slices.Contains(ipProtocols, p.ipProtocol) {
@@ -347,8 +351,16 @@ func (c *Config) authorization() (string, error) {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(creds)), nil
 }
 
+// defaultHeader is the header of every check that sets none of its own: one
+// map for all of them, read-only like every header map here.
+var defaultHeader = http.Header{"User-Agent": {userAgent}}
+
 // buildHeaders prepares the header maps shared (read-only) by every run.
 func (p *plan) buildHeaders(headers map[string]string, authorization string) error {
+	if len(headers) == 0 && authorization == "" && p.compression == "" {
+		p.header, p.crossHostHeader = defaultHeader, defaultHeader
+		return nil
+	}
 	var errs []error
 	h := make(http.Header, len(headers)+3)
 	for name, value := range headers {
@@ -383,9 +395,13 @@ func (p *plan) buildHeaders(headers map[string]string, authorization string) err
 	if _, ok := h["Accept-Encoding"]; !ok && p.compression != "" {
 		h["Accept-Encoding"] = []string{p.compression}
 	}
-	p.crossHostHeader = h.Clone()
-	for _, key := range credentialKey {
-		delete(p.crossHostHeader, key)
+	// Without credentials, a redirect to another host sends the same header.
+	p.crossHostHeader = h
+	if authorization != "" || slices.ContainsFunc(credentialKey, func(key string) bool { return h[key] != nil }) {
+		p.crossHostHeader = h.Clone()
+		for _, key := range credentialKey {
+			delete(p.crossHostHeader, key)
+		}
 	}
 	if authorization != "" {
 		h["Authorization"] = []string{authorization}

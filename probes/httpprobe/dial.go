@@ -40,7 +40,7 @@ func (p *Prober) dial(ctx context.Context, tr *requestTrace, address string) (ne
 		network = "tcp4"
 	}
 	tr.mark(&tr.connectStart)
-	conn, err := p.dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
+	conn, err := dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
 	if err != nil {
 		return nil, err
 	}

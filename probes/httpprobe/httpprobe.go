@@ -11,23 +11,33 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigil-monitoring/vigil/probes"
 )
 
 // Prober runs the HTTP check of one Config. It is built once per check; the
-// scheduler never overlaps its runs, and each run dials a new connection.
+// scheduler never overlaps its runs, and each run dials a new connection. An
+// agent holds one per check for as long as the check is configured, so it
+// keeps only what its config needs (plain-http checks share their headers and
+// build no transport or TLS config).
 type Prober struct {
-	plan      *plan
-	checkID   string
-	urlText   string // the target as errors show it
-	transport *http.Transport
-	dialer    net.Dialer
+	plan    *plan
+	checkID string
 	// resolver resolves target (or proxy) names; tests point it at their own
 	// DNS server.
 	resolver *net.Resolver
+
+	// transport serves https and proxied requests, built on the first one: a
+	// plain-http check goes by the direct path and may never need it (only a
+	// redirect to https would).
+	transportOnce sync.Once
+	transport     *http.Transport
 }
+
+// dialer dials every prober's connections; it holds no state of its own.
+var dialer net.Dialer
 
 // New builds a Prober from a Config, validating it (and reading the files it
 // names) again, since a Prober must never run on a bad one.
@@ -36,28 +46,32 @@ func New(cfg *Config, opts probes.Options) (*Prober, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http probe %s: invalid config: %w", opts.CheckID, err)
 	}
-	p := &Prober{
-		plan:     pl,
-		checkID:  opts.CheckID,
-		urlText:  pl.url.String(),
-		resolver: net.DefaultResolver,
-	}
-	p.transport = &http.Transport{
-		DialContext:     p.dialContext,
-		TLSClientConfig: pl.tlsConfig,
-		// A fresh connection per run: the run measures connect and TLS, and a
-		// reused connection would hide a listener that stopped accepting.
-		DisableKeepAlives: true,
-		// Compression is the config's choice (Accept-Encoding and decoding are
-		// ours), never the transport's silent gzip.
-		DisableCompression: true,
-		// A custom dialer and TLS config turn HTTP/2 off unless forced.
-		ForceAttemptHTTP2: true,
-	}
-	if pl.proxyURL != nil {
-		p.transport.Proxy = http.ProxyURL(pl.proxyURL)
-	}
-	return p, nil
+	return &Prober{plan: pl, checkID: opts.CheckID, resolver: net.DefaultResolver}, nil
+}
+
+// httpTransport is the prober's http.Transport, built on first use.
+func (p *Prober) httpTransport() *http.Transport {
+	p.transportOnce.Do(func() {
+		p.transport = &http.Transport{
+			DialContext: p.dialContext,
+			// nil (no tls_config on an http target) is Go's default, as an
+			// empty tls_config is.
+			TLSClientConfig: p.plan.tlsConfig,
+			// A fresh connection per run: the run measures connect and TLS,
+			// and a reused connection would hide a listener that stopped
+			// accepting.
+			DisableKeepAlives: true,
+			// Compression is the config's choice (Accept-Encoding and
+			// decoding are ours), never the transport's silent gzip.
+			DisableCompression: true,
+			// A custom dialer and TLS config turn HTTP/2 off unless forced.
+			ForceAttemptHTTP2: true,
+		}
+		if p.plan.proxyURL != nil {
+			p.transport.Proxy = http.ProxyURL(p.plan.proxyURL)
+		}
+	})
+	return p.transport
 }
 
 // outcome holds a run's Result with its HTTPInfo and phases, so that a run makes
@@ -121,7 +135,7 @@ func (p *Prober) roundTrips(ctx context.Context, start time.Time, info *probes.H
 		if p.direct(&h) {
 			resp, err = p.sendDirect(ctx, &h, tr)
 		} else {
-			resp, err = p.transport.RoundTrip(h.request(ctx, tr))
+			resp, err = p.httpTransport().RoundTrip(h.request(ctx, tr))
 		}
 		if err != nil {
 			return nil, tr, h, err
@@ -277,10 +291,9 @@ func (p *Prober) finish(ctx context.Context, out *outcome, tr *requestTrace, bod
 			err = describeTLS(err)
 		}
 	}
-	target := p.urlText
-	if last.url != p.plan.url {
-		target = last.url.Redacted()
-	}
+	// The configured URL holds no credentials (parseURL refuses them); a
+	// redirect's might.
+	target := last.url.Redacted()
 	return r.Fail(fmt.Errorf("http probe %s: %s %s: %w", p.checkID, last.method, target, err))
 }
 
