@@ -287,7 +287,7 @@ func BenchmarkGocron(b *testing.B) {
 						late.Observe(float64(start.Sub(first)%iv) / 1e9)
 						runs.Add(1)
 					}
-					opts := []gocron.JobOption{gocron.WithStartAt(gocron.WithStartDateTime(first))}
+					opts := []gocron.JobOption{gocron.WithStartAt(gocron.WithStartDateTimePast(first))}
 					if singleton {
 						opts = append(opts, gocron.WithSingletonMode(gocron.LimitModeReschedule))
 					}
@@ -394,7 +394,7 @@ func BenchmarkGocronBatched(b *testing.B) {
 					}
 				}
 				if _, err := cron.NewJob(gocron.DurationJob(sc.interval), gocron.NewTask(task),
-					gocron.WithStartAt(gocron.WithStartDateTime(first)), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
+					gocron.WithStartAt(gocron.WithStartDateTimePast(first)), gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
 					b.Fatal(err)
 				}
 			}
