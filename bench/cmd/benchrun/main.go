@@ -46,14 +46,14 @@ func fullPlan() plan {
 	return plan{Reps: 3, HTTPChecks: []int{1000, 10000}, Interval: 10 * time.Second, Window: 20 * time.Second,
 		FloorWindow: 10 * time.Second, Warmup: 4 * time.Second, Fidelity: 100, FidelityInterval: 30 * time.Second,
 		IdleInterval: 2 * time.Second, IdlePeriods: 5, DNSChecks: 1000, DNSInterval: time.Second, DNSWindow: 10 * time.Second,
-		ExpoRepeats: 2}
+		ExpoRepeats: 5}
 }
 
 func quickPlan() plan {
 	return plan{Quick: true, Reps: 1, HTTPChecks: []int{1000, 10000}, Interval: 10 * time.Second, Window: 10 * time.Second,
 		FloorWindow: 5 * time.Second, Warmup: 3 * time.Second, Fidelity: 50, FidelityInterval: 30 * time.Second,
 		IdleInterval: 2 * time.Second, IdlePeriods: 3, DNSChecks: 1000, DNSInterval: time.Second, DNSWindow: 5 * time.Second,
-		ExpoRepeats: 1}
+		ExpoRepeats: 3}
 }
 
 // harness holds what every measurement needs.
