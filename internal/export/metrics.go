@@ -164,6 +164,18 @@ type phaseValue struct {
 	value float64
 }
 
+// phasePairs holds one phase="name" pair per phase name, shared by every
+// check: a handful of names, 10,000 checks.
+var phasePairs sync.Map // string -> expo.Pair
+
+func phasePair(name string) expo.Pair {
+	if p, ok := phasePairs.Load(name); ok {
+		return p.(expo.Pair)
+	}
+	p, _ := phasePairs.LoadOrStore(name, expo.NewPair("phase", name))
+	return p.(expo.Pair)
+}
+
 var resultPairs = [3]expo.Pair{expo.NewPair("result", "success"), expo.NewPair("result", "failure"), expo.NewPair("result", "timeout")}
 
 // Check binds the series of one check; kind is http, dns or messaging. The
@@ -222,7 +234,7 @@ func (c *CheckMetrics) Observe(r *probes.Result) {
 		for _, p := range r.Phases {
 			i := slices.IndexFunc(c.phases, func(v phaseValue) bool { return v.name == p.Name })
 			if i < 0 {
-				c.phases = append(c.phases, phaseValue{name: p.Name, pair: expo.NewPair("phase", p.Name)})
+				c.phases = append(c.phases, phaseValue{name: p.Name, pair: phasePair(p.Name)})
 				i = len(c.phases) - 1
 			}
 			c.phases[i].value = p.Duration.Seconds()
