@@ -109,7 +109,7 @@ func (e *Exposition) Write(out io.Writer, openMetrics bool) error {
 // fastest level: at 10,000 checks the text is 65 MB, and the default level
 // would cost more CPU than rendering it.
 func (e *Exposition) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	format := expfmt.NegotiateIncludingOpenMetrics(r.Header)
+	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
 	openMetrics := format.FormatType() == expfmt.TypeOpenMetrics
 	if !openMetrics {
 		format = expfmt.NewFormat(expfmt.TypeTextPlain)
