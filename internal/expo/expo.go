@@ -57,8 +57,7 @@ type Schema struct {
 
 // NewSchema returns the schema of names (in any order; they must be unique).
 func NewSchema(names ...string) *Schema {
-	s := &Schema{names: slices.Sorted(slices.Values(names))}
-	return s
+	return &Schema{names: slices.Sorted(slices.Values(names))}
 }
 
 // Names returns the sorted names.
@@ -98,27 +97,6 @@ func NewLabels(schema *Schema, values ...string) Labels {
 		b = appendPair(b, schema.names[i], v)
 	}
 	return Labels{schema: schema, text: string(b), starts: starts}
-}
-
-// Schema returns the labels' schema.
-func (l *Labels) Schema() *Schema { return l.schema }
-
-// Value returns the value of the i-th name, unescaped.
-func (l *Labels) Value(i int) string {
-	end := len(l.text)
-	if i+1 < len(l.starts) {
-		end = int(l.starts[i+1]) - 1
-	}
-	pair := l.text[l.starts[i]:end]
-	v := pair[len(l.schema.names[i])+2 : len(pair)-1]
-	if !strings.Contains(v, `\`) {
-		return v
-	}
-	u, err := strconv.Unquote(`"` + v + `"`)
-	if err != nil {
-		return v
-	}
-	return u
 }
 
 // Pair is one more label for samples (result, phase, state, window), rendered
@@ -189,9 +167,6 @@ func NewWriter(out io.Writer, openMetrics bool) *Writer {
 func (w *Writer) Reset(out io.Writer, openMetrics bool) {
 	w.out, w.openMetrics, w.buf, w.err, w.fam, w.pending = out, openMetrics, w.buf[:0], nil, nil, false
 }
-
-// OpenMetrics says which format the Writer writes.
-func (w *Writer) OpenMetrics() bool { return w.openMetrics }
 
 // Family starts family f; its samples follow.
 func (w *Writer) Family(f *Family) {

@@ -107,15 +107,6 @@ func TestWriterMatchesClientGolang(t *testing.T) {
 	}
 }
 
-func TestLabelsValue(t *testing.T) {
-	l := expo.NewLabels(schema, `quo"te\back`+"\nline", "kr-central-1", "talk")
-	for i, want := range []string{`quo"te\back` + "\nline", "kr-central-1", "talk"} {
-		if got := l.Value(i); got != want {
-			t.Errorf("Value(%d) = %q, want %q", i, got, want)
-		}
-	}
-}
-
 // bigSource writes n samples, enough to make the Writer flush many times.
 type bigSource int
 
