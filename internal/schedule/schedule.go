@@ -1,13 +1,21 @@
-// Package schedule decides when checks run: one gocron/v2 job per check, never
-// overlapping itself (a slow run makes the next slot skip), with each check's start
-// offset spread over its interval by a stable hash of its id, and each run's
-// context bounded by the check's timeout. Runs go to a pool of long-lived worker
-// goroutines (workers.go), not the goroutine gocron starts for each. It knows
-// nothing of what results mean: each job hands its result to the OnResult func
-// it was given.
+// Package schedule decides when checks run. Every check has slots at
+// wall-clock multiples of its interval plus a start offset spread over the
+// interval by a stable hash of its id; it never overlaps itself (a slow run
+// makes the next slot skip), and each run's context is bounded by the check's
+// timeout. Runs go to a pool of long-lived worker goroutines (workers.go). It
+// knows nothing of what results mean: each run hands its result to the
+// OnResult func its check was given.
+//
+// gocron/v2 drives a timing wheel (wheel.go) rather than holding one job per
+// check: one gocron job turns the wheel every second, and each turn dispatches
+// the checks whose slots come in it, in slot order, on one timer. A gocron job
+// holds about 2.8 KB once it has run (its map entry, a copy of it held by its
+// timer's closure, a context and a timer), 28 MB at 10,000 checks; a wheel
+// entry about 265 B (BenchmarkSchedule, BenchmarkGocron in bench/).
 package schedule
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -57,18 +65,27 @@ type Scheduler struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry
+	queue   queue // every scheduled entry, earliest next slot first
 	stopped bool
 	running sync.WaitGroup
-	workers *workers // where runs go, off gocron's short-lived goroutines
+	workers *workers // where runs go, off the wheel's goroutine
+
+	turnMu sync.Mutex    // one turn of the wheel dispatches at a time
+	wake   chan struct{} // an entry went to the front of the queue
+	quit   chan struct{} // closed by Stop
 }
 
+// entry is one scheduled check. spec keeps what Apply compares (its Build and
+// OnResult are cleared once used, so the config they close over can go).
 type entry struct {
 	spec     Spec
-	first    time.Time // first planned start; runs are planned at first + k*interval
 	prober   probes.Prober
 	onResult atomic.Pointer[func(*probes.Result)]
-	job      gocron.Job
 	runMu    sync.Mutex // held during a run, so Close waits for it
+
+	// Guarded by Scheduler.mu.
+	next  time.Time // the next slot
+	index int       // in Scheduler.queue; -1 when not queued
 }
 
 // New returns a started Scheduler with no checks.
@@ -80,9 +97,17 @@ func New(opts Options) (*Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start scheduler: %w", err)
 	}
-	cron.Start()
-	s := &Scheduler{cron: cron, logger: opts.Logger, lateness: opts.Lateness, inFlight: opts.InFlight, now: time.Now, entries: map[string]*entry{}}
+	s := &Scheduler{cron: cron, logger: opts.Logger, lateness: opts.Lateness, inFlight: opts.InFlight, now: time.Now,
+		entries: map[string]*entry{}, wake: make(chan struct{}, 1), quit: make(chan struct{})}
 	s.workers = newWorkers(s.execute)
+	// The first turn starts at once, so that checks applied right after New
+	// run in their first slot.
+	if _, err := cron.NewJob(gocron.DurationJob(turnEvery), gocron.NewTask(s.turn),
+		gocron.WithStartAt(gocron.WithStartImmediately()), gocron.WithName("vigil wheel")); err != nil {
+		_ = cron.Shutdown()
+		return nil, fmt.Errorf("start scheduler: %w", err)
+	}
+	cron.Start()
 	return s, nil
 }
 
@@ -143,9 +168,7 @@ func (s *Scheduler) Apply(specs []Spec) (Changes, error) {
 		} else {
 			ch.Added++
 		}
-		if err := s.add(spec, prober); err != nil {
-			errs = append(errs, err)
-		}
+		s.add(spec, prober)
 	}
 	for id, e := range s.entries {
 		if !want[id] {
@@ -156,37 +179,32 @@ func (s *Scheduler) Apply(specs []Spec) (Changes, error) {
 	return ch, errors.Join(errs...)
 }
 
-func (s *Scheduler) add(spec Spec, prober probes.Prober) error {
-	e := &entry{spec: spec, prober: prober, first: firstStart(spec.ID, spec.Interval, s.now())}
+// add queues a new entry at its first slot; s.mu is held.
+func (s *Scheduler) add(spec Spec, prober probes.Prober) {
+	e := &entry{spec: spec, prober: prober, index: -1}
 	onResult := spec.OnResult
 	e.onResult.Store(&onResult)
-	job, err := s.cron.NewJob(
-		gocron.DurationJob(spec.Interval),
-		gocron.NewTask(s.run, e),
-		// Not gocron's WithSingletonMode: it keeps a goroutine and a 1,000-slot
-		// channel per job (about 24 KiB per check, most of an agent's memory at
-		// 10,000 checks). run skips a slot itself while the previous run of the
-		// same check is still going, which is the same LimitModeReschedule rule.
-		// ...Past: first is computed a moment before gocron looks at it and
-		// may have passed by then (a busy machine, a short interval); gocron
-		// then steps it forward by whole intervals, so the phase holds.
-		gocron.WithStartAt(gocron.WithStartDateTimePast(e.first)),
-		gocron.WithName(spec.ID),
-	)
-	if err != nil {
-		closeProber(e.prober)
-		return fmt.Errorf("schedule check %s: %w", spec.ID, err)
+	e.spec.Build, e.spec.OnResult = nil, nil
+	e.next = firstStart(spec.ID, spec.Interval, s.now())
+	// The first slot is computed from s.now, which tests set in the past
+	// (as a busy machine can make it): step on by whole intervals, so that
+	// the check keeps its phase.
+	if now := time.Now(); !e.next.After(now) {
+		e.next = nextSlot(e.next, spec.Interval, now)
 	}
-	e.job = job
 	s.entries[spec.ID] = e
-	return nil
+	heap.Push(&s.queue, e)
+	if e.index == 0 {
+		s.nudge()
+	}
 }
 
-// remove unschedules e; a run in flight finishes, then its prober is closed.
+// remove unschedules e; s.mu is held. A run in flight finishes, then its
+// prober is closed.
 func (s *Scheduler) remove(e *entry) {
 	delete(s.entries, e.spec.ID)
-	if err := s.cron.RemoveJob(e.job.ID()); err != nil {
-		s.logger.Debug("remove job", "check", e.spec.ID, "err", err)
+	if e.index >= 0 {
+		heap.Remove(&s.queue, e.index)
 	}
 	go func() {
 		e.runMu.Lock()
@@ -201,31 +219,7 @@ func closeProber(p probes.Prober) {
 	}
 }
 
-// run is gocron's task for one slot of a check: it observes the lateness (when
-// gocron started it), applies the no-overlap rule and hands the run to a worker.
-func (s *Scheduler) run(e *entry) {
-	start := time.Now()
-	if s.lateness != nil && !start.Before(e.first) {
-		planned := e.first.Add(start.Sub(e.first) / e.spec.Interval * e.spec.Interval)
-		s.lateness.Observe(start.Sub(planned).Seconds())
-	}
-	s.mu.Lock()
-	if s.stopped {
-		s.mu.Unlock()
-		return
-	}
-	s.running.Add(1)
-	s.mu.Unlock()
-	if !e.runMu.TryLock() {
-		// The previous run is still going (its timeout exceeds the interval, or
-		// the check is being closed): skip this slot rather than queue it.
-		s.running.Done()
-		return
-	}
-	s.workers.run(e)
-}
-
-// execute is one execution of a check, on a worker; run took e.runMu and
+// execute is one execution of a check, on a worker; dispatch took e.runMu and
 // counted it in s.running for it. Its context is not the scheduler's: shutdown
 // lets in-flight runs finish within their timeout rather than cancelling them,
 // so stopping the agent never records a false failure.
@@ -288,8 +282,10 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		return nil
 	}
 	s.stopped = true
+	close(s.quit)
 	entries := s.entries
 	s.entries = map[string]*entry{}
+	s.queue = nil
 	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() {

@@ -24,8 +24,8 @@ func goroutineID() string {
 }
 
 // TestRunsReuseAWorker: a check's runs go to the same long-lived goroutine
-// (whose stack has already grown), not to a new goroutine per run as gocron
-// starts them.
+// (whose stack has already grown), and never run on the wheel's goroutine,
+// which must stay free to dispatch the next slot on time.
 func TestRunsReuseAWorker(t *testing.T) {
 	s, err := New(Options{})
 	if err != nil {
@@ -34,10 +34,10 @@ func TestRunsReuseAWorker(t *testing.T) {
 	defer s.Stop(context.Background())
 	var mu sync.Mutex
 	seen := map[string]int{}
-	gocron := map[string]bool{}
-	s.lateness = observerFunc(func(float64) { // called on gocron's goroutine
+	wheel := map[string]bool{}
+	s.lateness = observerFunc(func(float64) { // called on the wheel's goroutine
 		mu.Lock()
-		gocron[goroutineID()] = true
+		wheel[goroutineID()] = true
 		mu.Unlock()
 	})
 	c := newCollector()
@@ -55,8 +55,13 @@ func TestRunsReuseAWorker(t *testing.T) {
 	c.waitFor(t, "reuse", runs, 5*time.Second)
 	mu.Lock()
 	defer mu.Unlock()
-	if len(gocron) < runs {
-		t.Fatalf("gocron started %d runs on %d goroutines; the test expects one goroutine per run", runs, len(gocron))
+	if len(wheel) == 0 {
+		t.Fatal("no lateness observed: the test cannot tell the wheel's goroutine")
+	}
+	for id := range seen {
+		if wheel[id] {
+			t.Fatalf("a run went on the wheel's goroutine %s", id)
+		}
 	}
 	// One worker; a second only if a slot came before the worker was idle again.
 	if len(seen) > 2 || s.workers.started.Load() > 2 {
@@ -113,7 +118,9 @@ func TestConcurrencyIsNotCapped(t *testing.T) {
 	defer c.mu.Unlock()
 	for _, spec := range specs {
 		r := c.results[spec.ID][0]
-		if !r.TimedOut || r.Duration < timeout || r.Duration > timeout+200*time.Millisecond {
+		// The deadline is set just before RunOnce takes the start time: the
+		// duration may fall short of the timeout by that moment.
+		if !r.TimedOut || r.Duration < timeout-10*time.Millisecond || r.Duration > timeout+200*time.Millisecond {
 			t.Errorf("%s: TimedOut=%v after %s, want a timeout at %s (+<200ms)", spec.ID, r.TimedOut, r.Duration, timeout)
 		}
 		phase := r.Start.Sub(r.Start.Truncate(interval))

@@ -1,0 +1,70 @@
+package schedule
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/vigil-monitoring/vigil/probes"
+)
+
+func TestNextSlotSkipsWhatAStallMissed(t *testing.T) {
+	base := time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)
+	iv := 10 * time.Second
+	tests := []struct {
+		name     string
+		now, out time.Duration // after base
+	}{
+		{"on time", 1 * time.Millisecond, 10 * time.Second},
+		{"late within the interval", 9 * time.Second, 10 * time.Second},
+		{"late by the next slot", 12 * time.Second, 20 * time.Second},
+		{"stalled for three slots", 31 * time.Second, 40 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := nextSlot(base, iv, base.Add(tt.now))
+			if want := base.Add(tt.out); !got.Equal(want) {
+				t.Fatalf("nextSlot at +%s = +%s, want +%s", tt.now, got.Sub(base), tt.out)
+			}
+		})
+	}
+}
+
+// TestCheckAppliedMidTurnRunsInItsFirstSlot: a turn already sleeping (the
+// queue was empty when it began) is woken for a check applied later, whose
+// first slot comes before the next turn; and checks keep their slots across
+// turns.
+func TestCheckAppliedMidTurnRunsInItsFirstSlot(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	time.Sleep(300 * time.Millisecond) // the first turn is asleep with nothing queued
+	const interval = 700 * time.Millisecond
+	c := newCollector()
+	ids := []string{"s/f/a", "s/f/b", "s/f/c", "s/f/d"}
+	specs := make([]Spec, len(ids))
+	for i, id := range ids {
+		specs[i] = Spec{ID: id, Interval: interval, Timeout: 100 * time.Millisecond, Fingerprint: "1",
+			Build: func() (probes.Prober, error) { return okProber(), nil }, OnResult: c.onResult(id)}
+	}
+	applied := time.Now()
+	if _, err := s.Apply(specs); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		c.waitFor(t, id, 4, 5*time.Second) // four slots span at least two turns
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		first := firstStart(id, interval, applied)
+		for k, r := range c.results[id][:4] {
+			slot := first.Add(time.Duration(k) * interval)
+			if late := r.Start.Sub(slot); late < 0 || late > 20*time.Millisecond {
+				t.Errorf("%s run %d started %s after slot %s, want within 20ms", id, k, late, slot.Format(time.StampMicro))
+			}
+		}
+	}
+}
