@@ -119,7 +119,7 @@ func TestFirstStartIsOnTheSlotGrid(t *testing.T) {
 }
 
 // TestFirstStartAlreadyPassed: on a busy machine the first slot can pass
-// between computing it and handing it to gocron. The check must still be
+// between computing it and queueing it on the wheel. The check must still be
 // scheduled, on its own phase, rather than refused (CI once failed on this).
 func TestFirstStartAlreadyPassed(t *testing.T) {
 	s, err := New(Options{})
