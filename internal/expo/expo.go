@@ -53,11 +53,13 @@ type Family struct {
 // (result, phase, state, window) knows where in the sorted order it goes.
 type Schema struct {
 	names []string
+	// tail is the length of the pair offsets at the end of a Labels' text.
+	tail int
 }
 
 // NewSchema returns the schema of names (in any order; they must be unique).
 func NewSchema(names ...string) *Schema {
-	return &Schema{names: slices.Sorted(slices.Values(names))}
+	return &Schema{names: slices.Sorted(slices.Values(names)), tail: 4 * len(names)}
 }
 
 // Names returns the sorted names.
@@ -78,8 +80,10 @@ func (s *Schema) Pos(name string) int {
 // name, values escaped.
 type Labels struct {
 	schema *Schema
-	text   string
-	starts []uint32 // byte offset of each pair in text
+	// text is the pairs, then the byte offset of each pair in them, 4 bytes
+	// each, little-endian: every check and feature has its Labels, and one
+	// string is smaller than a string and a slice.
+	text string
 }
 
 // NewLabels renders values (in the order of schema.Names()).
@@ -96,7 +100,25 @@ func NewLabels(schema *Schema, values ...string) Labels {
 		starts[i] = uint32(len(b))
 		b = appendPair(b, schema.names[i], v)
 	}
-	return Labels{schema: schema, text: string(b), starts: starts}
+	for _, s := range starts {
+		b = append(b, byte(s), byte(s>>8), byte(s>>16), byte(s>>24))
+	}
+	return Labels{schema: schema, text: string(b)}
+}
+
+// pairs returns the rendered pairs.
+func (l *Labels) pairs() string {
+	if l.schema == nil {
+		return "" // the zero Labels
+	}
+	return l.text[:len(l.text)-l.schema.tail]
+}
+
+// start returns the byte offset of pair i in the pairs.
+func (l *Labels) start(i int) int {
+	s := l.text[len(l.text)-l.schema.tail+4*i:]
+	_ = s[3]
+	return int(uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24)
 }
 
 // Pair is one more label for samples (result, phase, state, window), rendered
@@ -202,23 +224,25 @@ func (w *Writer) begin(suffix string, l *Labels, extra *Pair) {
 	}
 	b := append(w.buf, w.fam.Name...)
 	b = append(b, suffix...)
+	pairs := l.pairs()
 	switch {
-	case extra == nil && l.text == "":
+	case extra == nil && pairs == "":
 	case extra == nil:
 		b = append(b, '{')
-		b = append(b, l.text...)
+		b = append(b, pairs...)
 		b = append(b, '}')
 	default:
 		b = append(b, '{')
-		at := l.schema.Pos(extra.name)
-		if at < len(l.starts) {
-			b = append(b, l.text[:l.starts[at]]...)
+		s := l.schema
+		if at := s.Pos(extra.name); at < len(s.names) {
+			start := l.start(at)
+			b = append(b, pairs[:start]...)
 			b = append(b, extra.text...)
 			b = append(b, ',')
-			b = append(b, l.text[l.starts[at]:]...)
+			b = append(b, pairs[start:]...)
 		} else {
-			b = append(b, l.text...)
-			if l.text != "" {
+			b = append(b, pairs...)
+			if pairs != "" {
 				b = append(b, ',')
 			}
 			b = append(b, extra.text...)
@@ -285,6 +309,7 @@ func (w *Writer) Histogram(l *Labels, buckets *Buckets, counts []uint64, sum flo
 	if w.openMetrics {
 		les = buckets.om
 	}
+	pairs := l.pairs()
 	var cumulative uint64
 	for i, le := range les {
 		cumulative += counts[i]
@@ -294,8 +319,8 @@ func (w *Writer) Histogram(l *Labels, buckets *Buckets, counts []uint64, sum flo
 		// le goes last, after the sorted pairs, where client_golang puts it.
 		b := append(w.buf, w.fam.Name...)
 		b = append(b, "_bucket{"...)
-		if l.text != "" {
-			b = append(b, l.text...)
+		if pairs != "" {
+			b = append(b, pairs...)
 			b = append(b, ',')
 		}
 		b = append(b, `le="`...)
