@@ -105,15 +105,24 @@ func (f *atomicFloat) Add(v float64) {
 	}
 }
 
+// histBuckets is how many buckets a histogram has room for, +Inf included:
+// durationBuckets and roundtripBuckets have 14 bounds. Counts held inline
+// make a check's duration histogram part of its CheckMetrics, not two more
+// allocations.
+const histBuckets = 15
+
 // histogram counts observations per bucket (not cumulative; +Inf last).
 type histogram struct {
 	buckets *expo.Buckets
-	counts  []atomic.Uint64
+	counts  [histBuckets]atomic.Uint64
 	sum     atomicFloat
 }
 
-func newHistogram(b *expo.Buckets) *histogram {
-	return &histogram{buckets: b, counts: make([]atomic.Uint64, len(b.Upper())+1)}
+func (h *histogram) init(b *expo.Buckets) {
+	if len(b.Upper()) >= histBuckets {
+		panic("export: more histogram buckets than histBuckets")
+	}
+	h.buckets = b
 }
 
 func (h *histogram) Observe(v float64) {
@@ -124,9 +133,9 @@ func (h *histogram) Observe(v float64) {
 // write writes the histogram; its count is the buckets' sum, so the two agree
 // even while a run is being observed.
 func (h *histogram) write(w *expo.Writer, l *expo.Labels) {
-	var counts [32]uint64
-	n := len(h.counts)
-	for i := range h.counts {
+	var counts [histBuckets]uint64
+	n := len(h.buckets.Upper()) + 1
+	for i := range n {
 		counts[i] = h.counts[i].Load()
 	}
 	w.Histogram(l, h.buckets, counts[:n], h.sum.Load())
@@ -136,58 +145,82 @@ func (h *histogram) write(w *expo.Writer, l *expo.Labels) {
 // rendered once.
 type CheckMetrics struct {
 	m                             *Metrics
-	key                           string
 	service, feature, check, kind string
 	labels                        expo.Labels
 
-	up, lastRun                   atomicFloat
-	interval, timeout             atomicFloat
-	scheduled                     atomic.Bool
-	runs                          [3]atomic.Uint64
-	duration                      *histogram
-	status, version, length, redi atomicFloat
-	cert                          atomicFloat
-	hasCert                       atomic.Bool
-	answer, authority, additional atomicFloat
-	serial                        atomicFloat
-	hasSerial                     atomic.Bool
-	msgs                          [6]atomic.Uint64 // sent, received, lost, duplicated, reordered, corrupted
-	rtt                           *histogram
+	up, lastRun       atomicFloat
+	interval, timeout atomicFloat
+	scheduled         atomic.Bool
+	runs              [3]atomic.Uint64
+	duration          histogram
+	// The values only runs of one kind have: the check's kind's is set.
+	http *httpValues
+	dns  *dnsValues
+	msg  *messagingValues
 
 	phaseMu sync.Mutex
 	phases  []phaseValue
 }
 
+type httpValues struct {
+	status, version, length, redi atomicFloat
+	cert                          atomicFloat
+	hasCert                       atomic.Bool
+}
+
+type dnsValues struct {
+	answer, authority, additional atomicFloat
+	serial                        atomicFloat
+	hasSerial                     atomic.Bool
+}
+
+type messagingValues struct {
+	counts [6]atomic.Uint64 // sent, received, lost, duplicated, reordered, corrupted
+	rtt    histogram
+}
+
+// phaseValue is the duration of one phase in the check's last run that had it.
 type phaseValue struct {
-	name  string
-	pair  expo.Pair
+	*phase
 	value float64
 }
 
-// phasePairs holds one phase="name" pair per phase name, shared by every
-// check: a handful of names, 10,000 checks.
-var phasePairs sync.Map // string -> expo.Pair
+// phase is a phase's name and its phase="name" pair, shared by every check:
+// a handful of names, 10,000 checks.
+type phase struct {
+	name string
+	pair expo.Pair
+}
 
-func phasePair(name string) expo.Pair {
-	if p, ok := phasePairs.Load(name); ok {
-		return p.(expo.Pair)
+var phases sync.Map // name -> *phase
+
+func phaseNamed(name string) *phase {
+	if p, ok := phases.Load(name); ok {
+		return p.(*phase)
 	}
-	p, _ := phasePairs.LoadOrStore(name, expo.NewPair("phase", name))
-	return p.(expo.Pair)
+	p, _ := phases.LoadOrStore(name, &phase{name: name, pair: expo.NewPair("phase", name)})
+	return p.(*phase)
 }
 
 var resultPairs = [3]expo.Pair{expo.NewPair("result", "success"), expo.NewPair("result", "failure"), expo.NewPair("result", "timeout")}
 
+// checkKey is a check's key in Metrics.checks; the map holds it, CheckMetrics
+// does not.
+func checkKey(service, feature, check, kind string) string {
+	return service + "\x00" + feature + "\x00" + check + "\x00" + kind
+}
+
 // Check binds the series of one check; kind is http, dns or messaging. The
 // same labels give the same CheckMetrics, so counters survive reloads.
 func (m *Metrics) Check(service, feature, check, kind string) *CheckMetrics {
-	key := service + "\x00" + feature + "\x00" + check + "\x00" + kind
+	key := checkKey(service, feature, check, kind)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if c, ok := m.checks[key]; ok {
 		return c
 	}
-	c := &CheckMetrics{m: m, key: key, service: service, feature: feature, check: check, kind: kind, duration: newHistogram(durationBuckets)}
+	c := &CheckMetrics{m: m, service: service, feature: feature, check: check, kind: kind}
+	c.duration.init(durationBuckets)
 	own := map[string]string{"service": service, "feature": feature, "check": check, "kind": kind}
 	values := make([]string, 0, len(m.schema.Names()))
 	for _, name := range m.schema.Names() {
@@ -198,8 +231,14 @@ func (m *Metrics) Check(service, feature, check, kind string) *CheckMetrics {
 		}
 	}
 	c.labels = expo.NewLabels(m.schema, values...)
-	if kind == "messaging" {
-		c.rtt = newHistogram(roundtripBuckets)
+	switch kind {
+	case "http":
+		c.http = &httpValues{}
+	case "dns":
+		c.dns = &dnsValues{}
+	case "messaging":
+		c.msg = &messagingValues{}
+		c.msg.rtt.init(roundtripBuckets)
 	}
 	m.checks[key] = c
 	m.sorted = nil
@@ -231,10 +270,14 @@ func (c *CheckMetrics) Observe(r *probes.Result) {
 	c.duration.Observe(r.Duration.Seconds())
 	if len(r.Phases) > 0 {
 		c.phaseMu.Lock()
+		if c.phases == nil {
+			// Runs of a check mostly have the same phases: room for these.
+			c.phases = make([]phaseValue, 0, len(r.Phases))
+		}
 		for _, p := range r.Phases {
 			i := slices.IndexFunc(c.phases, func(v phaseValue) bool { return v.name == p.Name })
 			if i < 0 {
-				c.phases = append(c.phases, phaseValue{name: p.Name, pair: phasePair(p.Name)})
+				c.phases = append(c.phases, phaseValue{phase: phaseNamed(p.Name)})
 				i = len(c.phases) - 1
 			}
 			c.phases[i].value = p.Duration.Seconds()
@@ -242,40 +285,44 @@ func (c *CheckMetrics) Observe(r *probes.Result) {
 		c.phaseMu.Unlock()
 	}
 	if h := r.HTTP; h != nil && c.kind == "http" {
-		c.status.Set(float64(h.StatusCode))
-		c.version.Set(httpVersionNumber(h.Version))
-		c.length.Set(float64(h.ContentLength))
-		c.redi.Set(float64(h.Redirects))
+		v := c.http
+		v.status.Set(float64(h.StatusCode))
+		v.version.Set(httpVersionNumber(h.Version))
+		v.length.Set(float64(h.ContentLength))
+		v.redi.Set(float64(h.Redirects))
 		if !h.CertExpiry.IsZero() {
-			c.cert.Set(float64(h.CertExpiry.Unix()))
-			c.hasCert.Store(true)
+			v.cert.Set(float64(h.CertExpiry.Unix()))
+			v.hasCert.Store(true)
 		}
 	}
 	if d := r.DNS; d != nil && c.kind == "dns" {
-		c.answer.Set(float64(d.Answer))
-		c.authority.Set(float64(d.Authority))
-		c.additional.Set(float64(d.Additional))
+		v := c.dns
+		v.answer.Set(float64(d.Answer))
+		v.authority.Set(float64(d.Authority))
+		v.additional.Set(float64(d.Additional))
 		if d.HasSOA {
-			c.serial.Set(float64(d.SOASerial))
-			c.hasSerial.Store(true)
+			v.serial.Set(float64(d.SOASerial))
+			v.hasSerial.Store(true)
 		}
 	}
 	if mi := r.Messaging; mi != nil && c.kind == "messaging" {
+		v := c.msg
 		for i, n := range [6]int{mi.Sent, mi.Received, mi.Lost, mi.Duplicated, mi.Reordered, mi.Corrupted} {
-			c.msgs[i].Add(uint64(n))
+			v.counts[i].Add(uint64(n))
 		}
 		for _, rt := range mi.RoundTrips {
-			c.rtt.Observe(rt.Seconds())
+			v.rtt.Observe(rt.Seconds())
 		}
 	}
 }
 
 // Forget deletes the check's series (the check was removed or replaced).
 func (c *CheckMetrics) Forget() {
+	key := checkKey(c.service, c.feature, c.check, c.kind)
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
-	if c.m.checks[c.key] == c {
-		delete(c.m.checks, c.key)
+	if c.m.checks[key] == c {
+		delete(c.m.checks, key)
 		c.m.sorted = nil
 	}
 }
@@ -330,7 +377,7 @@ func always(f *atomicFloat) (float64, bool) { return f.Load(), true }
 func messageCounter(name, help string, i int) checkFamily {
 	return checkFamily{expo.Family{Name: name, Help: help, Type: expo.Counter}, func(w *expo.Writer, c *CheckMetrics) {
 		if c.kind == "messaging" {
-			w.Sample(&c.labels, float64(c.msgs[i].Load()))
+			w.Sample(&c.labels, float64(c.msg.counts[i].Load()))
 		}
 	}}
 }
@@ -362,25 +409,25 @@ var checkFamilies = []checkFamily{
 	gauge("vigil_check_up", "1 if the check's last run passed, 0 if it failed.", "",
 		func(c *CheckMetrics) (float64, bool) { return always(&c.up) }),
 	gauge("vigil_dns_additional_rrs", "Resource records in the additional section of the last run.", "dns",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.additional) }),
+		func(c *CheckMetrics) (float64, bool) { return always(&c.dns.additional) }),
 	gauge("vigil_dns_answer_rrs", "Resource records in the answer section of the last run.", "dns",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.answer) }),
+		func(c *CheckMetrics) (float64, bool) { return always(&c.dns.answer) }),
 	gauge("vigil_dns_authority_rrs", "Resource records in the authority section of the last run.", "dns",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.authority) }),
+		func(c *CheckMetrics) (float64, bool) { return always(&c.dns.authority) }),
 	gauge("vigil_dns_serial", "SOA serial seen in the last run.", "dns",
-		func(c *CheckMetrics) (float64, bool) { return c.serial.Load(), c.hasSerial.Load() }),
+		func(c *CheckMetrics) (float64, bool) { return c.dns.serial.Load(), c.dns.hasSerial.Load() }),
 	gauge("vigil_http_content_length_bytes", "Body bytes read in the last run.", "http",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.length) }),
+		func(c *CheckMetrics) (float64, bool) { return always(&c.http.length) }),
 	gauge("vigil_http_redirects", "Redirects followed in the last run.", "http",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.redi) }),
+		func(c *CheckMetrics) (float64, bool) { return always(&c.http.redi) }),
 	gauge("vigil_http_status_code", "HTTP status code of the last run's final response (0 if none).", "http",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.status) }),
+		func(c *CheckMetrics) (float64, bool) { return always(&c.http.status) }),
 	gauge("vigil_http_version", "HTTP version of the last run's final response, e.g. 1.1 or 2.", "http",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.version) }),
+		func(c *CheckMetrics) (float64, bool) { return always(&c.http.version) }),
 	{expo.Family{Name: "vigil_message_roundtrip_seconds", Help: "Per message, publish to delivery.", Type: expo.Histogram},
 		func(w *expo.Writer, c *CheckMetrics) {
 			if c.kind == "messaging" {
-				c.rtt.write(w, &c.labels)
+				c.msg.rtt.write(w, &c.labels)
 			}
 		}},
 	messageCounter("vigil_messages_corrupted_total", "Messages received with a bad checksum or an unreadable payload.", 5),
@@ -390,7 +437,7 @@ var checkFamilies = []checkFamily{
 	messageCounter("vigil_messages_reordered_total", "Messages received after a message published later.", 4),
 	messageCounter("vigil_messages_sent_total", "Messages published by round-trip checks.", 0),
 	gauge("vigil_tls_cert_expiry_timestamp_seconds", "Earliest NotAfter of the certificate chain seen in the last run (Unix seconds).", "http",
-		func(c *CheckMetrics) (float64, bool) { return c.cert.Load(), c.hasCert.Load() }),
+		func(c *CheckMetrics) (float64, bool) { return c.http.cert.Load(), c.http.hasCert.Load() }),
 }
 
 // WriteMetrics writes every bound check's series (expo.Source).
