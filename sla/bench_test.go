@@ -3,6 +3,7 @@ package sla
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -183,4 +184,69 @@ func BenchmarkFirstResults(b *testing.B) {
 		}
 		b.StartTimer()
 	}
+}
+
+// BenchmarkFootprint10k is the live heap an agent holds for 10,000 features
+// of one HTTP check each, as internal/agent configures them, after two
+// results per check and one scrape: the engine's part of the agent's memory
+// per feature. One op is the whole setup; run it with -benchtime=1x.
+func BenchmarkFootprint10k(b *testing.B) {
+	const n = 10_000
+	services, features := make([]string, n), make([]string, n)
+	for i := range n {
+		services[i], features[i] = fmt.Sprintf("svc%03d", i/100), fmt.Sprintf("f%05d", i)
+	}
+	var perFeature float64
+	for b.Loop() {
+		b.StopTimer()
+		dir := b.TempDir()
+		clock := newFakeClock(t0)
+		base := heapAlloc()
+		b.StartTimer()
+		e, err := Open(Options{Path: dir, Region: "bench", Clock: clock, noSync: true,
+			ReservedLabels: []string{"region"}, ConstLabels: map[string]string{"region": "bench"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		specs := make([]FeatureSpec, n)
+		for i := range specs {
+			// As agent.FeatureSpecs builds them from a config with defaults.
+			specs[i] = FeatureSpec{Service: services[i], Feature: features[i], Labels: map[string]string{},
+				Objective: 0.999, Window: 30 * 24 * time.Hour, FailureThreshold: 2, RecoveryThreshold: 3,
+				Checks: []CheckSpec{{Name: "http", Kind: "http", Interval: 10 * time.Second, Timeout: 5 * time.Second}}}
+		}
+		mustConfigure(b, e, specs...)
+		specs = nil
+		refs := make([]*CheckRef, n)
+		for i := range refs {
+			refs[i] = e.Check(services[i], features[i], "http")
+		}
+		for k := range 2 {
+			when := t0.Add(time.Duration(k) * 10 * time.Second)
+			clock.Set(when)
+			for _, r := range refs {
+				r.Observe(Observation{Start: when, Duration: 300 * time.Microsecond, Success: true})
+			}
+		}
+		if err := expo.New(nil, nil, e).Write(io.Discard, false); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		perFeature = float64(heapAlloc()-base) / n
+		runtime.KeepAlive(refs)
+		if err := e.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(perFeature, "B-live/feature")
+}
+
+// heapAlloc is the live heap after a GC: one GC, as a heap profile shows
+// it, so that what a sync.Pool holds still counts.
+func heapAlloc() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -323,7 +324,9 @@ func (e *Engine) Configure(specs []FeatureSpec) error {
 	if e.readOnly {
 		return fmt.Errorf("sla store %s: opened read-only", e.file)
 	}
-	schedules := make([]maintSchedule, len(specs))
+	schedules := make([]*maintSchedule, len(specs))
+	labels := make([]map[string]string, len(specs))
+	sets := labelSets{}
 	seen := make(map[string]bool, len(specs))
 	for i, s := range specs {
 		id := s.Service + "/" + s.Feature
@@ -340,6 +343,7 @@ func (e *Engine) Configure(specs []FeatureSpec) error {
 			return fmt.Errorf("sla configure %s: %w", id, err)
 		}
 		schedules[i] = sched
+		labels[i] = sets.own(s.Labels)
 	}
 
 	e.beatMu.Lock()
@@ -348,13 +352,18 @@ func (e *Engine) Configure(specs []FeatureSpec) error {
 		return fmt.Errorf("sla store %s: engine closed", e.file)
 	}
 	now := e.nowNanos()
-	var writes []*feature
+	type write struct {
+		f       *feature
+		removed *removal // nil unless f was removed
+	}
+	var writes []write
 	e.mu.Lock()
 	for i, s := range specs {
 		f := e.feature(featureKey(s.Service, s.Feature))
+		s.Labels = labels[i]
 		f.mu.Lock()
 		if f.apply(s, schedules[i], now) {
-			writes = append(writes, f)
+			writes = append(writes, write{f: f})
 		}
 		f.mu.Unlock()
 	}
@@ -363,9 +372,9 @@ func (e *Engine) Configure(specs []FeatureSpec) error {
 			continue
 		}
 		f.mu.Lock()
-		f.remove(now)
+		r := f.remove(now)
 		f.mu.Unlock()
-		writes = append(writes, f)
+		writes = append(writes, write{f, r})
 	}
 	e.rebuildLists()
 	e.refreshMetricLabels()
@@ -383,11 +392,11 @@ func (e *Engine) Configure(specs []FeatureSpec) error {
 		removed  *removal
 	}
 	snaps := make([]snapshot, 0, len(writes))
-	for _, f := range writes {
+	for _, w := range writes {
+		f := w.f
 		f.mu.Lock()
 		snaps = append(snaps, snapshot{key: f.key, rec: f.record(), presence: f.presence[len(f.presence)-1],
-			counters: f.counters, maint: f.takeMaint(), removed: f.removed})
-		f.removed = nil
+			counters: f.counters, maint: f.takeMaint(), removed: w.removed})
 		f.mu.Unlock()
 	}
 	e.writeMu.Lock()
@@ -453,8 +462,9 @@ func (r *removal) put(tx *bbolt.Tx, fkey string) error {
 
 // remove takes the feature out of the config at now: its open outage and
 // degraded spell end there, and if it comes back it starts afresh (unknown
-// until its first result). Call with f.mu held.
-func (f *feature) remove(now int64) {
+// until its first result). It returns what Configure must write. Call with
+// f.mu held.
+func (f *feature) remove(now int64) *removal {
 	f.configured = false
 	f.gen++
 	if n := len(f.presence); n > 0 && f.presence[n-1].end == openEnd {
@@ -472,7 +482,7 @@ func (f *feature) remove(now int64) {
 	}
 	f.machine, f.machineSince, f.fresh = StateUnknown, now, false
 	f.failStreak, f.passStreak = 0, 0
-	f.removed = r
+	return r
 }
 
 // validateSpec checks what the engine relies on; the config package checks
@@ -500,9 +510,9 @@ func validateSpec(s FeatureSpec) error {
 	return nil
 }
 
-// apply installs a new spec; it reports whether anything changed. Call with
-// f.mu held.
-func (f *feature) apply(s FeatureSpec, sched maintSchedule, now int64) bool {
+// apply installs a new spec, whose Labels are the engine's own (labelSets);
+// it reports whether anything changed. Call with f.mu held.
+func (f *feature) apply(s FeatureSpec, sched *maintSchedule, now int64) bool {
 	if f.configured && sameSpec(f.spec, s) {
 		return false
 	}
@@ -515,23 +525,21 @@ func (f *feature) apply(s FeatureSpec, sched maintSchedule, now int64) bool {
 		}
 	}
 	if !sameChecks(f.spec.Checks, s.Checks) || len(f.checks) != len(s.Checks) {
-		old := f.checks
+		old, oldSpecs := f.checks, f.spec.Checks
 		f.checks = make([]checkState, len(s.Checks))
 		for i, cs := range s.Checks {
-			for _, prev := range old {
-				if prev.spec.Name == cs.Name {
-					f.checks[i] = prev // keep the latest result across reloads
+			for j := range old {
+				if oldSpecs[j].Name == cs.Name {
+					f.checks[i] = old[j] // keep the latest result across reloads
 				}
 			}
-			f.checks[i].spec = cs
 		}
 		f.gen++
 	}
 	f.allReported = true
 	for i := range f.checks {
-		c := &f.checks[i]
-		c.spec = s.Checks[i]
-		c.staleAfter = int64(2*c.spec.Interval + c.spec.Timeout)
+		c, cs := &f.checks[i], s.Checks[i]
+		c.staleAfter = int64(2*cs.Interval + cs.Timeout)
 		f.allReported = f.allReported && c.has
 	}
 	if !wasConfigured || !sameMaintenance(f.spec.Maintenance, s.Maintenance) {
@@ -546,11 +554,37 @@ func (f *feature) apply(s FeatureSpec, sched maintSchedule, now int64) bool {
 	return true
 }
 
+// cloneSpec copies what the caller could change later; Labels are already
+// the engine's own.
 func cloneSpec(s FeatureSpec) FeatureSpec {
-	s.Labels = maps.Clone(s.Labels)
 	s.Maintenance = slices.Clone(s.Maintenance)
 	s.Checks = slices.Clone(s.Checks)
 	return s
+}
+
+// labelSets keeps one copy of each distinct set of feature labels: the
+// features of a service mostly have the same, and the engine never writes to
+// them (nor do the callers of Features).
+type labelSets map[string]map[string]string
+
+// own returns the engine's copy of labels: nil for nil, empty for empty.
+func (sets labelSets) own(labels map[string]string) map[string]string {
+	if labels == nil {
+		return nil
+	}
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		// Quoted, names and values cannot run into each other.
+		b.WriteString(strconv.Quote(k))
+		b.WriteString(strconv.Quote(labels[k]))
+	}
+	key := b.String()
+	m, ok := sets[key]
+	if !ok {
+		m = maps.Clone(labels)
+		sets[key] = m
+	}
+	return m
 }
 
 func sameChecks(a, b []CheckSpec) bool { return slices.Equal(a, b) }

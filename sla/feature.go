@@ -8,15 +8,15 @@ import (
 
 // checkState is one check of a feature and its latest result in this run of
 // the agent (results are not persisted: after a restart every check starts
-// without one).
+// without one). Its spec is the feature's spec.Checks at the same index: one
+// copy per check, not two.
 type checkState struct {
-	spec CheckSpec
 	// staleAfter is 2 × interval + timeout: a latest result older than that,
 	// relative to the evaluating result, counts as failed. 0: never stale.
 	staleAfter int64
-	has        bool
 	lastStart  int64
 	last       Observation
+	has        bool
 	// failing is scratch for the evaluation in progress.
 	failing failKind
 }
@@ -130,14 +130,13 @@ func (f *feature) downtimeHorizon(now int64) int64 {
 type feature struct {
 	key string // service "\x00" feature: the store key prefix, sorts by service then feature
 
-	mu         sync.Mutex
-	spec       FeatureSpec
-	configured bool
+	mu   sync.Mutex
+	spec FeatureSpec
 	// gen changes when the check list changes, so that a CheckRef from an
 	// older Configure finds its check again by name (or not at all).
-	gen         uint64
-	checks      []checkState
-	allReported bool
+	gen uint64
+	// checks are the states of spec.Checks, index for index.
+	checks []checkState
 
 	// The state machine. machine is never maintenance: maintenance is an
 	// overlay from the maint intervals.
@@ -150,10 +149,7 @@ type feature struct {
 	pending      []string // checks failed during the pending streak
 	passStreak   int
 	recoverStart int64
-	// fresh is true once a result was evaluated in this run of the agent;
-	// before that the state shows unknown.
-	fresh      bool
-	freshSince int64
+	freshSince   int64 // see fresh
 	// lastEval is the time of the latest evaluation.
 	lastEval int64
 
@@ -162,16 +158,21 @@ type feature struct {
 	degraded []interval   // spells in state degraded; the last may be open
 	presence []interval   // spans configured; the last may be open
 
-	maint      []interval // materialized maintenance windows, sorted, merged
-	maintFrom  int64      // the current maintenance schedule applies from here
-	maintUntil int64      // windows are materialized up to here
-	maintDirty int64      // windows starting at or after this need persisting; 0: none
-	schedule   maintSchedule
+	maint      []interval     // materialized maintenance windows, sorted, merged
+	maintFrom  int64          // the current maintenance schedule applies from here
+	maintUntil int64          // windows are materialized up to here
+	maintDirty int64          // windows starting at or after this need persisting; 0: none
+	schedule   *maintSchedule // nil: no maintenance windows, as for most features
 
 	counters counters
 	metrics  *featureMetrics
-	// removed holds what Configure must write after removing the feature.
-	removed *removal
+
+	// The flags are together: apart, each would take 8 bytes.
+	configured  bool
+	allReported bool
+	// fresh is true once a result was evaluated in this run of the agent;
+	// before that the state shows unknown.
+	fresh bool
 }
 
 // clampThreshold returns n, or 1 when n is below 1.
@@ -180,7 +181,7 @@ func clampThreshold(n int) int { return max(n, 1) }
 // checkIndex returns the index of the check named name, -1 if none.
 func (f *feature) checkIndex(name string) int {
 	for i := range f.checks {
-		if f.checks[i].spec.Name == name {
+		if f.spec.Checks[i].Name == name {
 			return i
 		}
 	}
@@ -238,7 +239,7 @@ func (f *feature) setReason(ev evaluation, t int64) {
 	r := reason{kind: notFailing}
 	if ev.firstFail >= 0 {
 		c := &f.checks[ev.firstFail]
-		r.kind, r.check = c.failing, c.spec.Name
+		r.kind, r.check = c.failing, f.spec.Checks[ev.firstFail].Name
 		switch c.failing {
 		case failedRun:
 			r.err = c.last.Error
@@ -359,11 +360,11 @@ func (f *feature) step(t int64, ev evaluation) change {
 func (f *feature) noteFailed(list *[]string) bool {
 	added := false
 	for i := range f.checks {
-		c := &f.checks[i]
-		if c.failing == notFailing || containsString(*list, c.spec.Name) {
+		name := f.spec.Checks[i].Name
+		if f.checks[i].failing == notFailing || containsString(*list, name) {
 			continue
 		}
-		*list = append(*list, c.spec.Name)
+		*list = append(*list, name)
 		added = true
 	}
 	return added

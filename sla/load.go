@@ -28,6 +28,7 @@ func (e *Engine) load(tx *bbolt.Tx) (heartbeat int64, err error) {
 		return fmt.Errorf("bucket %s key %q: %w", bucket, key, err)
 	}
 
+	sets := labelSets{}
 	err = tx.Bucket(bucketFeatures).ForEach(func(k, v []byte) error {
 		var rec featureRecord
 		if err := json.Unmarshal(v, &rec); err != nil {
@@ -37,6 +38,7 @@ func (e *Engine) load(tx *bbolt.Tx) (heartbeat int64, err error) {
 		if err != nil {
 			return bad(bucketFeatures, k, err)
 		}
+		spec.Labels = sets.own(spec.Labels)
 		f := e.feature(string(k))
 		f.spec, f.configured = spec, rec.Configured
 		f.maintFrom, f.maintUntil = rec.MaintFrom, rec.MaintUntil
@@ -45,7 +47,7 @@ func (e *Engine) load(tx *bbolt.Tx) (heartbeat int64, err error) {
 		}
 		f.checks = make([]checkState, len(spec.Checks))
 		for i, cs := range spec.Checks {
-			f.checks[i] = checkState{spec: cs, staleAfter: int64(2*cs.Interval + cs.Timeout)}
+			f.checks[i] = checkState{staleAfter: int64(2*cs.Interval + cs.Timeout)}
 		}
 		return nil
 	})

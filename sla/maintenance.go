@@ -32,24 +32,28 @@ type maintSchedule struct {
 	longest int64
 }
 
-func (s maintSchedule) empty() bool { return len(s.oneOff) == 0 && len(s.cron) == 0 }
+func (s *maintSchedule) empty() bool { return s == nil || len(s.oneOff) == 0 && len(s.cron) == 0 }
 
-// parseMaintenance checks and parses a feature's maintenance windows.
-func parseMaintenance(list []Maintenance) (maintSchedule, error) {
-	var s maintSchedule
+// parseMaintenance checks and parses a feature's maintenance windows; it
+// returns nil for none.
+func parseMaintenance(list []Maintenance) (*maintSchedule, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	s := &maintSchedule{}
 	for i, m := range list {
 		if m.Duration <= 0 {
-			return s, fmt.Errorf("maintenance[%d]: duration must be positive, got %s", i, m.Duration)
+			return nil, fmt.Errorf("maintenance[%d]: duration must be positive, got %s", i, m.Duration)
 		}
 		d := int64(m.Duration)
 		s.longest = max(s.longest, d)
 		switch {
 		case m.Cron != "" && !m.Start.IsZero():
-			return s, fmt.Errorf("maintenance[%d]: set either start or cron, not both", i)
+			return nil, fmt.Errorf("maintenance[%d]: set either start or cron, not both", i)
 		case m.Cron != "":
 			sched, err := cron.ParseStandard(m.Cron)
 			if err != nil {
-				return s, fmt.Errorf("maintenance[%d]: cron %q: %w", i, m.Cron, err)
+				return nil, fmt.Errorf("maintenance[%d]: cron %q: %w", i, m.Cron, err)
 			}
 			loc := m.Location
 			if loc == nil {
@@ -60,7 +64,7 @@ func parseMaintenance(list []Maintenance) (maintSchedule, error) {
 			start := m.Start.UnixNano()
 			s.oneOff = append(s.oneOff, interval{start, start + d})
 		default:
-			return s, fmt.Errorf("maintenance[%d]: needs start or cron", i)
+			return nil, fmt.Errorf("maintenance[%d]: needs start or cron", i)
 		}
 	}
 	return s, nil

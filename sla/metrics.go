@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"weak"
 
 	"github.com/vigil-monitoring/vigil/internal/expo"
 )
@@ -100,8 +101,35 @@ type featureRow struct {
 	n         numbers
 }
 
-// rowPool reuses the scrape's figures: 10,000 features are 2 MB of them.
-var rowPool sync.Pool
+// spareRows holds the last scrape's rows weakly, for the next scrape to
+// reuse unless a GC has freed them since. 10,000 features are 2 MB of rows:
+// pooled, they would stay on the heap between scrapes; made anew for every
+// scrape, their garbage would bring the next GC sooner.
+var spareRows struct {
+	sync.Mutex
+	rows weak.Pointer[[]featureRow]
+}
+
+// takeRows returns empty rows with room for n.
+func takeRows(n int) *[]featureRow {
+	spareRows.Lock()
+	rows := spareRows.rows.Value()
+	spareRows.rows = weak.Pointer[[]featureRow]{}
+	spareRows.Unlock()
+	if rows == nil || cap(*rows) < n {
+		s := make([]featureRow, 0, n)
+		return &s
+	}
+	*rows = (*rows)[:0]
+	return rows
+}
+
+// keepRows makes rows the spare, held weakly.
+func keepRows(rows *[]featureRow) {
+	spareRows.Lock()
+	spareRows.rows = weak.Make(rows)
+	spareRows.Unlock()
+}
 
 // featureFamily is one feature-level family and how one feature writes it.
 type featureFamily struct {
@@ -193,11 +221,7 @@ func (e *Engine) Stage() func(w *expo.Writer) {
 	e.mu.RLock()
 	features, gaps := e.configured, e.gaps
 	e.mu.RUnlock()
-	rows, _ := rowPool.Get().(*[]featureRow)
-	if rows == nil {
-		rows = new([]featureRow)
-	}
-	*rows = (*rows)[:0]
+	rows := takeRows(len(features))
 	var l ledger
 	for _, f := range features {
 		f.mu.Lock()
@@ -207,7 +231,7 @@ func (e *Engine) Stage() func(w *expo.Writer) {
 		f.mu.Unlock()
 	}
 	return func(w *expo.Writer) {
-		defer rowPool.Put(rows)
+		defer keepRows(rows)
 		for i := range featureFamilies {
 			fam := &featureFamilies[i]
 			w.Family(&fam.Family)

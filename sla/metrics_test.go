@@ -2,10 +2,12 @@ package sla
 
 import (
 	"bytes"
+	"io"
 	"maps"
 	"math"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -212,5 +214,25 @@ func TestBurnRateAlertPairs(t *testing.T) {
 		if first[i] != p.firstSecond {
 			t.Errorf("%s first holds %ds into the outage, want %ds", p.name, first[i], p.firstSecond)
 		}
+	}
+}
+
+// TestScrapeRowsFreedByGC checks that a scrape's figures, 2 MB at 10,000
+// features, are there for the next scrape to reuse but do not outlive a GC.
+func TestScrapeRowsFreedByGC(t *testing.T) {
+	e := openTest(t, t.TempDir(), newFakeClock(t0))
+	mustConfigure(t, e, testSpec("f", "a"))
+	spare := func() bool {
+		spareRows.Lock()
+		defer spareRows.Unlock()
+		return spareRows.rows.Value() != nil
+	}
+	e.WriteMetrics(expo.NewWriter(io.Discard, false))
+	if !spare() {
+		t.Fatal("no spare rows after a scrape")
+	}
+	runtime.GC()
+	if spare() {
+		t.Error("a scrape's rows outlived a GC")
 	}
 }

@@ -46,8 +46,8 @@ func (e *Engine) status(f *feature, now int64, gaps []interval, l *ledger) Featu
 		s.Reason = f.reason.String(n.state)
 	}
 	for i := range f.checks {
-		c := &f.checks[i]
-		cs := CheckStatus{Name: c.spec.Name, Kind: c.spec.Kind}
+		c, spec := &f.checks[i], &f.spec.Checks[i]
+		cs := CheckStatus{Name: spec.Name, Kind: spec.Kind}
 		if c.has {
 			start := c.last.Start
 			cs.LastRun, cs.Up = &start, c.last.Success
