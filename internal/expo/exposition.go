@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -43,7 +43,6 @@ type Exposition struct {
 	sources  []Source
 	logger   *slog.Logger
 	writers  sync.Pool
-	gzips    sync.Pool
 }
 
 // New returns the exposition of registry (may be nil) and sources.
@@ -106,8 +105,9 @@ func (e *Exposition) Write(out io.Writer, openMetrics bool) error {
 
 // ServeHTTP serves the format the scraper asks for (Prometheus asks for
 // OpenMetrics first), gzipped when it accepts gzip. Compression is at the
-// fastest level: at 10,000 checks the text is 65 MB, and the default level
-// would cost more CPU than rendering it.
+// fastest level and on every core (parallelGzip): at 10,000 checks the text
+// is 65 MB, and one compressor at the default level would cost several times
+// more CPU than rendering it.
 func (e *Exposition) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
 	openMetrics := format.FormatType() == expfmt.TypeOpenMetrics
@@ -116,39 +116,21 @@ func (e *Exposition) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	h := rw.Header()
 	h.Set("Content-Type", string(format))
-	var out io.Writer = rw
+	var err error
 	if acceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
-		gz, _ := e.gzips.Get().(*gzip.Writer)
-		if gz == nil {
-			gz, _ = gzip.NewWriterLevel(rw, gzip.BestSpeed)
-		} else {
-			gz.Reset(rw)
-		}
-		defer func() {
-			if err := gz.Close(); err != nil {
-				e.logger.Debug("metrics: finish gzip", "err", err)
-			}
-			gz.Reset(io.Discard)
-			e.gzips.Put(gz)
-		}()
-		out = gz
+		z := newParallelGzip(rw, runtime.GOMAXPROCS(0))
+		err = errors.Join(e.Write(z, openMetrics), z.Close())
+	} else {
+		// Writing 65 MB to a socket costs about as much as rendering it:
+		// on a second goroutine, one overlaps the other.
+		a := newAsyncWriter(rw)
+		err = errors.Join(e.Write(a, openMetrics), a.Close())
 	}
-	if err := e.write(out, openMetrics, out != rw); err != nil {
+	if err != nil {
 		e.logger.Warn("metrics: exposition incomplete", "err", err)
 	}
-}
-
-// write is Write, on a second goroutine for out when async: compressing one
-// chunk then overlaps rendering the next.
-func (e *Exposition) write(out io.Writer, openMetrics, async bool) error {
-	if !async {
-		return e.Write(out, openMetrics)
-	}
-	a := newAsyncWriter(out)
-	err := e.Write(a, openMetrics)
-	return errors.Join(err, a.Close())
 }
 
 // asyncWriter copies what it is given into chunks that a goroutine writes to
