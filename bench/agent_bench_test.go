@@ -114,7 +114,7 @@ func BenchmarkAgentHTTP(b *testing.B) {
 	addrs := startTargets(b)
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("checks=%d", n), func(b *testing.B) {
-			benchAgent(b, workload.HTTP(n, 10*time.Second, 0, 0, addrs), addrs[0])
+			benchAgent(b, workload.HTTP(n, 10*time.Second, 0, 0, addrs, nil), addrs[0])
 		})
 	}
 }
@@ -426,7 +426,7 @@ func BenchmarkHTTPChecks(b *testing.B) {
 			if float64(b.N) < rate {
 				return // the framework's b.N=1 probe: skip the warm-up interval
 			}
-			benchScheduleHTTP(b, workload.HTTP(sc.checks, sc.interval, 0, 0, addrs))
+			benchScheduleHTTP(b, workload.HTTP(sc.checks, sc.interval, 0, 0, addrs, nil))
 		})
 	}
 	for _, rate := range []float64{100, 1000} {

@@ -45,7 +45,7 @@ func (w *countingWriter) WriteHeader(status int) { w.status = status }
 func BenchmarkExposition(b *testing.B) {
 	addrs := startTargets(b)
 	for _, n := range []int{1000, 10000} {
-		w := workload.HTTP(n, 10*time.Second, 0, 0, addrs)
+		w := workload.HTTP(n, 10*time.Second, 0, 0, addrs, nil)
 		b.Run(fmt.Sprintf("checks=%d", n), func(b *testing.B) {
 			dir := b.TempDir()
 			cfg := filepath.Join(dir, "vigil.yml")

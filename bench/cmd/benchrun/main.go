@@ -63,6 +63,7 @@ type harness struct {
 	vigilBin, blackboxBin, floorBin string
 	targetBin, dnsTargetBin         string
 	httpAddrs, dnsAddrs             []string
+	slowAddrs                       []string // the fidelity target's
 	httpTimeout, dnsTimeout         time.Duration
 	log                             func(format string, args ...any)
 }
@@ -175,12 +176,20 @@ func (h *harness) run(ctx context.Context, out, goBenchFile, command string) err
 		return err
 	}
 	defer func() { _ = httpTarget.stop(10 * time.Second) }()
+	// The 50 ms target has a process of its own: in the bulk target's, its
+	// timers would wait behind a thousand requests a second, and that delay
+	// would count as every prober's error.
+	slowTarget, slowAddrs, err := startTarget("slowtarget", h.work, h.targetBin, "-first-host=10", "-hosts=1", "-ports=2")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = slowTarget.stop(10 * time.Second) }()
 	dnsTarget, dnsAddrs, err := startTarget("dnstarget", h.work, h.dnsTargetBin, "-first-host=2", "-hosts=4", "-ports=2")
 	if err != nil {
 		return err
 	}
 	defer func() { _ = dnsTarget.stop(10 * time.Second) }()
-	h.httpAddrs, h.dnsAddrs = httpAddrs, dnsAddrs
+	h.httpAddrs, h.slowAddrs, h.dnsAddrs = httpAddrs, slowAddrs, dnsAddrs
 	h.log("targets: %d http listeners, %d dns listeners", len(httpAddrs), len(dnsAddrs))
 
 	p := h.plan
@@ -240,7 +249,7 @@ func order(rep int, steps ...func() error) error {
 
 func (h *harness) httpRep(ctx context.Context, rep, n int) (httpRep, error) {
 	p := h.plan
-	w := workload.HTTP(n, p.Interval, p.Fidelity, p.FidelityInterval, h.httpAddrs)
+	w := workload.HTTP(n, p.Interval, p.Fidelity, p.FidelityInterval, h.httpAddrs, h.slowAddrs)
 	var r httpRep
 	err := order(rep,
 		func() (err error) {
@@ -265,7 +274,7 @@ func (h *harness) httpRep(ctx context.Context, rep, n int) (httpRep, error) {
 
 func (h *harness) idleRep(ctx context.Context, rep int) (idleRep, error) {
 	p := h.plan
-	w := workload.HTTP(0, p.IdleInterval, p.Fidelity, p.IdleInterval, h.httpAddrs)
+	w := workload.HTTP(0, p.IdleInterval, p.Fidelity, p.IdleInterval, h.httpAddrs, h.slowAddrs)
 	var r idleRep
 	err := order(rep,
 		func() (err error) {

@@ -212,7 +212,7 @@ func (h *harness) startBareClient(name string, d time.Duration) (*bareClient, er
 	}
 	c := &bareClient{out: &strings.Builder{}}
 	var err error
-	c.p, err = startCapture(name+"-bare", dir, c.out, h.floorBin, "-mode=http", "-targets="+strings.Join(h.httpAddrs, ","),
+	c.p, err = startCapture(name+"-bare", dir, c.out, h.floorBin, "-mode=http", "-targets="+strings.Join(h.slowAddrs, ","),
 		"-path="+target.SlowPath, "-rate="+strconv.Itoa(bareRate), "-duration="+d.String(), "-record")
 	return c, err
 }

@@ -40,9 +40,13 @@ func (w *Workload) Rate() float64 {
 }
 
 // HTTP is n checks of "/" at interval, spread round-robin over addrs,
-// plus fidelity checks of the 50 ms path at fidelityInterval. Every check is
-// alone in its feature: the worst case for SLA state and exposition size.
-func HTTP(n int, interval time.Duration, fidelity int, fidelityInterval time.Duration, addrs []string) *Workload {
+// plus fidelity checks of the 50 ms path at fidelityInterval spread over
+// slowAddrs (nil: addrs). Every check is alone in its feature: the worst case
+// for SLA state and exposition size.
+func HTTP(n int, interval time.Duration, fidelity int, fidelityInterval time.Duration, addrs, slowAddrs []string) *Workload {
+	if slowAddrs == nil {
+		slowAddrs = addrs
+	}
 	w := &Workload{Kind: "http", Timeout: 5 * time.Second, FeaturesPerService: 100}
 	for i := range n {
 		w.Checks = append(w.Checks, Check{
@@ -56,7 +60,7 @@ func HTTP(n int, interval time.Duration, fidelity int, fidelityInterval time.Dur
 			ID:       fmt.Sprintf("fidelity/slow%03d/http", i),
 			Interval: fidelityInterval,
 			Fidelity: true,
-			Target:   "http://" + addrs[i%len(addrs)] + target.SlowPath,
+			Target:   "http://" + slowAddrs[i%len(slowAddrs)] + target.SlowPath,
 		})
 	}
 	return w

@@ -4,7 +4,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +50,7 @@ func TestPlannedAndLateness(t *testing.T) {
 }
 
 func TestHTTPWorkload(t *testing.T) {
-	w := HTTP(250, 10*time.Second, 4, 30*time.Second, []string{"127.0.0.2:1", "127.0.0.3:2"})
+	w := HTTP(250, 10*time.Second, 4, 30*time.Second, []string{"127.0.0.2:1", "127.0.0.3:2"}, []string{"127.0.0.10:5", "127.0.0.10:6"})
 	if len(w.Checks) != 254 {
 		t.Fatalf("%d checks, want 254", len(w.Checks))
 	}
@@ -61,7 +60,7 @@ func TestHTTPWorkload(t *testing.T) {
 	if c := w.Checks[101]; c.ID != "svc001/f00101/http" || c.Target != "http://127.0.0.3:2/" || c.Fidelity {
 		t.Errorf("check 101 = %+v", c)
 	}
-	if c := w.Checks[253]; c.ID != "fidelity/slow003/http" || !strings.HasSuffix(c.Target, "/slow50") || !c.Fidelity || c.Interval != 30*time.Second {
+	if c := w.Checks[253]; c.ID != "fidelity/slow003/http" || c.Target != "http://127.0.0.10:6/slow50" || !c.Fidelity || c.Interval != 30*time.Second {
 		t.Errorf("last check = %+v", c)
 	}
 }
@@ -69,7 +68,7 @@ func TestHTTPWorkload(t *testing.T) {
 // TestVigilConfigLoads checks the generated configs with Vigil's own loader.
 func TestVigilConfigLoads(t *testing.T) {
 	addrs := []string{"127.0.0.2:8001"}
-	for _, w := range []*Workload{HTTP(150, 10*time.Second, 2, 30*time.Second, addrs), DNS(120, time.Second, addrs)} {
+	for _, w := range []*Workload{HTTP(150, 10*time.Second, 2, 30*time.Second, addrs, nil), DNS(120, time.Second, addrs)} {
 		t.Run(w.Kind, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "vigil.yml")
 			if err := os.WriteFile(path, []byte(VigilConfig(w)), 0o644); err != nil {
