@@ -38,6 +38,8 @@ func (p *Prober) sendDirect(ctx context.Context, h *hop, tr *requestTrace) (*htt
 	if err != nil {
 		return nil, err
 	}
+	conn = stampConn(conn)
+	tr.rx, _ = conn.(*stampedConn)
 	tr.mark(&tr.gotConn)
 	// The deadline bounds every read and write; cancellation (agent shutdown)
 	// cuts them short through a deadline in the past.
@@ -76,7 +78,7 @@ func (p *Prober) sendDirect(ctx context.Context, h *hop, tr *requestTrace) (*htt
 		body.Close()
 		return nil, fmt.Errorf("read response: %w", err)
 	}
-	tr.mark(&tr.firstByte)
+	tr.markFirstByte()
 	for range maxInterim {
 		resp, err := http.ReadResponse(br, req)
 		if err != nil {

@@ -46,6 +46,7 @@ func New(cfg *Config, opts probes.Options) (*Prober, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http probe %s: invalid config: %w", opts.CheckID, err)
 	}
+	holdStamps()
 	return &Prober{plan: pl, checkID: opts.CheckID, resolver: net.DefaultResolver}, nil
 }
 
@@ -119,7 +120,7 @@ func (p *Prober) Probe(ctx context.Context) *probes.Result {
 		return p.finish(ctx, out, tr, 0, last, err)
 	}
 	out.info.ContentLength, err = p.checkBody(resp.Body)
-	bodyDone := tr.since()
+	bodyDone := tr.bodyDone()
 	resp.Body.Close()
 	return p.finish(ctx, out, tr, bodyDone, last, err)
 }
@@ -274,6 +275,11 @@ func (p *Prober) finish(ctx context.Context, out *outcome, tr *requestTrace, bod
 	r.Phases = out.phases[:]
 	r.Duration = time.Since(r.Start)
 	if err == nil {
+		// The run ends with the response's last byte: what closing and
+		// checking take afterwards is the agent's time, not the target's.
+		if bodyDone > 0 {
+			r.Duration = min(r.Duration, time.Duration(bodyDone))
+		}
 		r.Success = true
 		return r
 	}

@@ -234,8 +234,11 @@ func TestProbe(t *testing.T) {
 			config:  func(c *Config) { c.FailIfBodyMatchesRegexp = mustRegexps("timeout", "error") },
 			wantErr: []string{`body matched fail_if_body_matches_regexp "error"`},
 			check: func(t *testing.T, r *probes.Result) {
-				if r.HTTP.ContentLength != 17 || phase(r, "transfer") <= 0 {
-					t.Errorf("content length %d, phases %v", r.HTTP.ContentLength, r.Phases)
+				// The body was read and timed: the head and the body may
+				// arrive together, so transfer may be 0, never negative.
+				if r.HTTP.ContentLength != 17 || phase(r, "processing") <= 0 || phase(r, "transfer") < 0 ||
+					r.Duration < phase(r, "connect")+phase(r, "processing")+phase(r, "transfer") {
+					t.Errorf("content length %d, duration %v, phases %v", r.HTTP.ContentLength, r.Duration, r.Phases)
 				}
 			},
 		},

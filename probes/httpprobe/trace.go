@@ -32,6 +32,10 @@ type requestTrace struct {
 	tlsStart, tlsDone         atomic.Int64
 	gotConn, wrote, firstByte atomic.Int64
 
+	// rx is the direct path's connection when it has the kernel's receive
+	// times; nil otherwise. Only the probe's goroutine touches it.
+	rx *stampedConn
+
 	hooks httptrace.ClientTrace
 }
 
@@ -68,6 +72,47 @@ func (t *requestTrace) mark(at *atomic.Int64) {
 }
 
 func (t *requestTrace) since() int64 { return int64(time.Since(t.start)) }
+
+// received returns, as marks, when the kernel received the first and the
+// latest response data read on the direct path's connection; 0 where it did
+// not say, or where the wall clock stepped so that a mark would fall outside
+// start..now.
+func (t *requestTrace) received() (first, last int64) {
+	if t.rx == nil {
+		return 0, 0
+	}
+	now := t.since()
+	mark := func(unixNano int64) int64 {
+		if unixNano == 0 {
+			return 0
+		}
+		if m := unixNano - t.start.UnixNano(); m > 0 && m <= now {
+			return m
+		}
+		return 0
+	}
+	f, l := t.rx.received()
+	return mark(f), mark(l)
+}
+
+// markFirstByte marks the response's first byte: when the kernel received it
+// if it said, else now.
+func (t *requestTrace) markFirstByte() {
+	if first, _ := t.received(); first != 0 {
+		t.firstByte.CompareAndSwap(0, first)
+		return
+	}
+	t.mark(&t.firstByte)
+}
+
+// bodyDone is the mark at which the body had been read: when the kernel
+// received its last byte if it said, else now.
+func (t *requestTrace) bodyDone() int64 {
+	if _, last := t.received(); last != 0 {
+		return last
+	}
+	return t.since()
+}
 
 // phases fills the five http phases; bodyDone is the mark at which the body was
 // read, 0 if it was not. A phase that did not happen is 0.

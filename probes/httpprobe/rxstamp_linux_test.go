@@ -1,0 +1,153 @@
+package httpprobe
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// TestStampedConnTimesArrival checks that a read reports when the kernel
+// received the data, not when the reader got to it: the reader here comes
+// 30 ms late on purpose.
+func TestStampedConnTimesArrival(t *testing.T) {
+	holdStamps() // as New does
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	sent := make(chan time.Time, 1)
+	stamping := make(chan struct{})
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		<-stamping // as in a probe: the request goes out after stampConn
+		sent <- time.Now()
+		c.Write([]byte("hello"))
+		time.Sleep(50 * time.Millisecond)
+		c.Write([]byte(" world"))
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, ok := stampConn(raw).(*stampedConn)
+	if !ok {
+		t.Fatal("stampConn did not turn on receive timestamps for a TCP connection")
+	}
+	defer conn.Close()
+	close(stamping)
+	before := <-sent
+	const readerDelay = 30 * time.Millisecond
+	time.Sleep(readerDelay) // the late reader this test is about
+	buf := make([]byte, 64)
+	n, err := conn.Read(buf)
+	readAt := time.Now()
+	if err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("Read = %q, %v", buf[:n], err)
+	}
+	first, last := conn.received()
+	if first == 0 || first != last {
+		t.Fatalf("received() = %d, %d after one read", first, last)
+	}
+	arrived := time.Unix(0, first)
+	if arrived.Before(before.Add(-time.Millisecond)) || arrived.After(before.Add(10*time.Millisecond)) {
+		t.Errorf("kernel receive time %v is not right after the write at %v", arrived.Sub(before), before)
+	}
+	if late := readAt.Sub(arrived); late < readerDelay-5*time.Millisecond {
+		t.Errorf("read %v after arrival, want at least the reader's delay %v: the stamp is the read's time", late, readerDelay)
+	}
+
+	if n, err = io.ReadFull(conn, buf[:6]); err != nil || string(buf[:n]) != " world" {
+		t.Fatalf("second read = %q, %v", buf[:n], err)
+	}
+	first2, last2 := conn.received()
+	if first2 != first || time.Duration(last2-first) < 45*time.Millisecond {
+		t.Errorf("after the second write 50 ms later: first %d (was %d), last-first %v", first2, first, time.Duration(last2-first))
+	}
+	if _, err := conn.Read(buf); !errors.Is(err, io.EOF) {
+		t.Errorf("Read after the peer closed = %v, want io.EOF", err)
+	}
+}
+
+// TestStampedConnErrorsReadAsTCPConn checks that deadlines work and errors
+// read as net.TCPConn's do ("read tcp a->b: i/o timeout").
+func TestStampedConnErrorsReadAsTCPConn(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	quiet := make(chan struct{})
+	served := make(chan struct{})
+	defer func() { close(quiet); <-served }()
+	go func() {
+		defer close(served)
+		if c, err := ln.Accept(); err == nil {
+			defer c.Close()
+			<-quiet // say nothing until the test is done
+		}
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := stampConn(raw)
+	defer conn.Close()
+	conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	_, err = conn.Read(make([]byte, 8))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || !strings.HasPrefix(err.Error(), "read tcp 127.0.0.1:") || !strings.HasSuffix(err.Error(), "i/o timeout") {
+		t.Errorf("Read past the deadline = %v, want a timeout as net.TCPConn reports it", err)
+	}
+	conn.Close()
+	if _, err := conn.Read(make([]byte, 8)); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Read after Close = %v, want net.ErrClosed", err)
+	}
+}
+
+// TestRxTimeParsesControlMessages checks the in-place parser against
+// messages built as the kernel lays them out, one it must skip first.
+func TestRxTimeParsesControlMessages(t *testing.T) {
+	ts := syscall.NsecToTimespec(1_700_000_000_123_456_789)
+	var data []byte
+	data = binary.NativeEndian.AppendUint64(data, uint64(ts.Sec))
+	data = binary.NativeEndian.AppendUint64(data, uint64(ts.Nsec))
+	other := cmsg(syscall.SOL_SOCKET, syscall.SCM_RIGHTS, []byte{1, 2, 3, 4})
+	stamp := cmsg(syscall.SOL_SOCKET, syscall.SCM_TIMESTAMPNS, data)
+	for _, tc := range []struct {
+		name string
+		oob  []byte
+		want int64
+	}{
+		{"stamp", stamp, 1_700_000_000_123_456_789},
+		{"after another message", append(slices.Clone(other), stamp...), 1_700_000_000_123_456_789},
+		{"none", other, 0},
+		{"empty", nil, 0},
+		{"truncated", stamp[:len(stamp)-4], 0},
+	} {
+		if got := rxTime(tc.oob); got != tc.want {
+			t.Errorf("%s: rxTime = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// cmsg lays out one control message as the kernel does (CMSG_SPACE).
+func cmsg(level, typ int, data []byte) []byte {
+	b := make([]byte, syscall.CmsgSpace(len(data)))
+	h := (*syscall.Cmsghdr)(unsafe.Pointer(&b[0]))
+	h.Level, h.Type = int32(level), int32(typ)
+	h.SetLen(syscall.CmsgLen(len(data)))
+	copy(b[syscall.CmsgLen(0):], data)
+	return b
+}
