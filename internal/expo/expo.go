@@ -53,14 +53,15 @@ type Family struct {
 // (result, phase, state, window) knows where in the sorted order it goes.
 type Schema struct {
 	names []string
-	// tail is the length of the pair offsets at the end of a Labels' text.
-	tail int
 }
 
 // NewSchema returns the schema of names (in any order; they must be unique).
 func NewSchema(names ...string) *Schema {
-	return &Schema{names: slices.Sorted(slices.Values(names)), tail: 4 * len(names)}
+	return &Schema{names: slices.Sorted(slices.Values(names))}
 }
+
+// offsetsLen is the length of the pair offsets at the end of a Labels' text.
+func (s *Schema) offsetsLen() int { return 4 * len(s.names) }
 
 // Names returns the sorted names.
 func (s *Schema) Names() []string { return s.names }
@@ -111,12 +112,12 @@ func (l *Labels) pairs() string {
 	if l.schema == nil {
 		return "" // the zero Labels
 	}
-	return l.text[:len(l.text)-l.schema.tail]
+	return l.text[:len(l.text)-l.schema.offsetsLen()]
 }
 
 // start returns the byte offset of pair i in the pairs.
 func (l *Labels) start(i int) int {
-	s := l.text[len(l.text)-l.schema.tail+4*i:]
+	s := l.text[len(l.text)-l.schema.offsetsLen()+4*i:]
 	_ = s[3]
 	return int(uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24)
 }

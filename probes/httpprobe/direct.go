@@ -38,8 +38,9 @@ func (p *Prober) sendDirect(ctx context.Context, h *hop, tr *requestTrace) (*htt
 	if err != nil {
 		return nil, err
 	}
-	conn = stampConn(conn)
-	tr.rx, _ = conn.(*stampedConn)
+	if sc := stampConn(conn); sc != nil {
+		conn, tr.rx = sc, sc
+	}
 	tr.mark(&tr.gotConn)
 	// The deadline bounds every read and write; cancellation (agent shutdown)
 	// cuts them short through a deadline in the past.

@@ -70,22 +70,22 @@ var holdStamps = sync.OnceFunc(func() {
 	}
 })
 
-// stampConn turns on receive timestamps for c; where it cannot, it returns c
-// as it is and runs are timed by the clock alone.
-func stampConn(c net.Conn) net.Conn {
+// stampConn turns on receive timestamps for c; where it cannot, it returns
+// nil and runs are timed by the clock alone.
+func stampConn(c net.Conn) *stampedConn {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
-		return c
+		return nil
 	}
 	raw, err := tc.SyscallConn()
 	if err != nil {
-		return c
+		return nil
 	}
 	var serr error
 	if err := raw.Control(func(fd uintptr) {
 		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
 	}); err != nil || serr != nil {
-		return c
+		return nil
 	}
 	sc := &stampedConn{TCPConn: tc, raw: raw}
 	sc.recvFn = sc.recv

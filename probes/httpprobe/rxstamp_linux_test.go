@@ -41,8 +41,8 @@ func TestStampedConnTimesArrival(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, ok := stampConn(raw).(*stampedConn)
-	if !ok {
+	conn := stampConn(raw)
+	if conn == nil {
 		t.Fatal("stampConn did not turn on receive timestamps for a TCP connection")
 	}
 	defer conn.Close()
@@ -103,6 +103,9 @@ func TestStampedConnErrorsReadAsTCPConn(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn := stampConn(raw)
+	if conn == nil {
+		t.Fatal("stampConn did not turn on receive timestamps for a TCP connection")
+	}
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	_, err = conn.Read(make([]byte, 8))
