@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,19 +23,10 @@ func (p *Prober) dialContext(ctx context.Context, _, address string) (net.Conn, 
 // ip_protocol_fallback, then dials one address, marking resolve and connect on
 // tr.
 func (p *Prober) dial(ctx context.Context, tr *requestTrace, address string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(address)
+	ip, port, err := p.resolve(ctx, tr, address)
 	if err != nil {
 		return nil, err
 	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		tr.mark(&tr.dnsStart)
-		if ip, err = p.pickAddress(ctx, host); err != nil {
-			return nil, err
-		}
-		tr.mark(&tr.dnsDone)
-	}
-	ip = ip.Unmap()
 	network := "tcp6"
 	if ip.Is4() {
 		network = "tcp4"
@@ -46,6 +38,45 @@ func (p *Prober) dial(ctx context.Context, tr *requestTrace, address string) (ne
 	}
 	tr.mark(&tr.connectDone)
 	return conn, nil
+}
+
+// dialDirect is dial for the direct path: on Linux a connection of our own
+// (conn_linux.go), which tr.rx then reads the kernel's receive times from.
+func (p *Prober) dialDirect(ctx context.Context, tr *requestTrace, address string) (net.Conn, error) {
+	ip, port, err := p.resolve(ctx, tr, address)
+	if err != nil {
+		return nil, err
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil { // a service name; URLs have numbers, but stay safe
+		return p.dial(ctx, tr, net.JoinHostPort(ip.String(), port))
+	}
+	tr.mark(&tr.connectStart)
+	conn, rx, err := connectDirect(ctx, ip, uint16(n))
+	if err != nil {
+		return nil, err
+	}
+	tr.mark(&tr.connectDone)
+	tr.rx = rx
+	return conn, nil
+}
+
+// resolve splits address and resolves its host, marking the resolve on tr
+// when it is a name.
+func (p *Prober) resolve(ctx context.Context, tr *requestTrace, address string) (netip.Addr, string, error) {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return netip.Addr{}, "", err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		tr.mark(&tr.dnsStart)
+		if ip, err = p.pickAddress(ctx, host); err != nil {
+			return netip.Addr{}, "", err
+		}
+		tr.mark(&tr.dnsDone)
+	}
+	return ip.Unmap(), port, nil
 }
 
 // pickAddress resolves host and picks its first address of the preferred

@@ -34,12 +34,9 @@ func (p *Prober) direct(h *hop) bool {
 // sendDirect sends the hop's request on a new connection and reads the
 // response head. The response body closes the connection.
 func (p *Prober) sendDirect(ctx context.Context, h *hop, tr *requestTrace) (*http.Response, error) {
-	conn, err := p.dial(ctx, tr, hostPort(h.url.Host, "80"))
+	conn, err := p.dialDirect(ctx, tr, hostPort(h.url.Host, "80"))
 	if err != nil {
 		return nil, err
-	}
-	if sc := stampConn(conn); sc != nil {
-		conn, tr.rx = sc, sc
 	}
 	tr.mark(&tr.gotConn)
 	// The deadline bounds every read and write; cancellation (agent shutdown)

@@ -5,6 +5,8 @@
 //
 // Files: config.go (the `http:` block and its validation), httpprobe.go (a run:
 // request, redirects, validation), trace.go (phase timing), dial.go (address
-// family choice), body.go (bounded body reads and decompression), tlserror.go
-// (short TLS failure texts).
+// family choice), direct.go (plain HTTP on the probe's own goroutine),
+// conn_linux.go and rxstamp_linux.go (its connection on Linux: connect checked
+// at once, the kernel's receive times), body.go (bounded body reads and
+// decompression), tlserror.go (short TLS failure texts).
 package httpprobe

@@ -1,10 +1,12 @@
 package httpprobe
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"syscall"
@@ -31,20 +33,13 @@ func TestStampedConnTimesArrival(t *testing.T) {
 			return
 		}
 		defer c.Close()
-		<-stamping // as in a probe: the request goes out after stampConn
+		<-stamping // as in a probe: the request goes out after the connect
 		sent <- time.Now()
 		c.Write([]byte("hello"))
 		time.Sleep(50 * time.Millisecond)
 		c.Write([]byte(" world"))
 	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := stampConn(raw)
-	if conn == nil {
-		t.Fatal("stampConn did not turn on receive timestamps for a TCP connection")
-	}
+	conn := connectStamped(t, ln.Addr().String())
 	defer conn.Close()
 	close(stamping)
 	before := <-sent
@@ -80,6 +75,20 @@ func TestStampedConnTimesArrival(t *testing.T) {
 	}
 }
 
+// connectStamped connects to addr as the direct path does.
+func connectStamped(t *testing.T, addr string) *stampedConn {
+	t.Helper()
+	ap := netip.MustParseAddrPort(addr)
+	conn, sc, err := connectDirect(context.Background(), ap.Addr(), ap.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc == nil || conn != net.Conn(sc) {
+		t.Fatalf("connectDirect returned %T without receive timestamps", conn)
+	}
+	return sc
+}
+
 // TestStampedConnErrorsReadAsTCPConn checks that deadlines work and errors
 // read as net.TCPConn's do ("read tcp a->b: i/o timeout").
 func TestStampedConnErrorsReadAsTCPConn(t *testing.T) {
@@ -98,14 +107,7 @@ func TestStampedConnErrorsReadAsTCPConn(t *testing.T) {
 			<-quiet // say nothing until the test is done
 		}
 	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn := stampConn(raw)
-	if conn == nil {
-		t.Fatal("stampConn did not turn on receive timestamps for a TCP connection")
-	}
+	conn := connectStamped(t, ln.Addr().String())
 	defer conn.Close()
 	conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	_, err = conn.Read(make([]byte, 8))
