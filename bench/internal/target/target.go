@@ -5,11 +5,13 @@
 package target
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -93,19 +95,42 @@ func Handler() http.Handler {
 			return
 		}
 		served.Add(1)
-		if r.URL.Path == SlowPath {
-			// A timer, not a busy wait: the target's own error is the timer's,
-			// the same for every prober measured against it.
-			t := time.NewTimer(SlowDelay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return
-			}
+		if r.URL.Path == SlowPath && !waitExactly(r.Context(), SlowDelay) {
+			return
 		}
 		answer(w)
 	})
+}
+
+// spinLead is how long before its deadline waitExactly stops sleeping and
+// watches the clock. Go's poller sleeps in whole milliseconds (epoll_wait's
+// unit) and the kernel adds its timer slack, so a plain timer fires up to
+// about a millisecond late: that would be the target's error, not the
+// prober's, in every fidelity figure.
+const spinLead = 1500 * time.Microsecond
+
+// waitExactly returns true once d has passed since it was called, to within a
+// few microseconds, or false as soon as ctx is done. It sleeps on a timer
+// until spinLead before the deadline, then yields the processor in a loop
+// until the deadline passes.
+func waitExactly(ctx context.Context, d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	if sleep := d - spinLead; sleep > 0 {
+		t := time.NewTimer(sleep)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+	for time.Now().Before(deadline) {
+		if ctx.Err() != nil {
+			return false
+		}
+		runtime.Gosched()
+	}
+	return true
 }
 
 // ServeHTTP listens on portsPerHost ports (chosen by the kernel) of each host

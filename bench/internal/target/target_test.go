@@ -1,6 +1,7 @@
 package target
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -90,5 +91,28 @@ func TestServeDNS(t *testing.T) {
 		if resp.Rcode != dns.RcodeSuccess || len(resp.Answer) != tt.answers {
 			t.Errorf("%s: rcode %s, %d answers, want NOERROR and %d", dns.TypeToString[tt.qtype], dns.RcodeToString[resp.Rcode], len(resp.Answer), tt.answers)
 		}
+	}
+}
+
+func TestWaitExactly(t *testing.T) {
+	for _, d := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond} {
+		start := time.Now()
+		if !waitExactly(context.Background(), d) {
+			t.Fatalf("waitExactly(%v) = false without cancellation", d)
+		}
+		if took := time.Since(start); took < d {
+			t.Errorf("waitExactly(%v) returned after %v, before its deadline", d, took)
+		}
+	}
+	// Cancelled while on the timer, and while watching the clock (d shorter
+	// than spinLead goes straight to the clock).
+	ctx, cancel := context.WithCancel(context.Background())
+	timer := time.AfterFunc(10*time.Millisecond, cancel)
+	defer timer.Stop()
+	if start := time.Now(); waitExactly(ctx, SlowDelay) || time.Since(start) >= SlowDelay {
+		t.Errorf("cancelled after 10ms: waitExactly = true or waited the whole %v", SlowDelay)
+	}
+	if waitExactly(ctx, spinLead/2) {
+		t.Error("cancelled context, watching the clock: waitExactly = true")
 	}
 }
