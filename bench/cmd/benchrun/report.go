@@ -9,6 +9,7 @@ import (
 
 	"github.com/vigil-monitoring/vigil/bench/internal/expo"
 	"github.com/vigil-monitoring/vigil/bench/internal/stats"
+	"github.com/vigil-monitoring/vigil/bench/internal/target"
 )
 
 // fmtSum prints a summary as "median [min–max]" with format f per number.
@@ -337,7 +338,7 @@ func collect2[T, U any](xs []T, f func(T) U) []U {
 
 func writeFidelity(b *strings.Builder, r *results, ns []int) {
 	b.WriteString("## 4. Measurement fidelity\n\n")
-	fmt.Fprintf(b, "A target that answers exactly 50 ms after it read the request (a timer in a target process of its own, 127.0.0.10, so that the bulk target's thousand requests a second do not delay it). Error = measured duration - 50 ms. Vigil: each run's exact duration from `vigil_check_duration_seconds_sum` between two scrapes that saw one run. blackbox_exporter: `probe_duration_seconds`. Idle: only the %d fidelity checks, every %v. Under load: the same checks (every %v) inside the full HTTP load. The error includes the real connection setup and the target's timer slack, the same for both. A bare client (the floor loop, in its own process, 10 requests/s) asks the same target during each measurement: its error is the machine's and the target's share, the rest is the prober's.\n\n",
+	fmt.Fprintf(b, "A target that answers exactly 50 ms after it read the request (in a target process of its own, 127.0.0.10, so that the bulk target's thousand requests a second do not delay it; it sleeps on a timer until 1.5 ms before the answer is due and watches the clock from there, since Go's timers fire up to a millisecond late). Error = measured duration - 50 ms. Vigil: each run's exact duration from `vigil_check_duration_seconds_sum` between two scrapes that saw one run. blackbox_exporter: `probe_duration_seconds`. Idle: only the %d fidelity checks, every %v. Under load: the same checks (every %v) inside the full HTTP load. The error includes the real connection setup and the target's own scheduling delay, the same for both. A bare client (the floor loop, in its own process, 10 requests/s) asks the same target during each measurement: its error is the machine's and the target's share, the rest is the prober's.\n\n",
 		r.Plan.Fidelity, r.Plan.IdleInterval, r.Plan.FidelityInterval)
 	b.WriteString("| program | condition | samples | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|\n")
 	row := func(prog, cond string, xs []float64) {
@@ -355,6 +356,49 @@ func writeFidelity(b *strings.Builder, r *results, ns []int) {
 	for _, n := range ns {
 		row("blackbox_exporter", fmt.Sprintf("load, %d targets", n), pooled(r.HTTP[n], func(x httpRep) []float64 { return x.Blackbox.FidelityErrors }))
 		row(bare, fmt.Sprintf("blackbox_exporter, %d targets", n), pooled(r.HTTP[n], func(x httpRep) []float64 { return x.Blackbox.BareFidelityErrors }))
+	}
+	b.WriteString("\n")
+	writeFidelityPhases(b, r, ns)
+}
+
+// writeFidelityPhases says where Vigil's fidelity error lies, from the phases
+// of the same runs: connect, processing beyond the 50 ms, and "other" (before
+// connecting and between connecting and sending the request).
+func writeFidelityPhases(b *strings.Builder, r *results, ns []int) {
+	b.WriteString("Where Vigil's error lies: the same runs' phases (`vigil_check_phase_duration_seconds`), p50 / p99 in ms; \"processing - 50 ms\" is the target's share and the network's, with the first byte's time from the kernel.\n\n")
+	b.WriteString("| condition | connect | processing - 50 ms | transfer | other |\n|---|---|---|---|---|\n")
+	row := func(cond string, phases []map[string]float64) {
+		if len(phases) == 0 {
+			return
+		}
+		fmt.Fprintf(b, "| %s |", cond)
+		for _, name := range []string{"connect", "processing", "transfer", "other"} {
+			xs := make([]float64, len(phases))
+			for i, p := range phases {
+				xs[i] = p[name]
+				if name == "processing" {
+					xs[i] -= target.SlowDelay.Seconds()
+				}
+			}
+			fmt.Fprintf(b, " %s / %s |", ms(stats.Quantile(xs, 0.5)), ms(stats.Quantile(xs, 0.99)))
+		}
+		b.WriteString("\n")
+	}
+	var idle []map[string]float64
+	for _, x := range r.Idle {
+		if x.Vigil != nil {
+			idle = append(idle, x.Vigil.FidelityPhases...)
+		}
+	}
+	row("idle", idle)
+	for _, n := range ns {
+		var load []map[string]float64
+		for _, x := range r.HTTP[n] {
+			if x.Vigil != nil {
+				load = append(load, x.Vigil.FidelityPhases...)
+			}
+		}
+		row(fmt.Sprintf("load, %d checks", n), load)
 	}
 	b.WriteString("\n")
 }

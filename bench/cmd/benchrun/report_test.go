@@ -38,7 +38,12 @@ func TestRenderResults(t *testing.T) {
 		return &vigilResult{Checks: 10100, Rate: 1003.3, CPUPer1000: cpu, FirstPlanned: 10000, SpanPlanned: 20000,
 			RSS: 50 << 20, LatenessExact: []float64{0.0005, 0.002, 0.004}, LatenessFirst: []float64{0.03}, LatenessHist: hist,
 			FidelityErrors: []float64{0.0005, 0.0008, 0.0011},
-			Exposition:     []exposition{{Name: "/metrics text 0.0.4", Seconds: []float64{0.08}, CPUSeconds: []float64{0.09}, Bytes: 1 << 20}}}
+			FidelityPhases: []map[string]float64{
+				{"connect": 0.0001, "processing": 0.0502, "transfer": 0, "other": 0.0002},
+				{"connect": 0.0001, "processing": 0.0505, "transfer": 0, "other": 0.0002},
+				{"connect": 0.0003, "processing": 0.0506, "transfer": 0, "other": 0.0002},
+			},
+			Exposition: []exposition{{Name: "/metrics text 0.0.4", Seconds: []float64{0.08}, CPUSeconds: []float64{0.09}, Bytes: 1 << 20}}}
 	}
 	peer := func(cpu float64) *peerResult {
 		return &peerResult{Rate: 1003.3, CPUPer1000: cpu, Planned: 20000, Completed: 20000, FidelityErrors: []float64{0.001}}
@@ -70,6 +75,8 @@ func TestRenderResults(t *testing.T) {
 		"| 10000 | Vigil | 1003.3 | 0.210 [0.200–0.220] | 1.0000 |",
 		"| 10000 | 0.28 [0.25–0.31] | 1.08 [1.05–1.10] | 3.86 [3.50–4.21] |",
 		"BenchmarkProbe-2 1000 200000 ns/op",
+		// Six runs pooled from two repetitions: connect p50 0.1 ms, p99 0.3.
+		"| load, 10000 checks | 0.100 / 0.300 | 0.500 / 0.600 | 0.000 / 0.000 | 0.200 / 0.200 |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("results lack %q", want)

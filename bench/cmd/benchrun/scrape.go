@@ -66,6 +66,8 @@ type checkState struct {
 	LastRun            float64 // Unix seconds
 	DurSum, DurCount   float64
 	HasLast, HasDurSum bool
+	// Phases are the last run's phase durations (seconds) by name.
+	Phases map[string]float64
 }
 
 // scrape is one parsed /metrics of Vigil.
@@ -95,7 +97,7 @@ func scrapeVigil(ctx context.Context, base string) (*scrape, error) {
 	}
 	names := append([]string{"vigil_check_runs_total", "vigil_check_last_run_timestamp_seconds",
 		"vigil_check_duration_seconds_sum", "vigil_check_duration_seconds_count",
-		"vigil_schedule_lateness_seconds_bucket"}, runtimeSeries...)
+		"vigil_schedule_lateness_seconds_bucket", "vigil_check_phase_duration_seconds"}, runtimeSeries...)
 	samples, err := expo.Parse(bytes.NewReader(f.Body), names...)
 	if err != nil {
 		return nil, fmt.Errorf("%s/metrics: %w", base, err)
@@ -140,6 +142,11 @@ func scrapeVigil(ctx context.Context, base string) (*scrape, error) {
 			c.DurSum, c.HasDurSum = m.Value, true
 		case "vigil_check_duration_seconds_count":
 			c.DurCount = m.Value
+		case "vigil_check_phase_duration_seconds":
+			if c.Phases == nil {
+				c.Phases = map[string]float64{}
+			}
+			c.Phases[m.Get("phase")] = m.Value
 		}
 	}
 	if s.Lateness, err = expo.Buckets(lateness); err != nil {

@@ -56,6 +56,10 @@ type vigilResult struct {
 	// BareFidelityErrors the bare client's in the same window.
 	FidelityErrors     []float64
 	BareFidelityErrors []float64
+	// FidelityPhases are the phases of each run in FidelityErrors, in the
+	// same order, with "other" the time outside them (before connecting,
+	// between connecting and sending the request): where an error arose.
+	FidelityPhases []map[string]float64
 
 	Exposition []exposition
 	Failures   []string
@@ -203,6 +207,7 @@ func (h *harness) runVigil(ctx context.Context, r vigilRun) (res *vigilResult, e
 		}
 		if c.Fidelity && st2.DurCount-st1.DurCount == 1 {
 			res.FidelityErrors = append(res.FidelityErrors, st2.DurSum-st1.DurSum-target.SlowDelay.Seconds())
+			res.FidelityPhases = append(res.FidelityPhases, phasesOf(st2.Phases, st2.DurSum-st1.DurSum))
 		}
 	}
 	if res.LatenessHist, err = expo.Sub(s2.Lateness, s1.Lateness); err != nil {
@@ -308,6 +313,7 @@ func (h *harness) runVigilIdle(ctx context.Context, name string, w *workload.Wor
 			st1, st2 := prev.Checks[c.ID], s.Checks[c.ID]
 			if st1 != nil && st2 != nil && st2.DurCount-st1.DurCount == 1 {
 				res.FidelityErrors = append(res.FidelityErrors, st2.DurSum-st1.DurSum-target.SlowDelay.Seconds())
+				res.FidelityPhases = append(res.FidelityPhases, phasesOf(st2.Phases, st2.DurSum-st1.DurSum))
 				res.LatenessExact = append(res.LatenessExact, workload.Lateness(c, unixTime(st2.LastRun)).Seconds())
 			}
 		}
@@ -317,4 +323,17 @@ func (h *harness) runVigilIdle(ctx context.Context, name string, w *workload.Wor
 		return nil, err
 	}
 	return res, nil
+}
+
+// phasesOf copies a run's phases and adds "other", the part of its duration
+// outside them.
+func phasesOf(phases map[string]float64, duration float64) map[string]float64 {
+	out := make(map[string]float64, len(phases)+1)
+	other := duration
+	for name, d := range phases {
+		out[name] = d
+		other -= d
+	}
+	out["other"] = other
+	return out
 }
