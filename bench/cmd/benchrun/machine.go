@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // machine describes where the run happened.
@@ -18,6 +19,47 @@ type machine struct {
 	Vigil     string
 	Blackbox  string
 	LoadStart string
+	// Stalls is what a thread that only reads the clock saw for
+	// stallWindow at the start, before any load: how often the machine
+	// itself (the hypervisor, other tenants) stopped it.
+	Stalls stalls
+}
+
+// stalls are the gaps over stallMin between two clock reads of a spinning
+// thread.
+type stalls struct {
+	Count   int
+	Longest time.Duration
+}
+
+const (
+	stallWindow = 2 * time.Second
+	stallMin    = time.Millisecond
+)
+
+// measureStalls spins on one locked thread for window, reading the clock.
+// No prober can time a run more finely than the machine lets a thread run:
+// each gap is a moment when the thread (alone, on an idle machine) was not
+// running.
+func measureStalls(window time.Duration) stalls {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	return countStalls(window, time.Now)
+}
+
+// countStalls reads now until window has passed and counts the gaps.
+func countStalls(window time.Duration, now func() time.Time) stalls {
+	var s stalls
+	prev := now()
+	for end := prev.Add(window); prev.Before(end); {
+		t := now()
+		if gap := t.Sub(prev); gap > stallMin {
+			s.Count++
+			s.Longest = max(s.Longest, gap)
+		}
+		prev = t
+	}
+	return s
 }
 
 func readMachine(vigilBin, blackboxBin string) machine {
@@ -29,6 +71,7 @@ func readMachine(vigilBin, blackboxBin string) machine {
 	}
 	m.Vigil = firstLine(exec.Command(vigilBin, "version"))
 	m.Blackbox = firstLine(exec.Command(blackboxBin, "--version"))
+	m.Stalls = measureStalls(stallWindow)
 	return m
 }
 

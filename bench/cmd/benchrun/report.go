@@ -112,6 +112,8 @@ func renderResults(r *results) string {
 	m := r.Machine
 	fmt.Fprintf(&b, "| machine | %d CPUs, %s, %s RAM, Linux %s |\n", m.CPUs, m.CPUModel, m.MemTotal, m.Kernel)
 	fmt.Fprintf(&b, "| load average | %s at start, %s at end (the machine is shared: other load inflates every figure alike) |\n", m.LoadStart, r.LoadAfter)
+	fmt.Fprintf(&b, "| stalls at idle | a thread that only reads the clock for %v, before the load: %d gaps over %v, the longest %.1f ms (the machine stopping it; no prober's error can be smaller) |\n",
+		stallWindow, m.Stalls.Count, stallMin, float64(m.Stalls.Longest)/1e6)
 	fmt.Fprintf(&b, "| software | %s; %s; harness %s |\n", m.Vigil, m.Blackbox, m.GoVersion)
 	fmt.Fprintf(&b, "| windows | HTTP %v per run (floor %v), checks every %v, blackbox warm-up %v; DNS %v; fidelity checks: %d at %v |\n\n",
 		p.Window, p.FloorWindow, p.Interval, p.Warmup, p.DNSWindow, p.Fidelity, p.FidelityInterval)

@@ -86,3 +86,27 @@ func TestRenderResults(t *testing.T) {
 		t.Log(out)
 	}
 }
+
+// TestCountStalls counts the gaps of a clock that jumps three times.
+func TestCountStalls(t *testing.T) {
+	at := time.Unix(1000, 0)
+	reads := 0
+	clock := func() time.Time {
+		reads++
+		switch reads {
+		case 100:
+			at = at.Add(2 * time.Millisecond)
+		case 200:
+			at = at.Add(5 * time.Millisecond)
+		case 300:
+			at = at.Add(stallMin) // not over stallMin: no stall
+		default:
+			at = at.Add(10 * time.Microsecond)
+		}
+		return at
+	}
+	got := countStalls(20*time.Millisecond, clock)
+	if got.Count != 2 || got.Longest != 5*time.Millisecond {
+		t.Errorf("countStalls = %+v, want 2 gaps, the longest 5ms", got)
+	}
+}
