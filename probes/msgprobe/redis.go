@@ -184,13 +184,29 @@ func (t *redisTransport) subscribeStream(ctx context.Context) error {
 				}
 			}
 			if len(ours) > 0 {
-				// Entries read back are worthless; delete them in one command.
-				t.client.XDel(readCtx, t.topic, ours...)
+				// Entries read back are worthless; delete them in one
+				// command. Not under readCtx: Close cancels that to end the
+				// read, and a delete cut short would leave the entries in
+				// the stream, forgotten. One that fails leaves them to Close.
+				delCtx, cancelDel := context.WithTimeout(context.Background(), 2*time.Second)
+				if err := t.client.XDel(delCtx, t.topic, ours...).Err(); err != nil {
+					t.remember(ours)
+				}
+				cancelDel()
 			}
 		}
 	}()
 	t.stopReader = cancel
 	return nil
+}
+
+// remember puts ids back in the added set, for Close to delete.
+func (t *redisTransport) remember(ids []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, id := range ids {
+		t.added[id] = true
+	}
 }
 
 // forget removes id from the added set and reports whether it was there.
