@@ -293,7 +293,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // (tcp, tcp-tls). oversized reports a UDP answer bigger than allowed, which the
 // kernel may have cut: it is fetched again over TCP like a truncated one.
 func (p *Prober) exchange(ctx context.Context, client *dns.Client, addr string, stream bool, buf []byte) (answer []byte, oversized bool, err error) {
-	conn, err := client.DialContext(ctx, addr)
+	conn, err := p.dial(ctx, client, addr, stream)
 	if err != nil {
 		return nil, false, fmt.Errorf("connect: %w", netCause(err))
 	}
@@ -314,20 +314,34 @@ func (p *Prober) exchange(ctx context.Context, client *dns.Client, addr string, 
 	if !stream {
 		query = query[2:]
 	}
-	// conn.Conn, not conn: dns.Conn.Write would copy the message to frame it,
-	// and query is already framed.
-	if _, err := conn.Conn.Write(query); err != nil {
+	if _, err := conn.Write(query); err != nil {
 		return nil, false, fmt.Errorf("send query: %w", netCause(err))
 	}
 	if stream {
-		answer, err = p.readStream(conn.Conn, buf, id)
+		answer, err = p.readStream(conn, buf, id)
 		return answer, false, err
 	}
 	if p.udpReadSize > len(buf) {
 		buf = make([]byte, p.udpReadSize)
 	}
-	answer, err = p.readDatagram(conn.Conn, buf[:p.udpReadSize], id)
+	answer, err = p.readDatagram(conn, buf[:p.udpReadSize], id)
 	return answer, len(answer) == p.udpReadSize, err
+}
+
+// dial opens the exchange's connection to addr. A UDP query to an address
+// goes on a socket of our own (dialUDP); TCP, TLS and scoped IPv6 addresses
+// go through the client's dialer. The raw net.Conn, not the dns.Conn around
+// it: dns.Conn.Write would copy the message to frame it, and the query is
+// framed already.
+func (p *Prober) dial(ctx context.Context, client *dns.Client, addr string, stream bool) (net.Conn, error) {
+	if ap, err := netip.ParseAddrPort(addr); err == nil && !stream && ap.Addr().Zone() == "" {
+		return dialUDP(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), p.plan.source)
+	}
+	conn, err := client.DialContext(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	return conn.Conn, nil
 }
 
 // readStream reads one length-prefixed answer; on TCP nothing else can arrive,

@@ -4,5 +4,6 @@
 // dns prober does.
 //
 // Files: config.go (the `dns:` block and its validation), dnsprobe.go (the run),
-// validate.go (rcode and RR checks of an answer).
+// validate.go (rcode and RR checks of an answer), udp_linux.go (the UDP socket
+// of a query to an address, on Linux).
 package dnsprobe
