@@ -49,13 +49,13 @@ type stampedConn struct {
 	connectE error // the connect's own error, from connected
 }
 
-// connectDirect opens a TCP connection to ip:port with receive timestamps
-// on. Errors read as net.Dialer's ("dial tcp4 a: connect: connection
-// refused"); ctx's deadline and cancellation bound the wait.
-func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, *stampedConn, error) {
-	if ip.Zone() != "" { // a scoped IPv6 address: the dialer maps the zone
-		conn, err := dialer.DialContext(ctx, "tcp6", netip.AddrPortFrom(ip, port).String())
-		return conn, nil, err
+// connectDirect opens a TCP connection to ip:port, a *stampedConn with
+// receive timestamps on (but for a scoped IPv6 address, which goes through
+// the dialer). Errors read as net.Dialer's ("dial tcp4 a: connect:
+// connection refused"); ctx's deadline and cancellation bound the wait.
+func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, error) {
+	if ip.Zone() != "" { // the dialer maps the zone
+		return dialer.DialContext(ctx, "tcp6", netip.AddrPortFrom(ip, port).String())
 	}
 	raddr := net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, port))
 	network, family := "tcp4", syscall.AF_INET
@@ -68,12 +68,12 @@ func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, *
 	}
 	dialError := func(err error) error { return &net.OpError{Op: "dial", Net: network, Addr: raddr, Err: err} }
 	if err := ctx.Err(); err != nil {
-		return nil, nil, dialError(err)
+		return nil, dialError(err)
 	}
 
 	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
 	if err != nil {
-		return nil, nil, dialError(os.NewSyscallError("socket", err))
+		return nil, dialError(os.NewSyscallError("socket", err))
 	}
 	// As net.Dialer's: no Nagle delay. Either failing only costs the
 	// stamps or a delayed small write, never the run.
@@ -89,7 +89,7 @@ func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, *
 	case nil, syscall.EINPROGRESS, syscall.EALREADY, syscall.EISCONN:
 	default:
 		_ = syscall.Close(fd)
-		return nil, nil, dialError(os.NewSyscallError("connect", err))
+		return nil, dialError(os.NewSyscallError("connect", err))
 	}
 
 	// A non-blocking descriptor makes a pollable File.
@@ -97,16 +97,16 @@ func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, *
 	raw, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
-		return nil, nil, dialError(err)
+		return nil, dialError(err)
 	}
 	c := &stampedConn{f: f, raw: raw, raddr: raddr}
 	c.recvFn, c.sendFn = c.recv, c.send
 	if c.connected(uintptr(fd)) {
 		if c.connectE != nil {
 			c.Close()
-			return nil, nil, dialError(c.connectE)
+			return nil, dialError(c.connectE)
 		}
-		return c, c, nil
+		return c, nil
 	}
 
 	// Still in progress: wait for the poller to say writable.
@@ -123,10 +123,10 @@ func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, *
 	}
 	if werr != nil {
 		c.Close()
-		return nil, nil, dialError(werr)
+		return nil, dialError(werr)
 	}
 	_ = f.SetWriteDeadline(time.Time{})
-	return c, c, nil
+	return c, nil
 }
 
 // connected reports whether the connect is over, with connectE its error;

@@ -56,7 +56,7 @@ func TestConnectDirectWaitsForTheHandshake(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	conn, _, err := connectDirect(ctx, addr.Addr(), addr.Port())
+	conn, err := connectDirect(ctx, addr.Addr(), addr.Port())
 	if err == nil {
 		conn.Close()
 		t.Fatal("connect to a listener with a full queue succeeded before its deadline")
@@ -72,7 +72,7 @@ func TestConnectDirectWaitsForTheHandshake(t *testing.T) {
 	// Canceled while waiting.
 	ctx, cancel = context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
-	if conn, _, err := connectDirect(ctx, addr.Addr(), addr.Port()); err == nil || !errors.Is(err, context.Canceled) {
+	if conn, err := connectDirect(ctx, addr.Addr(), addr.Port()); err == nil || !errors.Is(err, context.Canceled) {
 		if conn != nil {
 			conn.Close()
 		}
@@ -83,12 +83,12 @@ func TestConnectDirectWaitsForTheHandshake(t *testing.T) {
 	time.AfterFunc(20*time.Millisecond, accept)
 	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, sc, err := connectDirect(ctx, addr.Addr(), addr.Port())
+	conn, err = connectDirect(ctx, addr.Addr(), addr.Port())
 	if err != nil {
 		t.Fatalf("connect once the queue had room: %v", err)
 	}
 	defer conn.Close()
-	if sc == nil {
+	if _, ok := conn.(*stampedConn); !ok {
 		t.Fatal("no receive timestamps")
 	}
 	if _, err := conn.Write([]byte("GET / HTTP/1.1\r\n\r\n")); err != nil {
@@ -116,7 +116,7 @@ func TestConnectDirectErrorsReadAsDialer(t *testing.T) {
 			accepted <- c
 		}
 	}()
-	conn, _, err := connectDirect(context.Background(), addr.Addr(), addr.Port())
+	conn, err := connectDirect(context.Background(), addr.Addr(), addr.Port())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestConnectDirectErrorsReadAsDialer(t *testing.T) {
 	}
 
 	// The listener is gone: refused, in the dialer's words.
-	_, _, err = connectDirect(context.Background(), addr.Addr(), addr.Port())
+	_, err = connectDirect(context.Background(), addr.Addr(), addr.Port())
 	if err == nil || err.Error() != "dial tcp4 "+addr.String()+": connect: connection refused" || !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("connect to a closed port = %v", err)
 	}

@@ -52,12 +52,12 @@ func (p *Prober) dialDirect(ctx context.Context, tr *requestTrace, address strin
 		return p.dial(ctx, tr, net.JoinHostPort(ip.String(), port))
 	}
 	tr.mark(&tr.connectStart)
-	conn, rx, err := connectDirect(ctx, ip, uint16(n))
+	conn, err := connectDirect(ctx, ip, uint16(n))
 	if err != nil {
 		return nil, err
 	}
 	tr.mark(&tr.connectDone)
-	tr.rx = rx
+	tr.rx, _ = conn.(*stampedConn)
 	return conn, nil
 }
 

@@ -79,11 +79,12 @@ func TestStampedConnTimesArrival(t *testing.T) {
 func connectStamped(t *testing.T, addr string) *stampedConn {
 	t.Helper()
 	ap := netip.MustParseAddrPort(addr)
-	conn, sc, err := connectDirect(context.Background(), ap.Addr(), ap.Port())
+	conn, err := connectDirect(context.Background(), ap.Addr(), ap.Port())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc == nil || conn != net.Conn(sc) {
+	sc, ok := conn.(*stampedConn)
+	if !ok {
 		t.Fatalf("connectDirect returned %T without receive timestamps", conn)
 	}
 	return sc
