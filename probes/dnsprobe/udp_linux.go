@@ -78,26 +78,27 @@ func (c *udpConn) send(fd uintptr) bool {
 }
 
 // Read reads one datagram (a zero-length one is n == 0, no error).
-func (c *udpConn) Read(p []byte) (int, error) { return c.do(c.readFn, "read", p) }
+func (c *udpConn) Read(p []byte) (int, error) {
+	c.buf, c.n, c.err = p, 0, nil
+	return c.result("read", c.raw.Read(c.readFn))
+}
 
 // Write sends p as one datagram.
-func (c *udpConn) Write(p []byte) (int, error) { return c.do(c.sendFn, "write", p) }
-
-func (c *udpConn) do(fn func(uintptr) bool, op string, p []byte) (int, error) {
+func (c *udpConn) Write(p []byte) (int, error) {
 	c.buf, c.n, c.err = p, 0, nil
-	var err error
-	if op == "read" {
-		err = c.raw.Read(fn)
-	} else {
-		err = c.raw.Write(fn)
-	}
+	return c.result("write", c.raw.Write(c.sendFn))
+}
+
+// result is what Read or Write returns: pollErr is the poller's own error (a
+// deadline, os.ErrDeadlineExceeded, "i/o timeout"; use after Close), else
+// the system call's.
+func (c *udpConn) result(op string, pollErr error) (int, error) {
 	c.buf = nil
+	err := pollErr
 	if err == nil && c.err != nil {
 		err = os.NewSyscallError(op, c.err)
 	}
 	if err != nil {
-		// The poller's own errors: a deadline (os.ErrDeadlineExceeded,
-		// "i/o timeout") or use after Close.
 		return 0, &net.OpError{Op: op, Net: "udp", Addr: net.UDPAddrFromAddrPort(c.raddr), Err: err}
 	}
 	return max(c.n, 0), nil
