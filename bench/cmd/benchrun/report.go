@@ -71,8 +71,8 @@ func ratioVerdict(s stats.Summary, goal float64) string {
 func kib(b float64) string { return fmt.Sprintf("%.1f", b/1024) }
 
 // pooled concatenates one sample slice of every repetition.
-func pooled[T any](xs []T, f func(T) []float64) []float64 {
-	var out []float64
+func pooled[T, E any](xs []T, f func(T) []E) []E {
+	var out []E
 	for _, x := range xs {
 		out = append(out, f(x)...)
 	}
@@ -386,21 +386,9 @@ func writeFidelityPhases(b *strings.Builder, r *results, ns []int) {
 		}
 		b.WriteString("\n")
 	}
-	var idle []map[string]float64
-	for _, x := range r.Idle {
-		if x.Vigil != nil {
-			idle = append(idle, x.Vigil.FidelityPhases...)
-		}
-	}
-	row("idle", idle)
+	row("idle", pooled(r.Idle, func(x idleRep) []map[string]float64 { return x.Vigil.FidelityPhases }))
 	for _, n := range ns {
-		var load []map[string]float64
-		for _, x := range r.HTTP[n] {
-			if x.Vigil != nil {
-				load = append(load, x.Vigil.FidelityPhases...)
-			}
-		}
-		row(fmt.Sprintf("load, %d checks", n), load)
+		row(fmt.Sprintf("load, %d checks", n), pooled(r.HTTP[n], func(x httpRep) []map[string]float64 { return x.Vigil.FidelityPhases }))
 	}
 	b.WriteString("\n")
 }
