@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/vigil-monitoring/vigil/probes"
 )
 
 // TestStampedConnTimesArrival checks that a read reports when the kernel
@@ -156,4 +158,25 @@ func cmsg(level, typ int, data []byte) []byte {
 	h.SetLen(syscall.CmsgLen(len(data)))
 	copy(b[syscall.CmsgLen(0):], data)
 	return b
+}
+
+// TestProcessingWithALateWriteMark checks the processing phase when the
+// kernel's first-byte time precedes the clock's mark of the write (the
+// goroutine got its core back only after the answer came): it runs from the
+// connection's mark, taken before the write, not 0.
+func TestProcessingWithALateWriteMark(t *testing.T) {
+	tr := newRequestTrace(time.Now())
+	tr.gotConn.Store(int64(100 * time.Microsecond))
+	tr.wrote.Store(int64(900 * time.Microsecond))
+	tr.firstByte.Store(int64(400 * time.Microsecond)) // the kernel's
+	var phases [5]probes.Phase
+	tr.phases(&phases, int64(450*time.Microsecond))
+	if got := phases[3]; got.Name != phaseProcessing || got.Duration != 300*time.Microsecond {
+		t.Errorf("processing = %+v, want 300µs from the connection's mark", got)
+	}
+	tr.wrote.Store(int64(200 * time.Microsecond)) // in order: from the write
+	tr.phases(&phases, int64(450*time.Microsecond))
+	if got := phases[3].Duration; got != 200*time.Microsecond {
+		t.Errorf("processing = %v, want 200µs from the write", got)
+	}
 }

@@ -118,8 +118,12 @@ func (t *requestTrace) bodyDone() int64 {
 // read, 0 if it was not. A phase that did not happen is 0.
 func (t *requestTrace) phases(dst *[5]probes.Phase, bodyDone int64) {
 	firstByte := t.firstByte.Load()
+	// The request was sent when the write returned; but the first byte's
+	// time may be the kernel's, and then a goroutine that got its core back
+	// only after the answer came marks the write late. The connection's
+	// mark, taken before the write, never is.
 	requestSent := t.wrote.Load()
-	if requestSent == 0 {
+	if requestSent == 0 || (firstByte != 0 && requestSent > firstByte) {
 		requestSent = t.gotConn.Load()
 	}
 	dst[0] = probes.Phase{Name: phaseResolve, Duration: span(t.dnsStart.Load(), t.dnsDone.Load())}
