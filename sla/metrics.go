@@ -235,9 +235,7 @@ func (e *Engine) Stage() func(w *expo.Writer) {
 		for i := range featureFamilies {
 			fam := &featureFamilies[i]
 			w.Family(&fam.Family)
-			for j := range *rows {
-				fam.write(w, &(*rows)[j])
-			}
+			w.Each(len(*rows), func(w *expo.Writer, j int) { fam.write(w, &(*rows)[j]) })
 		}
 	}
 }

@@ -178,6 +178,9 @@ type Writer struct {
 
 	fam     *Family
 	pending bool // fam's header is not written yet
+
+	workers int        // Each's goroutines (SetParallel)
+	slots   []eachSlot // Each's chunks, kept with their buffers
 }
 
 // NewWriter returns a Writer to out; openMetrics selects OpenMetrics 1.0.0
@@ -189,6 +192,7 @@ func NewWriter(out io.Writer, openMetrics bool) *Writer {
 // Reset points the Writer at a new output, keeping its buffer.
 func (w *Writer) Reset(out io.Writer, openMetrics bool) {
 	w.out, w.openMetrics, w.buf, w.err, w.fam, w.pending = out, openMetrics, w.buf[:0], nil, nil, false
+	w.workers = 0
 }
 
 // Family starts family f; its samples follow.
@@ -396,6 +400,9 @@ func containsAny(b []byte, c1, c2 byte) bool {
 }
 
 func (w *Writer) flush() {
+	if w.out == nil {
+		return // one of Each's chunks: merge takes the buffer
+	}
 	if w.err == nil && len(w.buf) > 0 {
 		_, w.err = w.out.Write(w.buf)
 	}

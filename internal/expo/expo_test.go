@@ -280,3 +280,87 @@ func TestServeHTTPStopsWhenTheScraperGoes(t *testing.T) {
 		t.Fatalf("%d writes: the failure was never met", rw.writes)
 	}
 }
+
+// chunkySource has entities that write nothing, one sample, or a histogram,
+// so that Each's chunks are empty, small and big, and the first chunks of
+// one family are empty.
+type chunkySource int
+
+func (n chunkySource) WriteMetrics(w *expo.Writer) {
+	labels := make([]expo.Labels, n)
+	for i := range labels {
+		labels[i] = expo.NewLabels(schema, "f"+strconv.Itoa(i), "kr-central-1", "talk")
+	}
+	w.Family(&families[0])
+	w.Each(int(n), func(w *expo.Writer, i int) { w.Sample(&labels[i], float64(i)) })
+	w.Family(&families[1])
+	w.Each(int(n), func(*expo.Writer, int) {})
+	w.Family(&families[2])
+	w.Each(int(n), func(w *expo.Writer, i int) {
+		if i >= int(n)/2 {
+			w.Sample(&labels[i], float64(i))
+		}
+	})
+	w.Family(&families[3])
+	w.Each(int(n), func(w *expo.Writer, i int) {
+		w.Histogram(&labels[i], buckets, []uint64{uint64(i), 0, 2, 3, 4}, float64(i)/4)
+	})
+	w.Family(&families[4])
+	w.Each(int(n), func(w *expo.Writer, i int) {
+		if i%97 == 0 {
+			w.SampleWith(&labels[i], &middle, float64(i))
+		}
+	})
+}
+
+func render(t *testing.T, s expo.Source, workers int, openMetrics bool) string {
+	t.Helper()
+	var buf bytes.Buffer
+	w := expo.NewWriter(&buf, openMetrics)
+	w.SetParallel(workers)
+	s.WriteMetrics(w)
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+func TestEachInParallelWritesWhatALoopWrites(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 129, 1000, 5000} {
+		for _, om := range []bool{false, true} {
+			serial := render(t, chunkySource(n), 1, om)
+			if n > 0 && !strings.Contains(serial, "# TYPE c_events") {
+				t.Fatalf("n=%d: no c_events family:\n%.500s", n, serial)
+			}
+			for _, workers := range []int{2, 3, 8} {
+				if got := render(t, chunkySource(n), workers, om); got != serial {
+					t.Errorf("n=%d openMetrics=%v workers=%d: %d bytes, want the loop's %d; first difference: %s",
+						n, om, workers, len(got), len(serial), firstDifference(serial, got))
+				}
+			}
+		}
+	}
+	// The serial text itself is what client_golang would write.
+	expotest.CheckEquivalent(t, chunkySource(300))
+}
+
+func firstDifference(want, got string) string {
+	i := 0
+	for i < len(want) && i < len(got) && want[i] == got[i] {
+		i++
+	}
+	return strconv.Quote(want[max(0, i-40):min(len(want), i+40)]) + " vs " + strconv.Quote(got[max(0, i-40):min(len(got), i+40)])
+}
+
+func TestEachStopsWritingAfterAnOutputError(t *testing.T) {
+	failing := countingWriter{failAfter: 2}
+	w := expo.NewWriter(&failing, false)
+	w.SetParallel(4)
+	chunkySource(20000).WriteMetrics(w)
+	if err := w.Flush(); err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("Flush after a failing output = %v, want the write error", err)
+	}
+	if failing.writes != 3 {
+		t.Errorf("%d writes after the output failed on the third, want none", failing.writes-3)
+	}
+}

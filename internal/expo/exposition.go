@@ -67,6 +67,7 @@ func (e *Exposition) Write(out io.Writer, openMetrics bool) error {
 		w.Reset(nil, false)
 		e.writers.Put(w)
 	}()
+	w.SetParallel(runtime.GOMAXPROCS(0))
 	var gatherErr error
 	if e.registry != nil {
 		var mfs []*dto.MetricFamily

@@ -446,8 +446,6 @@ func (m *Metrics) WriteMetrics(w *expo.Writer) {
 	for i := range checkFamilies {
 		f := &checkFamilies[i]
 		w.Family(&f.Family)
-		for _, c := range checks {
-			f.write(w, c)
-		}
+		w.Each(len(checks), func(w *expo.Writer, i int) { f.write(w, checks[i]) })
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -162,10 +163,14 @@ func diff(want, got string) string {
 }
 
 // TestObserveWhileScraping: results recorded while scrapes run (the agent's
-// normal life) are race-free and every run is counted once.
+// normal life) are race-free and every run is counted once. The other checks
+// make the scrape render its families on several goroutines (expo.Each).
 func TestObserveWhileScraping(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg, prometheus.Labels{"region": "kr-central-1"})
+	for i := range 300 {
+		m.Check("talk", fmt.Sprintf("other%03d", i), "api", "http").Observe(goldenCases["http"][0])
+	}
 	const runs = 500
 	done := make(chan struct{})
 	go func() {
