@@ -335,21 +335,13 @@ func TestEachInParallelWritesWhatALoopWrites(t *testing.T) {
 			for _, workers := range []int{2, 3, 8} {
 				if got := render(t, chunkySource(n), workers, om); got != serial {
 					t.Errorf("n=%d openMetrics=%v workers=%d: %d bytes, want the loop's %d; first difference: %s",
-						n, om, workers, len(got), len(serial), firstDifference(serial, got))
+						n, om, workers, len(got), len(serial), expotest.FirstDiff(serial, got, "loop", "Each"))
 				}
 			}
 		}
 	}
 	// The serial text itself is what client_golang would write.
 	expotest.CheckEquivalent(t, chunkySource(300))
-}
-
-func firstDifference(want, got string) string {
-	i := 0
-	for i < len(want) && i < len(got) && want[i] == got[i] {
-		i++
-	}
-	return strconv.Quote(want[max(0, i-40):min(len(want), i+40)]) + " vs " + strconv.Quote(got[max(0, i-40):min(len(got), i+40)])
 }
 
 func TestEachStopsWritingAfterAnOutputError(t *testing.T) {

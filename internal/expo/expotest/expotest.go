@@ -56,7 +56,7 @@ func CheckEquivalent(t testing.TB, s expo.Source) []byte {
 			got = Render(t, s, true)
 		}
 		if !bytes.Equal(got, want) {
-			t.Fatalf("openMetrics=%v: output differs from client_golang's encoding of the same families:\n%s", om, firstDiff(string(want), string(got)))
+			t.Fatalf("openMetrics=%v: output differs from client_golang's encoding of the same families:\n%s", om, FirstDiff(string(want), string(got), "client_golang", "expo"))
 		}
 	}
 	return text
@@ -80,7 +80,9 @@ func encode(t testing.TB, order []string, parsed map[string]*dto.MetricFamily, o
 	return buf.Bytes()
 }
 
-func firstDiff(want, got string) string {
+// FirstDiff names the first line where got differs from want, each shown
+// after its name.
+func FirstDiff(want, got, wantName, gotName string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
 	for i := 0; i < len(w) || i < len(g); i++ {
 		var wl, gl string
