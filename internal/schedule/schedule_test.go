@@ -76,21 +76,98 @@ func TestOffsetIsStableAndSpread(t *testing.T) {
 	interval := 10 * time.Second
 	// The offset is a pure function of id and interval: pinned, so a change to the
 	// hash (which would move every check's rhythm on upgrade) is a visible decision.
-	if got := Offset("talk/send/api", interval); got != 7606685121 {
-		t.Fatalf("Offset(talk/send/api, 10s) = %d, want 7606685121 (stable)", got)
+	if got := Offset("talk/send/api", interval, 0); got != 7606685121 {
+		t.Fatalf("Offset(talk/send/api, 10s, 0) = %d, want 7606685121 (stable)", got)
+	}
+	if got := Offset("talk/send/api", interval, 5*time.Millisecond); got != 7605000000 {
+		t.Fatalf("Offset(talk/send/api, 10s, 5ms) = %d, want 7605000000 (rounded down)", got)
 	}
 	// 10,000 checks over 10 s in 100 ms buckets: no bucket holds more than 3x its share.
 	buckets := make([]int, 100)
+	grid := 25 * time.Millisecond
 	for i := range 10000 {
-		o := Offset("svc/feature/check-"+string(rune('a'+i%26))+itoa(i), interval)
+		id := "svc/feature/check-" + string(rune('a'+i%26)) + itoa(i)
+		o := Offset(id, interval, 0)
 		if o < 0 || o >= interval {
 			t.Fatalf("offset %s out of [0, %s)", o, interval)
 		}
 		buckets[o/(100*time.Millisecond)]++
+		if g := Offset(id, interval, grid); g%grid != 0 || g > o || o-g >= grid {
+			t.Fatalf("%s: offset %s on a %s grid is %s, want the grid point at or below", id, o, grid, g)
+		}
 	}
 	for i, n := range buckets {
 		if n > 300 {
 			t.Errorf("bucket %d holds %d of 10,000 starts, want about 100", i, n)
+		}
+	}
+}
+
+func TestGridGrowsAsTheRateFalls(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		rate float64
+		want time.Duration
+	}{
+		{0, 25 * ms}, {3.3, 25 * ms}, {103.3, 25 * ms}, {320, 25 * ms}, // 1,000 checks at 10 s: 2.6 a point
+		{321, 10 * ms}, {800, 10 * ms},
+		{801, 5 * ms}, {1003.3, 5 * ms}, {1600, 5 * ms}, // 10,000 checks at 10 s: 5 a point
+		{1601, 2 * ms}, {4000, 2 * ms},
+		{4001, ms}, {8000, ms}, {1e6, ms},
+	} {
+		if got := Grid(c.rate); got != c.want {
+			t.Errorf("Grid(%g) = %s, want %s", c.rate, got, c.want)
+		}
+	}
+	specs := []Spec{{Interval: 10 * time.Second}, {Interval: time.Second}, {Interval: 100 * time.Millisecond}}
+	if got := Rate(specs); got < 11.0999 || got > 11.1001 {
+		t.Errorf("Rate = %g, want 11.1 (0.1 + 1 + 10)", got)
+	}
+}
+
+// TestApplyMovesKeptChecksOntoANewGrid: a reload that moves the rate across
+// a step keeps a kept check (same prober, counted Kept) but puts its next
+// slot on the new grid, so that it starts with the checks of its point.
+func TestApplyMovesKeptChecksOntoANewGrid(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	interval := 10 * time.Second // no run is due during the test but by chance
+	spec := func(id string) Spec {
+		return Spec{ID: id, Interval: interval, Timeout: time.Second, Fingerprint: "1",
+			Build: func() (probes.Prober, error) { return okProber(), nil }, OnResult: func(*probes.Result) {}}
+	}
+	kept := "s/f/kept"
+	next := func() (time.Duration, time.Duration) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		e := s.entries[kept]
+		return e.next.Sub(e.next.Truncate(interval)), s.grid
+	}
+	if _, err := s.Apply([]Spec{spec(kept)}); err != nil {
+		t.Fatal(err)
+	}
+	if off, grid := next(); grid != 25*time.Millisecond || off != Offset(kept, interval, grid) {
+		t.Fatalf("one check: grid %s, next slot at offset %s; want 25ms and %s", grid, off, Offset(kept, interval, 25*time.Millisecond))
+	}
+	specs := []Spec{spec(kept)}
+	for i := range 5000 { // 500 runs a second: a 10 ms grid
+		specs = append(specs, spec("s/f/other-"+itoa(i)))
+	}
+	ch, err := s.Apply(specs)
+	if err != nil || ch.Kept != 1 || ch.Added != 5000 {
+		t.Fatalf("Apply = %+v, %v; want 1 kept, 5000 added", ch, err)
+	}
+	if off, grid := next(); grid != 10*time.Millisecond || off != Offset(kept, interval, grid) {
+		t.Fatalf("5,001 checks: grid %s, next slot at offset %s; want 10ms and %s", grid, off, Offset(kept, interval, 10*time.Millisecond))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 1; i < len(s.queue); i++ {
+		if s.queue.Less(i, (i-1)/2) {
+			t.Fatalf("queue is no longer a heap at %d after the move", i)
 		}
 	}
 }
@@ -109,12 +186,13 @@ func itoa(i int) string {
 func TestFirstStartIsOnTheSlotGrid(t *testing.T) {
 	interval := 10 * time.Second
 	now := time.Date(2026, 11, 25, 1, 0, 3, 0, time.UTC)
-	got := firstStart("a/b/c", interval, now)
+	grid := 10 * time.Millisecond
+	got := firstStart("a/b/c", interval, grid, now)
 	if !got.After(now) || got.Sub(now) > interval {
 		t.Fatalf("first start %s not within (now, now+interval]", got)
 	}
-	if off := got.Sub(got.Truncate(interval)); off != Offset("a/b/c", interval) {
-		t.Fatalf("first start offset %s, want %s", off, Offset("a/b/c", interval))
+	if off := got.Sub(got.Truncate(interval)); off != Offset("a/b/c", interval, grid) || off%grid != 0 {
+		t.Fatalf("first start offset %s, want %s", off, Offset("a/b/c", interval, grid))
 	}
 }
 
@@ -138,7 +216,9 @@ func TestFirstStartAlreadyPassed(t *testing.T) {
 	c.waitFor(t, "late", 3, 3*time.Second)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	want := Offset("s/f/late", interval)
+	s.mu.Lock()
+	want := Offset("s/f/late", interval, s.grid)
+	s.mu.Unlock()
 	for _, r := range c.results["late"] {
 		phase := r.Start.Sub(r.Start.Truncate(interval))
 		drift := (phase - want + interval) % interval

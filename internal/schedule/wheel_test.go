@@ -59,7 +59,7 @@ func TestCheckAppliedMidTurnRunsInItsFirstSlot(t *testing.T) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
-		first := firstStart(id, interval, applied)
+		first := firstStart(id, interval, Grid(Rate(specs)), applied)
 		for k, r := range c.results[id][:4] {
 			slot := first.Add(time.Duration(k) * interval)
 			if late := r.Start.Sub(slot); late < 0 || late > 20*time.Millisecond {

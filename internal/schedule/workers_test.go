@@ -116,6 +116,7 @@ func TestConcurrencyIsNotCapped(t *testing.T) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	grid := Grid(Rate(specs))
 	for _, spec := range specs {
 		r := c.results[spec.ID][0]
 		// The deadline is set just before RunOnce takes the start time: the
@@ -124,7 +125,7 @@ func TestConcurrencyIsNotCapped(t *testing.T) {
 			t.Errorf("%s: TimedOut=%v after %s, want a timeout at %s (+<200ms)", spec.ID, r.TimedOut, r.Duration, timeout)
 		}
 		phase := r.Start.Sub(r.Start.Truncate(interval))
-		if late := (phase - Offset(spec.ID, interval) + interval) % interval; late > 100*time.Millisecond {
+		if late := (phase - Offset(spec.ID, interval, grid) + interval) % interval; late > 100*time.Millisecond {
 			t.Errorf("%s started %s after its slot, want <100ms", spec.ID, late)
 		}
 	}

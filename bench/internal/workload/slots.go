@@ -1,20 +1,14 @@
 package workload
 
-import (
-	"time"
-
-	"github.com/vigil-monitoring/vigil/internal/schedule"
-)
+import "time"
 
 // Vigil plans a check's runs at wall-clock multiples of its interval plus a
-// stable offset (schedule.Offset), whenever the agent started. The harness
-// computes the same slots to count the runs that were due in any window and
-// how late each observed run started.
+// stable offset (schedule.Offset, on the grid of schedule.Grid), whenever the
+// agent started. The harness computes the same slots (Check.Offset) to count
+// the runs that were due in any window and how late each observed run
+// started.
 
-// Offset is the check's offset within its interval, as the agent computes it.
-func Offset(c Check) time.Duration { return schedule.Offset(c.ID, c.Interval) }
-
-func slotOffset(c Check) int64 { return int64(Offset(c)) }
+func slotOffset(c Check) int64 { return int64(c.Offset) }
 
 // Planned counts the check's slots in (from, to].
 func Planned(c Check, from, to time.Time) int64 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitoring/vigil/bench/internal/target"
+	"github.com/vigil-monitoring/vigil/internal/schedule"
 )
 
 // Check is one check of a generated Vigil config, with what the harness needs
@@ -16,6 +17,9 @@ import (
 type Check struct {
 	ID       string // service/feature/check, as Vigil labels it
 	Interval time.Duration
+	// Offset is the check's slot offset within its interval, as the agent
+	// computes it for the whole workload (set by HTTP and DNS).
+	Offset   time.Duration
 	Fidelity bool
 	// Target is the URL (http) or host:port (dns) the check probes.
 	Target string
@@ -63,6 +67,7 @@ func HTTP(n int, interval time.Duration, fidelity int, fidelityInterval time.Dur
 			Target:   "http://" + slowAddrs[i%len(slowAddrs)] + target.SlowPath,
 		})
 	}
+	w.plan()
 	return w
 }
 
@@ -76,7 +81,18 @@ func DNS(n int, interval time.Duration, addrs []string) *Workload {
 			Target:   addrs[i%len(addrs)],
 		})
 	}
+	w.plan()
 	return w
+}
+
+// plan sets every check's Offset: the agent rounds offsets to the grid of
+// the whole config's rate.
+func (w *Workload) plan() {
+	grid := schedule.Grid(w.Rate())
+	for i := range w.Checks {
+		c := &w.Checks[i]
+		c.Offset = schedule.Offset(c.ID, c.Interval, grid)
+	}
 }
 
 // VigilConfig renders the workload as a vigil.yml.

@@ -10,15 +10,16 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vigil-monitoring/vigil/internal/config"
+	"github.com/vigil-monitoring/vigil/internal/schedule"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestPlannedAndLateness(t *testing.T) {
-	c := Check{ID: "svc000/f00001/http", Interval: 10 * time.Second}
-	off := Offset(c)
-	if off < 0 || off >= c.Interval {
-		t.Fatalf("Offset = %v, want within [0, 10s)", off)
+	c := HTTP(2, 10*time.Second, 0, 0, []string{"127.0.0.2:1"}, nil).Checks[1]
+	off := c.Offset
+	if c.ID != "svc000/f00001/http" || off != schedule.Offset(c.ID, c.Interval, 25*time.Millisecond) {
+		t.Fatalf("%s: Offset = %v, want the agent's on a 25 ms grid (0.2 runs a second)", c.ID, off)
 	}
 	// A slot: a wall-clock multiple of the interval plus the offset.
 	slot := time.Unix(1_800_000_000, 0).Add(off)
