@@ -66,7 +66,7 @@ func (h *harness) runBlackbox(ctx context.Context, name string, w *workload.Work
 	var targets []driver.Target
 	for _, c := range w.Checks {
 		targets = append(targets, driver.Target{Module: module, Target: c.Target, Interval: c.Interval,
-			Offset: c.Offset, Fidelity: c.Fidelity})
+			Offset: c.Spread, Fidelity: c.Fidelity})
 	}
 	d, err := driver.New(driver.Options{Exporter: base, Targets: targets, Duration: warmup + window + time.Second,
 		MaxInFlight: 2000, ScrapeTimeout: 10 * time.Second})

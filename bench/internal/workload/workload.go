@@ -19,7 +19,11 @@ type Check struct {
 	Interval time.Duration
 	// Offset is the check's slot offset within its interval, as the agent
 	// computes it for the whole workload (set by HTTP and DNS).
-	Offset   time.Duration
+	Offset time.Duration
+	// Spread is the same offset before the agent rounds it to its grid: where
+	// Prometheus, which spreads its scrapes by a hash to the nanosecond and
+	// groups none, would put this check's /probe scrapes of blackbox_exporter.
+	Spread   time.Duration
 	Fidelity bool
 	// Target is the URL (http) or host:port (dns) the check probes.
 	Target string
@@ -92,6 +96,7 @@ func (w *Workload) plan() {
 	for i := range w.Checks {
 		c := &w.Checks[i]
 		c.Offset = schedule.Offset(c.ID, c.Interval, grid)
+		c.Spread = schedule.Offset(c.ID, c.Interval, 0)
 	}
 }
 

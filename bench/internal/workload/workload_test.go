@@ -21,6 +21,9 @@ func TestPlannedAndLateness(t *testing.T) {
 	if c.ID != "svc000/f00001/http" || off != schedule.Offset(c.ID, c.Interval, 25*time.Millisecond) {
 		t.Fatalf("%s: Offset = %v, want the agent's on a 25 ms grid (0.2 runs a second)", c.ID, off)
 	}
+	if c.Spread != schedule.Offset(c.ID, c.Interval, 0) || c.Spread < off || c.Spread-off >= 25*time.Millisecond {
+		t.Fatalf("%s: Spread = %v, want the offset before rounding (%v)", c.ID, c.Spread, schedule.Offset(c.ID, c.Interval, 0))
+	}
 	// A slot: a wall-clock multiple of the interval plus the offset.
 	slot := time.Unix(1_800_000_000, 0).Add(off)
 	tests := []struct {
