@@ -126,42 +126,76 @@ func TestGridGrowsAsTheRateFalls(t *testing.T) {
 }
 
 // TestApplyMovesKeptChecksOntoANewGrid: a reload that moves the rate across
-// a step keeps a kept check (same prober, counted Kept) but puts its next
-// slot on the new grid, so that it starts with the checks of its point.
+// a step keeps a kept check (same prober, counted Kept) but moves its next
+// slot to its point on the new grid, so that it starts with the checks of
+// that point. A reload right after a run must not run it again at the run's
+// own slot moved a few milliseconds later.
 func TestApplyMovesKeptChecksOntoANewGrid(t *testing.T) {
 	s, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Stop(context.Background())
-	interval := 10 * time.Second // no run is due during the test but by chance
-	spec := func(id string) Spec {
-		return Spec{ID: id, Interval: interval, Timeout: time.Second, Fingerprint: "1",
-			Build: func() (probes.Prober, error) { return okProber(), nil }, OnResult: func(*probes.Result) {}}
+	const interval = time.Second
+	coarse, fine := 25*time.Millisecond, 10*time.Millisecond
+	// A check whose point on the fine grid is at least 10 ms after its
+	// point on the coarse one.
+	kept := ""
+	for i := 0; kept == ""; i++ {
+		if id := "s/f/kept-" + itoa(i); Offset(id, interval, fine)-Offset(id, interval, coarse) >= 10*time.Millisecond {
+			kept = id
+		}
 	}
-	kept := "s/f/kept"
-	next := func() (time.Duration, time.Duration) {
+	ran := make(chan time.Time, 10)
+	spec := func(id string) Spec {
+		sp := Spec{ID: id, Interval: interval, Timeout: 100 * time.Millisecond, Fingerprint: "1",
+			Build: func() (probes.Prober, error) { return okProber(), nil }, OnResult: func(*probes.Result) {}}
+		if id == kept {
+			sp.OnResult = func(r *probes.Result) { ran <- r.Start }
+		}
+		return sp
+	}
+	next := func() (time.Time, time.Duration) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		e := s.entries[kept]
-		return e.next.Sub(e.next.Truncate(interval)), s.grid
+		return s.entries[kept].next, s.grid
 	}
 	if _, err := s.Apply([]Spec{spec(kept)}); err != nil {
 		t.Fatal(err)
 	}
-	if off, grid := next(); grid != 25*time.Millisecond || off != Offset(kept, interval, grid) {
-		t.Fatalf("one check: grid %s, next slot at offset %s; want 25ms and %s", grid, off, Offset(kept, interval, 25*time.Millisecond))
+	slot, grid := next()
+	if off := slot.Sub(slot.Truncate(interval)); grid != coarse || off != Offset(kept, interval, coarse) {
+		t.Fatalf("one check: grid %s, next slot at offset %s; want %s and %s", grid, off, coarse, Offset(kept, interval, coarse))
 	}
 	specs := []Spec{spec(kept)}
-	for i := range 5000 { // 500 runs a second: a 10 ms grid
+	for i := range 400 { // 401 runs a second: the fine grid
 		specs = append(specs, spec("s/f/other-"+itoa(i)))
 	}
-	ch, err := s.Apply(specs)
-	if err != nil || ch.Kept != 1 || ch.Added != 5000 {
-		t.Fatalf("Apply = %+v, %v; want 1 kept, 5000 added", ch, err)
+	select {
+	case <-ran: // the reload comes right after a run
+	case <-time.After(3 * time.Second):
+		t.Fatal("the kept check did not run")
 	}
-	if off, grid := next(); grid != 10*time.Millisecond || off != Offset(kept, interval, grid) {
-		t.Fatalf("5,001 checks: grid %s, next slot at offset %s; want 10ms and %s", grid, off, Offset(kept, interval, 10*time.Millisecond))
+	ch, err := s.Apply(specs)
+	if err != nil || ch.Kept != 1 || ch.Added != 400 {
+		t.Fatalf("Apply = %+v, %v; want 1 kept, 400 added", ch, err)
+	}
+	moved, grid := next()
+	if off := moved.Sub(moved.Truncate(interval)); grid != fine || off != Offset(kept, interval, fine) {
+		t.Fatalf("401 checks: grid %s, next slot at offset %s; want %s and %s", grid, off, fine, Offset(kept, interval, fine))
+	}
+	// The slot after the run, moved to its new point: not the run's own.
+	if d := moved.Sub(slot.Add(interval)); d < 0 || d >= coarse {
+		t.Fatalf("next slot %s after the reload, want the one after the run at %s moved by less than %s",
+			moved.Format(time.StampMicro), slot.Format(time.StampMicro), coarse)
+	}
+	select {
+	case at := <-ran:
+		if at.Before(moved) {
+			t.Fatalf("the kept check ran again at %s, before its moved slot %s", at.Format(time.StampMicro), moved.Format(time.StampMicro))
+		}
+	case <-time.After(1500 * time.Millisecond):
+		t.Fatal("the kept check did not run on its new slot")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
