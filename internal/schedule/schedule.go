@@ -72,9 +72,9 @@ type Scheduler struct {
 	running sync.WaitGroup
 	workers *workers // where runs go, off the wheel's goroutine
 
-	turnMu sync.Mutex    // one turn of the wheel dispatches at a time
-	wake   chan struct{} // an entry went to the front of the queue
-	quit   chan struct{} // closed by Stop
+	turnLine chan struct{} // holds the one turn of the wheel that dispatches
+	wake     chan struct{} // an entry went to the front of the queue
+	quit     chan struct{} // closed by Stop
 }
 
 // entry is one scheduled check. spec keeps what Apply compares (its Build and
@@ -100,7 +100,7 @@ func New(opts Options) (*Scheduler, error) {
 		return nil, fmt.Errorf("start scheduler: %w", err)
 	}
 	s := &Scheduler{cron: cron, logger: opts.Logger, lateness: opts.Lateness, inFlight: opts.InFlight, now: time.Now,
-		entries: map[string]*entry{}, wake: make(chan struct{}, 1), quit: make(chan struct{})}
+		entries: map[string]*entry{}, turnLine: make(chan struct{}, 1), wake: make(chan struct{}, 1), quit: make(chan struct{})}
 	s.workers = newWorkers(s.execute)
 	// The first turn starts at once, so that checks applied right after New
 	// run in their first slot.

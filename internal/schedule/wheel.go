@@ -8,7 +8,7 @@ import (
 // The wheel: gocron starts a turn every turnEvery, and a turn dispatches the
 // slots that come until its start plus turnCovers, earliest first, each at its
 // time. Turns overlap by design (one dispatches while the next waits for
-// turnMu), so that the hand-over from one to the next never leaves a gap: a
+// turnLine), so that the hand-over from one to the next never leaves a gap: a
 // gocron tick up to turnCovers-turnEvery late delays no slot.
 const (
 	turnEvery  = time.Second
@@ -19,10 +19,21 @@ const (
 // sleeping until each on one timer. Apply nudges it when a new entry becomes
 // the earliest; Stop ends it. A turn lives until its end even when nothing is
 // due, so that a check applied in the middle of it runs in its first slot.
+//
+// A turn's end is counted from its tick, not from when the turn before it let
+// go: a turn that waited ends one tick after that one, so at most one turn
+// ever waits in line (counted from the moment it began turning, every wait
+// would add a second and the line would grow by one turn every two seconds).
+// The line is a channel rather than a mutex so that a waiting turn is durably
+// blocked, as testing/synctest needs.
 func (s *Scheduler) turn() {
-	s.turnMu.Lock()
-	defer s.turnMu.Unlock()
 	end := time.Now().Add(turnCovers)
+	select {
+	case s.turnLine <- struct{}{}:
+	case <-s.quit:
+		return
+	}
+	defer func() { <-s.turnLine }()
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
