@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-monitoring/vigil/internal/agent"
 	"github.com/vigil-monitoring/vigil/internal/config"
 	"github.com/vigil-monitoring/vigil/internal/export"
+	"github.com/vigil-monitoring/vigil/internal/timerange"
 	"github.com/vigil-monitoring/vigil/internal/web"
 	"github.com/vigil-monitoring/vigil/sla"
 )
@@ -107,6 +108,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	configCheck := fs.Bool("config.check", false, "validate the config file, print every error, exit 0 or 1")
 	listen := fs.String("web.listen-address", ":9797", "address to serve /metrics, the API and the status page on")
 	webConfig := fs.String("web.config.file", "", "exporter-toolkit web config (TLS, basic auth)")
+	maxConns := fs.Int("web.max-connections", 0, "connections served at once (0: 512, at most a quarter of the open-file limit)")
 	storage := fs.String("storage.path", "data/", "directory of the SLA history store")
 	pushURL := fs.String("push.url", "", "push metrics to this VictoriaMetrics/vmagent import URL")
 	pushInterval := fs.Duration("push.interval", 15*time.Second, "push interval")
@@ -155,7 +157,8 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	srv := web.New(a, web.Options{ListenAddress: *listen, WebConfigFile: *webConfig, Logger: logger, Region: a.Config().Agent.Region})
+	srv := web.New(a, web.Options{ListenAddress: *listen, WebConfigFile: *webConfig, Logger: logger, Region: a.Config().Agent.Region,
+		MaxConnections: *maxConns})
 	if err := srv.Start(); err != nil {
 		fmt.Fprintln(stderr, "vigil:", err)
 		_ = a.Shutdown(context.Background())
@@ -238,22 +241,9 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	now := time.Now()
-	to, err := web.ParseTime(*toFlag, now, now)
+	from, to, err := timerange.Range("--from", *fromFlag, "--to", *toFlag, time.Now())
 	if err != nil {
-		fmt.Fprintln(stderr, "vigil report: --to:", err)
-		return exitUsage
-	}
-	from, err := web.ParseTime(*fromFlag, to.Add(-30*24*time.Hour), now)
-	if err != nil {
-		fmt.Fprintln(stderr, "vigil report: --from:", err)
-		return exitUsage
-	}
-	if *toFlag != "" && len(*toFlag) == len("2006-01") {
-		to = to.AddDate(0, 1, 0) // a month given as --to means its end
-	}
-	if !from.Before(to) {
-		fmt.Fprintf(stderr, "vigil report: --from %s is not before --to %s\n", from.Format(time.RFC3339), to.Format(time.RFC3339))
+		fmt.Fprintln(stderr, "vigil report:", err)
 		return exitUsage
 	}
 	switch *format {

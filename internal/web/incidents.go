@@ -3,8 +3,8 @@ package web
 import (
 	"net/http"
 	"strconv"
-	"time"
 
+	"github.com/vigil-monitoring/vigil/internal/timerange"
 	"github.com/vigil-monitoring/vigil/probes"
 	"github.com/vigil-monitoring/vigil/sla"
 )
@@ -21,11 +21,11 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if q.Since, err = parseTime(params.Get("since"), time.Time{}); err != nil {
+	if q.Since, err = parseTime(params.Get("since"), timerange.Start); err != nil {
 		badRequest(w, "since: %v", err)
 		return
 	}
-	if q.Until, err = parseTime(params.Get("until"), time.Time{}); err != nil {
+	if q.Until, err = parseTime(params.Get("until"), timerange.End); err != nil {
 		badRequest(w, "until: %v", err)
 		return
 	}

@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/net/netutil"
 
 	"github.com/vigil-monitoring/vigil/internal/expo"
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/internal/timerange"
 	"github.com/vigil-monitoring/vigil/sla"
 )
 
@@ -36,6 +36,31 @@ type Options struct {
 	// Location is the time zone of the status page and the bulletin; nil
 	// means the machine's local zone (TZ).
 	Location *time.Location
+	// MaxConnections caps the connections served at once (more wait to be
+	// accepted); 0 picks DefaultMaxConnections from the file limit.
+	MaxConnections int
+	// IdleTimeout closes a keep-alive connection idle this long; 0 means
+	// DefaultIdleTimeout. ReadHeaderTimeout likewise.
+	IdleTimeout, ReadHeaderTimeout time.Duration
+}
+
+// The server's timeouts. A connection that says nothing, or nothing more,
+// holds one of the agent's file descriptors, which its probes need: an agent
+// whose web server kept idle connections forever ran out of them and failed
+// every check (issue 14). Requests are small GETs and a reload; a response
+// is at most a large /metrics, written well within WriteTimeout.
+const (
+	DefaultIdleTimeout       = 90 * time.Second
+	DefaultReadHeaderTimeout = 10 * time.Second
+	readTimeout              = 30 * time.Second
+	writeTimeout             = 2 * time.Minute
+)
+
+// DefaultMaxConnections is the connection limit for a process that may open
+// nofile files: 512 as Prometheus', but never more than a quarter of the file
+// limit, so that connections alone cannot starve the probes of descriptors.
+func DefaultMaxConnections(nofile uint64) int {
+	return int(max(16, min(512, nofile/4)))
 }
 
 // Server is the agent's HTTP server.
@@ -52,8 +77,18 @@ func New(backend Backend, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.ReadHeaderTimeout <= 0 {
+		opts.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = DefaultMaxConnections(fileLimit())
+	}
 	s := &Server{opts: opts, backend: backend}
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: opts.ReadHeaderTimeout,
+		ReadTimeout: max(readTimeout, opts.ReadHeaderTimeout), WriteTimeout: writeTimeout, IdleTimeout: opts.IdleTimeout}
 	return s
 }
 
@@ -93,7 +128,8 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.opts.ListenAddress, err)
 	}
-	s.listener = l
+	s.listener = netutil.LimitListener(l, s.opts.MaxConnections)
+	l = s.listener
 	s.done = make(chan error, 1)
 	flags := &web.FlagConfig{WebListenAddresses: &[]string{s.opts.ListenAddress}, WebConfigFile: &s.opts.WebConfigFile}
 	go func() {
@@ -146,11 +182,11 @@ func (s *Server) features(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) outages(w http.ResponseWriter, r *http.Request) {
 	q := sla.OutageQuery{Service: r.URL.Query().Get("service"), Feature: r.URL.Query().Get("feature")}
 	var err error
-	if q.Since, err = parseTime(r.URL.Query().Get("since"), time.Time{}); err != nil {
+	if q.Since, err = parseTime(r.URL.Query().Get("since"), timerange.Start); err != nil {
 		badRequest(w, "since: %v", err)
 		return
 	}
-	if q.Until, err = parseTime(r.URL.Query().Get("until"), time.Time{}); err != nil {
+	if q.Until, err = parseTime(r.URL.Query().Get("until"), timerange.End); err != nil {
 		badRequest(w, "until: %v", err)
 		return
 	}
@@ -158,54 +194,16 @@ func (s *Server) outages(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
-	to, err := parseTime(r.URL.Query().Get("to"), now)
+	from, to, err := timerange.Range("from", r.URL.Query().Get("from"), "to", r.URL.Query().Get("to"), time.Now())
 	if err != nil {
-		badRequest(w, "to: %v", err)
-		return
-	}
-	from, err := parseTime(r.URL.Query().Get("from"), to.Add(-30*24*time.Hour))
-	if err != nil {
-		badRequest(w, "from: %v", err)
-		return
-	}
-	if !from.Before(to) {
-		badRequest(w, "from %s is not before to %s", from.Format(time.RFC3339), to.Format(time.RFC3339))
+		badRequest(w, "%v", err)
 		return
 	}
 	writeJSON(w, s.backend.Engine().Report(from, to))
 }
 
-// parseTime reads RFC 3339, a date (2026-10-01), Unix seconds, or a duration
-// back from now ("24h", "30d"); "" gives def.
-func parseTime(s string, def time.Time) (time.Time, error) {
-	return ParseTime(s, def, time.Now())
+// parseTime reads a `since` (edge Start) or `until` (edge End) parameter in
+// the syntax of timerange.Parse; "" gives the zero time (no bound).
+func parseTime(s string, edge timerange.Edge) (time.Time, error) {
+	return timerange.Parse(s, edge, time.Time{}, time.Now())
 }
-
-// ParseTime is the time syntax of the API and `vigil report`: RFC 3339, a date
-// (2026-10-01, UTC), a month (2026-10), Unix seconds, "now", or a duration back
-// from now ("24h", "30d"); "" gives def.
-func ParseTime(s string, def, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return def, nil
-	}
-	if s == "now" {
-		return now, nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02", "2006-01"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	var secs float64
-	if _, err := fmt.Sscanf(s, "%f", &secs); err == nil && !strings.ContainsAny(s, "smhdwy") {
-		return time.Unix(0, int64(secs*1e9)), nil
-	}
-	if d, err := parseAgo(s); err == nil {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("cannot read time %q: use RFC 3339 (2026-10-15T15:33:00+09:00), a date (2026-10-15), a month (2026-10), Unix seconds, or a duration ago (24h, 30d)", s)
-}
-
-func parseAgo(s string) (time.Duration, error) { return probes.ParseDuration(s) }

@@ -231,28 +231,3 @@ func TestValidateWebConfigNamesTheFile(t *testing.T) {
 	}
 }
 
-func TestParseTime(t *testing.T) {
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		in   string
-		want time.Time
-	}{
-		{"", time.Time{}},
-		{"now", now},
-		{"2026-10-15T15:33:00+09:00", time.Date(2026, 10, 15, 6, 33, 0, 0, time.UTC)},
-		{"2026-10-15", time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC)},
-		{"2026-10", time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)},
-		{"1792046000", time.Unix(1792046000, 0)},
-		{"24h", now.Add(-24 * time.Hour)},
-		{"30d", now.Add(-30 * 24 * time.Hour)},
-	}
-	for _, tt := range tests {
-		got, err := ParseTime(tt.in, time.Time{}, now)
-		if err != nil || !got.Equal(tt.want) {
-			t.Errorf("ParseTime(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
-		}
-	}
-	if _, err := ParseTime("yesterday", time.Time{}, now); err == nil {
-		t.Error(`ParseTime("yesterday") succeeded, want an error`)
-	}
-}
