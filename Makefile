@@ -8,15 +8,16 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/vigil-monitoring/vigil/internal/export.Version=$(VERSION) -X github.com/vigil-monitoring/vigil/internal/export.Revision=$(REVISION)
 
-.PHONY: all build test lint vet staticcheck unit bench demo clean
+.PHONY: all build test lint vet staticcheck unit fuzz-brief fuzz bench demo clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/vigil ./cmd/vigil
 
-## test: vet, staticcheck, and every test with the race detector.
-test: lint unit
+## test: vet, staticcheck, every test with the race detector, then every fuzz
+## target for a few seconds.
+test: lint unit fuzz-brief
 
 lint: vet staticcheck
 
@@ -31,6 +32,13 @@ staticcheck: $(STATICCHECK)
 
 unit:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## fuzz-brief: each fuzz target for FUZZTIME (3s); fuzz: for 5 minutes each.
+fuzz-brief:
+	FUZZTIME=$${FUZZTIME:-3s} scripts/fuzz.sh
+
+fuzz:
+	FUZZTIME=$${FUZZTIME:-5m} scripts/fuzz.sh
 
 ## bench: Go benchmarks of the hot paths, then the peer comparison harness.
 bench:
