@@ -4,6 +4,8 @@ PKGS      ?= ./...
 STATICCHECK_VERSION ?= v0.8.2
 GOBIN     ?= $(shell $(GO) env GOPATH)/bin
 STATICCHECK = $(GOBIN)/staticcheck
+GOTESTSUM_VERSION ?= v1.13.0
+GOTESTSUM = $(GOBIN)/gotestsum
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 LDFLAGS   := -s -w -X github.com/vigil-monitoring/vigil/internal/export.Version=$(VERSION) -X github.com/vigil-monitoring/vigil/internal/export.Revision=$(REVISION)
@@ -30,8 +32,13 @@ $(STATICCHECK):
 staticcheck: $(STATICCHECK)
 	$(STATICCHECK) $(PKGS)
 
-unit:
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+$(GOTESTSUM):
+	GOBIN=$(GOBIN) $(GO) install gotest.tools/gotestsum@$(GOTESTSUM_VERSION)
+
+## unit: go test through gotestsum, which ends with every skipped test and the
+## reason it gave (a missing outside component skips loudly; with CI=true it fails).
+unit: $(GOTESTSUM)
+	$(GOTESTSUM) --format pkgname-and-test-fails --format-hide-empty-pkg -- -race -count=1 -timeout 20m $(PKGS)
 
 ## fuzz-brief: each fuzz target for FUZZTIME (3s); fuzz: for 5 minutes each.
 fuzz-brief:
