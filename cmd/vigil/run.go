@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -39,7 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "report":
 			return runReport(args[1:], stdout, stderr)
 		case "version":
-			fmt.Fprintf(stdout, "vigil %s (revision %s)\n", export.Version, export.Revision)
+			version, revision := export.Build()
+			fmt.Fprintf(stdout, "vigil %s (revision %s, %s)\n", version, revision, runtime.Version())
 			return exitOK
 		case "help":
 			usage(stdout)

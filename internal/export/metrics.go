@@ -70,11 +70,8 @@ func NewMetrics(reg prometheus.Registerer, constLabels prometheus.Labels) *Metri
 		Lateness: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vigil_schedule_lateness_seconds", Help: "Actual start minus planned start of check runs.", ConstLabels: constLabels,
 			Buckets: []float64{.0001, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5}}),
 	}
-	version := Version
-	if bi, ok := debug.ReadBuildInfo(); ok && version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		version = bi.Main.Version
-	}
-	buildLabels := prometheus.Labels{"version": version, "revision": Revision, "goversion": goVersion()}
+	version, revision := Build()
+	buildLabels := prometheus.Labels{"version": version, "revision": revision, "goversion": goVersion()}
 	for k, v := range constLabels {
 		buildLabels[k] = v
 	}
@@ -82,6 +79,36 @@ func NewMetrics(reg prometheus.Registerer, constLabels prometheus.Labels) *Metri
 	build.Set(1)
 	reg.MustRegister(m.ReloadSuccess, m.ReloadTimestamp, m.ChecksConfigured, m.InFlight, m.Lateness, build)
 	return m
+}
+
+// Build is the running binary's version and revision: what the linker set
+// (make build), else what the go command stamped into the build info (the
+// module's version, and the VCS revision with "-dirty" for a modified tree
+// when built from a checkout), else "dev" and "unknown".
+func Build() (version, revision string) {
+	version, revision = Version, Revision
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version, cmp.Or(revision, "unknown")
+	}
+	if version == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		version = bi.Main.Version
+	}
+	if revision == "" {
+		var dirty bool
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				revision = s.Value[:min(12, len(s.Value))]
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if revision != "" && dirty {
+			revision += "-dirty"
+		}
+	}
+	return version, cmp.Or(revision, "unknown")
 }
 
 func goVersion() string {
