@@ -65,7 +65,7 @@ func (s *Service) Key(f *Feature) string { return s.Name + "/" + f.Name }
 const trustAfter = 2 * time.Minute
 
 // catalog is the landscape, after the services and features of the 17 October
-// 2022 recovery bulletin (seed-catalog.md): KakaoTalk, Daum,
+// 2022 recovery bulletin (docs/seed-catalog.md): KakaoTalk, Daum,
 // Daum Cafe, Kakao Map, Kakao Pay and Kakao Mobility are served from pangyo;
 // Kakao Games and Kakao Style from busan; Melon from both.
 var catalog = []Service{
