@@ -6,10 +6,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
 	"github.com/vigil-monitoring/vigil/probes"
@@ -131,6 +133,10 @@ func TestGridGrowsAsTheRateFalls(t *testing.T) {
 // that point. A reload right after a run must not run it again at the run's
 // own slot moved a few milliseconds later.
 func TestApplyMovesKeptChecksOntoANewGrid(t *testing.T) {
+	synctest.Test(t, applyMovesKeptChecksOntoANewGrid)
+}
+
+func applyMovesKeptChecksOntoANewGrid(t *testing.T) {
 	s, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +239,9 @@ func TestFirstStartIsOnTheSlotGrid(t *testing.T) {
 // TestFirstStartAlreadyPassed: on a busy machine the first slot can pass
 // between computing it and queueing it on the wheel. The check must still be
 // scheduled, on its own phase, rather than refused (CI once failed on this).
-func TestFirstStartAlreadyPassed(t *testing.T) {
+func TestFirstStartAlreadyPassed(t *testing.T) { synctest.Test(t, firstStartAlreadyPassed) }
+
+func firstStartAlreadyPassed(t *testing.T) {
 	s, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -255,14 +263,17 @@ func TestFirstStartAlreadyPassed(t *testing.T) {
 	s.mu.Unlock()
 	for _, r := range c.results["late"] {
 		phase := r.Start.Sub(r.Start.Truncate(interval))
-		drift := (phase - want + interval) % interval
-		if drift > 20*time.Millisecond {
-			t.Errorf("run at %s: phase %s, want %s (+<20ms)", r.Start.Format(time.StampMicro), phase, want)
+		if phase != want {
+			t.Errorf("run at %s: phase %s, want %s", r.Start.Format(time.StampMicro), phase, want)
 		}
 	}
 }
 
 func TestRunsOnIntervalWithTimeoutAndLateness(t *testing.T) {
+	synctest.Test(t, runsOnIntervalWithTimeoutAndLateness)
+}
+
+func runsOnIntervalWithTimeoutAndLateness(t *testing.T) {
 	lateness := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lateness", Buckets: []float64{0.001, 0.01, 0.1}})
 	inFlight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "in_flight"})
 	s, err := New(Options{Lateness: lateness, InFlight: inFlight})
@@ -275,34 +286,65 @@ func TestRunsOnIntervalWithTimeoutAndLateness(t *testing.T) {
 		<-ctx.Done() // a target that never answers
 		return &probes.Result{Err: ctx.Err()}
 	}}
-	ch, err := s.Apply([]Spec{
+	specs := []Spec{
 		{ID: "s/f/ok", Interval: 100 * time.Millisecond, Timeout: 50 * time.Millisecond, Fingerprint: "1",
 			Build: func() (probes.Prober, error) { return okProber(), nil }, OnResult: c.onResult("ok")},
 		{ID: "s/f/hang", Interval: 200 * time.Millisecond, Timeout: 80 * time.Millisecond, Fingerprint: "1",
 			Build: func() (probes.Prober, error) { return hang, nil }, OnResult: c.onResult("hang")},
-	})
+	}
+	applied := time.Now()
+	ch, err := s.Apply(specs)
 	if err != nil || ch.Added != 2 {
 		t.Fatalf("Apply = %+v, %v; want 2 added", ch, err)
 	}
-	c.waitFor(t, "ok", 5, 3*time.Second)
-	c.waitFor(t, "hang", 2, 3*time.Second)
+	// Run two seconds and a bit (off the slot grid), then stop: Stop waits
+	// for the runs in flight, so every slot until then has its result.
+	const span = 2*time.Second + 10*time.Millisecond
+	time.Sleep(span)
+	if err := s.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	grid := Grid(Rate(specs))
 	c.mu.Lock()
-	for _, r := range c.results["hang"] {
-		if !r.TimedOut || r.Success {
-			t.Errorf("hanging run: TimedOut=%v Success=%v, want a timeout", r.TimedOut, r.Success)
+	defer c.mu.Unlock()
+	// Every slot of the two seconds ran, on its slot: the hanging check
+	// delayed nothing.
+	for _, sp := range specs {
+		id := sp.ID[len("s/f/"):]
+		first := firstStart(sp.ID, sp.Interval, grid, applied)
+		want := int((applied.Add(span).Sub(first))/sp.Interval) + 1
+		if got := len(c.results[id]); got != want {
+			t.Errorf("%s ran %d times in 2 s at %s, want %d", id, got, sp.Interval, want)
 		}
-		if r.Duration < 80*time.Millisecond || r.Duration > 130*time.Millisecond {
-			t.Errorf("hanging run took %s, want the 80ms timeout (within 50ms)", r.Duration)
+		for k, r := range c.results[id] {
+			if slot := first.Add(time.Duration(k) * sp.Interval); !r.Start.Equal(slot) {
+				t.Errorf("%s run %d started at %s, want its slot %s", id, k, r.Start.Format(time.StampMilli), slot.Format(time.StampMilli))
+			}
 		}
 	}
-	c.mu.Unlock()
-	// The hanging check did not delay the healthy one: about one run per 100 ms.
-	if got := testutil.CollectAndCount(lateness); got != 1 {
-		t.Fatalf("lateness histogram missing")
+	for _, r := range c.results["hang"] {
+		if !r.TimedOut || r.Success || r.Duration != 80*time.Millisecond {
+			t.Errorf("hanging run: TimedOut=%v Success=%v after %s, want a timeout after 80ms", r.TimedOut, r.Success, r.Duration)
+		}
+	}
+	// Lateness: one observation a run, each 0 (the bubble's clock stands
+	// still while the wheel dispatches).
+	m := &dto.Metric{}
+	if err := lateness.Write(m); err != nil {
+		t.Fatal(err)
+	}
+	runs := uint64(len(c.results["ok"]) + len(c.results["hang"]))
+	if h := m.GetHistogram(); h.GetSampleCount() != runs || h.GetSampleSum() != 0 {
+		t.Errorf("lateness: %d observations summing to %gs, want %d of 0s", h.GetSampleCount(), h.GetSampleSum(), runs)
+	}
+	if v := testutil.ToFloat64(inFlight); v != 0 {
+		t.Errorf("in flight after the runs: %g, want 0", v)
 	}
 }
 
-func TestSingletonRunsNeverOverlap(t *testing.T) {
+func TestSingletonRunsNeverOverlap(t *testing.T) { synctest.Test(t, singletonRunsNeverOverlap) }
+
+func singletonRunsNeverOverlap(t *testing.T) {
 	s, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -318,21 +360,35 @@ func TestSingletonRunsNeverOverlap(t *testing.T) {
 				break
 			}
 		}
-		<-ctx.Done() // every run lasts its whole timeout: 3x the interval
+		<-ctx.Done() // every run lasts its whole timeout: 2.4 intervals
 		running.Add(-1)
 		return &probes.Result{Err: errors.New("slow")}
 	}}
-	if _, err := s.Apply([]Spec{{ID: "s/f/slow", Interval: 50 * time.Millisecond, Timeout: 150 * time.Millisecond, Fingerprint: "1",
+	const interval, timeout = 50 * time.Millisecond, 120 * time.Millisecond
+	if _, err := s.Apply([]Spec{{ID: "s/f/slow", Interval: interval, Timeout: timeout, Fingerprint: "1",
 		Build: func() (probes.Prober, error) { return slow, nil }, OnResult: c.onResult("slow")}}); err != nil {
 		t.Fatal(err)
 	}
-	c.waitFor(t, "slow", 3, 3*time.Second)
+	c.waitFor(t, "slow", 4, 3*time.Second)
 	if m := maxRunning.Load(); m != 1 {
 		t.Fatalf("%d runs of one check overlapped, want 1 at a time", m)
+	}
+	// A run covers its slot and the next two, which are skipped: runs start
+	// on every third slot.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, r := range c.results["slow"][1:4] {
+		if gap := r.Start.Sub(c.results["slow"][k].Start); gap != 3*interval {
+			t.Errorf("run %d started %s after the one before, want %s (two slots skipped)", k+1, gap, 3*interval)
+		}
 	}
 }
 
 func TestApplyKeepsUnchangedReplacesChangedRemovesMissing(t *testing.T) {
+	synctest.Test(t, applyKeepsUnchangedReplacesChangedRemovesMissing)
+}
+
+func applyKeepsUnchangedReplacesChangedRemovesMissing(t *testing.T) {
 	s, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -372,10 +428,7 @@ func TestApplyKeepsUnchangedReplacesChangedRemovesMissing(t *testing.T) {
 		t.Errorf("Len = %d, want 2", s.Len())
 	}
 	c.waitFor(t, "b", 2, 3*time.Second)
-	deadline := time.Now().Add(2 * time.Second)
-	for !(probers["c1"].closed.Load() && probers["b1"].closed.Load()) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond) // the close happens after any in-flight run
-	}
+	synctest.Wait() // the close happens after any in-flight run
 	if !probers["c1"].closed.Load() || !probers["b1"].closed.Load() {
 		t.Error("removed and replaced probers were not closed")
 	}
@@ -384,7 +437,9 @@ func TestApplyKeepsUnchangedReplacesChangedRemovesMissing(t *testing.T) {
 	}
 }
 
-func TestStopWaitsForRunsInFlight(t *testing.T) {
+func TestStopWaitsForRunsInFlight(t *testing.T) { synctest.Test(t, stopWaitsForRunsInFlight) }
+
+func stopWaitsForRunsInFlight(t *testing.T) {
 	s, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)

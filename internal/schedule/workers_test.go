@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -137,7 +138,9 @@ func TestConcurrencyIsNotCapped(t *testing.T) {
 // TestSurplusWorkersIdleOut: after a burst, a steady trickle of runs goes to
 // the most recently idle worker, so the rest of the burst's workers stay idle
 // and exit after the idle timeout (taken in turn, they would all stay).
-func TestSurplusWorkersIdleOut(t *testing.T) {
+func TestSurplusWorkersIdleOut(t *testing.T) { synctest.Test(t, surplusWorkersIdleOut) }
+
+func surplusWorkersIdleOut(t *testing.T) {
 	release := make(chan struct{})
 	var wg sync.WaitGroup
 	exec := func(e *entry) {
@@ -185,7 +188,9 @@ func TestSurplusWorkersIdleOut(t *testing.T) {
 
 // TestIdleWorkersExit: once no check is scheduled, every worker ends after
 // its idle timeout.
-func TestIdleWorkersExit(t *testing.T) {
+func TestIdleWorkersExit(t *testing.T) { synctest.Test(t, idleWorkersExit) }
+
+func idleWorkersExit(t *testing.T) {
 	s, err := New(Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -208,12 +213,10 @@ func TestIdleWorkersExit(t *testing.T) {
 	if _, err := s.Apply(nil); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for s.workers.live.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	time.Sleep(50 * time.Millisecond) // the idle timeout
+	synctest.Wait()
 	if got := s.workers.live.Load(); got != 0 {
-		t.Fatalf("%d workers alive 3s after the last check was removed, want 0 (idle timeout 50ms)", got)
+		t.Fatalf("%d workers alive an idle timeout after the last check was removed, want 0", got)
 	}
 }
 
