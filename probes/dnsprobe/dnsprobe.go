@@ -182,7 +182,13 @@ func (p *Prober) run(ctx context.Context, r *probes.Result) *runError {
 	if err != nil {
 		return &runError{target: target, transport: transport, err: err}
 	}
+	return p.checkAnswer(r, answer, target, transport, truncated)
+}
 
+// checkAnswer decodes the answer (whatever bytes the server sent), fills r's
+// DNS info, and applies valid_rcodes and the RR validators; it returns nil
+// when every check passed.
+func (p *Prober) checkAnswer(r *probes.Result, answer []byte, target, transport string, truncated bool) *runError {
 	msg := new(dns.Msg)
 	if err := msg.Unpack(answer); err != nil {
 		return &runError{target: target, transport: transport, err: fmt.Errorf("malformed answer: %w", err)}

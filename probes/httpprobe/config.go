@@ -23,8 +23,10 @@ const (
 	defaultMethod        = http.MethodGet
 	defaultMaxRedirects  = 10
 	defaultBodySizeLimit = 10 << 20 // 10 MiB
-	defaultIPProtocol    = "ip4"
-	userAgent            = "Vigil-Probe/1"
+	// defaultMaxHeaderBytes is net/http's http.DefaultMaxHeaderBytes.
+	defaultMaxHeaderBytes = 1 << 20 // 1 MiB
+	defaultIPProtocol     = "ip4"
+	userAgent             = "Vigil-Probe/1"
 )
 
 // Config is the `http` block of a check. Keys are blackbox_exporter's where the
@@ -72,6 +74,11 @@ type Config struct {
 	// longer body fails the run. 0 means the default, 10 MiB: a probe never
 	// reads an unbounded body.
 	BodySizeLimit int64 `yaml:"body_size_limit,omitempty" json:"body_size_limit,omitempty"`
+	// MaxResponseHeaderBytes is the most bytes a response's status line and
+	// headers may take (each 1xx response's and the final one's); more fails
+	// the run. 0 means the default, 1 MiB as net/http's: a target that sends
+	// an endless header costs the agent no more than that.
+	MaxResponseHeaderBytes int64 `yaml:"max_response_header_bytes,omitempty" json:"max_response_header_bytes,omitempty"`
 	// Compression is "", "identity", "gzip" or "deflate". When set, the request
 	// asks for it (Accept-Encoding) and the body is decoded with it whatever the
 	// response says, as blackbox_exporter does: a body that does not decode
@@ -144,6 +151,7 @@ type plan struct {
 	followRedirects bool
 	maxRedirects    int
 	bodySizeLimit   int64
+	maxHeaderBytes  int64
 	compression     string
 
 	tlsConfig          *tls.Config
@@ -180,6 +188,7 @@ func (c *Config) plan() (*plan, error) {
 		followRedirects:   c.FollowRedirects == nil || *c.FollowRedirects,
 		maxRedirects:      defaultMaxRedirects,
 		bodySizeLimit:     c.BodySizeLimit,
+		maxHeaderBytes:    c.MaxResponseHeaderBytes,
 		compression:       strings.ToLower(c.Compression),
 		ipProtocol:        c.PreferredIPProtocol,
 		// Pointers: an absent key takes the default, an explicit false stays.
@@ -247,6 +256,12 @@ func (c *Config) plan() (*plan, error) {
 		add(probes.Errorf("body_size_limit", "must be 0 (default 10 MiB) or more, not %d", p.bodySizeLimit))
 	case p.bodySizeLimit == 0:
 		p.bodySizeLimit = defaultBodySizeLimit
+	}
+	switch {
+	case p.maxHeaderBytes < 0:
+		add(probes.Errorf("max_response_header_bytes", "must be 0 (default 1 MiB) or more, not %d", p.maxHeaderBytes))
+	case p.maxHeaderBytes == 0:
+		p.maxHeaderBytes = defaultMaxHeaderBytes
 	}
 	if !slices.Contains(compressions, p.compression) {
 		add(probes.Errorf("compression", "unknown compression %q: want gzip, deflate or identity", c.Compression))

@@ -84,6 +84,7 @@ func TestValidate(t *testing.T) {
 		},
 		{"negative max_redirects", Config{URL: "http://h/", MaxRedirects: ptr(-1)}, []string{"max_redirects"}},
 		{"negative body_size_limit", Config{URL: "http://h/", BodySizeLimit: -1}, []string{"body_size_limit"}},
+		{"negative max_response_header_bytes", Config{URL: "http://h/", MaxResponseHeaderBytes: -1}, []string{"max_response_header_bytes"}},
 		{"unknown compression", Config{URL: "http://h/", Compression: "br"}, []string{"compression"}},
 		{
 			"Accept-Encoding refusing the compression",
@@ -197,7 +198,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pl.method != "GET" || !pl.followRedirects || pl.maxRedirects != 10 || pl.bodySizeLimit != 10<<20 ||
+	if pl.method != "GET" || !pl.followRedirects || pl.maxRedirects != 10 || pl.bodySizeLimit != 10<<20 || pl.maxHeaderBytes != 1<<20 ||
 		pl.ipProtocol != "ip4" || !pl.ipProtocolFallback || pl.compression != "" ||
 		pl.header.Get("User-Agent") != userAgent || pl.header.Get("Accept-Encoding") != "" {
 		t.Errorf("defaults = %+v", pl)

@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"sync"
@@ -65,33 +67,74 @@ func (p *Prober) sendDirect(ctx context.Context, h *hop, tr *requestTrace) (*htt
 	}
 	tr.mark(&tr.wrote)
 
+	body := &connBody{conn: conn, stop: stop}
+	body.head = headLimit{r: conn, left: p.plan.maxHeaderBytes}
 	br, _ := responseReaders.Get().(*bufio.Reader)
 	if br == nil {
-		br = bufio.NewReader(conn)
+		br = bufio.NewReader(&body.head)
 	} else {
-		br.Reset(conn)
+		br.Reset(&body.head)
 	}
-	body := &connBody{conn: conn, br: br, stop: stop}
-	if _, err := br.Peek(1); err != nil {
+	body.br = br
+	resp, err := p.readResponse(br, req, &body.head, tr)
+	if err != nil {
 		body.Close()
+		return nil, err
+	}
+	body.Reader = resp.Body
+	resp.Body = body
+	return resp, nil
+}
+
+// readResponse reads the response head from br, skipping 1xx responses, each
+// head within max_response_header_bytes; head feeds br.
+func (p *Prober) readResponse(br *bufio.Reader, req *http.Request, head *headLimit, tr *requestTrace) (*http.Response, error) {
+	limit := p.plan.maxHeaderBytes
+	if _, err := br.Peek(1); err != nil {
 		return nil, fmt.Errorf("read response: %w", err)
 	}
 	tr.markFirstByte()
 	for range maxInterim {
+		head.left = limit
 		resp, err := http.ReadResponse(br, req)
 		if err != nil {
-			body.Close()
-			return nil, fmt.Errorf("read response: %w", err)
+			if head.left <= 0 {
+				return nil, &failure{msg: fmt.Sprintf("response headers exceed max_response_header_bytes (%d)", limit), err: err}
+			}
+			return nil, fmt.Errorf("read response headers: %w", err)
 		}
 		// 1xx (100 Continue, 103 Early Hints) precede the response.
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			body.Reader = resp.Body
-			resp.Body = body
+			// The body's own limit (body_size_limit) applies from here.
+			head.left = math.MaxInt64
 			return resp, nil
 		}
 	}
-	body.Close()
 	return nil, fmt.Errorf("read response: more than %d 1xx responses", maxInterim)
+}
+
+// errHeadTooLong stops a response head's read at max_response_header_bytes.
+var errHeadTooLong = errors.New("read limit of max_response_header_bytes reached")
+
+// headLimit bounds the bytes read from r while a response head is read,
+// as http.Transport's MaxResponseHeaderBytes does: net/http's response parser
+// reads a line, or headers, for as long as the server sends them, so a
+// header that never ends would grow memory until the run's timeout.
+type headLimit struct {
+	r    io.Reader // the connection
+	left int64
+}
+
+func (l *headLimit) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, errHeadTooLong
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	return n, err
 }
 
 // connBody is a direct response's body; closing it closes the connection
@@ -99,6 +142,7 @@ func (p *Prober) sendDirect(ctx context.Context, h *hop, tr *requestTrace) (*htt
 type connBody struct {
 	io.Reader
 	conn net.Conn
+	head headLimit // what br reads from
 	br   *bufio.Reader
 	stop func() bool
 }

@@ -70,6 +70,9 @@ func (p *Prober) httpTransport() *http.Transport {
 			DisableCompression: true,
 			// A custom dialer and TLS config turn HTTP/2 off unless forced.
 			ForceAttemptHTTP2: true,
+			// HTTP/1 and HTTP/2 alike (it is also the header list size
+			// HTTP/2 advertises).
+			MaxResponseHeaderBytes: p.plan.maxHeaderBytes,
 		}
 		if p.plan.proxyURL != nil {
 			p.transport.Proxy = http.ProxyURL(p.plan.proxyURL)
@@ -97,9 +100,14 @@ type hop struct {
 
 // failure is a response that came but did not pass a check, as opposed to a
 // request that could not complete; only the latter can be a timeout.
-type failure struct{ msg string }
+type failure struct {
+	msg string
+	err error // the cause, if any
+}
 
 func (f *failure) Error() string { return f.msg }
+
+func (f *failure) Unwrap() error { return f.err }
 
 func failf(format string, args ...any) error {
 	return &failure{msg: fmt.Sprintf(format, args...)}
@@ -140,10 +148,12 @@ func (p *Prober) roundTrips(ctx context.Context, start time.Time, info *probes.H
 			resp, err = p.sendDirect(ctx, &h, tr)
 		} else {
 			resp, err = p.httpTransport().RoundTrip(h.request(ctx, tr))
+			err = p.headerLimitError(err)
 		}
 		if err != nil {
 			return nil, tr, h, err
 		}
+		tr.mark(&tr.gotHeaders)
 		info.StatusCode = resp.StatusCode
 		info.Version = resp.Proto
 		info.SSL = resp.TLS != nil
@@ -170,6 +180,20 @@ func (p *Prober) roundTrips(ctx context.Context, start time.Time, info *probes.H
 		info.Redirects++
 		h = p.redirectHop(h, resp.StatusCode, next)
 	}
+}
+
+// headerLimitError names max_response_header_bytes in the transport's error
+// for a response head over it (HTTP/1 says "exceeded", HTTP/2 "larger than
+// advertised limit"); other errors pass unchanged.
+func (p *Prober) headerLimitError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "server response headers exceeded") || strings.Contains(msg, "header list larger than advertised limit") {
+		return &failure{msg: fmt.Sprintf("response headers exceed max_response_header_bytes (%d): %v", p.plan.maxHeaderBytes, err), err: err}
+	}
+	return err
 }
 
 func isRedirect(code int) bool {

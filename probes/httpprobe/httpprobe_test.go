@@ -619,12 +619,14 @@ func TestTimeout(t *testing.T) {
 	hung := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done() // ends when the client goes away
 	}))
+	stalledHead := stalledHeadServer(t)
 
 	tests := []struct {
 		name, url, stage string
 	}{
 		{"accepts and never answers", "http://" + silent + "/", "timed out waiting for the response"},
 		{"handler never answers", hung.URL, "timed out waiting for the response"},
+		{"headers stall", "http://" + stalledHead + "/", "timed out reading the response headers"},
 		{"body stalls", stalled.URL, "timed out reading the body"},
 		{"TLS handshake never answered", "https://" + silent + "/", "timed out in the TLS handshake"},
 		{"body stalls over TLS", stalledTLS.URL, "timed out reading the body"},

@@ -31,6 +31,9 @@ type requestTrace struct {
 	connectStart, connectDone atomic.Int64
 	tlsStart, tlsDone         atomic.Int64
 	gotConn, wrote, firstByte atomic.Int64
+	// gotHeaders marks the response head read in full; before it, a timeout
+	// after the first byte cut the headers short, not the body.
+	gotHeaders atomic.Int64
 
 	// rx is the direct path's connection when it has the kernel's receive
 	// times; nil otherwise. Only the probe's goroutine touches it.
@@ -145,8 +148,10 @@ func span(from, to int64) time.Duration {
 // stage names how far the request got, for timeout errors.
 func (t *requestTrace) stage() string {
 	switch {
-	case t.firstByte.Load() != 0:
+	case t.gotHeaders.Load() != 0:
 		return "reading the body"
+	case t.firstByte.Load() != 0:
+		return "reading the response headers"
 	case t.tlsStart.Load() != 0 && t.tlsDone.Load() == 0:
 		return "in the TLS handshake"
 	case t.gotConn.Load() != 0:

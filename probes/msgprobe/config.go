@@ -14,17 +14,23 @@ import (
 // here; protocol-specific keys come from the inlined option structs, each defined
 // in its transport's file.
 type Config struct {
-	Protocol     string            `yaml:"protocol" json:"protocol"`
-	URL          string            `yaml:"url" json:"url"`
-	Topic        string            `yaml:"topic,omitempty" json:"topic,omitempty"`
-	Subject      string            `yaml:"subject,omitempty" json:"subject,omitempty"` // alias of topic (NATS' word)
-	Messages     int               `yaml:"messages,omitempty" json:"messages,omitempty"`
-	Persistent   bool              `yaml:"persistent,omitempty" json:"persistent,omitempty"`
-	MaxLoss      int               `yaml:"max_loss,omitempty" json:"max_loss,omitempty"`
-	Username     string            `yaml:"username,omitempty" json:"username,omitempty"`
-	Password     probes.Secret     `yaml:"password,omitempty" json:"password,omitempty"`
-	PasswordFile string            `yaml:"password_file,omitempty" json:"password_file,omitempty"`
-	TLSConfig    *probes.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitempty"`
+	Protocol   string `yaml:"protocol" json:"protocol"`
+	URL        string `yaml:"url" json:"url"`
+	Topic      string `yaml:"topic,omitempty" json:"topic,omitempty"`
+	Subject    string `yaml:"subject,omitempty" json:"subject,omitempty"` // alias of topic (NATS' word)
+	Messages   int    `yaml:"messages,omitempty" json:"messages,omitempty"`
+	Persistent bool   `yaml:"persistent,omitempty" json:"persistent,omitempty"`
+	MaxLoss    int    `yaml:"max_loss,omitempty" json:"max_loss,omitempty"`
+	// MaxMessageBytes bounds what one message read from the target may take:
+	// a WebSocket message, a Kafka fetch, an HTTP response body or event, an
+	// SMTP reply, an IMAP poll's responses. More fails the run. 0 means the
+	// default, 1 MiB (8 MiB for protocol http, whose poll body may hold a
+	// whole chat history).
+	MaxMessageBytes int64             `yaml:"max_message_bytes,omitempty" json:"max_message_bytes,omitempty"`
+	Username        string            `yaml:"username,omitempty" json:"username,omitempty"`
+	Password        probes.Secret     `yaml:"password,omitempty" json:"password,omitempty"`
+	PasswordFile    string            `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+	TLSConfig       *probes.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitempty"`
 
 	MQTTOptions      `yaml:",inline"`
 	NATSOptions      `yaml:",inline"`
@@ -47,6 +53,12 @@ type NATSOptions struct {
 const (
 	defaultMessages = 3
 	maxMessages     = 1000
+	// defaultMaxMessageBytes is max_message_bytes' default: thousands of
+	// times a probe payload, and little memory per check.
+	defaultMaxMessageBytes = 1 << 20
+	// maxMessageBytesLimit is the largest max_message_bytes (Kafka's
+	// client takes no more).
+	maxMessageBytesLimit = 1 << 30
 )
 
 // urlSchemes lists the URL schemes that fit each protocol. A protocol missing
@@ -74,6 +86,14 @@ func (c *Config) messages() int {
 		return defaultMessages
 	}
 	return c.Messages
+}
+
+// maxMessageBytes is max_message_bytes, or fallback when it is not set.
+func (c *Config) maxMessageBytes(fallback int64) int64 {
+	if c.MaxMessageBytes > 0 {
+		return c.MaxMessageBytes
+	}
+	return fallback
 }
 
 // topic is the topic, or its alias subject.
@@ -146,6 +166,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, probes.Errorf("max_loss", "must not be negative, got %d", c.MaxLoss))
 	case c.MaxLoss >= c.messages() && c.Messages >= 0:
 		errs = append(errs, probes.Errorf("max_loss", "must be less than messages (%d), or the check could never fail", c.messages()))
+	}
+	if c.MaxMessageBytes < 0 || c.MaxMessageBytes > maxMessageBytesLimit {
+		errs = append(errs, probes.Errorf("max_message_bytes", "must be between 0 (the default) and %d (1 GiB), got %d", maxMessageBytesLimit, c.MaxMessageBytes))
 	}
 	if _, err := c.password(); err != nil {
 		errs = append(errs, err)

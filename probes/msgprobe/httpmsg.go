@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -72,8 +74,9 @@ const (
 	defaultHTTPReceiveMode    = "poll"
 	defaultHTTPPollInterval   = 200 * time.Millisecond
 	defaultHTTPExtractPattern = `vigil1\.[^\s"'\\<>]+`
-	// httpMaxBody bounds what is read of one response: a chat history can grow.
-	httpMaxBody = 8 << 20
+	// defaultHTTPMaxBody is max_message_bytes' default for protocol http:
+	// each poll's body is read whole, and a chat history can grow.
+	defaultHTTPMaxBody = 8 << 20
 )
 
 var defaultHTTPExtract = regexp.MustCompile(defaultHTTPExtractPattern)
@@ -102,7 +105,9 @@ type httpTransport struct {
 	interval    time.Duration
 	extract     *regexp.Regexp
 	client      *http.Client
+	limit       int64 // max_message_bytes: of a body, or of an event
 	log         *slog.Logger
+	receiveFailure
 
 	cancel context.CancelFunc // stops the receive loop
 	done   chan struct{}      // closed when the receive loop has returned
@@ -195,6 +200,7 @@ func newHTTPMessaging(cfg *Config, opts probes.Options) (Transport, error) {
 		interval:    interval,
 		extract:     extract,
 		client:      &http.Client{Transport: transport},
+		limit:       cfg.maxMessageBytes(defaultHTTPMaxBody),
 		log:         log,
 	}, nil
 }
@@ -334,14 +340,20 @@ func (h *httpTransport) get(ctx context.Context) ([]byte, int, error) {
 		return nil, 0, urlErrorCause(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, httpMaxBody))
-	switch {
-	case resp.StatusCode == http.StatusNotModified:
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotModified:
 		return nil, resp.StatusCode, nil
-	case resp.StatusCode != http.StatusOK:
+	default:
 		return nil, resp.StatusCode, fmt.Errorf("status %s", resp.Status)
+	}
+	// One byte over the limit tells a body at the limit from a longer one.
+	body, err := io.ReadAll(io.LimitReader(resp.Body, h.limit+1))
+	switch {
 	case err != nil:
 		return nil, resp.StatusCode, fmt.Errorf("read body: %w", err)
+	case int64(len(body)) > h.limit:
+		return nil, resp.StatusCode, &messageTooBigError{what: "response body", limit: h.limit}
 	}
 	h.etag = resp.Header.Get("ETag")
 	return body, resp.StatusCode, nil
@@ -390,6 +402,8 @@ func (h *httpTransport) poll(ctx context.Context, deliver func([]byte)) {
 		switch {
 		case ctx.Err() != nil:
 			return
+		case h.failed(err):
+			return
 		case err != nil:
 			h.log.Debug("http messaging poll failed", "check", h.checkID, "url", h.safeReceive, "err", err)
 		case status == http.StatusOK:
@@ -409,6 +423,8 @@ func (h *httpTransport) longPoll(ctx context.Context, deliver func([]byte)) {
 		switch {
 		case ctx.Err() != nil:
 			return
+		case h.failed(err):
+			return
 		case err != nil:
 			h.log.Debug("http messaging long-poll failed", "check", h.checkID, "url", h.safeReceive, "err", err)
 		case status == http.StatusOK:
@@ -423,6 +439,18 @@ func (h *httpTransport) longPoll(ctx context.Context, deliver func([]byte)) {
 			}
 		}
 	}
+}
+
+// failed reports whether err ends the receive loop, failing the run: a
+// body or event over max_message_bytes would be so again at the next read,
+// and no message in it would ever be seen. Other errors may pass.
+func (h *httpTransport) failed(err error) bool {
+	var tooBig *messageTooBigError
+	if !errors.As(err, &tooBig) {
+		return false
+	}
+	h.fail(fmt.Errorf("read %s: %w", h.safeReceive, err))
+	return true
 }
 
 // sleepCtx waits for d or until ctx is done; it reports whether d passed.
@@ -470,8 +498,12 @@ func (h *httpTransport) openStream(ctx context.Context, lastEventID string) (*ht
 func (h *httpTransport) readStreams(ctx context.Context, stream *http.Response, deliver func([]byte)) {
 	var lastEventID string
 	for {
-		lastEventID = h.readEvents(stream.Body, lastEventID, deliver)
+		var err error
+		lastEventID, err = h.readEvents(stream.Body, lastEventID, deliver)
 		stream.Body.Close()
+		if h.failed(err) {
+			return
+		}
 		for {
 			if !sleepCtx(ctx, h.interval) {
 				return
@@ -490,10 +522,11 @@ func (h *httpTransport) readStreams(ctx context.Context, stream *http.Response, 
 }
 
 // readEvents parses one text/event-stream body, delivering the payloads found
-// in each event's data; it returns the last event id seen.
-func (h *httpTransport) readEvents(body io.Reader, lastEventID string, deliver func([]byte)) string {
+// in each event's data; it returns the last event id seen, and an error when
+// a line or an event's data exceeds max_message_bytes.
+func (h *httpTransport) readEvents(body io.Reader, lastEventID string, deliver func([]byte)) (string, error) {
 	scanner := bufio.NewScanner(body)
-	scanner.Buffer(make([]byte, 0, 4096), 1<<20)
+	scanner.Buffer(make([]byte, 0, min(4096, h.limit)), int(min(h.limit, math.MaxInt32)))
 	var data bytes.Buffer
 	for scanner.Scan() {
 		line := scanner.Bytes()
@@ -512,6 +545,9 @@ func (h *httpTransport) readEvents(body io.Reader, lastEventID string, deliver f
 		value = bytes.TrimPrefix(value, []byte(" "))
 		switch string(field) {
 		case "data":
+			if int64(data.Len()+1+len(value)) > h.limit {
+				return lastEventID, &messageTooBigError{what: "event", limit: h.limit}
+			}
 			if data.Len() > 0 {
 				data.WriteByte('\n')
 			}
@@ -520,7 +556,10 @@ func (h *httpTransport) readEvents(body io.Reader, lastEventID string, deliver f
 			lastEventID = string(value)
 		}
 	}
-	return lastEventID
+	if errors.Is(scanner.Err(), bufio.ErrTooLong) {
+		return lastEventID, &messageTooBigError{what: "event stream line", limit: h.limit, err: scanner.Err()}
+	}
+	return lastEventID, nil
 }
 
 func (h *httpTransport) addHeaders(req *http.Request) {

@@ -84,6 +84,15 @@ func newKafka(cfg *Config, opts probes.Options) (Transport, error) {
 		kgo.ClientID(clientID(opts.AgentID, opts.CheckID, false)),
 		kgo.RequiredAcks(ack),
 	}
+	// A fetch, and a batch once decompressed, holds at most max_message_bytes;
+	// a broker's response may add room for the rest of it.
+	limit := cfg.maxMessageBytes(defaultMaxMessageBytes)
+	clientOpts = append(clientOpts,
+		kgo.FetchMaxBytes(int32(limit)),
+		kgo.FetchMaxPartitionBytes(int32(limit)),
+		kgo.MaxDecompressBatchBytes(int(limit)),
+		kgo.BrokerMaxReadBytes(int32(min(2*limit+1<<20, maxMessageBytesLimit))),
+	)
 	if acks != "all" {
 		// Idempotent writes need acks from all in-sync replicas.
 		clientOpts = append(clientOpts, kgo.DisableIdempotentWrite())

@@ -86,11 +86,17 @@ type mailTransport struct {
 	tag string
 	log *slog.Logger
 
-	smtpConn   net.Conn // the raw connection under smtp, for deadlines
+	// smtpConn and imapConn are the raw connections under the clients, for
+	// deadlines and for max_message_bytes: neither go-smtp (a multi-line
+	// reply's lines) nor go-imap (atoms, literals) bounds what a server's
+	// answer may take, so each command's answer gets that many bytes.
+	limit      int64
+	smtpConn   *cappedConn
 	smtp       *smtp.Client
-	imapConn   net.Conn
+	imapConn   *cappedConn
 	imap       *imapclient.Client
 	uidExpunge bool
+	receiveFailure
 
 	cancel context.CancelFunc // stops the poll loop
 	done   chan struct{}      // closed when the poll loop has returned
@@ -185,6 +191,7 @@ func newMail(cfg *Config, opts probes.Options) (Transport, error) {
 		mailbox:      mailbox,
 		interval:     interval,
 		tag:          hex.EncodeToString(sum[:8]),
+		limit:        cfg.maxMessageBytes(defaultMaxMessageBytes),
 		log:          log,
 	}, nil
 }
@@ -262,10 +269,11 @@ func (m *mailTransport) connectSMTP(ctx context.Context) error {
 	release := bound(ctx, conn)
 	defer release()
 	if m.username != "" {
+		conn.refill()
 		auth := sasl.NewPlainClient("", m.username, m.password.Reveal())
 		if err := client.Auth(auth); err != nil {
 			client.Close()
-			return fmt.Errorf("smtp %s: auth as %s: %w", m.smtpAddr, m.username, err)
+			return fmt.Errorf("smtp %s: auth as %s: %w", m.smtpAddr, m.username, conn.capError("smtp reply", err))
 		}
 	}
 	m.smtp, m.smtpConn = client, conn
@@ -275,7 +283,7 @@ func (m *mailTransport) connectSMTP(ctx context.Context) error {
 // dialSMTP connects and says EHLO, then upgrades with STARTTLS when the server
 // offers it. go-smtp upgrades only a fresh client, so a server that offers
 // STARTTLS is dialled a second time.
-func (m *mailTransport) dialSMTP(ctx context.Context) (*smtp.Client, net.Conn, error) {
+func (m *mailTransport) dialSMTP(ctx context.Context) (*smtp.Client, *cappedConn, error) {
 	conn, err := m.dialSMTPConn(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -292,7 +300,7 @@ func (m *mailTransport) dialSMTP(ctx context.Context) (*smtp.Client, net.Conn, e
 		setSMTPTimeouts(ctx, client)
 		if err := client.Hello("localhost"); err != nil {
 			client.Close()
-			return nil, nil, fmt.Errorf("ehlo: %w", err)
+			return nil, nil, fmt.Errorf("ehlo: %w", conn.capError("smtp reply", err))
 		}
 		return client, conn, nil
 	}
@@ -300,7 +308,7 @@ func (m *mailTransport) dialSMTP(ctx context.Context) (*smtp.Client, net.Conn, e
 	setSMTPTimeouts(ctx, client)
 	if err := client.Hello("localhost"); err != nil {
 		client.Close()
-		return nil, nil, fmt.Errorf("ehlo: %w", err)
+		return nil, nil, fmt.Errorf("ehlo: %w", conn.capError("smtp reply", err))
 	}
 	if offered, _ := client.Extension("STARTTLS"); !offered {
 		if m.needStartTLS {
@@ -319,15 +327,24 @@ func (m *mailTransport) dialSMTP(ctx context.Context) (*smtp.Client, net.Conn, e
 	defer release2()
 	client, err = smtp.NewClientStartTLS(conn2, m.tlsFor(m.smtpHost))
 	if err != nil {
-		return nil, nil, fmt.Errorf("starttls: %w", err)
+		return nil, nil, fmt.Errorf("starttls: %w", conn2.capError("smtp reply", err))
 	}
 	setSMTPTimeouts(ctx, client)
 	return client, conn2, nil
 }
 
-func (m *mailTransport) dialSMTPConn(ctx context.Context) (net.Conn, error) {
+func (m *mailTransport) dialSMTPConn(ctx context.Context) (*cappedConn, error) {
+	return m.dial(ctx, m.smtpAddr)
+}
+
+// dial connects to addr, reading at most max_message_bytes per command.
+func (m *mailTransport) dial(ctx context.Context, addr string) (*cappedConn, error) {
 	var dialer net.Dialer
-	return dialer.DialContext(ctx, "tcp", m.smtpAddr)
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return newCappedConn(conn, m.limit), nil
 }
 
 // setSMTPTimeouts bounds each SMTP command by ctx's deadline: go-smtp sets its
@@ -348,13 +365,15 @@ func (m *mailTransport) connectIMAP(ctx context.Context) error {
 	}
 	release := bound(ctx, conn)
 	defer release()
+	conn.refill()
 	if err := client.Login(m.imapUsername, m.imapPassword.Reveal()).Wait(); err != nil {
 		client.Close()
-		return fmt.Errorf("imap %s: login as %s: %w", m.imapAddr, m.imapUsername, err)
+		return fmt.Errorf("imap %s: login as %s: %w", m.imapAddr, m.imapUsername, conn.capError("imap response", err))
 	}
+	conn.refill()
 	if _, err := client.Select(m.mailbox, nil).Wait(); err != nil {
 		client.Close()
-		return fmt.Errorf("imap %s: select mailbox %s: %w", m.imapAddr, m.mailbox, err)
+		return fmt.Errorf("imap %s: select mailbox %s: %w", m.imapAddr, m.mailbox, conn.capError("imap response", err))
 	}
 	caps := client.Caps()
 	m.uidExpunge = caps.Has(imap.CapUIDPlus) || caps.Has(imap.CapIMAP4rev2)
@@ -364,9 +383,8 @@ func (m *mailTransport) connectIMAP(ctx context.Context) error {
 
 // dialIMAP connects with TLS (imaps), or upgrades with STARTTLS when the server
 // offers it, redialling as dialSMTP does.
-func (m *mailTransport) dialIMAP(ctx context.Context) (*imapclient.Client, net.Conn, error) {
-	var dialer net.Dialer
-	conn, err := dialer.DialContext(ctx, "tcp", m.imapAddr)
+func (m *mailTransport) dialIMAP(ctx context.Context) (*imapclient.Client, *cappedConn, error) {
+	conn, err := m.dial(ctx, m.imapAddr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -382,21 +400,21 @@ func (m *mailTransport) dialIMAP(ctx context.Context) (*imapclient.Client, net.C
 		client := imapclient.New(tlsConn, options)
 		if err := client.WaitGreeting(); err != nil {
 			client.Close()
-			return nil, nil, fmt.Errorf("greeting: %w", err)
+			return nil, nil, fmt.Errorf("greeting: %w", conn.capError("imap response", err))
 		}
 		return client, conn, nil
 	}
 	client := imapclient.New(conn, options)
 	if err := client.WaitGreeting(); err != nil {
 		client.Close()
-		return nil, nil, fmt.Errorf("greeting: %w", err)
+		return nil, nil, fmt.Errorf("greeting: %w", conn.capError("imap response", err))
 	}
 	if !client.Caps().Has(imap.CapStartTLS) {
 		return client, conn, nil
 	}
 	_ = client.Logout().Wait()
 	client.Close()
-	conn2, err := dialer.DialContext(ctx, "tcp", m.imapAddr)
+	conn2, err := m.dial(ctx, m.imapAddr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -404,7 +422,7 @@ func (m *mailTransport) dialIMAP(ctx context.Context) (*imapclient.Client, net.C
 	defer release2()
 	client, err = imapclient.NewStartTLS(conn2, options)
 	if err != nil {
-		return nil, nil, fmt.Errorf("starttls: %w", err)
+		return nil, nil, fmt.Errorf("starttls: %w", conn2.capError("imap response", err))
 	}
 	return client, conn2, nil
 }
@@ -416,10 +434,11 @@ func (m *mailTransport) Subscribe(ctx context.Context, deliver func(payload []by
 		return fmt.Errorf("subscribe to imap %s: not connected", m.imapAddr)
 	}
 	release := bound(ctx, m.imapConn)
+	m.imapConn.refill()
 	uids, err := m.search()
 	release()
 	if err != nil {
-		return fmt.Errorf("imap %s: search mailbox %s: %w", m.imapAddr, m.mailbox, err)
+		return fmt.Errorf("imap %s: search mailbox %s: %w", m.imapAddr, m.mailbox, m.imapConn.capError("imap response", err))
 	}
 	m.handled = make(map[imap.UID]bool, len(uids))
 	for _, uid := range uids {
@@ -458,10 +477,17 @@ func (m *mailTransport) poll(ctx context.Context, deliver func(payload []byte)) 
 		case <-ticker.C:
 		}
 		opCtx, cancel := context.WithTimeout(ctx, mailCommandTimeout)
-		err := m.pollOnce(opCtx, deliver)
+		m.imapConn.refill()
+		err := m.imapConn.capError("imap response", m.pollOnce(opCtx, deliver))
 		cancel()
+		var tooBig *messageTooBigError
 		switch {
 		case ctx.Err() != nil:
+			return
+		case errors.As(err, &tooBig):
+			// The client is closed by now, and the next answer would be
+			// as long.
+			m.fail(fmt.Errorf("imap %s: %w", m.imapAddr, err))
 			return
 		case err != nil:
 			m.log.Debug("mail poll failed", "check", m.checkID, "imap", m.imapAddr, "err", err)
@@ -559,6 +585,7 @@ func (m *mailTransport) Publish(ctx context.Context, payload []byte) error {
 	}
 	release := bound(ctx, m.smtpConn)
 	defer release()
+	m.smtpConn.refill()
 	setSMTPTimeouts(ctx, m.smtp)
 	var msg bytes.Buffer
 	fmt.Fprintf(&msg, "From: %s\r\n", m.from)
@@ -569,7 +596,7 @@ func (m *mailTransport) Publish(ctx context.Context, payload []byte) error {
 	msg.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n")
 	fmt.Fprintf(&msg, "Vigil messaging round trip of check %s.\r\nPayload: %s\r\n", m.checkID, payload)
 	if err := m.smtp.SendMail(envelopeAddress(m.from), []string{envelopeAddress(m.to)}, &msg); err != nil {
-		return fmt.Errorf("send through smtp %s: %w", m.smtpAddr, err)
+		return fmt.Errorf("send through smtp %s: %w", m.smtpAddr, m.smtpConn.capError("smtp reply", err))
 	}
 	return nil
 }
@@ -595,6 +622,7 @@ func (m *mailTransport) Close() error {
 	if m.imap != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), mailCommandTimeout)
 		release := bound(ctx, m.imapConn)
+		m.imapConn.refill()
 		uids, err := m.search()
 		if err == nil && len(uids) > 0 {
 			err = m.delete(imap.UIDSetNum(uids...))
@@ -618,6 +646,7 @@ func (m *mailTransport) closeSMTP() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), mailCommandTimeout)
 	release := bound(ctx, m.smtpConn)
+	m.smtpConn.refill()
 	setSMTPTimeouts(ctx, m.smtp)
 	_ = m.smtp.Quit()
 	release()

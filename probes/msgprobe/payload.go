@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"hash/fnv"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -112,18 +113,47 @@ func decodePayload(prefix, payload []byte) (class payloadClass, seq int, sendNan
 	if dot < len(prefix) || len(payload)-dot-1 != 8 {
 		return payloadCorrupted, 0, 0
 	}
-	want, err := strconv.ParseUint(string(payload[dot+1:]), 16, 32)
-	if err != nil || uint32(want) != crc32.ChecksumIEEE(payload[:dot]) {
+	want, ok := parseLowerHex32(payload[dot+1:])
+	if !ok || want != crc32.ChecksumIEEE(payload[:dot]) {
 		return payloadCorrupted, 0, 0
 	}
-	fields := bytes.Split(payload[len(prefix):dot], []byte{'.'})
-	if len(fields) != 2 {
+	seqField, nanosField, ok := bytes.Cut(payload[len(prefix):dot], []byte{'.'})
+	if !ok {
 		return payloadCorrupted, 0, 0
 	}
-	s, err1 := strconv.Atoi(string(fields[0]))
-	n, err2 := strconv.ParseInt(string(fields[1]), 10, 64)
-	if err1 != nil || err2 != nil {
+	s, ok1 := parseDecimal(seqField, false)
+	n, ok2 := parseDecimal(nanosField, true)
+	if !ok1 || !ok2 || s > math.MaxInt32 { // fits an int on every platform
 		return payloadCorrupted, 0, 0
 	}
-	return payloadOurs, s, n
+	return payloadOurs, int(s), n
+}
+
+// parseLowerHex32 parses the 8 lower-case hex digits encodePayload writes for
+// the checksum; upper case is not ours.
+func parseLowerHex32(b []byte) (uint32, bool) {
+	var n uint32
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | uint32(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | uint32(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, len(b) == 8
+}
+
+// parseDecimal parses b as encodePayload writes a number (strconv.AppendInt:
+// no plus sign, no leading zero, a minus only where signed). Anything else is
+// not a payload of ours, even with a matching CRC.
+func parseDecimal(b []byte, signed bool) (int64, bool) {
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	var canonical [20]byte
+	if err != nil || (n < 0 && !signed) || !bytes.Equal(strconv.AppendInt(canonical[:0], n, 10), b) {
+		return 0, false
+	}
+	return n, true
 }

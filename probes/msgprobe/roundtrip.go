@@ -120,13 +120,16 @@ func (t *tracker) complete() bool {
 	return t.published && t.outstanding == 0
 }
 
-// wait returns when every accepted message arrived or ctx is done. Each
+// wait returns when every accepted message arrived, ctx is done, or failed
+// is closed (the transport can receive no more; nil never is). Each
 // iteration consumes one progress token, and tokens come from arrivals, so the
 // loop is bounded by the message count and by ctx.
-func (t *tracker) wait(ctx context.Context) {
+func (t *tracker) wait(ctx context.Context, failed <-chan struct{}) {
 	for !t.complete() {
 		select {
 		case <-t.progress:
+		case <-failed:
+			return
 		case <-ctx.Done():
 			return
 		}
@@ -221,13 +224,31 @@ func (p *Prober) roundTrip(ctx context.Context, r *probes.Result) error {
 			}
 		default:
 			r.Phases = append(r.Phases, probes.Phase{Name: "publish", Duration: publishing})
+			if failer, ok := transport.(receiveFailer); ok && failer.receiveErr() != nil {
+				// The receive side broke the connection first (a message
+				// over max_message_bytes): that is the cause to report.
+				return fmt.Errorf("receive from %s: %w", p.where(), failer.receiveErr())
+			}
 			return fmt.Errorf("publish message %d of %d to %s: %w", seq, tr.total, p.where(), err)
 		}
 	}
 	r.Phases = append(r.Phases, probes.Phase{Name: "publish", Duration: publishing})
+	return p.awaitDelivery(ctx, r, tr, transport, unroutable, unroutableErr)
+}
+
+// awaitDelivery waits for the run's messages (until they all came, ctx is
+// done or the transport can receive no more), fills in the counts and the
+// deliver phase, and returns the run's verdict.
+func (p *Prober) awaitDelivery(ctx context.Context, r *probes.Result, tr *tracker, transport Transport, unroutable int, unroutableErr error) error {
+	info := r.Messaging
 	published := time.Now()
 	tr.endPublishing()
-	tr.wait(ctx)
+	failer, _ := transport.(receiveFailer)
+	var failed <-chan struct{}
+	if failer != nil {
+		failed = failer.receiveFailed()
+	}
+	tr.wait(ctx, failed)
 	complete := tr.complete()
 	lastArrival := tr.counts(info)
 	info.Lost = info.Sent - info.Received
@@ -236,6 +257,11 @@ func (p *Prober) roundTrip(ctx context.Context, r *probes.Result) error {
 		delivering = max(lastArrival.Sub(published), 0)
 	}
 	r.Phases = append(r.Phases, probes.Phase{Name: "deliver", Duration: delivering})
+	if failer != nil && !complete {
+		if err := failer.receiveErr(); err != nil {
+			return fmt.Errorf("receive from %s: %w", p.where(), err)
+		}
+	}
 	return p.verdict(info, unroutable, unroutableErr, time.Since(r.Start))
 }
 

@@ -2,6 +2,7 @@ package msgprobe
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -35,7 +36,9 @@ type websocketTransport struct {
 	url     string // as configured: userinfo in it becomes basic auth
 	safeURL string // without userinfo or query, for errors
 	dial    websocket.DialOptions
+	limit   int64 // max_message_bytes
 	log     *slog.Logger
+	receiveFailure
 
 	conn   *websocket.Conn
 	cancel context.CancelFunc // stops the read loop
@@ -85,7 +88,8 @@ func newWebSocket(cfg *Config, opts probes.Options) (Transport, error) {
 			HTTPHeader:   header,
 			Subprotocols: cfg.Subprotocols,
 		},
-		log: log,
+		limit: cfg.maxMessageBytes(defaultMaxMessageBytes),
+		log:   log,
 	}, nil
 }
 
@@ -98,6 +102,9 @@ func (w *websocketTransport) Connect(ctx context.Context) error {
 		}
 		return fmt.Errorf("handshake with %s: %w", w.safeURL, err)
 	}
+	// A longer message fails the read (and closes the connection with
+	// 1009, message too big) instead of being read into memory.
+	conn.SetReadLimit(w.limit)
 	w.conn = conn
 	return nil
 }
@@ -115,15 +122,24 @@ func (w *websocketTransport) Subscribe(ctx context.Context, deliver func(payload
 	return nil
 }
 
-// read delivers every data frame until the connection closes.
+// read delivers every data frame until the connection closes. A connection
+// that ends before Close (the peer closed it, or sent a message over
+// max_message_bytes) fails the run at once: nothing more can arrive.
 func (w *websocketTransport) read(ctx context.Context, conn *websocket.Conn, deliver func(payload []byte)) {
 	defer close(w.done)
 	for {
 		_, data, err := conn.Read(ctx)
 		if err != nil {
-			if ctx.Err() == nil && websocket.CloseStatus(err) == -1 {
+			if ctx.Err() != nil {
+				return // Close
+			}
+			if errors.Is(err, websocket.ErrMessageTooBig) {
+				err = &messageTooBigError{what: "websocket message", limit: w.limit, err: err}
+			}
+			if websocket.CloseStatus(err) == -1 {
 				w.log.Debug("websocket read failed", "check", w.checkID, "url", w.safeURL, "err", err)
 			}
+			w.fail(fmt.Errorf("read from %s: %w", w.safeURL, err))
 			return
 		}
 		deliver(data)
@@ -152,6 +168,15 @@ func (w *websocketTransport) Publish(ctx context.Context, payload []byte) error 
 		return fmt.Errorf("publish to %s: not connected", w.safeURL)
 	}
 	if err := w.conn.Write(ctx, websocket.MessageText, payload); err != nil {
+		// A write fails once the connection is gone. When the read loop
+		// ended it (a message over max_message_bytes), wait for the loop to
+		// record why, so the run reports the cause rather than the write.
+		if w.done != nil {
+			select {
+			case <-w.done:
+			case <-ctx.Done():
+			}
+		}
 		return fmt.Errorf("write frame to %s: %w", w.safeURL, err)
 	}
 	return nil
@@ -166,6 +191,14 @@ func (w *websocketTransport) Close() error {
 	}
 	conn := w.conn
 	w.conn = nil
+	if w.receiveErr() != nil {
+		// The read loop is over and the library has sent its close frame
+		// (1009 for a message too big): no handshake is left to wait for.
+		_ = conn.CloseNow()
+		w.stopReading()
+		w.dial.HTTPClient.CloseIdleConnections()
+		return nil
+	}
 	closed := make(chan error, 1)
 	go func() { closed <- conn.Close(websocket.StatusNormalClosure, "") }()
 	var err error
@@ -183,11 +216,16 @@ func (w *websocketTransport) Close() error {
 	if err != nil {
 		w.log.Debug("websocket close failed", "check", w.checkID, "url", w.safeURL, "err", err)
 	}
+	w.stopReading()
+	w.dial.HTTPClient.CloseIdleConnections()
+	return nil
+}
+
+// stopReading ends the read loop and waits for it.
+func (w *websocketTransport) stopReading() {
 	if w.cancel != nil {
 		w.cancel()
 		<-w.done
 		w.cancel = nil
 	}
-	w.dial.HTTPClient.CloseIdleConnections()
-	return nil
 }
