@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -119,11 +120,42 @@ func ResolveSecret(key string, value Secret, file string) (Secret, error) {
 	if file == "" {
 		return value, nil
 	}
-	b, err := os.ReadFile(file)
+	b, err := ReadConfigFile(file)
 	if err != nil {
-		return "", Errorf(key+"_file", "cannot read secret file: %v", pathError(err))
+		return "", Errorf(key+"_file", "cannot read secret file: %v", err)
 	}
 	return Secret(strings.TrimRight(string(b), "\r\n")), nil
+}
+
+// MaxConfigFileBytes bounds a file that a config names (a secret, a CA bundle,
+// a client certificate): a mistyped path such as /dev/zero must fail, not fill
+// memory.
+const MaxConfigFileBytes = 4 << 20
+
+// ReadConfigFile reads a file named by a config key: a regular file (a symlink
+// to one is fine) of at most MaxConfigFileBytes. Devices and pipes are refused
+// because reading them may never end. Errors name the path and the reason.
+func ReadConfigFile(path string) ([]byte, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, pathError(err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, pathError(err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxConfigFileBytes+1))
+	if err != nil {
+		return nil, pathError(err)
+	}
+	if len(b) > MaxConfigFileBytes {
+		return nil, fmt.Errorf("%s: larger than %d MiB", path, MaxConfigFileBytes>>20)
+	}
+	return b, nil
 }
 
 // pathError drops the Go wrapping of os errors but keeps the path and reason.
@@ -227,9 +259,9 @@ func (c *TLSConfig) Build() (*tls.Config, error) {
 	cfg := &tls.Config{ServerName: c.ServerName, InsecureSkipVerify: c.InsecureSkipVerify} //nolint:gosec // user's explicit choice
 	var errs []error
 	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
+		pem, err := ReadConfigFile(c.CAFile)
 		if err != nil {
-			errs = append(errs, Errorf("ca_file", "cannot read: %v", pathError(err)))
+			errs = append(errs, Errorf("ca_file", "cannot read: %v", err))
 		} else {
 			pool, ok := caPool(pem)
 			if !ok {
@@ -240,7 +272,7 @@ func (c *TLSConfig) Build() (*tls.Config, error) {
 	}
 	switch {
 	case c.CertFile != "" && c.KeyFile != "":
-		cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+		cert, err := loadKeyPair(c.CertFile, c.KeyFile)
 		if err != nil {
 			errs = append(errs, Errorf("cert_file", "cannot load client certificate and key: %v", err))
 		} else {
@@ -270,4 +302,17 @@ func (c *TLSConfig) Build() (*tls.Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// loadKeyPair is tls.LoadX509KeyPair through ReadConfigFile's bounds.
+func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
+	certPEM, err := ReadConfigFile(certFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, err := ReadConfigFile(keyFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
 }

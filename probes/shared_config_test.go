@@ -79,3 +79,35 @@ func TestCAPoolShared(t *testing.T) {
 		t.Error("a CA file without certificates was accepted")
 	}
 }
+
+// TestReadConfigFileBounds: a file a config names is read only if it is a
+// regular file of at most MaxConfigFileBytes (a mistyped /dev/zero must not
+// fill memory, a FIFO must not hang a reload).
+func TestReadConfigFileBounds(t *testing.T) {
+	dir := t.TempDir()
+	small, large := filepath.Join(dir, "small"), filepath.Join(dir, "large")
+	if err := os.WriteFile(small, []byte("token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(large, make([]byte, MaxConfigFileBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ path, want string }{
+		{small, ""},
+		{large, large + ": larger than 4 MiB"},
+		{"/dev/zero", "/dev/zero: not a regular file"},
+		{filepath.Join(dir, "missing"), filepath.Join(dir, "missing") + ": no such file or directory"},
+	}
+	for _, tt := range tests {
+		b, err := ReadConfigFile(tt.path)
+		switch {
+		case tt.want == "" && (err != nil || string(b) != "token\n"):
+			t.Errorf("ReadConfigFile(%s) = %q, %v", tt.path, b, err)
+		case tt.want != "" && (err == nil || err.Error() != tt.want):
+			t.Errorf("ReadConfigFile(%s) error = %v, want %s", tt.path, err, tt.want)
+		}
+	}
+	if _, err := ResolveSecret("bearer_token", "", "/dev/zero"); err == nil || err.Error() != "bearer_token_file: cannot read secret file: /dev/zero: not a regular file" {
+		t.Errorf("ResolveSecret from /dev/zero: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"time"
 
@@ -19,50 +20,22 @@ var (
 		"state": true, "window": true, "result": true, "phase": true, "title": true, "le": true, "job": true, "instance": true}
 )
 
+// A one-off maintenance window lies between the Unix epoch and the last
+// instant that Unix nanoseconds hold.
+var (
+	minMaintenance = time.Unix(0, 0).UTC()
+	maxMaintenance = time.Unix(0, math.MaxInt64).UTC().Truncate(time.Second)
+)
+
 // cronParser reads the 5-field cron of recurring maintenance windows.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// validate applies defaults and checks everything that decoding cannot.
+// validate applies defaults and checks everything that decoding cannot. A key
+// left out takes its default; a key set to zero where a default exists is an
+// error, not the default in disguise.
 func (p *parser) validate(c *Config) {
-	if c.Agent.Region == "" {
-		p.add("agent.region", "is required (it labels every series this agent exports)")
-	} else if !nameRe.MatchString(c.Agent.Region) {
-		p.add("agent.region", "%q must match [a-z0-9_-]+", c.Agent.Region)
-	}
-	p.labels("agent.labels", c.Agent.Labels)
-	if s := c.Agent.Shard; s != nil {
-		if s.Count < 1 {
-			p.add("agent.shard.count", "must be at least 1")
-		} else if s.Index < 0 || s.Index >= s.Count {
-			p.add("agent.shard.index", "must be in [0, %d)", s.Count)
-		}
-	}
-
-	d := &c.Defaults
-	if d.Interval == 0 {
-		d.Interval = probes.Duration(DefaultInterval)
-	}
-	if d.Timeout == 0 {
-		d.Timeout = probes.Duration(min(DefaultTimeout, time.Duration(d.Interval)/2))
-	}
-	if d.FailureThreshold == 0 {
-		d.FailureThreshold = DefaultFailureThreshold
-	}
-	if d.RecoveryThreshold == 0 {
-		d.RecoveryThreshold = DefaultRecoveryThreshold
-	}
-	p.positiveDuration("defaults.interval", d.Interval)
-	if d.Timeout >= d.Interval {
-		p.add("defaults.timeout", "%s must be less than interval %s", d.Timeout, d.Interval)
-	}
-	p.threshold("defaults.failure_threshold", d.FailureThreshold)
-	p.threshold("defaults.recovery_threshold", d.RecoveryThreshold)
-	defaultSLO := SLO{Objective: DefaultObjective, Window: probes.Duration(DefaultWindow)}
-	if d.SLO != nil {
-		p.slo("defaults.slo", d.SLO, defaultSLO)
-		defaultSLO = *d.SLO
-	}
-
+	p.agent(&c.Agent)
+	defaultSLO := p.defaults(&c.Defaults)
 	if len(c.Services) == 0 {
 		p.add("services", "at least one service is required")
 	}
@@ -77,66 +50,119 @@ func (p *parser) validate(c *Config) {
 		}
 		features := map[string]int{}
 		for fi := range s.Features {
-			f := &s.Features[fi]
 			fp := fmt.Sprintf("%s.features[%d]", sp, fi)
-			p.name(fp+".name", "feature", f.Name, features, fi)
-			p.labels(fp+".labels", f.Labels)
-			if f.Require.Mode == "" {
-				f.Require.Mode = "all"
-			}
-			if f.Require.Mode == "quorum" && (f.Require.N < 1 || f.Require.N > len(f.Checks)) {
-				p.add(fp+".require", "quorum(%d) needs between 1 and %d checks (the feature has %d)", f.Require.N, len(f.Checks), len(f.Checks))
-			}
-			if f.SLO == nil {
-				cp := defaultSLO
-				f.SLO = &cp
-			} else {
-				p.slo(fp+".slo", f.SLO, defaultSLO)
-			}
-			if f.Interval == 0 {
-				f.Interval = d.Interval
-			}
-			if f.Timeout == 0 {
-				f.Timeout = d.Timeout
-			}
-			if f.FailureThreshold == 0 {
-				f.FailureThreshold = d.FailureThreshold
-			}
-			if f.RecoveryThreshold == 0 {
-				f.RecoveryThreshold = d.RecoveryThreshold
-			}
-			p.threshold(fp+".failure_threshold", f.FailureThreshold)
-			p.threshold(fp+".recovery_threshold", f.RecoveryThreshold)
-			for mi := range f.Maintenance {
-				p.maintenance(fmt.Sprintf("%s.maintenance[%d]", fp, mi), &f.Maintenance[mi])
-			}
-			if len(f.Checks) == 0 {
-				p.add(fp+".checks", "feature %q needs at least one check", f.Name)
-			}
-			checks := map[string]int{}
-			for ci := range f.Checks {
-				ch := &f.Checks[ci]
-				cp := fmt.Sprintf("%s.checks[%d]", fp, ci)
-				p.name(cp+".name", "check", ch.Name, checks, ci)
-				if ch.Interval == 0 {
-					ch.Interval = f.Interval
-				}
-				if ch.Timeout == 0 {
-					// An inherited timeout never exceeds the check's own interval.
-					ch.Timeout = f.Timeout
-					if ch.Timeout >= ch.Interval {
-						ch.Timeout = ch.Interval / 2
-					}
-				}
-				p.positiveDuration(cp+".interval", ch.Interval)
-				p.positiveDuration(cp+".timeout", ch.Timeout)
-				if ch.Timeout >= ch.Interval {
-					p.add(cp+".timeout", "%s must be less than interval %s", ch.Timeout, ch.Interval)
-				}
-				p.probe(cp, ch)
-			}
+			p.name(fp+".name", "feature", s.Features[fi].Name, features, fi)
+			p.feature(fp, &s.Features[fi], &c.Defaults, defaultSLO)
 		}
 	}
+}
+
+func (p *parser) agent(a *Agent) {
+	if a.Region == "" {
+		p.add("agent.region", "is required (it labels every series this agent exports)")
+	} else if !nameRe.MatchString(a.Region) {
+		p.add("agent.region", "%q must match [a-z0-9_-]+", a.Region)
+	}
+	p.labels("agent.labels", a.Labels)
+	if s := a.Shard; s != nil {
+		if s.Count < 1 {
+			p.add("agent.shard.count", "must be at least 1")
+		} else if s.Index < 0 || s.Index >= s.Count {
+			p.add("agent.shard.index", "must be in [0, %d)", s.Count)
+		}
+	}
+}
+
+// defaults fills the defaults block and returns the SLO features inherit.
+func (p *parser) defaults(d *Defaults) SLO {
+	p.defaultDuration("defaults.interval", &d.Interval, probes.Duration(DefaultInterval))
+	p.defaultDuration("defaults.timeout", &d.Timeout, probes.Duration(min(DefaultTimeout, time.Duration(d.Interval)/2)))
+	p.defaultInt("defaults.failure_threshold", &d.FailureThreshold, DefaultFailureThreshold)
+	p.defaultInt("defaults.recovery_threshold", &d.RecoveryThreshold, DefaultRecoveryThreshold)
+	p.positiveDuration("defaults.interval", d.Interval)
+	if d.Timeout >= d.Interval {
+		p.add("defaults.timeout", "%s must be less than interval %s", d.Timeout, d.Interval)
+	}
+	p.threshold("defaults.failure_threshold", d.FailureThreshold)
+	p.threshold("defaults.recovery_threshold", d.RecoveryThreshold)
+	defaultSLO := SLO{Objective: DefaultObjective, Window: probes.Duration(DefaultWindow)}
+	if d.SLO != nil {
+		p.slo("defaults.slo", d.SLO, defaultSLO)
+		defaultSLO = *d.SLO
+	}
+	return defaultSLO
+}
+
+// feature fills feature f at path fp from the defaults and checks it.
+func (p *parser) feature(fp string, f *Feature, d *Defaults, defaultSLO SLO) {
+	p.labels(fp+".labels", f.Labels)
+	if f.Require.Mode == "" {
+		f.Require.Mode = "all"
+	}
+	if f.Require.Mode == "quorum" && (f.Require.N < 1 || f.Require.N > len(f.Checks)) {
+		p.add(fp+".require", "quorum(%d) needs between 1 and %d checks (the feature has %d)", f.Require.N, len(f.Checks), len(f.Checks))
+	}
+	if f.SLO == nil {
+		cp := defaultSLO
+		f.SLO = &cp
+	} else {
+		p.slo(fp+".slo", f.SLO, defaultSLO)
+	}
+	p.defaultDuration(fp+".interval", &f.Interval, d.Interval)
+	p.defaultDuration(fp+".timeout", &f.Timeout, d.Timeout)
+	p.defaultInt(fp+".failure_threshold", &f.FailureThreshold, d.FailureThreshold)
+	p.defaultInt(fp+".recovery_threshold", &f.RecoveryThreshold, d.RecoveryThreshold)
+	p.threshold(fp+".failure_threshold", f.FailureThreshold)
+	p.threshold(fp+".recovery_threshold", f.RecoveryThreshold)
+	for mi := range f.Maintenance {
+		p.maintenance(fmt.Sprintf("%s.maintenance[%d]", fp, mi), &f.Maintenance[mi])
+	}
+	if len(f.Checks) == 0 {
+		p.add(fp+".checks", "feature %q needs at least one check", f.Name)
+	}
+	checks := map[string]int{}
+	for ci := range f.Checks {
+		ch := &f.Checks[ci]
+		cp := fmt.Sprintf("%s.checks[%d]", fp, ci)
+		p.name(cp+".name", "check", ch.Name, checks, ci)
+		p.defaultDuration(cp+".interval", &ch.Interval, f.Interval)
+		// An inherited timeout never exceeds the check's own interval.
+		timeout := f.Timeout
+		if timeout >= ch.Interval {
+			timeout = ch.Interval / 2
+		}
+		p.defaultDuration(cp+".timeout", &ch.Timeout, timeout)
+		p.positiveDuration(cp+".interval", ch.Interval)
+		p.positiveDuration(cp+".timeout", ch.Timeout)
+		if ch.Timeout >= ch.Interval {
+			p.add(cp+".timeout", "%s must be less than interval %s", ch.Timeout, ch.Interval)
+		}
+		p.probe(cp, ch)
+	}
+}
+
+// defaultDuration gives *v its default when the key is left out; a zero the
+// config wrote is an error (and the default stands in, so that what inherits
+// from it is not reported again).
+func (p *parser) defaultDuration(path string, v *probes.Duration, def probes.Duration) {
+	if *v != 0 {
+		return
+	}
+	if p.present(path) {
+		p.add(path, "must be > 0 (leave the key out for the default, %s)", def)
+	}
+	*v = def
+}
+
+// defaultInt is defaultDuration for counts.
+func (p *parser) defaultInt(path string, v *int, def int) {
+	if *v != 0 {
+		return
+	}
+	if p.present(path) {
+		p.add(path, "must be > 0 (leave the key out for the default, %d)", def)
+	}
+	*v = def
 }
 
 func (p *parser) name(path, what, name string, seen map[string]int, index int) {
@@ -177,17 +203,25 @@ func (p *parser) threshold(path string, n int) {
 }
 
 func (p *parser) slo(path string, s *SLO, def SLO) {
+	if s.Objective == 0 && p.present(path+".objective") {
+		p.add(path+".objective", "must be a percentage in (0, 100), like 99.9, not 0 (leave the key out for the default, %v)", def.Objective)
+	}
 	if s.Objective == 0 {
 		s.Objective = def.Objective
 	}
-	if s.Window == 0 {
-		s.Window = def.Window
+	p.defaultDuration(path+".window", &s.Window, def.Window)
+	if s.Latency == 0 && p.present(path+".latency") {
+		p.add(path+".latency", "must be > 0 (leave the key out for no latency objective, or to inherit %s)", def.Latency)
 	}
 	if s.Latency == 0 {
 		s.Latency = def.Latency
 	}
-	if s.Objective <= 0 || s.Objective >= 100 {
+	switch {
+	case s.Objective <= 0 || s.Objective >= 100:
 		p.add(path+".objective", "must be a percentage in (0, 100), like 99.9, not %v", s.Objective)
+	case math.Round(s.Objective*1e7) >= 1e9:
+		// The SLA engine keeps the objective as a ratio to 9 decimal places.
+		p.add(path+".objective", "%v rounds to 100%%: at most 7 decimal places count", s.Objective)
 	}
 	if s.Window < probes.Duration(time.Hour) {
 		p.add(path+".window", "must be at least 1h, not %s", s.Window)
@@ -215,8 +249,14 @@ func (p *parser) maintenance(path string, m *Maintenance) {
 		p.add(path, "set either start (one-off) or cron (recurring), not both")
 	case m.Start != "":
 		t, err := time.Parse(time.RFC3339, m.Start)
-		if err != nil {
+		switch {
+		case err != nil:
 			p.add(path+".start", "must be an RFC 3339 time like 2026-12-01T02:00:00+09:00, not %q", m.Start)
+		case t.Before(minMaintenance) || t.After(maxMaintenance.Add(-time.Duration(max(m.Duration, 0)))):
+			// The SLA engine keeps times as Unix nanoseconds (and reads the zero
+			// time as "no start").
+			p.add(path+".start", "%q is out of range: a window must lie between %s and %s",
+				m.Start, minMaintenance.Format(time.RFC3339), maxMaintenance.Format(time.RFC3339))
 		}
 		m.StartTime = t
 	case m.Cron != "":

@@ -1,0 +1,257 @@
+package config
+
+import (
+	"encoding"
+	"errors"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+var (
+	unmarshalerType     = reflect.TypeFor[yaml.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// walkKey is an anchored node walked as one type.
+type walkKey struct {
+	node *yaml.Node
+	t    reflect.Type
+}
+
+// walk checks node against type t before decoding: unknown and repeated keys
+// (yaml.v3 drops KnownFields inside custom unmarshalers, so we do it
+// ourselves), wrong shapes, and values that do not decode, each with its line
+// and key path. A value that does not decode is nulled after it is reported, so
+// that decoding the whole goes on and validation sees the rest. The walk also
+// records every key's line for later validation errors.
+func (p *parser) walk(node *yaml.Node, t reflect.Type, path string) {
+	if node.Kind == yaml.AliasNode {
+		node = node.Alias
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if path != "" {
+		if _, ok := p.lines[path]; !ok {
+			p.lines[path] = node.Line
+		}
+	}
+	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
+		p.nulls[path] = true
+		return
+	}
+	if node.Anchor != "" {
+		// Errors inside an anchor are reported once, where it is written.
+		key := walkKey{node, t}
+		if p.walked[key] {
+			return
+		}
+		p.walked[key] = true
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		p.decodes(node, t, path)
+		return
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		fields, ok := p.fields[t]
+		if !ok {
+			fields = yamlFields(t)
+			p.fields[t] = fields
+		}
+		p.walkMapping(node, path, fields, nil)
+	case reflect.Map:
+		p.walkMapping(node, path, nil, t.Elem())
+	case reflect.Slice:
+		if node.Kind != yaml.SequenceNode {
+			p.reject(node, path, "must be a list")
+			return
+		}
+		for i, item := range node.Content {
+			p.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		if node.Kind != yaml.ScalarNode {
+			p.reject(node, path, fmt.Sprintf("must be a single %s value", t.Kind()))
+			return
+		}
+		p.decodes(node, t, path)
+	default:
+		if node.Kind != yaml.ScalarNode {
+			p.reject(node, path, fmt.Sprintf("must be a single %s value", t.Kind()))
+		}
+	}
+}
+
+// walkMapping walks a mapping as a struct (fields set) or as a map whose values
+// are of type elem. Merge keys (`<<: *base`) are walked as part of the mapping.
+func (p *parser) walkMapping(node *yaml.Node, path string, fields map[string]reflect.Type, elem reflect.Type) {
+	if node.Kind != yaml.MappingNode {
+		p.reject(node, path, "must be a mapping of keys to values")
+		return
+	}
+	seen := make(map[string]int, len(node.Content)/2)
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k, v := node.Content[i], node.Content[i+1]
+		if k.ShortTag() == "!!merge" {
+			p.walkMerge(v, path, fields, elem)
+			continue
+		}
+		key := join(path, k.Value)
+		if first, dup := seen[k.Value]; dup {
+			p.errs = append(p.errs, &Error{File: p.file, Line: k.Line, Key: key, Msg: fmt.Sprintf("key %q is repeated (first at line %d)", k.Value, first)})
+			// Dropped, so that decoding keeps the first and goes on.
+			node.Content = append(node.Content[:i], node.Content[i+2:]...)
+			i -= 2
+			continue
+		}
+		seen[k.Value] = k.Line
+		p.lines[key] = k.Line
+		ft := elem
+		if fields != nil {
+			var ok bool
+			if ft, ok = fields[k.Value]; !ok {
+				p.errs = append(p.errs, &Error{File: p.file, Line: k.Line, Key: key, Msg: unknownKey(k.Value, fields)})
+				continue
+			}
+		}
+		p.walk(v, ft, key)
+	}
+}
+
+// walkMerge walks the mapping (or list of mappings) a merge key brings in.
+func (p *parser) walkMerge(v *yaml.Node, path string, fields map[string]reflect.Type, elem reflect.Type) {
+	if v.Kind == yaml.AliasNode {
+		v = v.Alias
+	}
+	items := []*yaml.Node{v}
+	if v.Kind == yaml.SequenceNode {
+		items = v.Content
+	}
+	for _, item := range items {
+		if item.Kind == yaml.AliasNode {
+			item = item.Alias
+		}
+		if item.Kind != yaml.MappingNode {
+			p.errs = append(p.errs, &Error{File: p.file, Line: item.Line, Key: path, Msg: "a merge key (<<) takes a mapping or a list of mappings"})
+			continue
+		}
+		p.walkMapping(item, path, fields, elem)
+	}
+}
+
+// decodes decodes node as type t and reports what fails at path.
+func (p *parser) decodes(node *yaml.Node, t reflect.Type, path string) {
+	err := node.Decode(reflect.New(t).Interface())
+	if err == nil {
+		return
+	}
+	msgs := []string{err.Error()}
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	}
+	for i, m := range msgs {
+		if g := yamlLineRe.FindStringSubmatch(strings.TrimSpace(m)); g != nil {
+			msgs[i] = g[2]
+		}
+	}
+	p.reject(node, path, strings.Join(msgs, "; "))
+}
+
+// reject reports node's value at path and nulls it, so that decoding goes
+// past it and validation takes the key as absent.
+func (p *parser) reject(node *yaml.Node, path, msg string) {
+	p.errs = append(p.errs, &Error{File: p.file, Line: node.Line, Key: path, Msg: msg})
+	p.bad[path] = true
+	*node = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Line: node.Line, Column: node.Column}
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// yamlFields maps the YAML keys of struct t (inline structs flattened) to types.
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(opts, "inline") {
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			for k, v := range yamlFields(ft) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+// unknownKey words the error for a misspelled key, suggesting the closest one.
+func unknownKey(key string, fields map[string]reflect.Type) string {
+	best, bestDist := "", 4
+	for k := range fields {
+		if abs(len(key)-len(k)) > bestDist {
+			continue // too far apart to suggest, and a long key costs no time
+		}
+		if d := editDistance(key, k); d < bestDist || (d == bestDist && k < best) {
+			best, bestDist = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("unknown key %q (did you mean %q?)", key, best)
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return fmt.Sprintf("unknown key %q (known: %s)", key, strings.Join(names, ", "))
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
