@@ -45,6 +45,11 @@ type Spec struct {
 	Build func() (probes.Prober, error)
 	// OnResult receives every result; Apply swaps it for kept checks too.
 	OnResult func(*probes.Result)
+	// Cron, when set, runs the check at the times of this five-field cron
+	// expression, read in Location (UTC when nil), as a gocron cron job
+	// rather than on the wheel; Interval is then not used for scheduling.
+	Cron     string
+	Location *time.Location
 }
 
 // Options configure a Scheduler.
@@ -54,6 +59,10 @@ type Options struct {
 	Lateness prometheus.Observer
 	// InFlight counts runs in progress.
 	InFlight prometheus.Gauge
+	// JobRuns counts the runs of each duty (Every, Cron) by its name in
+	// label job; JobLastRun is the time each last ended (Unix seconds).
+	JobRuns    *prometheus.CounterVec
+	JobLastRun *prometheus.GaugeVec
 }
 
 // Scheduler runs checks on their intervals.
@@ -63,6 +72,9 @@ type Scheduler struct {
 	lateness prometheus.Observer
 	inFlight prometheus.Gauge
 	now      func() time.Time // time.Now; tests set it to a moment already past
+
+	jobRuns    *prometheus.CounterVec
+	jobLastRun *prometheus.GaugeVec
 
 	mu      sync.Mutex
 	grid    time.Duration // Grid of the last Apply's rate
@@ -86,8 +98,9 @@ type entry struct {
 	runMu    sync.Mutex // held during a run, so Close waits for it
 
 	// Guarded by Scheduler.mu.
-	next  time.Time // the next slot
-	index int       // in Scheduler.queue; -1 when not queued
+	next  time.Time  // the next slot
+	index int        // in Scheduler.queue; -1 when not queued
+	job   gocron.Job // a cron check's job; nil on the wheel
 }
 
 // New returns a started Scheduler with no checks.
@@ -100,6 +113,7 @@ func New(opts Options) (*Scheduler, error) {
 		return nil, fmt.Errorf("start scheduler: %w", err)
 	}
 	s := &Scheduler{cron: cron, logger: opts.Logger, lateness: opts.Lateness, inFlight: opts.InFlight, now: time.Now,
+		jobRuns: opts.JobRuns, jobLastRun: opts.JobLastRun,
 		entries: map[string]*entry{}, turnLine: make(chan struct{}, 1), wake: make(chan struct{}, 1), quit: make(chan struct{})}
 	s.workers = newWorkers(s.execute)
 	// The first turn starts at once, so that checks applied right after New
@@ -160,7 +174,7 @@ func Grid(rate float64) time.Duration {
 func Rate(specs []Spec) float64 {
 	var r float64
 	for _, spec := range specs {
-		if spec.Interval > 0 {
+		if spec.Interval > 0 && spec.Cron == "" {
 			r += 1 / spec.Interval.Seconds()
 		}
 	}
@@ -203,11 +217,18 @@ func (s *Scheduler) Apply(specs []Spec) (Changes, error) {
 	for _, spec := range specs {
 		want[spec.ID] = true
 		old := s.entries[spec.ID]
-		if old != nil && old.spec.Fingerprint == spec.Fingerprint && old.spec.Interval == spec.Interval && old.spec.Timeout == spec.Timeout {
+		if old != nil && old.spec.Fingerprint == spec.Fingerprint && old.spec.Interval == spec.Interval && old.spec.Timeout == spec.Timeout &&
+			old.spec.Cron == spec.Cron && old.spec.Location.String() == spec.Location.String() {
 			onResult := spec.OnResult
 			old.onResult.Store(&onResult)
 			ch.Kept++
 			continue
+		}
+		if spec.Cron != "" {
+			if _, err := NextCron(spec.Cron, spec.Location, s.now()); err != nil {
+				errs = append(errs, fmt.Errorf("check %s: %w", spec.ID, err))
+				continue
+			}
 		}
 		prober, err := spec.Build()
 		if err != nil {
@@ -216,11 +237,21 @@ func (s *Scheduler) Apply(specs []Spec) (Changes, error) {
 		}
 		if old != nil {
 			s.remove(old)
+		}
+		if spec.Cron != "" {
+			if err := s.addCron(spec, prober); err != nil {
+				closeProber(prober)
+				errs = append(errs, fmt.Errorf("check %s: %w", spec.ID, err))
+				continue
+			}
+		} else {
+			s.add(spec, prober)
+		}
+		if old != nil {
 			ch.Replaced++
 		} else {
 			ch.Added++
 		}
-		s.add(spec, prober)
 	}
 	for id, e := range s.entries {
 		if !want[id] {
@@ -273,6 +304,9 @@ func (s *Scheduler) remove(e *entry) {
 	delete(s.entries, e.spec.ID)
 	if e.index >= 0 {
 		heap.Remove(&s.queue, e.index)
+	}
+	if e.job != nil {
+		_ = s.cron.RemoveJob(e.job.ID())
 	}
 	go func() {
 		e.runMu.Lock()
