@@ -7,10 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-monitoring/vigil/probes"
-	"github.com/vigil-monitoring/vigil/probes/dnsprobe"
-	"github.com/vigil-monitoring/vigil/probes/httpprobe"
-	"github.com/vigil-monitoring/vigil/probes/msgprobe"
+	"github.com/vigil-monitoring/vigil/probes/kinds"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // Defaults applied where neither the config's defaults block nor a feature or check
@@ -50,11 +48,11 @@ type Shard struct {
 
 // Defaults is the `defaults` block; zero fields take the package defaults.
 type Defaults struct {
-	Interval          probes.Duration `yaml:"interval,omitempty" json:"interval"`
-	Timeout           probes.Duration `yaml:"timeout,omitempty" json:"timeout"`
-	FailureThreshold  int             `yaml:"failure_threshold,omitempty" json:"failure_threshold"`
-	RecoveryThreshold int             `yaml:"recovery_threshold,omitempty" json:"recovery_threshold"`
-	SLO               *SLO            `yaml:"slo,omitempty" json:"slo,omitempty"`
+	Interval          probeconfig.Duration `yaml:"interval,omitempty" json:"interval"`
+	Timeout           probeconfig.Duration `yaml:"timeout,omitempty" json:"timeout"`
+	FailureThreshold  int                  `yaml:"failure_threshold,omitempty" json:"failure_threshold"`
+	RecoveryThreshold int                  `yaml:"recovery_threshold,omitempty" json:"recovery_threshold"`
+	SLO               *SLO                 `yaml:"slo,omitempty" json:"slo,omitempty"`
 }
 
 // Service is one entry of `services`.
@@ -67,78 +65,52 @@ type Service struct {
 
 // Feature is one thing users can do with a service, checked by one or more checks.
 type Feature struct {
-	Name              string            `yaml:"name" json:"name"`
-	Title             string            `yaml:"title,omitempty" json:"title,omitempty"`
-	Labels            map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
-	Require           Require           `yaml:"require,omitempty" json:"require"`
-	SLO               *SLO              `yaml:"slo,omitempty" json:"slo,omitempty"`
-	Interval          probes.Duration   `yaml:"interval,omitempty" json:"interval,omitempty"`
-	Timeout           probes.Duration   `yaml:"timeout,omitempty" json:"timeout,omitempty"`
-	FailureThreshold  int               `yaml:"failure_threshold,omitempty" json:"failure_threshold"`
-	RecoveryThreshold int               `yaml:"recovery_threshold,omitempty" json:"recovery_threshold"`
-	Maintenance       []Maintenance     `yaml:"maintenance,omitempty" json:"maintenance,omitempty"`
-	Checks            []Check           `yaml:"checks" json:"checks"`
+	Name              string               `yaml:"name" json:"name"`
+	Title             string               `yaml:"title,omitempty" json:"title,omitempty"`
+	Labels            map[string]string    `yaml:"labels,omitempty" json:"labels,omitempty"`
+	Require           Require              `yaml:"require,omitempty" json:"require"`
+	SLO               *SLO                 `yaml:"slo,omitempty" json:"slo,omitempty"`
+	Interval          probeconfig.Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
+	Timeout           probeconfig.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	FailureThreshold  int                  `yaml:"failure_threshold,omitempty" json:"failure_threshold"`
+	RecoveryThreshold int                  `yaml:"recovery_threshold,omitempty" json:"recovery_threshold"`
+	Maintenance       []Maintenance        `yaml:"maintenance,omitempty" json:"maintenance,omitempty"`
+	Checks            []Check              `yaml:"checks" json:"checks"`
 }
 
 // SLO is a feature's objective: Objective percent of Window, and an optional
 // latency over which passing runs count as degraded.
 type SLO struct {
-	Objective float64         `yaml:"objective,omitempty" json:"objective"`
-	Window    probes.Duration `yaml:"window,omitempty" json:"window"`
-	Latency   probes.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
+	Objective float64              `yaml:"objective,omitempty" json:"objective"`
+	Window    probeconfig.Duration `yaml:"window,omitempty" json:"window"`
+	Latency   probeconfig.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
 }
 
 // Maintenance is a maintenance window: one-off (start) or recurring (cron, in
 // timezone, default UTC).
 type Maintenance struct {
-	Start    string          `yaml:"start,omitempty" json:"start,omitempty"`
-	Cron     string          `yaml:"cron,omitempty" json:"cron,omitempty"`
-	Timezone string          `yaml:"timezone,omitempty" json:"timezone,omitempty"`
-	Duration probes.Duration `yaml:"duration" json:"duration"`
+	Start    string               `yaml:"start,omitempty" json:"start,omitempty"`
+	Cron     string               `yaml:"cron,omitempty" json:"cron,omitempty"`
+	Timezone string               `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	Duration probeconfig.Duration `yaml:"duration" json:"duration"`
 
 	// StartTime and Location are parsed from Start and Timezone by validation.
 	StartTime time.Time      `yaml:"-" json:"-"`
 	Location  *time.Location `yaml:"-" json:"-"`
 }
 
-// Check is one probe of a feature. Exactly one of HTTP, DNS, Messaging is set.
+// Check is one probe of a feature. Its probe blocks (http, dns, messaging) and
+// what they do come from the one table of kinds, probes/kinds: exactly one is
+// set, and the Kind and Build of Blocks name the kind and build its Prober.
 type Check struct {
-	Name      string            `yaml:"name" json:"name"`
-	Interval  probes.Duration   `yaml:"interval,omitempty" json:"interval"`
-	Timeout   probes.Duration   `yaml:"timeout,omitempty" json:"timeout"`
-	HTTP      *httpprobe.Config `yaml:"http,omitempty" json:"http,omitempty"`
-	DNS       *dnsprobe.Config  `yaml:"dns,omitempty" json:"dns,omitempty"`
-	Messaging *msgprobe.Config  `yaml:"messaging,omitempty" json:"messaging,omitempty"`
+	Name         string               `yaml:"name" json:"name"`
+	Interval     probeconfig.Duration `yaml:"interval,omitempty" json:"interval"`
+	Timeout      probeconfig.Duration `yaml:"timeout,omitempty" json:"timeout"`
+	kinds.Blocks `yaml:",inline"`
 
 	// Fingerprint identifies the check's effective settings; a reload replaces
 	// only the checks whose fingerprint changed.
 	Fingerprint string `yaml:"-" json:"-"`
-}
-
-// Kind is "http", "dns" or "messaging".
-func (c *Check) Kind() string {
-	switch {
-	case c.HTTP != nil:
-		return "http"
-	case c.DNS != nil:
-		return "dns"
-	case c.Messaging != nil:
-		return "messaging"
-	}
-	return ""
-}
-
-// Build returns the check's Prober.
-func (c *Check) Build(opts probes.Options) (probes.Prober, error) {
-	switch {
-	case c.HTTP != nil:
-		return httpprobe.New(c.HTTP, opts)
-	case c.DNS != nil:
-		return dnsprobe.New(c.DNS, opts)
-	case c.Messaging != nil:
-		return msgprobe.New(c.Messaging, opts)
-	}
-	return nil, fmt.Errorf("check %s has no probe kind", opts.CheckID)
 }
 
 // Require is how a feature's check results combine: all, any or quorum(N).

@@ -9,7 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // fingerprints sets each check's Fingerprint, so that a reload can tell changed
@@ -123,7 +123,7 @@ func (f *fingerprinter) file(path string) [sha256.Size]byte {
 	if sum, ok := f.files[path]; ok {
 		return sum
 	}
-	b, err := probes.ReadConfigFile(path)
+	b, err := probeconfig.ReadConfigFile(path)
 	if err != nil {
 		b = []byte("error: " + err.Error())
 	}

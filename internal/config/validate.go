@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/kinds"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 var (
@@ -75,8 +77,8 @@ func (p *parser) agent(a *Agent) {
 
 // defaults fills the defaults block and returns the SLO features inherit.
 func (p *parser) defaults(d *Defaults) SLO {
-	p.defaultDuration("defaults.interval", &d.Interval, probes.Duration(DefaultInterval))
-	p.defaultDuration("defaults.timeout", &d.Timeout, probes.Duration(min(DefaultTimeout, time.Duration(d.Interval)/2)))
+	p.defaultDuration("defaults.interval", &d.Interval, probeconfig.Duration(DefaultInterval))
+	p.defaultDuration("defaults.timeout", &d.Timeout, probeconfig.Duration(min(DefaultTimeout, time.Duration(d.Interval)/2)))
 	p.defaultInt("defaults.failure_threshold", &d.FailureThreshold, DefaultFailureThreshold)
 	p.defaultInt("defaults.recovery_threshold", &d.RecoveryThreshold, DefaultRecoveryThreshold)
 	p.positiveDuration("defaults.interval", d.Interval)
@@ -85,7 +87,7 @@ func (p *parser) defaults(d *Defaults) SLO {
 	}
 	p.threshold("defaults.failure_threshold", d.FailureThreshold)
 	p.threshold("defaults.recovery_threshold", d.RecoveryThreshold)
-	defaultSLO := SLO{Objective: DefaultObjective, Window: probes.Duration(DefaultWindow)}
+	defaultSLO := SLO{Objective: DefaultObjective, Window: probeconfig.Duration(DefaultWindow)}
 	if d.SLO != nil {
 		p.slo("defaults.slo", d.SLO, defaultSLO)
 		defaultSLO = *d.SLO
@@ -144,7 +146,7 @@ func (p *parser) feature(fp string, f *Feature, d *Defaults, defaultSLO SLO) {
 // defaultDuration gives *v its default when the key is left out; a zero the
 // config wrote is an error (and the default stands in, so that what inherits
 // from it is not reported again).
-func (p *parser) defaultDuration(path string, v *probes.Duration, def probes.Duration) {
+func (p *parser) defaultDuration(path string, v *probeconfig.Duration, def probeconfig.Duration) {
 	if *v != 0 {
 		return
 	}
@@ -190,7 +192,7 @@ func (p *parser) labels(path string, labels map[string]string) {
 	}
 }
 
-func (p *parser) positiveDuration(path string, d probes.Duration) {
+func (p *parser) positiveDuration(path string, d probeconfig.Duration) {
 	if d <= 0 {
 		p.add(path, "must be a positive duration")
 	}
@@ -223,7 +225,7 @@ func (p *parser) slo(path string, s *SLO, def SLO) {
 		// The SLA engine keeps the objective as a ratio to 9 decimal places.
 		p.add(path+".objective", "%v rounds to 100%%: at most 7 decimal places count", s.Objective)
 	}
-	if s.Window < probes.Duration(time.Hour) {
+	if s.Window < probeconfig.Duration(time.Hour) {
 		p.add(path+".window", "must be at least 1h, not %s", s.Window)
 	}
 	if s.Latency < 0 {
@@ -270,27 +272,12 @@ func (p *parser) maintenance(path string, m *Maintenance) {
 
 // probe checks that exactly one kind is set and lets the kind validate its block.
 func (p *parser) probe(path string, ch *Check) {
-	kinds := 0
-	for _, set := range []bool{ch.HTTP != nil, ch.DNS != nil, ch.Messaging != nil} {
-		if set {
-			kinds++
-		}
-	}
-	if kinds != 1 {
-		p.add(path, "check %q needs exactly one of http, dns, messaging (has %d)", ch.Name, kinds)
+	set := ch.Set()
+	if len(set) != 1 {
+		p.add(path, "check %q needs exactly one of %s (has %d)", ch.Name, strings.Join(kinds.Names(), ", "), len(set))
 		return
 	}
-	var err error
-	var block string
-	switch {
-	case ch.HTTP != nil:
-		block, err = "http", ch.HTTP.Validate()
-	case ch.DNS != nil:
-		block, err = "dns", ch.DNS.Validate()
-	case ch.Messaging != nil:
-		block, err = "messaging", ch.Messaging.Validate()
-	}
-	p.fieldErrors(path+"."+block, err)
+	p.fieldErrors(path+"."+set[0].Name, set[0].Validate(&ch.Blocks))
 }
 
 // fieldErrors reports a probe's validation errors at their keys' lines.
@@ -304,7 +291,7 @@ func (p *parser) fieldErrors(base string, err error) {
 		}
 		return
 	}
-	var fe *probes.FieldError
+	var fe *probeconfig.FieldError
 	if errors.As(err, &fe) {
 		path := base
 		if fe.Path != "" {

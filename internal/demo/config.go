@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // Base timing at speed 1. Everything scales with the speed, so a test at
@@ -56,7 +56,7 @@ func (tm timing) recoveryThreshold(trust time.Duration) int {
 	return int(math.Ceil(float64(tm.scaled(trust)) / float64(tm.interval)))
 }
 
-func duration(d time.Duration) string { return probes.Duration(d).String() }
+func duration(d time.Duration) string { return probeconfig.Duration(d).String() }
 
 // renderConfig writes the vigil.yml of region r for the running landscape.
 func renderConfig(r Region, l *Landscape, tm timing) string {

@@ -5,7 +5,7 @@ import (
 	"strconv"
 
 	"github.com/vigil-monitoring/vigil/internal/timerange"
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 	"github.com/vigil-monitoring/vigil/sla"
 )
 
@@ -41,7 +41,7 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if v := params.Get("window"); v != "" {
-		d, err := probes.ParseDuration(v)
+		d, err := probeconfig.ParseDuration(v)
 		if err != nil || d <= 0 {
 			badRequest(w, "window: %q is not a positive duration like 5m", v)
 			return

@@ -230,4 +230,3 @@ func TestValidateWebConfigNamesTheFile(t *testing.T) {
 		t.Fatalf("ValidateWebConfig = %v, want an error naming %s", err, path)
 	}
 }
-

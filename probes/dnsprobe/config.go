@@ -2,6 +2,7 @@ package dnsprobe
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -10,7 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // Config is the `dns` block of a check. Keys follow blackbox_exporter's dns
@@ -43,7 +44,7 @@ type Config struct {
 	ValidateAdditionalRRs RRValidator `yaml:"validate_additional_rrs,omitempty" json:"validate_additional_rrs,omitzero"`
 	// TLSConfig is used with transport tcp-tls only. Its server_name defaults to
 	// the server's host.
-	TLSConfig probes.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitzero"`
+	TLSConfig probeconfig.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitzero"`
 	// PreferredIPProtocol is ip4 (default) or ip6: the address family used when
 	// Server is a host name.
 	PreferredIPProtocol string `yaml:"preferred_ip_protocol,omitempty" json:"preferred_ip_protocol,omitempty"`
@@ -62,16 +63,16 @@ type Config struct {
 // blackbox_exporter's semantics.
 type RRValidator struct {
 	// FailIfMatchesRegexp fails the run if any RR matches any of the regexps.
-	FailIfMatchesRegexp []probes.Regexp `yaml:"fail_if_matches_regexp,omitempty" json:"fail_if_matches_regexp,omitempty"`
+	FailIfMatchesRegexp []probeconfig.Regexp `yaml:"fail_if_matches_regexp,omitempty" json:"fail_if_matches_regexp,omitempty"`
 	// FailIfAllMatchRegexp fails the run if every RR matches every regexp (also
 	// when the section is empty).
-	FailIfAllMatchRegexp []probes.Regexp `yaml:"fail_if_all_match_regexp,omitempty" json:"fail_if_all_match_regexp,omitempty"`
+	FailIfAllMatchRegexp []probeconfig.Regexp `yaml:"fail_if_all_match_regexp,omitempty" json:"fail_if_all_match_regexp,omitempty"`
 	// FailIfNotMatchesRegexp fails the run if some RR does not match one of the
 	// regexps, or if the section is empty.
-	FailIfNotMatchesRegexp []probes.Regexp `yaml:"fail_if_not_matches_regexp,omitempty" json:"fail_if_not_matches_regexp,omitempty"`
+	FailIfNotMatchesRegexp []probeconfig.Regexp `yaml:"fail_if_not_matches_regexp,omitempty" json:"fail_if_not_matches_regexp,omitempty"`
 	// FailIfNoneMatchesRegexp fails the run if no RR matches any of the regexps,
 	// or if the section is empty.
-	FailIfNoneMatchesRegexp []probes.Regexp `yaml:"fail_if_none_matches_regexp,omitempty" json:"fail_if_none_matches_regexp,omitempty"`
+	FailIfNoneMatchesRegexp []probeconfig.Regexp `yaml:"fail_if_none_matches_regexp,omitempty" json:"fail_if_none_matches_regexp,omitempty"`
 }
 
 func (v *RRValidator) empty() bool {
@@ -79,7 +80,7 @@ func (v *RRValidator) empty() bool {
 		len(v.FailIfNotMatchesRegexp) == 0 && len(v.FailIfNoneMatchesRegexp) == 0
 }
 
-// Validate checks the block; errors are probes.FieldErrors relative to it.
+// Validate checks the block; errors are probeconfig.FieldErrors relative to it.
 func (c *Config) Validate() error {
 	_, err := c.compile()
 	return err
@@ -128,26 +129,47 @@ func (c *Config) compile() (*plan, error) {
 		fallback:  c.IPProtocolFallback == nil || *c.IPProtocolFallback,
 		ednsSize:  c.EDNS0UDPSize,
 	}
-	var errs []error
+	// In this order: the server's default port needs the transport, the
+	// source address and TLS the server.
+	err := errors.Join(
+		c.compileServer(p),
+		c.compileQuery(p),
+		c.compileRcodes(p),
+		c.compileSections(p),
+		c.compileConnection(p),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
 
+// compileServer resolves transport_protocol and server.
+func (c *Config) compileServer(p *plan) error {
+	var errs []error
 	switch t := strings.ToLower(c.TransportProtocol); t {
 	case "", transportUDP:
 	case transportTCP, transportTLS:
 		p.transport = t
 	default:
-		errs = append(errs, probes.Errorf("transport_protocol", "unknown transport %q: want udp, tcp or tcp-tls", c.TransportProtocol))
+		errs = append(errs, probeconfig.Errorf("transport_protocol", "unknown transport %q: want udp, tcp or tcp-tls", c.TransportProtocol))
 	}
 
 	if err := p.parseServer(c.Server); err != nil {
 		errs = append(errs, err)
 	}
+	return errors.Join(errs...)
+}
 
+// compileQuery resolves query_name, query_type and query_class.
+func (c *Config) compileQuery(p *plan) error {
+	var errs []error
 	switch {
 	case c.QueryName == "":
-		errs = append(errs, probes.Errorf("query_name", "required"))
+		errs = append(errs, probeconfig.Errorf("query_name", "required"))
 	default:
 		if _, ok := dns.IsDomainName(c.QueryName); !ok {
-			errs = append(errs, probes.Errorf("query_name", "%q is not a valid domain name", c.QueryName))
+			errs = append(errs, probeconfig.Errorf("query_name", "%q is not a valid domain name", c.QueryName))
 		}
 		p.qname = dns.Fqdn(c.QueryName)
 	}
@@ -155,18 +177,23 @@ func (c *Config) compile() (*plan, error) {
 	if c.QueryType != "" {
 		t, ok := parseCode(c.QueryType, dns.StringToType, "TYPE")
 		if !ok {
-			errs = append(errs, probes.Errorf("query_type", "unknown query type %q: want a type name such as A, AAAA, MX, TXT, SOA, SRV, HTTPS or TYPEn", c.QueryType))
+			errs = append(errs, probeconfig.Errorf("query_type", "unknown query type %q: want a type name such as A, AAAA, MX, TXT, SOA, SRV, HTTPS or TYPEn", c.QueryType))
 		}
 		p.qtype = t
 	}
 	if c.QueryClass != "" {
 		cl, ok := parseCode(c.QueryClass, dns.StringToClass, "CLASS")
 		if !ok {
-			errs = append(errs, probes.Errorf("query_class", "unknown query class %q: want IN, CH, HS, NONE, ANY or CLASSn", c.QueryClass))
+			errs = append(errs, probeconfig.Errorf("query_class", "unknown query class %q: want IN, CH, HS, NONE, ANY or CLASSn", c.QueryClass))
 		}
 		p.qclass = cl
 	}
+	return errors.Join(errs...)
+}
 
+// compileRcodes resolves valid_rcodes (default NOERROR).
+func (c *Config) compileRcodes(p *plan) error {
+	var errs []error
 	rcodes := c.ValidRcodes
 	if len(rcodes) == 0 {
 		rcodes = []string{"NOERROR"}
@@ -175,52 +202,63 @@ func (c *Config) compile() (*plan, error) {
 	for i, name := range rcodes {
 		rc, ok := dns.StringToRcode[strings.ToUpper(name)]
 		if !ok {
-			errs = append(errs, probes.Errorf(fmt.Sprintf("valid_rcodes[%d]", i), "unknown rcode %q: want a name such as NOERROR, NXDOMAIN, SERVFAIL or REFUSED", name))
+			errs = append(errs, probeconfig.Errorf(fmt.Sprintf("valid_rcodes[%d]", i), "unknown rcode %q: want a name such as NOERROR, NXDOMAIN, SERVFAIL or REFUSED", name))
 			continue
 		}
 		p.validRcodes = append(p.validRcodes, rc)
 		names = append(names, dns.RcodeToString[rc])
 	}
 	p.validRcodeText = "[" + strings.Join(names, " ") + "]"
+	return errors.Join(errs...)
+}
 
+// compileSections checks the validate_*_rrs blocks.
+func (c *Config) compileSections(p *plan) error {
+	var errs []error
 	p.sections = [3]sectionCheck{
 		{"answer", &c.ValidateAnswerRRs},
 		{"authority", &c.ValidateAuthorityRRs},
 		{"additional", &c.ValidateAdditionalRRs},
 	}
 	for _, s := range p.sections {
-		errs = append(errs, probes.Prefix("validate_"+s.name+"_rrs", s.v.check()))
+		errs = append(errs, probeconfig.Prefix("validate_"+s.name+"_rrs", s.v.check()))
 	}
+	return errors.Join(errs...)
+}
 
+// compileConnection resolves preferred_ip_protocol, source_ip_address,
+// edns0_udp_size and tls_config.
+func (c *Config) compileConnection(p *plan) error {
+	var errs []error
 	switch strings.ToLower(c.PreferredIPProtocol) {
 	case "", "ip4":
 	case "ip6":
 		p.preferIP6 = true
 	default:
-		errs = append(errs, probes.Errorf("preferred_ip_protocol", "unknown IP protocol %q: want ip4 or ip6", c.PreferredIPProtocol))
+		errs = append(errs, probeconfig.Errorf("preferred_ip_protocol", "unknown IP protocol %q: want ip4 or ip6", c.PreferredIPProtocol))
 	}
 
 	if c.SourceIPAddress != "" {
 		src, err := netip.ParseAddr(c.SourceIPAddress)
 		switch {
 		case err != nil:
-			errs = append(errs, probes.Errorf("source_ip_address", "%q is not an IP address", c.SourceIPAddress))
+			errs = append(errs, probeconfig.Errorf("source_ip_address", "%q is not an IP address", c.SourceIPAddress))
 		case p.addr.IsValid() && src.Unmap().Is4() != p.addr.Addr().Is4():
-			errs = append(errs, probes.Errorf("source_ip_address", "%s and server %s are of different IP families", src, p.addr.Addr()))
+			errs = append(errs, probeconfig.Errorf("source_ip_address", "%s and server %s are of different IP families", src, p.addr.Addr()))
 		default:
 			p.source = src.Unmap()
 		}
 	}
 
 	if c.EDNS0UDPSize != 0 && c.EDNS0UDPSize < dns.MinMsgSize {
-		errs = append(errs, probes.Errorf("edns0_udp_size", "%d is below the minimum of %d bytes", c.EDNS0UDPSize, dns.MinMsgSize))
+		errs = append(errs, probeconfig.Errorf("edns0_udp_size", "%d is below the minimum of %d bytes", c.EDNS0UDPSize, dns.MinMsgSize))
 	}
 
 	switch {
 	case p.transport == transportTLS:
 		cfg, err := c.TLSConfig.Build()
 		if err != nil {
-			errs = append(errs, probes.Prefix("tls_config", err))
+			errs = append(errs, probeconfig.Prefix("tls_config", err))
 			break
 		}
 		if cfg.ServerName == "" {
@@ -228,20 +266,16 @@ func (c *Config) compile() (*plan, error) {
 			cfg.ServerName = p.host
 		}
 		p.tlsConfig = cfg
-	case c.TLSConfig != (probes.TLSConfig{}):
-		errs = append(errs, probes.Errorf("tls_config", "is only used with transport_protocol tcp-tls"))
+	case c.TLSConfig != (probeconfig.TLSConfig{}):
+		errs = append(errs, probeconfig.Errorf("tls_config", "is only used with transport_protocol tcp-tls"))
 	}
-
-	if err := probes.Join(errs...); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return errors.Join(errs...)
 }
 
 // parseServer fills host, port and (for an IP literal) addr from server.
 func (p *plan) parseServer(server string) error {
 	if server == "" {
-		return probes.Errorf("server", "required")
+		return probeconfig.Errorf("server", "required")
 	}
 	host, portText, hasPort := server, "", false
 	// An IPv6 literal has colons of its own, so only split off a port when the
@@ -250,7 +284,7 @@ func (p *plan) parseServer(server string) error {
 		var splitErr error
 		host, portText, splitErr = net.SplitHostPort(server)
 		if splitErr != nil {
-			return probes.Errorf("server", "bad address %q: want host or host:port", server)
+			return probeconfig.Errorf("server", "bad address %q: want host or host:port", server)
 		}
 		hasPort = true
 	}
@@ -262,7 +296,7 @@ func (p *plan) parseServer(server string) error {
 	if hasPort {
 		port, err := strconv.ParseUint(portText, 10, 16)
 		if err != nil || port == 0 {
-			return probes.Errorf("server", "bad port %q in %q: want 1 to 65535", portText, server)
+			return probeconfig.Errorf("server", "bad port %q in %q: want 1 to 65535", portText, server)
 		}
 		p.port = uint16(port)
 	}
@@ -272,7 +306,7 @@ func (p *plan) parseServer(server string) error {
 		return nil
 	}
 	if _, ok := dns.IsDomainName(host); !ok || host == "" || strings.ContainsAny(host, " /\\") {
-		return probes.Errorf("server", "bad host %q in %q: want an IP address or a host name", host, server)
+		return probeconfig.Errorf("server", "bad host %q in %q: want an IP address or a host name", host, server)
 	}
 	p.host = host
 	return nil
@@ -285,11 +319,11 @@ func (v *RRValidator) check() error {
 	for _, list := range v.lists() {
 		for i, re := range list.regexps {
 			if re.Regexp == nil || re.String() == "" {
-				errs = append(errs, probes.Errorf(fmt.Sprintf("%s[%d]", list.key, i), "empty regexp: it matches every RR"))
+				errs = append(errs, probeconfig.Errorf(fmt.Sprintf("%s[%d]", list.key, i), "empty regexp: it matches every RR"))
 			}
 		}
 	}
-	return probes.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // parseCode looks name up in known (case-insensitively), also accepting the

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // fieldErrors flattens err into its FieldErrors, path -> message.
@@ -28,9 +29,9 @@ func fieldErrors(t *testing.T, err error) map[string]string {
 			}
 			return
 		}
-		var fe *probes.FieldError
+		var fe *probeconfig.FieldError
 		if !errors.As(err, &fe) {
-			t.Errorf("error %q is not a *probes.FieldError", err)
+			t.Errorf("error %q is not a *probeconfig.FieldError", err)
 			return
 		}
 		out[fe.Path] = fe.Err.Error()
@@ -87,8 +88,8 @@ func TestValidateErrors(t *testing.T) {
 			"valid_rcodes[1]": `unknown rcode "NOPE"`,
 		}},
 		{"null regexps", valid(func(c *Config) {
-			c.ValidateAnswerRRs.FailIfMatchesRegexp = []probes.Regexp{{}} // built in Go, never compiled
-			c.ValidateAdditionalRRs.FailIfNoneMatchesRegexp = append(regexps(`ok`), probes.Regexp{})
+			c.ValidateAnswerRRs.FailIfMatchesRegexp = []probeconfig.Regexp{{}} // built in Go, never compiled
+			c.ValidateAdditionalRRs.FailIfNoneMatchesRegexp = append(regexps(`ok`), probeconfig.Regexp{})
 		}), map[string]string{
 			"validate_answer_rrs.fail_if_matches_regexp[0]":          "empty regexp",
 			"validate_additional_rrs.fail_if_none_matches_regexp[1]": "empty regexp",
@@ -229,7 +230,7 @@ edns0_udp_size: 1232
 		{"validate_answer_rrs.fail_if_all_match_regexp", cfg.ValidateAnswerRRs.FailIfAllMatchRegexp[0].String(), `\tMX\t`},
 		{"validate_authority_rrs.fail_if_not_matches_regexp", cfg.ValidateAuthorityRRs.FailIfNotMatchesRegexp[0].String(), `\tNS\t`},
 		{"validate_additional_rrs.fail_if_none_matches_regexp", len(cfg.ValidateAdditionalRRs.FailIfNoneMatchesRegexp), 2},
-		{"tls_config", cfg.TLSConfig, probes.TLSConfig{InsecureSkipVerify: true, ServerName: "dns.example.com"}},
+		{"tls_config", cfg.TLSConfig, probeconfig.TLSConfig{InsecureSkipVerify: true, ServerName: "dns.example.com"}},
 		{"preferred_ip_protocol", cfg.PreferredIPProtocol, "ip6"},
 		{"ip_protocol_fallback", *cfg.IPProtocolFallback, false},
 		{"source_ip_address", cfg.SourceIPAddress, "10.0.0.1"},

@@ -16,6 +16,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 const testCheckID = "talk/message/dns"
@@ -42,10 +43,10 @@ func probeWithin(p *Prober, timeout time.Duration) *probes.Result {
 
 func boolPtr(b bool) *bool { return &b }
 
-func regexps(patterns ...string) []probes.Regexp {
-	out := make([]probes.Regexp, len(patterns))
+func regexps(patterns ...string) []probeconfig.Regexp {
+	out := make([]probeconfig.Regexp, len(patterns))
 	for i, p := range patterns {
-		out[i] = probes.Regexp{Regexp: regexp.MustCompile(p)}
+		out[i] = probeconfig.Regexp{Regexp: regexp.MustCompile(p)}
 	}
 	return out
 }
@@ -212,16 +213,16 @@ func TestProbeValidateRRs(t *testing.T) {
 	}
 	type option struct {
 		key  string
-		set  func(v *RRValidator, res []probes.Regexp)
+		set  func(v *RRValidator, res []probeconfig.Regexp)
 		pass string // which pattern passes: "all", "some" or "none"
 		fail string
 		why  string // expected failure text after the section name
 	}
 	options := []option{
-		{"fail_if_matches_regexp", func(v *RRValidator, r []probes.Regexp) { v.FailIfMatchesRegexp = r }, "none", "some", "matches"},
-		{"fail_if_not_matches_regexp", func(v *RRValidator, r []probes.Regexp) { v.FailIfNotMatchesRegexp = r }, "all", "some", "does not match"},
-		{"fail_if_all_match_regexp", func(v *RRValidator, r []probes.Regexp) { v.FailIfAllMatchRegexp = r }, "some", "all", "all 2"},
-		{"fail_if_none_matches_regexp", func(v *RRValidator, r []probes.Regexp) { v.FailIfNoneMatchesRegexp = r }, "some", "none", "none of the 2"},
+		{"fail_if_matches_regexp", func(v *RRValidator, r []probeconfig.Regexp) { v.FailIfMatchesRegexp = r }, "none", "some", "matches"},
+		{"fail_if_not_matches_regexp", func(v *RRValidator, r []probeconfig.Regexp) { v.FailIfNotMatchesRegexp = r }, "all", "some", "does not match"},
+		{"fail_if_all_match_regexp", func(v *RRValidator, r []probeconfig.Regexp) { v.FailIfAllMatchRegexp = r }, "some", "all", "all 2"},
+		{"fail_if_none_matches_regexp", func(v *RRValidator, r []probeconfig.Regexp) { v.FailIfNoneMatchesRegexp = r }, "some", "none", "none of the 2"},
 	}
 	pick := func(which string, all, some, none string) string {
 		return map[string]string{"all": all, "some": some, "none": none}[which]
@@ -407,13 +408,13 @@ func TestProbeDNSOverTLS(t *testing.T) {
 	srv := startServer(t, serveTLS, &cert, testZone().reply)
 	tests := []struct {
 		name    string
-		tls     probes.TLSConfig
+		tls     probeconfig.TLSConfig
 		wantErr string // substring; "" for success
 	}{
-		{"trusted by ca_file", probes.TLSConfig{CAFile: caFile}, ""},
-		{"server_name in the certificate", probes.TLSConfig{CAFile: caFile, ServerName: "dns.test"}, ""},
-		{"unknown authority without ca_file", probes.TLSConfig{}, "/tcp-tls: connect: tls: failed to verify certificate: x509: certificate signed by unknown authority"},
-		{"server_name not in the certificate", probes.TLSConfig{CAFile: caFile, ServerName: "other.test"}, "not other.test"},
+		{"trusted by ca_file", probeconfig.TLSConfig{CAFile: caFile}, ""},
+		{"server_name in the certificate", probeconfig.TLSConfig{CAFile: caFile, ServerName: "dns.test"}, ""},
+		{"unknown authority without ca_file", probeconfig.TLSConfig{}, "/tcp-tls: connect: tls: failed to verify certificate: x509: certificate signed by unknown authority"},
+		{"server_name not in the certificate", probeconfig.TLSConfig{CAFile: caFile, ServerName: "other.test"}, "not other.test"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -6,13 +6,13 @@ import (
 
 	"github.com/miekg/dns"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // regexpList is one option of an RRValidator with its key, for errors.
 type regexpList struct {
 	key     string
-	regexps []probes.Regexp
+	regexps []probeconfig.Regexp
 }
 
 func (v *RRValidator) lists() [4]regexpList {
@@ -90,7 +90,7 @@ func (s sectionCheck) checkRRs(rrs []dns.RR) error {
 }
 
 // allMatch says whether every text matches every regexp.
-func allMatch(texts []string, regexps []probes.Regexp) bool {
+func allMatch(texts []string, regexps []probeconfig.Regexp) bool {
 	for _, text := range texts {
 		for _, re := range regexps {
 			if !re.MatchString(text) {
@@ -102,7 +102,7 @@ func allMatch(texts []string, regexps []probes.Regexp) bool {
 }
 
 // anyMatches says whether some text matches some regexp.
-func anyMatches(texts []string, regexps []probes.Regexp) bool {
+func anyMatches(texts []string, regexps []probeconfig.Regexp) bool {
 	for _, text := range texts {
 		for _, re := range regexps {
 			if re.MatchString(text) {

@@ -8,7 +8,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // healthBody is a typical health endpoint's answer.
@@ -36,7 +36,7 @@ func BenchmarkProbe(b *testing.B) {
 func BenchmarkProbeTLS(b *testing.B) {
 	ca := newCA(b, "Vigil Bench CA")
 	ts := newTLSServer(b, reply(200, healthBody), ca.leaf(b, nil), nil)
-	benchProbe(b, newProber(b, &Config{URL: ts.URL + "/health", TLSConfig: probes.TLSConfig{CAFile: ca.pemFile}}))
+	benchProbe(b, newProber(b, &Config{URL: ts.URL + "/health", TLSConfig: probeconfig.TLSConfig{CAFile: ca.pemFile}}))
 }
 
 // BenchmarkBaseline gives the floors BenchmarkProbe is judged against: a bare
@@ -95,8 +95,8 @@ func BenchmarkMemoryPerProber(b *testing.B) {
 		{"http", &Config{URL: ts.URL + "/health"}, n, false},
 		{"http/after-run", &Config{URL: ts.URL + "/health"}, n / 10, true},
 		{"http/headers", &Config{URL: ts.URL + "/health", Headers: map[string]string{"Accept": "application/json"}, BearerToken: "t0ken"}, n, false},
-		{"https", &Config{URL: tlsServer.URL + "/health", TLSConfig: probes.TLSConfig{CAFile: ca.pemFile}}, n, false},
-		{"https/after-run", &Config{URL: tlsServer.URL + "/health", TLSConfig: probes.TLSConfig{CAFile: ca.pemFile}}, n / 10, true},
+		{"https", &Config{URL: tlsServer.URL + "/health", TLSConfig: probeconfig.TLSConfig{CAFile: ca.pemFile}}, n, false},
+		{"https/after-run", &Config{URL: tlsServer.URL + "/health", TLSConfig: probeconfig.TLSConfig{CAFile: ca.pemFile}}, n / 10, true},
 	}
 	for _, tt := range tests {
 		b.Run(tt.name, func(b *testing.B) {

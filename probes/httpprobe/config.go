@@ -3,11 +3,11 @@ package httpprobe
 import (
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/net/http/httpguts"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // Defaults of the keys whose zero value is not the default.
@@ -58,8 +58,8 @@ type Config struct {
 	FailIfNotSSL bool `yaml:"fail_if_not_ssl,omitempty" json:"fail_if_not_ssl,omitempty"`
 	// FailIfBodyMatchesRegexp fails the run when any pattern matches the body;
 	// FailIfBodyNotMatchesRegexp when any pattern does not.
-	FailIfBodyMatchesRegexp    []probes.Regexp `yaml:"fail_if_body_matches_regexp,omitempty" json:"fail_if_body_matches_regexp,omitempty"`
-	FailIfBodyNotMatchesRegexp []probes.Regexp `yaml:"fail_if_body_not_matches_regexp,omitempty" json:"fail_if_body_not_matches_regexp,omitempty"`
+	FailIfBodyMatchesRegexp    []probeconfig.Regexp `yaml:"fail_if_body_matches_regexp,omitempty" json:"fail_if_body_matches_regexp,omitempty"`
+	FailIfBodyNotMatchesRegexp []probeconfig.Regexp `yaml:"fail_if_body_not_matches_regexp,omitempty" json:"fail_if_body_not_matches_regexp,omitempty"`
 	// FailIfHeaderMatches fails the run when a value of the header matches;
 	// FailIfHeaderNotMatches when no value of the header matches.
 	FailIfHeaderMatches    []HeaderMatch `yaml:"fail_if_header_matches,omitempty" json:"fail_if_header_matches,omitempty"`
@@ -88,12 +88,12 @@ type Config struct {
 	// BasicAuth and BearerToken (or BearerTokenFile) set Authorization; at most
 	// one of them. Secret files are read at load: reload the config to pick up
 	// a rotated one.
-	BasicAuth       *BasicAuth    `yaml:"basic_auth,omitempty" json:"basic_auth,omitempty"`
-	BearerToken     probes.Secret `yaml:"bearer_token,omitempty" json:"bearer_token,omitempty"`
-	BearerTokenFile string        `yaml:"bearer_token_file,omitempty" json:"bearer_token_file,omitempty"`
+	BasicAuth       *BasicAuth         `yaml:"basic_auth,omitempty" json:"basic_auth,omitempty"`
+	BearerToken     probeconfig.Secret `yaml:"bearer_token,omitempty" json:"bearer_token,omitempty"`
+	BearerTokenFile string             `yaml:"bearer_token_file,omitempty" json:"bearer_token_file,omitempty"`
 
 	// TLSConfig applies to https targets (and an https proxy).
-	TLSConfig probes.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitempty"`
+	TLSConfig probeconfig.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitempty"`
 	// ProxyURL sends requests through an http, https or socks5 proxy. The
 	// target's name is then resolved by the proxy, never here.
 	ProxyURL string `yaml:"proxy_url,omitempty" json:"proxy_url,omitempty"`
@@ -108,17 +108,17 @@ type Config struct {
 
 // BasicAuth is the basic_auth block.
 type BasicAuth struct {
-	Username     string        `yaml:"username" json:"username"`
-	Password     probes.Secret `yaml:"password,omitempty" json:"password,omitempty"`
-	PasswordFile string        `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+	Username     string             `yaml:"username" json:"username"`
+	Password     probeconfig.Secret `yaml:"password,omitempty" json:"password,omitempty"`
+	PasswordFile string             `yaml:"password_file,omitempty" json:"password_file,omitempty"`
 }
 
 // HeaderMatch is one entry of fail_if_header_matches or
 // fail_if_header_not_matches. AllowMissing makes an absent header pass.
 type HeaderMatch struct {
-	Header       string        `yaml:"header" json:"header"`
-	Regexp       probes.Regexp `yaml:"regexp" json:"regexp"`
-	AllowMissing bool          `yaml:"allow_missing,omitempty" json:"allow_missing,omitempty"`
+	Header       string             `yaml:"header" json:"header"`
+	Regexp       probeconfig.Regexp `yaml:"regexp" json:"regexp"`
+	AllowMissing bool               `yaml:"allow_missing,omitempty" json:"allow_missing,omitempty"`
 }
 
 // headerRule is a HeaderMatch ready for the hot path.
@@ -169,8 +169,8 @@ var (
 )
 
 // Validate checks the block, reading the files it names (CA, client
-// certificate, secrets, body). Errors are probes.FieldErrors relative to the
-// block, joined with probes.Join.
+// certificate, secrets, body). Errors are probeconfig.FieldErrors relative to the
+// block, joined with errors.Join.
 func (c *Config) Validate() error {
 	_, err := c.plan()
 	return err
@@ -194,100 +194,16 @@ func (c *Config) plan() (*plan, error) {
 		// Pointers: an absent key takes the default, an explicit false stays.
 		ipProtocolFallback: c.IPProtocolFallback == nil || *c.IPProtocolFallback,
 	}
-	var errs []error
-	add := func(err error) {
-		if err != nil {
-			errs = append(errs, err)
-		}
-	}
-
-	add(p.parseURL(c.URL))
-	if p.method == "" {
-		p.method = defaultMethod
-	} else if !isToken(p.method) {
-		add(probes.Errorf("method", "%q is not a valid HTTP method", c.Method))
-	}
-
-	switch {
-	case c.Body != "" && c.BodyFile != "":
-		add(probes.Errorf("body_file", "set only one of body and body_file"))
-	case c.BodyFile != "":
-		b, err := os.ReadFile(c.BodyFile)
-		if err != nil {
-			add(probes.Errorf("body_file", "cannot read: %v", err))
-		}
-		p.body = b
-	case c.Body != "":
-		p.body = []byte(c.Body)
-	}
-
-	for i, code := range c.ValidStatusCodes {
-		if code < 100 || code > 599 {
-			add(probes.Errorf(fmt.Sprintf("valid_status_codes[%d]", i), "%d is not an HTTP status code (100-599)", code))
-		}
-	}
-	for i, v := range c.ValidHTTPVersions {
-		if !slices.Contains(httpVersions, v) {
-			add(probes.Errorf(fmt.Sprintf("valid_http_versions[%d]", i), "unknown version %q: want one of %s", v, strings.Join(httpVersions, ", ")))
-		}
-	}
-	if c.FailIfSSL && c.FailIfNotSSL {
-		add(probes.Errorf("fail_if_not_ssl", "cannot be set together with fail_if_ssl"))
-	}
-
-	var err error
-	p.bodyMatch, err = regexps("fail_if_body_matches_regexp", c.FailIfBodyMatchesRegexp)
-	add(err)
-	p.bodyNotMatch, err = regexps("fail_if_body_not_matches_regexp", c.FailIfBodyNotMatchesRegexp)
-	add(err)
-	p.headerMatch, err = headerRules("fail_if_header_matches", c.FailIfHeaderMatches)
-	add(err)
-	p.headerNotMatch, err = headerRules("fail_if_header_not_matches", c.FailIfHeaderNotMatches)
-	add(err)
-
-	if c.MaxRedirects != nil {
-		p.maxRedirects = *c.MaxRedirects
-		if p.maxRedirects < 0 {
-			add(probes.Errorf("max_redirects", "must be 0 or more, not %d", p.maxRedirects))
-		}
-	}
-	switch {
-	case p.bodySizeLimit < 0:
-		add(probes.Errorf("body_size_limit", "must be 0 (default 10 MiB) or more, not %d", p.bodySizeLimit))
-	case p.bodySizeLimit == 0:
-		p.bodySizeLimit = defaultBodySizeLimit
-	}
-	switch {
-	case p.maxHeaderBytes < 0:
-		add(probes.Errorf("max_response_header_bytes", "must be 0 (default 1 MiB) or more, not %d", p.maxHeaderBytes))
-	case p.maxHeaderBytes == 0:
-		p.maxHeaderBytes = defaultMaxHeaderBytes
-	}
-	if !slices.Contains(compressions, p.compression) {
-		add(probes.Errorf("compression", "unknown compression %q: want gzip, deflate or identity", c.Compression))
-	}
-
-	// A plain-http target without tls_config needs none: Go's default serves
-	// a redirect to https or an https proxy, as an empty block would.
-	if c.TLSConfig != (probes.TLSConfig{}) || (p.url != nil && p.url.Scheme == "https") {
-		tlsConfig, err := c.TLSConfig.Build()
-		add(probes.Prefix("tls_config", err))
-		p.tlsConfig = tlsConfig
-	}
-
-	add(p.parseProxyURL(c.ProxyURL))
-	if !slices.Contains(ipProtocols, p.ipProtocol) {
-		add(probes.Errorf("preferred_ip_protocol", "unknown protocol %q: want ip4 or ip6", c.PreferredIPProtocol))
-	}
-	if p.ipProtocol == "" {
-		p.ipProtocol = defaultIPProtocol
-	}
-
-	authorization, err := c.authorization()
-	add(err)
-	add(p.buildHeaders(c.Headers, authorization))
-
-	if err := probes.Join(errs...); err != nil {
+	authorization, authErr := c.authorization()
+	err := errors.Join(
+		c.planRequest(p),
+		c.planValidation(p),
+		c.planLimits(p),
+		c.planConnection(p),
+		authErr,
+		p.buildHeaders(c.Headers, authorization),
+	)
+	if err != nil {
 		return nil, err
 	}
 	// An https target named by IP but served under a name (Host header)
@@ -298,22 +214,123 @@ func (c *Config) plan() (*plan, error) {
 	return p, nil
 }
 
+// planRequest resolves what is sent: url, method and body (or body_file,
+// read through ReadConfigFile's bounds).
+func (c *Config) planRequest(p *plan) error {
+	var errs []error
+	if err := p.parseURL(c.URL); err != nil {
+		errs = append(errs, err)
+	}
+	if p.method == "" {
+		p.method = defaultMethod
+	} else if !isToken(p.method) {
+		errs = append(errs, probeconfig.Errorf("method", "%q is not a valid HTTP method", c.Method))
+	}
+	switch {
+	case c.Body != "" && c.BodyFile != "":
+		errs = append(errs, probeconfig.Errorf("body_file", "set only one of body and body_file"))
+	case c.BodyFile != "":
+		b, err := probeconfig.ReadConfigFile(c.BodyFile)
+		if err != nil {
+			errs = append(errs, probeconfig.Errorf("body_file", "cannot read: %v", err))
+		}
+		p.body = b
+	case c.Body != "":
+		p.body = []byte(c.Body)
+	}
+	return errors.Join(errs...)
+}
+
+// planValidation checks what a response is held to: status codes, versions,
+// TLS or not, body and header patterns.
+func (c *Config) planValidation(p *plan) error {
+	var errs []error
+	for i, code := range c.ValidStatusCodes {
+		if code < 100 || code > 599 {
+			errs = append(errs, probeconfig.Errorf(fmt.Sprintf("valid_status_codes[%d]", i), "%d is not an HTTP status code (100-599)", code))
+		}
+	}
+	for i, v := range c.ValidHTTPVersions {
+		if !slices.Contains(httpVersions, v) {
+			errs = append(errs, probeconfig.Errorf(fmt.Sprintf("valid_http_versions[%d]", i), "unknown version %q: want one of %s", v, strings.Join(httpVersions, ", ")))
+		}
+	}
+	if c.FailIfSSL && c.FailIfNotSSL {
+		errs = append(errs, probeconfig.Errorf("fail_if_not_ssl", "cannot be set together with fail_if_ssl"))
+	}
+	var bodyMatchErr, bodyNotMatchErr, headerMatchErr, headerNotMatchErr error
+	p.bodyMatch, bodyMatchErr = regexps("fail_if_body_matches_regexp", c.FailIfBodyMatchesRegexp)
+	p.bodyNotMatch, bodyNotMatchErr = regexps("fail_if_body_not_matches_regexp", c.FailIfBodyNotMatchesRegexp)
+	p.headerMatch, headerMatchErr = headerRules("fail_if_header_matches", c.FailIfHeaderMatches)
+	p.headerNotMatch, headerNotMatchErr = headerRules("fail_if_header_not_matches", c.FailIfHeaderNotMatches)
+	return errors.Join(append(errs, bodyMatchErr, bodyNotMatchErr, headerMatchErr, headerNotMatchErr)...)
+}
+
+// planLimits resolves max_redirects, body_size_limit,
+// max_response_header_bytes and compression.
+func (c *Config) planLimits(p *plan) error {
+	var errs []error
+	if c.MaxRedirects != nil {
+		p.maxRedirects = *c.MaxRedirects
+		if p.maxRedirects < 0 {
+			errs = append(errs, probeconfig.Errorf("max_redirects", "must be 0 or more, not %d", p.maxRedirects))
+		}
+	}
+	switch {
+	case p.bodySizeLimit < 0:
+		errs = append(errs, probeconfig.Errorf("body_size_limit", "must be 0 (default 10 MiB) or more, not %d", p.bodySizeLimit))
+	case p.bodySizeLimit == 0:
+		p.bodySizeLimit = defaultBodySizeLimit
+	}
+	switch {
+	case p.maxHeaderBytes < 0:
+		errs = append(errs, probeconfig.Errorf("max_response_header_bytes", "must be 0 (default 1 MiB) or more, not %d", p.maxHeaderBytes))
+	case p.maxHeaderBytes == 0:
+		p.maxHeaderBytes = defaultMaxHeaderBytes
+	}
+	if !slices.Contains(compressions, p.compression) {
+		errs = append(errs, probeconfig.Errorf("compression", "unknown compression %q: want gzip, deflate or identity", c.Compression))
+	}
+	return errors.Join(errs...)
+}
+
+// planConnection resolves how the target is reached: tls_config, proxy_url
+// and the IP protocol.
+func (c *Config) planConnection(p *plan) error {
+	var errs []error
+	// A plain-http target without tls_config needs none: Go's default serves
+	// a redirect to https or an https proxy, as an empty block would.
+	if c.TLSConfig != (probeconfig.TLSConfig{}) || (p.url != nil && p.url.Scheme == "https") {
+		tlsConfig, err := c.TLSConfig.Build()
+		errs = append(errs, probeconfig.Prefix("tls_config", err))
+		p.tlsConfig = tlsConfig
+	}
+	errs = append(errs, p.parseProxyURL(c.ProxyURL))
+	if !slices.Contains(ipProtocols, p.ipProtocol) {
+		errs = append(errs, probeconfig.Errorf("preferred_ip_protocol", "unknown protocol %q: want ip4 or ip6", c.PreferredIPProtocol))
+	}
+	if p.ipProtocol == "" {
+		p.ipProtocol = defaultIPProtocol
+	}
+	return errors.Join(errs...)
+}
+
 func (p *plan) parseURL(raw string) error {
 	if raw == "" {
-		return probes.Errorf("url", "required")
+		return probeconfig.Errorf("url", "required")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return probes.Errorf("url", "cannot parse: %v", err)
+		return probeconfig.Errorf("url", "cannot parse: %v", err)
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return probes.Errorf("url", "scheme must be http or https, not %q", u.Scheme)
+		return probeconfig.Errorf("url", "scheme must be http or https, not %q", u.Scheme)
 	case u.Host == "":
-		return probes.Errorf("url", "has no host")
+		return probeconfig.Errorf("url", "has no host")
 	case u.User != nil:
 		// The URL shows up in errors, logs and /api; credentials must not.
-		return probes.Errorf("url", "must not hold credentials: use basic_auth")
+		return probeconfig.Errorf("url", "must not hold credentials: use basic_auth")
 	}
 	p.url = u
 	return nil
@@ -325,15 +342,15 @@ func (p *plan) parseProxyURL(raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return probes.Errorf("proxy_url", "cannot parse: %v", err)
+		return probeconfig.Errorf("proxy_url", "cannot parse: %v", err)
 	}
 	switch {
 	case !slices.Contains(proxySchemes, u.Scheme):
-		return probes.Errorf("proxy_url", "scheme must be one of %s, not %q", strings.Join(proxySchemes, ", "), u.Scheme)
+		return probeconfig.Errorf("proxy_url", "scheme must be one of %s, not %q", strings.Join(proxySchemes, ", "), u.Scheme)
 	case u.Host == "":
-		return probes.Errorf("proxy_url", "has no host")
+		return probeconfig.Errorf("proxy_url", "has no host")
 	case u.User != nil:
-		return probes.Errorf("proxy_url", "must not hold credentials: they would show in /api and logs")
+		return probeconfig.Errorf("proxy_url", "must not hold credentials: they would show in /api and logs")
 	}
 	p.proxyURL = u
 	return nil
@@ -342,7 +359,7 @@ func (p *plan) parseProxyURL(raw string) error {
 // authorization resolves basic_auth or the bearer token into the value of the
 // Authorization header, "" when neither is set.
 func (c *Config) authorization() (string, error) {
-	token, err := probes.ResolveSecret("bearer_token", c.BearerToken, c.BearerTokenFile)
+	token, err := probeconfig.ResolveSecret("bearer_token", c.BearerToken, c.BearerTokenFile)
 	if err != nil {
 		return "", err
 	}
@@ -353,14 +370,14 @@ func (c *Config) authorization() (string, error) {
 		return "Bearer " + token.Reveal(), nil
 	}
 	if token != "" || c.BearerTokenFile != "" {
-		return "", probes.Errorf("bearer_token", "set only one of basic_auth and bearer_token")
+		return "", probeconfig.Errorf("bearer_token", "set only one of basic_auth and bearer_token")
 	}
-	password, err := probes.ResolveSecret("password", c.BasicAuth.Password, c.BasicAuth.PasswordFile)
+	password, err := probeconfig.ResolveSecret("password", c.BasicAuth.Password, c.BasicAuth.PasswordFile)
 	if err != nil {
-		return "", probes.Prefix("basic_auth", err)
+		return "", probeconfig.Prefix("basic_auth", err)
 	}
 	if c.BasicAuth.Username == "" {
-		return "", probes.Errorf("basic_auth.username", "required")
+		return "", probeconfig.Errorf("basic_auth.username", "required")
 	}
 	creds := c.BasicAuth.Username + ":" + password.Reveal()
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(creds)), nil
@@ -381,11 +398,11 @@ func (p *plan) buildHeaders(headers map[string]string, authorization string) err
 	for name, value := range headers {
 		path := "headers." + name
 		if !httpguts.ValidHeaderFieldName(name) {
-			errs = append(errs, probes.Errorf(path, "invalid header name"))
+			errs = append(errs, probeconfig.Errorf(path, "invalid header name"))
 			continue
 		}
 		if !httpguts.ValidHeaderFieldValue(value) {
-			errs = append(errs, probes.Errorf(path, "invalid header value"))
+			errs = append(errs, probeconfig.Errorf(path, "invalid header value"))
 			continue
 		}
 		key := textproto.CanonicalMIMEHeaderKey(name)
@@ -395,11 +412,11 @@ func (p *plan) buildHeaders(headers map[string]string, authorization string) err
 			continue
 		case "Authorization":
 			if authorization != "" {
-				errs = append(errs, probes.Errorf(path, "set either this header or basic_auth/bearer_token"))
+				errs = append(errs, probeconfig.Errorf(path, "set either this header or basic_auth/bearer_token"))
 			}
 		case "Accept-Encoding":
 			if !acceptsEncoding(value, p.compression) {
-				errs = append(errs, probes.Errorf(path, "%q does not accept compression %q", value, p.compression))
+				errs = append(errs, probeconfig.Errorf(path, "%q does not accept compression %q", value, p.compression))
 			}
 		}
 		h[key] = []string{value}
@@ -422,7 +439,7 @@ func (p *plan) buildHeaders(headers map[string]string, authorization string) err
 		h["Authorization"] = []string{authorization}
 	}
 	p.header = h
-	return probes.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // acceptsEncoding reports whether an Accept-Encoding value admits coding with a
@@ -451,17 +468,17 @@ func acceptsEncoding(header, coding string) bool {
 	return false
 }
 
-func regexps(key string, list []probes.Regexp) ([]*regexp.Regexp, error) {
+func regexps(key string, list []probeconfig.Regexp) ([]*regexp.Regexp, error) {
 	var errs []error
 	out := make([]*regexp.Regexp, 0, len(list))
 	for i, re := range list {
 		if re.Regexp == nil {
-			errs = append(errs, probes.Errorf(fmt.Sprintf("%s[%d]", key, i), "empty regexp"))
+			errs = append(errs, probeconfig.Errorf(fmt.Sprintf("%s[%d]", key, i), "empty regexp"))
 			continue
 		}
 		out = append(out, re.Regexp)
 	}
-	return out, probes.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
 func headerRules(key string, list []HeaderMatch) ([]headerRule, error) {
@@ -470,12 +487,12 @@ func headerRules(key string, list []HeaderMatch) ([]headerRule, error) {
 	for i, m := range list {
 		path := fmt.Sprintf("%s[%d]", key, i)
 		if m.Header == "" {
-			errs = append(errs, probes.Errorf(path+".header", "required"))
+			errs = append(errs, probeconfig.Errorf(path+".header", "required"))
 		} else if !httpguts.ValidHeaderFieldName(m.Header) {
-			errs = append(errs, probes.Errorf(path+".header", "invalid header name %q", m.Header))
+			errs = append(errs, probeconfig.Errorf(path+".header", "invalid header name %q", m.Header))
 		}
 		if m.Regexp.Regexp == nil {
-			errs = append(errs, probes.Errorf(path+".regexp", "required"))
+			errs = append(errs, probeconfig.Errorf(path+".regexp", "required"))
 		}
 		out = append(out, headerRule{
 			key:          textproto.CanonicalMIMEHeaderKey(m.Header),
@@ -484,7 +501,7 @@ func headerRules(key string, list []HeaderMatch) ([]headerRule, error) {
 			allowMissing: m.AllowMissing,
 		})
 	}
-	return out, probes.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
 // isToken reports whether s is an RFC 9110 token, the grammar of a method.

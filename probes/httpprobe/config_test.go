@@ -3,6 +3,7 @@ package httpprobe
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // fieldPaths lists the paths of every FieldError in err.
@@ -24,7 +26,7 @@ func fieldPaths(err error) []string {
 			}
 			return
 		}
-		var fe *probes.FieldError
+		var fe *probeconfig.FieldError
 		if errors.As(err, &fe) {
 			paths = append(paths, fe.Path)
 		}
@@ -64,9 +66,9 @@ func TestValidate(t *testing.T) {
 			[]string{"bearer_token"},
 		},
 		{"both bearer_token and file", Config{URL: "http://h/", BearerToken: "t", BearerTokenFile: "/t"}, []string{"bearer_token"}},
-		{"unreadable ca_file", Config{URL: "https://h/", TLSConfig: probes.TLSConfig{CAFile: missing}}, []string{"tls_config.ca_file"}},
-		{"unknown min_version", Config{URL: "https://h/", TLSConfig: probes.TLSConfig{MinVersion: "TLS14"}}, []string{"tls_config.min_version"}},
-		{"cert_file without key_file", Config{URL: "https://h/", TLSConfig: probes.TLSConfig{CertFile: "/c.pem"}}, []string{"tls_config.key_file"}},
+		{"unreadable ca_file", Config{URL: "https://h/", TLSConfig: probeconfig.TLSConfig{CAFile: missing}}, []string{"tls_config.ca_file"}},
+		{"unknown min_version", Config{URL: "https://h/", TLSConfig: probeconfig.TLSConfig{MinVersion: "TLS14"}}, []string{"tls_config.min_version"}},
+		{"cert_file without key_file", Config{URL: "https://h/", TLSConfig: probeconfig.TLSConfig{CertFile: "/c.pem"}}, []string{"tls_config.key_file"}},
 		{"body and body_file", Config{URL: "http://h/", Body: "x", BodyFile: "/b"}, []string{"body_file"}},
 		{"unreadable body_file", Config{URL: "http://h/", BodyFile: missing}, []string{"body_file"}},
 		{"bad status code", Config{URL: "http://h/", ValidStatusCodes: []int{200, 999}}, []string{"valid_status_codes[1]"}},
@@ -74,7 +76,7 @@ func TestValidate(t *testing.T) {
 		{"fail_if_ssl and fail_if_not_ssl", Config{URL: "http://h/", FailIfSSL: true, FailIfNotSSL: true}, []string{"fail_if_not_ssl"}},
 		{
 			"empty body regexp",
-			Config{URL: "http://h/", FailIfBodyMatchesRegexp: []probes.Regexp{mustRegexp("a"), {}}},
+			Config{URL: "http://h/", FailIfBodyMatchesRegexp: []probeconfig.Regexp{mustRegexp("a"), {}}},
 			[]string{"fail_if_body_matches_regexp[1]"},
 		},
 		{
@@ -202,5 +204,41 @@ func TestDefaults(t *testing.T) {
 		pl.ipProtocol != "ip4" || !pl.ipProtocolFallback || pl.compression != "" ||
 		pl.header.Get("User-Agent") != userAgent || pl.header.Get("Accept-Encoding") != "" {
 		t.Errorf("defaults = %+v", pl)
+	}
+}
+
+// TestBodyFileBounded: body_file is read like every file a config names, a
+// regular file of at most probeconfig.MaxConfigFileBytes: a device or a file
+// too large is a config error naming the file, not a request body.
+func TestBodyFileBounded(t *testing.T) {
+	dir := t.TempDir()
+	small := writeFile(t, "body.json", []byte(`{"ping":1}`))
+	large := filepath.Join(dir, "large.bin")
+	if err := os.WriteFile(large, make([]byte, probeconfig.MaxConfigFileBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		file, wantErr string
+	}{
+		{small, ""},
+		{large, "body_file: cannot read: " + large + ": larger than 4 MiB"},
+		{"/dev/null", "body_file: cannot read: /dev/null: not a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
+			p, err := (&Config{URL: "http://127.0.0.1/", Method: "POST", BodyFile: tt.file}).plan()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("plan(): %v", err)
+				}
+				if string(p.body) != `{"ping":1}` {
+					t.Errorf("plan() body = %q", p.body)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.wantErr {
+				t.Errorf("plan() error = %v, want %s", err, tt.wantErr)
+			}
+		})
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 func TestMain(m *testing.M) {
@@ -39,16 +40,16 @@ const testCheckID = "talk/api/http"
 func ptr[T any](v T) *T { return &v }
 
 // mustRegexps compiles patterns into the config's type.
-func mustRegexps(patterns ...string) []probes.Regexp {
-	var out []probes.Regexp
+func mustRegexps(patterns ...string) []probeconfig.Regexp {
+	var out []probeconfig.Regexp
 	for _, p := range patterns {
 		out = append(out, mustRegexp(p))
 	}
 	return out
 }
 
-func mustRegexp(pattern string) probes.Regexp {
-	return probes.Regexp{Regexp: regexp.MustCompile(pattern)}
+func mustRegexp(pattern string) probeconfig.Regexp {
+	return probeconfig.Regexp{Regexp: regexp.MustCompile(pattern)}
 }
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // reply answers with code, body and header pairs ("Name", "value", ...).
@@ -635,7 +636,7 @@ func TestTimeout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := newProber(t, &Config{URL: tt.url, TLSConfig: probes.TLSConfig{CAFile: ca.pemFile}})
+			p := newProber(t, &Config{URL: tt.url, TLSConfig: probeconfig.TLSConfig{CAFile: ca.pemFile}})
 			// Up to three tries: on a loaded 2-core CI machine running every
 			// package's -race tests at once, the goroutine that wakes at the
 			// deadline can itself wait for a CPU. A probe that ignores its

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // hostileCap bounds what a hostile test server writes on one connection, so
@@ -132,7 +132,7 @@ func TestResponseHeaderLimit(t *testing.T) {
 	const timeout = 5 * time.Second
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProber(t, &Config{URL: tt.url, MaxResponseHeaderBytes: tt.limit, TLSConfig: probes.TLSConfig{CAFile: ca.pemFile}})
+			p := newProber(t, &Config{URL: tt.url, MaxResponseHeaderBytes: tt.limit, TLSConfig: probeconfig.TLSConfig{CAFile: ca.pemFile}})
 			ctx, cancel := context.WithTimeout(t.Context(), timeout)
 			defer cancel()
 			var before, after runtime.MemStats

@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // sameMap reports whether a and b are the same map, not equal ones.
@@ -47,7 +47,7 @@ func TestPlainHTTPKeepsLittle(t *testing.T) {
 	// An https target, or tls_config on an http one, still gets its TLS config.
 	for _, cfg := range []*Config{
 		{URL: "https://127.0.0.1/"},
-		{URL: ts.URL + "/", TLSConfig: probes.TLSConfig{ServerName: "vigil.test"}},
+		{URL: ts.URL + "/", TLSConfig: probeconfig.TLSConfig{ServerName: "vigil.test"}},
 	} {
 		if p := newProber(t, cfg); p.plan.tlsConfig == nil {
 			t.Errorf("%s: no TLS config", cfg.URL)
@@ -63,7 +63,7 @@ func TestHTTPRedirectToHTTPS(t *testing.T) {
 	secure := newTLSServer(t, reply(200, "secure"), ca.leaf(t, nil), nil)
 	plain := newServer(t, http.RedirectHandler(secure.URL+"/final", http.StatusFound))
 
-	r := runProbe(t, &Config{URL: plain.URL + "/", TLSConfig: probes.TLSConfig{CAFile: ca.pemFile}})
+	r := runProbe(t, &Config{URL: plain.URL + "/", TLSConfig: probeconfig.TLSConfig{CAFile: ca.pemFile}})
 	wantSuccess(t, r)
 	if r.HTTP.Redirects != 1 || !r.HTTP.SSL || phase(r, "tls") <= 0 {
 		t.Errorf("HTTP = %+v, phases %v: want one redirect to a verified TLS answer", *r.HTTP, r.Phases)

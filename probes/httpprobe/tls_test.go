@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 func TestTLS(t *testing.T) {
@@ -102,7 +103,7 @@ func TestTLS(t *testing.T) {
 			cert:   good,
 			server: requireClientCert,
 			config: func(c *Config) {
-				c.TLSConfig = probes.TLSConfig{CAFile: ca.pemFile, CertFile: clientCert, KeyFile: clientKey}
+				c.TLSConfig = probeconfig.TLSConfig{CAFile: ca.pemFile, CertFile: clientCert, KeyFile: clientKey}
 			},
 		},
 		{
@@ -158,7 +159,7 @@ func TestTLS(t *testing.T) {
 			cert:   good,
 			server: func(ts *httptest.Server) { ts.TLS.MaxVersion = tls.VersionTLS12 },
 			config: func(c *Config) {
-				c.TLSConfig = probes.TLSConfig{CAFile: ca.pemFile, MinVersion: "TLS13"}
+				c.TLSConfig = probeconfig.TLSConfig{CAFile: ca.pemFile, MinVersion: "TLS13"}
 			},
 			wantErr: []string{"protocol version"},
 		},
@@ -197,7 +198,7 @@ func TestHTTPSRedirectToHTTPFailsIfNotSSL(t *testing.T) {
 	r := runProbe(t, &Config{
 		URL:          ts.URL + "/",
 		FailIfNotSSL: true,
-		TLSConfig:    probes.TLSConfig{CAFile: ca.pemFile},
+		TLSConfig:    probeconfig.TLSConfig{CAFile: ca.pemFile},
 	})
 	wantError(t, r, "GET "+plain.URL+"/insecure: final response did not come over TLS")
 	if r.HTTP.Redirects != 1 || r.HTTP.SSL || !r.HTTP.CertExpiry.IsZero() || phase(r, "tls") != 0 {

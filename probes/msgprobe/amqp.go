@@ -11,10 +11,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
-
-func init() { register("amqp", newAMQP) }
 
 // AMQPOptions are the AMQP-specific keys of a messaging block. The routing key
 // is the topic.
@@ -38,12 +36,9 @@ func (o *AMQPOptions) mandatory() bool { return o.Mandatory == nil || *o.Mandato
 // amqpTransport publishes with confirms to an exchange and consumes from a
 // private, exclusive, auto-delete, server-named queue bound with the topic.
 type amqpTransport struct {
-	url        string
-	config     amqp.Config
-	exchange   string
-	routingKey string
-	mandatory  bool
-	consumer   string
+	*amqpSettings
+	config   amqp.Config // this connection's: the settings' with its name
+	consumer string
 
 	conn     *amqp.Connection
 	ch       *amqp.Channel
@@ -53,49 +48,69 @@ type amqpTransport struct {
 	consumed chan struct{} // closed when the delivery goroutine ends
 }
 
-func newAMQP(cfg *Config, opts probes.Options) (Transport, error) {
+// amqpSettings are an AMQP check's settings, compiled once.
+type amqpSettings struct {
+	url        string
+	exchange   string
+	routingKey string
+	mandatory  bool
+	sasl       []amqp.Authentication
+	tls        *tls.Config // nil for amqp://
+	// agentID, checkID and uniqueName name each connection (and its
+	// consumer): with uniqueName, with a fresh suffix each time.
+	agentID, checkID string
+	uniqueName       bool
+}
+
+func compileAMQP(sh *shared) (connector, error) {
+	cfg := sh.cfg
 	var errs []error
 	topic := cfg.topic()
 	if len(topic) > 255 {
-		errs = append(errs, probes.Errorf(topicKey(cfg), "routing key is %d bytes, AMQP allows 255", len(topic)))
+		errs = append(errs, probeconfig.Errorf(topicKey(cfg), "routing key is %d bytes, AMQP allows 255", len(topic)))
 	}
 	if len(cfg.Exchange) > 255 {
-		errs = append(errs, probes.Errorf("exchange", "exchange name is %d bytes, AMQP allows 255", len(cfg.Exchange)))
+		errs = append(errs, probeconfig.Errorf("exchange", "exchange name is %d bytes, AMQP allows 255", len(cfg.Exchange)))
 	}
 	if _, err := amqp.ParseURI(cfg.URL); err != nil {
-		errs = append(errs, probes.Errorf("url", "not an AMQP URI: %v", err))
+		errs = append(errs, probeconfig.Errorf("url", "not an AMQP URI: %v", err))
 	}
-	password, err := cfg.password()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	tlsConfig, err := cfg.tlsConfig()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if err := probes.Join(errs...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	name := clientID(opts.AgentID, opts.CheckID, !cfg.Persistent)
-	t := &amqpTransport{
+	s := &amqpSettings{
 		url:        cfg.URL,
 		exchange:   cfg.exchange(),
 		routingKey: topic,
 		mandatory:  cfg.mandatory(),
-		consumer:   name,
-		config: amqp.Config{
-			Heartbeat:       10 * time.Second,
-			TLSClientConfig: tlsConfig,
-			Properties:      amqp.Table{"connection_name": name},
-		},
+		tls:        sh.tls,
+		agentID:    sh.agentID,
+		checkID:    sh.checkID,
+		uniqueName: !cfg.Persistent,
 	}
 	if cfg.Username != "" {
-		t.config.SASL = []amqp.Authentication{&amqp.PlainAuth{Username: cfg.Username, Password: password.Reveal()}}
+		s.sasl = []amqp.Authentication{&amqp.PlainAuth{Username: cfg.Username, Password: sh.password.Reveal()}}
 	}
-	if tlsConfig == nil && len(cfg.URL) > 6 && cfg.URL[:6] == "amqps:" {
-		t.config.TLSClientConfig = &tls.Config{}
+	if s.tls == nil && len(cfg.URL) > 6 && cfg.URL[:6] == "amqps:" {
+		s.tls = &tls.Config{}
 	}
-	return t, nil
+	return s.newTransport, nil
+}
+
+// newTransport is the connector: a transport with its own amqp.Config, since
+// amqp091 writes into the config it dials with (its properties, the TLS
+// server name).
+func (s *amqpSettings) newTransport() Transport {
+	name := clientID(s.agentID, s.checkID, s.uniqueName)
+	config := amqp.Config{
+		Heartbeat:  10 * time.Second,
+		SASL:       s.sasl,
+		Properties: amqp.Table{"connection_name": name},
+	}
+	if s.tls != nil {
+		config.TLSClientConfig = s.tls.Clone()
+	}
+	return &amqpTransport{amqpSettings: s, config: config, consumer: name}
 }
 
 // untilDone makes a blocking call that takes no context end with ctx: the

@@ -9,7 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 func TestAMQPRoundTrip(t *testing.T) {
@@ -49,7 +49,7 @@ func TestAMQPRoundTrip(t *testing.T) {
 func TestAMQPUnroutable(t *testing.T) {
 	url := requireBroker(t, envAMQP, defaultAMQP)
 	cfg := &Config{Protocol: "amqp", URL: url, Topic: uniqueTopic(t)}
-	tr, err := newAMQP(cfg, testOptions(t))
+	tr, err := buildTransport(cfg, testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestAMQPFailures(t *testing.T) {
 		},
 		{
 			name:    "wrong password key",
-			cfg:     Config{URL: strings.Replace(url, "guest:guest@", "", 1), Username: "guest", Password: probes.Secret("Wr0ngPassw0rd")},
+			cfg:     Config{URL: strings.Replace(url, "guest:guest@", "", 1), Username: "guest", Password: probeconfig.Secret("Wr0ngPassw0rd")},
 			want:    []string{"username or password not allowed"},
 			notWant: "Wr0ngPassw0rd",
 		},
@@ -130,7 +130,7 @@ func TestAMQPFailures(t *testing.T) {
 func TestAMQPQueueRemovedAtClose(t *testing.T) {
 	url := requireBroker(t, envAMQP, defaultAMQP)
 	cfg := &Config{Protocol: "amqp", URL: url, Topic: uniqueTopic(t)}
-	tr, err := newAMQP(cfg, testOptions(t))
+	tr, err := buildTransport(cfg, testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}

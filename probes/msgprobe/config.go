@@ -3,11 +3,13 @@ package msgprobe
 import (
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strings"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // Config is the `messaging` block of a check. Keys common to every protocol are
@@ -26,11 +28,11 @@ type Config struct {
 	// SMTP reply, an IMAP poll's responses. More fails the run. 0 means the
 	// default, 1 MiB (8 MiB for protocol http, whose poll body may hold a
 	// whole chat history).
-	MaxMessageBytes int64             `yaml:"max_message_bytes,omitempty" json:"max_message_bytes,omitempty"`
-	Username        string            `yaml:"username,omitempty" json:"username,omitempty"`
-	Password        probes.Secret     `yaml:"password,omitempty" json:"password,omitempty"`
-	PasswordFile    string            `yaml:"password_file,omitempty" json:"password_file,omitempty"`
-	TLSConfig       *probes.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitempty"`
+	MaxMessageBytes int64                  `yaml:"max_message_bytes,omitempty" json:"max_message_bytes,omitempty"`
+	Username        string                 `yaml:"username,omitempty" json:"username,omitempty"`
+	Password        probeconfig.Secret     `yaml:"password,omitempty" json:"password,omitempty"`
+	PasswordFile    string                 `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+	TLSConfig       *probeconfig.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitempty"`
 
 	MQTTOptions      `yaml:",inline"`
 	NATSOptions      `yaml:",inline"`
@@ -104,10 +106,11 @@ func (c *Config) topic() string {
 	return c.Subject
 }
 
-// password resolves password or password_file; it reads the file each time so
-// that a rotated secret is picked up on the next connection.
-func (c *Config) password() (probes.Secret, error) {
-	return probes.ResolveSecret("password", c.Password, c.PasswordFile)
+// password resolves password or password_file. It is read when the check is
+// built; a rotated file is picked up by the next reload, which rebuilds the
+// checks whose files changed.
+func (c *Config) password() (probeconfig.Secret, error) {
+	return probeconfig.ResolveSecret("password", c.Password, c.PasswordFile)
 }
 
 // tlsConfig builds tls_config, or returns nil when the block is absent.
@@ -117,7 +120,7 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 	}
 	tc, err := c.TLSConfig.Build()
 	if err != nil {
-		return nil, probes.Prefix("tls_config", err)
+		return nil, probeconfig.Prefix("tls_config", err)
 	}
 	return tc, nil
 }
@@ -137,56 +140,81 @@ func redactURL(raw string) string {
 	return safe.String()
 }
 
-// Validate checks the block; errors are probes.FieldErrors relative to it. It
-// runs the protocol's factory, which validates the protocol's own keys without
+// Validate checks the block; errors are probeconfig.FieldErrors relative to
+// it. It compiles the block as New does (reading the files it names) without
 // any network I/O.
 func (c *Config) Validate() error {
+	_, _, err := c.compile(probes.Options{}, transports)
+	return err
+}
+
+// compile validates the block and compiles its transport from table, once
+// per check: the keys every protocol shares, then the protocol's own. It
+// returns the connector that opens a Transport per connection, and the shared
+// settings. Every problem is reported, one per key.
+func (c *Config) compile(opts probes.Options, table map[string]compileFunc) (connector, *shared, error) {
+	compileTransport, known := table[c.Protocol]
+	errs := c.validateCommon(table, known)
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &shared{cfg: c, agentID: opts.AgentID, checkID: opts.CheckID, log: log}
+	var err error
+	if s.password, err = c.password(); err != nil {
+		errs = append(errs, err)
+	}
+	if s.tls, err = c.tlsConfig(); err != nil {
+		errs = append(errs, err)
+	}
+	var connect connector
+	if known {
+		connect, err = compileTransport(s)
+		errs = append(errs, err)
+	}
+	if err := dedupeByPath(errs); err != nil {
+		return nil, nil, err
+	}
+	return connect, s, nil
+}
+
+// validateCommon checks the keys every protocol has, but the password and
+// tls_config, which compile resolves.
+func (c *Config) validateCommon(table map[string]compileFunc, known bool) []error {
 	var errs []error
-	factory, known := transports[c.Protocol]
 	switch {
 	case c.Protocol == "":
-		errs = append(errs, probes.Errorf("protocol", "required: one of %s", strings.Join(Protocols(), ", ")))
+		errs = append(errs, probeconfig.Errorf("protocol", "required: one of %s", strings.Join(protocolNames(table), ", ")))
 	case !known:
-		errs = append(errs, probes.Errorf("protocol", "unknown protocol %q: want one of %s", c.Protocol, strings.Join(Protocols(), ", ")))
+		errs = append(errs, probeconfig.Errorf("protocol", "unknown protocol %q: want one of %s", c.Protocol, strings.Join(protocolNames(table), ", ")))
 	}
 	if err := c.validateURL(); err != nil {
 		errs = append(errs, err)
 	}
 	switch {
 	case c.Topic != "" && c.Subject != "":
-		errs = append(errs, probes.Errorf("subject", "set only one of topic and subject"))
+		errs = append(errs, probeconfig.Errorf("subject", "set only one of topic and subject"))
 	case c.topic() == "" && known && !topicless[c.Protocol]:
-		errs = append(errs, probes.Errorf("topic", "required for protocol %s", c.Protocol))
+		errs = append(errs, probeconfig.Errorf("topic", "required for protocol %s", c.Protocol))
 	}
 	if c.Messages < 0 || c.Messages > maxMessages {
-		errs = append(errs, probes.Errorf("messages", "must be between 1 and %d, got %d", maxMessages, c.Messages))
+		errs = append(errs, probeconfig.Errorf("messages", "must be between 1 and %d, got %d", maxMessages, c.Messages))
 	}
 	switch {
 	case c.MaxLoss < 0:
-		errs = append(errs, probes.Errorf("max_loss", "must not be negative, got %d", c.MaxLoss))
+		errs = append(errs, probeconfig.Errorf("max_loss", "must not be negative, got %d", c.MaxLoss))
 	case c.MaxLoss >= c.messages() && c.Messages >= 0:
-		errs = append(errs, probes.Errorf("max_loss", "must be less than messages (%d), or the check could never fail", c.messages()))
+		errs = append(errs, probeconfig.Errorf("max_loss", "must be less than messages (%d), or the check could never fail", c.messages()))
 	}
 	if c.MaxMessageBytes < 0 || c.MaxMessageBytes > maxMessageBytesLimit {
-		errs = append(errs, probes.Errorf("max_message_bytes", "must be between 0 (the default) and %d (1 GiB), got %d", maxMessageBytesLimit, c.MaxMessageBytes))
+		errs = append(errs, probeconfig.Errorf("max_message_bytes", "must be between 0 (the default) and %d (1 GiB), got %d", maxMessageBytesLimit, c.MaxMessageBytes))
 	}
-	if _, err := c.password(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, err := c.tlsConfig(); err != nil {
-		errs = append(errs, err)
-	}
-	if known {
-		if _, err := factory(c, probes.Options{}); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return dedupeByPath(errs)
+	return errs
 }
 
 func (c *Config) validateURL() error {
 	if c.URL == "" {
-		return probes.Errorf("url", "required")
+		return probeconfig.Errorf("url", "required")
 	}
 	u, err := url.Parse(c.URL)
 	if err != nil {
@@ -195,19 +223,19 @@ func (c *Config) validateURL() error {
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return probes.Errorf("url", "cannot parse: %v", err)
+		return probeconfig.Errorf("url", "cannot parse: %v", err)
 	}
 	if want, ok := urlSchemes[c.Protocol]; ok && !slices.Contains(want, u.Scheme) {
-		return probes.Errorf("url", "scheme %q does not fit protocol %s: want %s://", u.Scheme, c.Protocol, strings.Join(want, ":// or "))
+		return probeconfig.Errorf("url", "scheme %q does not fit protocol %s: want %s://", u.Scheme, c.Protocol, strings.Join(want, ":// or "))
 	}
 	if u.Host == "" {
-		return probes.Errorf("url", "no host in %s", redactURL(c.URL))
+		return probeconfig.Errorf("url", "no host in %s", redactURL(c.URL))
 	}
 	return nil
 }
 
-// dedupeByPath flattens errs and keeps the first error per FieldError path, since
-// the factory repeats checks Validate already made (password, tls_config, url).
+// dedupeByPath flattens errs and keeps the first error per FieldError path,
+// since a transport may check a key again in its own terms (url).
 func dedupeByPath(errs []error) error {
 	seen := map[string]bool{}
 	var out []error
@@ -222,7 +250,7 @@ func dedupeByPath(errs []error) error {
 			}
 			return
 		}
-		var fe *probes.FieldError
+		var fe *probeconfig.FieldError
 		if errors.As(err, &fe) {
 			if seen[fe.Path] {
 				return
@@ -234,5 +262,5 @@ func dedupeByPath(errs []error) error {
 	for _, e := range errs {
 		walk(e)
 	}
-	return probes.Join(out...)
+	return errors.Join(out...)
 }

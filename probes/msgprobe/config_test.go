@@ -9,7 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 func intPtr(i int) *int { return &i }
@@ -56,7 +56,7 @@ func TestValidate(t *testing.T) {
 			want: map[string]string{"password": "set only one"}},
 		{name: "password file missing", cfg: Config{Protocol: "redis", URL: "redis://127.0.0.1:6379", Topic: "a", PasswordFile: "/nonexistent/pw"},
 			want: map[string]string{"password_file": "cannot read"}},
-		{name: "tls config", cfg: Config{Protocol: "amqp", URL: "amqps://127.0.0.1/", Topic: "a", TLSConfig: &probes.TLSConfig{MinVersion: "TLS9"}},
+		{name: "tls config", cfg: Config{Protocol: "amqp", URL: "amqps://127.0.0.1/", Topic: "a", TLSConfig: &probeconfig.TLSConfig{MinVersion: "TLS9"}},
 			want: map[string]string{"tls_config.min_version": "unknown TLS version"}},
 		{name: "qos", cfg: Config{Protocol: "mqtt", URL: "tcp://127.0.0.1:1883", Topic: "a", MQTTOptions: MQTTOptions{QoS: intPtr(3)}},
 			want: map[string]string{"qos": "must be 0, 1 or 2"}},
@@ -82,7 +82,7 @@ func TestValidate(t *testing.T) {
 			err := tc.cfg.Validate()
 			got := map[string]string{}
 			for _, e := range flatten(err) {
-				var fe *probes.FieldError
+				var fe *probeconfig.FieldError
 				if !errors.As(e, &fe) {
 					t.Errorf("error %q is not a FieldError", e)
 					continue

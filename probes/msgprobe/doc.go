@@ -5,5 +5,7 @@
 // roundtrip.go: one run and its counting; payload.go: the message format and
 // client ids) is shared; each protocol is one file implementing Transport
 // (mqtt.go, nats.go, amqp.go, redis.go, kafka.go, websocket.go, httpmsg.go,
-// mail.go) and registering its factory in init.
+// mail.go) with a compile function, listed in the one table of transports in
+// transport.go. A check's block is compiled once, when the Prober is built;
+// runs only connect, subscribe, publish and receive.
 package msgprobe

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +17,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // HTTPOptions are the keys of protocol http: the shape of a chat API. Publish
@@ -35,8 +36,8 @@ type HTTPOptions struct {
 	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
 	// BearerToken is sent as "Authorization: Bearer ..."; or read from
 	// BearerTokenFile.
-	BearerToken     probes.Secret `yaml:"bearer_token,omitempty" json:"bearer_token,omitempty"`
-	BearerTokenFile string        `yaml:"bearer_token_file,omitempty" json:"bearer_token_file,omitempty"`
+	BearerToken     probeconfig.Secret `yaml:"bearer_token,omitempty" json:"bearer_token,omitempty"`
+	BearerTokenFile string             `yaml:"bearer_token_file,omitempty" json:"bearer_token_file,omitempty"`
 	// Receive says how payloads come back.
 	Receive HTTPReceiveOptions `yaml:"receive,omitempty" json:"receive,omitempty"`
 }
@@ -59,14 +60,12 @@ type HTTPReceiveOptions struct {
 	URL string `yaml:"url,omitempty" json:"url,omitempty"`
 	// Interval between polls (and the pause before retrying a failed long-poll
 	// or stream); default 200ms.
-	Interval probes.Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
+	Interval probeconfig.Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
 	// ExtractRegexp finds payloads in bodies and events; with a capture group,
 	// the first group is the payload. Default `vigil1\.[^\s"'\\<>]+` (payloads
 	// start with "vigil1.").
-	ExtractRegexp probes.Regexp `yaml:"extract_regexp,omitempty" json:"extract_regexp,omitempty"`
+	ExtractRegexp probeconfig.Regexp `yaml:"extract_regexp,omitempty" json:"extract_regexp,omitempty"`
 }
-
-func init() { register("http", newHTTPMessaging) }
 
 const (
 	defaultHTTPBodyTemplate   = `{"text":"{{.Payload}}"}`
@@ -91,6 +90,20 @@ type httpTemplateData struct {
 // httpTransport sends payloads to a chat-like HTTP API and reads them back by
 // polling, long-polling or server-sent events.
 type httpTransport struct {
+	*httpSettings
+	receiveFailure
+
+	cancel context.CancelFunc // stops the receive loop
+	done   chan struct{}      // closed when the receive loop has returned
+	// seen counts each payload in the last body read (poll and long-poll).
+	seen map[string]int
+	etag string
+}
+
+// httpSettings are an http check's settings, compiled once. Every run shares
+// the client: a run's Close drops its idle connections, so the next run
+// connects anew as a fresh client would.
+type httpSettings struct {
 	checkID     string
 	agentID     string
 	method      string
@@ -107,32 +120,52 @@ type httpTransport struct {
 	client      *http.Client
 	limit       int64 // max_message_bytes: of a body, or of an event
 	log         *slog.Logger
-	receiveFailure
-
-	cancel context.CancelFunc // stops the receive loop
-	done   chan struct{}      // closed when the receive loop has returned
-	// seen counts each payload in the last body read (poll and long-poll).
-	seen map[string]int
-	etag string
 }
 
-func newHTTPMessaging(cfg *Config, opts probes.Options) (Transport, error) {
+func compileHTTP(sh *shared) (connector, error) {
+	cfg := sh.cfg
+	s := &httpSettings{
+		checkID: sh.checkID,
+		agentID: sh.agentID,
+		sendURL: cfg.URL,
+		limit:   cfg.maxMessageBytes(defaultHTTPMaxBody),
+		log:     sh.log,
+	}
+	header, headerErr := requestHeader(cfg, sh.password)
+	if err := errors.Join(s.compileURLs(cfg), s.compileSend(cfg), s.compileReceive(cfg), headerErr); err != nil {
+		return nil, err
+	}
+	s.header = header
+	s.client = &http.Client{Transport: newHTTPTransport(sh.tls)}
+	return func() Transport { return &httpTransport{httpSettings: s} }, nil
+}
+
+// compileURLs checks url and receive.url (default: url).
+func (s *httpSettings) compileURLs(cfg *Config) error {
 	var errs []error
 	if err := checkHTTPURL("url", cfg.URL); err != nil {
 		errs = append(errs, err)
 	}
-	receiveURL := cfg.Receive.URL
-	if receiveURL == "" {
-		receiveURL = cfg.URL
-	} else if err := checkHTTPURL("receive.url", receiveURL); err != nil {
+	s.receiveURL = cfg.Receive.URL
+	if s.receiveURL == "" {
+		s.receiveURL = cfg.URL
+	} else if err := checkHTTPURL("receive.url", s.receiveURL); err != nil {
 		errs = append(errs, err)
 	}
-	method := strings.ToUpper(cfg.Method)
-	if method == "" {
-		method = http.MethodPost
+	s.safeSend, s.safeReceive = redactURL(cfg.URL), redactURL(s.receiveURL)
+	return errors.Join(errs...)
+}
+
+// compileSend checks and fills in the send request: method, body_template,
+// content_type.
+func (s *httpSettings) compileSend(cfg *Config) error {
+	var errs []error
+	s.method = strings.ToUpper(cfg.Method)
+	if s.method == "" {
+		s.method = http.MethodPost
 	}
-	if !isHTTPToken(method) {
-		errs = append(errs, probes.Errorf("method", "bad HTTP method %q", cfg.Method))
+	if !isHTTPToken(s.method) {
+		errs = append(errs, probeconfig.Errorf("method", "bad HTTP method %q", cfg.Method))
 	}
 	bodyText := cfg.BodyTemplate
 	if bodyText == "" {
@@ -140,69 +173,52 @@ func newHTTPMessaging(cfg *Config, opts probes.Options) (Transport, error) {
 	}
 	body, err := template.New("body_template").Option("missingkey=error").Parse(bodyText)
 	if err != nil {
-		errs = append(errs, probes.Errorf("body_template", "%v", err))
+		errs = append(errs, probeconfig.Errorf("body_template", "%v", err))
 	} else if err := body.Execute(io.Discard, httpTemplateData{}); err != nil {
 		// Catches unknown fields such as {{.Text}} now rather than at each run.
-		errs = append(errs, probes.Errorf("body_template", "%v", err))
+		errs = append(errs, probeconfig.Errorf("body_template", "%v", err))
 	}
-	contentType := cfg.ContentType
-	if contentType == "" {
-		contentType = defaultHTTPContentType
+	s.body = body
+	s.contentType = cfg.ContentType
+	if s.contentType == "" {
+		s.contentType = defaultHTTPContentType
 	}
-	mode := cfg.Receive.Mode
-	if mode == "" {
-		mode = defaultHTTPReceiveMode
+	return errors.Join(errs...)
+}
+
+// compileReceive checks and fills in the receive block's mode, interval and
+// extract_regexp.
+func (s *httpSettings) compileReceive(cfg *Config) error {
+	var errs []error
+	s.mode = cfg.Receive.Mode
+	if s.mode == "" {
+		s.mode = defaultHTTPReceiveMode
 	}
-	if mode != "poll" && mode != "long-poll" && mode != "sse" {
-		errs = append(errs, probes.Errorf("receive.mode", "unknown mode %q: want poll, long-poll or sse", cfg.Receive.Mode))
+	if s.mode != "poll" && s.mode != "long-poll" && s.mode != "sse" {
+		errs = append(errs, probeconfig.Errorf("receive.mode", "unknown mode %q: want poll, long-poll or sse", cfg.Receive.Mode))
 	}
-	interval := time.Duration(cfg.Receive.Interval)
+	s.interval = time.Duration(cfg.Receive.Interval)
 	switch {
-	case interval == 0:
-		interval = defaultHTTPPollInterval
-	case interval < 10*time.Millisecond:
-		errs = append(errs, probes.Errorf("receive.interval", "must be at least 10ms, got %s", cfg.Receive.Interval))
+	case s.interval == 0:
+		s.interval = defaultHTTPPollInterval
+	case s.interval < 10*time.Millisecond:
+		errs = append(errs, probeconfig.Errorf("receive.interval", "must be at least 10ms, got %s", cfg.Receive.Interval))
 	}
-	extract := defaultHTTPExtract
+	s.extract = defaultHTTPExtract
 	if cfg.Receive.ExtractRegexp.Regexp != nil {
-		extract = cfg.Receive.ExtractRegexp.Regexp
+		s.extract = cfg.Receive.ExtractRegexp.Regexp
 	}
-	header, err := requestHeader(cfg)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	tlsCfg, err := cfg.tlsConfig()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if err := probes.Join(errs...); err != nil {
-		return nil, err
-	}
+	return errors.Join(errs...)
+}
+
+// newHTTPTransport is the HTTP transport of protocols http and websocket:
+// Go's defaults, with tlsConfig (nil: Go's default) and no proxy, since probes
+// measure the path to the target, not to a proxy.
+func newHTTPTransport(tlsConfig *tls.Config) *http.Transport {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.TLSClientConfig = tlsCfg
-	transport.Proxy = nil // probes measure the path to the target, not to a proxy
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &httpTransport{
-		checkID:     opts.CheckID,
-		agentID:     opts.AgentID,
-		method:      method,
-		sendURL:     cfg.URL,
-		receiveURL:  receiveURL,
-		safeSend:    redactURL(cfg.URL),
-		safeReceive: redactURL(receiveURL),
-		body:        body,
-		contentType: contentType,
-		header:      header,
-		mode:        mode,
-		interval:    interval,
-		extract:     extract,
-		client:      &http.Client{Transport: transport},
-		limit:       cfg.maxMessageBytes(defaultHTTPMaxBody),
-		log:         log,
-	}, nil
+	transport.TLSClientConfig = tlsConfig
+	transport.Proxy = nil
+	return transport
 }
 
 // checkHTTPURL checks that raw is an absolute http or https url.
@@ -210,13 +226,13 @@ func checkHTTPURL(key, raw string) error {
 	u, err := url.Parse(raw)
 	switch {
 	case raw == "":
-		return probes.Errorf(key, "required")
+		return probeconfig.Errorf(key, "required")
 	case err != nil:
-		return probes.Errorf(key, "cannot parse %s", redactURL(raw))
+		return probeconfig.Errorf(key, "cannot parse %s", redactURL(raw))
 	case u.Scheme != "http" && u.Scheme != "https":
-		return probes.Errorf(key, "want http:// or https://, got %s", redactURL(raw))
+		return probeconfig.Errorf(key, "want http:// or https://, got %s", redactURL(raw))
 	case u.Host == "":
-		return probes.Errorf(key, "no host in %s", redactURL(raw))
+		return probeconfig.Errorf(key, "no host in %s", redactURL(raw))
 	}
 	return nil
 }
@@ -235,32 +251,29 @@ func isHTTPToken(s string) bool {
 }
 
 // requestHeader builds the headers every request of protocols http and
-// websocket carries: headers, then bearer_token or username/password.
-func requestHeader(cfg *Config) (http.Header, error) {
+// websocket carries: headers, then bearer_token or username/password (the
+// password resolved by compile).
+func requestHeader(cfg *Config, password probeconfig.Secret) (http.Header, error) {
 	var errs []error
 	header := http.Header{}
 	for name, value := range cfg.Headers {
 		if !isHTTPToken(name) {
-			errs = append(errs, probes.Errorf("headers", "bad header name %q", name))
+			errs = append(errs, probeconfig.Errorf("headers", "bad header name %q", name))
 			continue
 		}
 		if strings.ContainsAny(value, "\r\n") {
-			errs = append(errs, probes.Errorf("headers", "value of %s holds a line break", name))
+			errs = append(errs, probeconfig.Errorf("headers", "value of %s holds a line break", name))
 			continue
 		}
 		header.Set(name, value)
 	}
-	token, err := probes.ResolveSecret("bearer_token", cfg.BearerToken, cfg.BearerTokenFile)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	password, err := cfg.password()
+	token, err := probeconfig.ResolveSecret("bearer_token", cfg.BearerToken, cfg.BearerTokenFile)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	switch {
 	case token != "" && cfg.Username != "":
-		errs = append(errs, probes.Errorf("bearer_token", "set only one of bearer_token and username"))
+		errs = append(errs, probeconfig.Errorf("bearer_token", "set only one of bearer_token and username"))
 	case token != "":
 		header.Set("Authorization", "Bearer "+token.Reveal())
 	case cfg.Username != "":
@@ -268,9 +281,9 @@ func requestHeader(cfg *Config) (http.Header, error) {
 		req := http.Request{Header: header}
 		req.SetBasicAuth(cfg.Username, password.Reveal())
 	case password != "":
-		errs = append(errs, probes.Errorf("username", "required when password is set"))
+		errs = append(errs, probeconfig.Errorf("username", "required when password is set"))
 	}
-	if err := probes.Join(errs...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	return header, nil

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // chatServer is a small chat API for the http protocol's tests:
@@ -61,7 +62,7 @@ func (c *chatServer) config(mode string) *Config {
 	cfg.Receive.Mode = mode
 	switch mode {
 	case "poll":
-		cfg.Receive.Interval = probes.Duration(20 * time.Millisecond)
+		cfg.Receive.Interval = probeconfig.Duration(20 * time.Millisecond)
 	case "long-poll":
 		cfg.Receive.URL = c.srv.URL + "/messages?wait=1"
 	}
@@ -212,7 +213,7 @@ func TestHTTPTransportModes(t *testing.T) {
 			cfg.ContentType = "application/x-www-form-urlencoded"
 		}},
 		{name: "sse with capture group", mode: "sse", edit: func(cfg *Config) {
-			cfg.Receive.ExtractRegexp = probes.Regexp{Regexp: mustCompile(t, `"text":"([^"]+)"`)}
+			cfg.Receive.ExtractRegexp = probeconfig.Regexp{Regexp: mustCompile(t, `"text":"([^"]+)"`)}
 		}},
 		{name: "long-poll with bearer token", mode: "long-poll", edit: func(cfg *Config) {
 			cfg.BearerToken = "chat-token"
@@ -296,7 +297,7 @@ func TestHTTPTransportErrors(t *testing.T) {
 			chat := newChatServer(t)
 			cfg := chat.config("poll")
 			tt.setup(chat, cfg)
-			tr, err := newHTTPMessaging(cfg, testOptions(t))
+			tr, err := buildTransport(cfg, testOptions(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -338,7 +339,7 @@ func TestHTTPFactoryValidation(t *testing.T) {
 		{name: "bad scheme", cfg: Config{URL: "ftp://127.0.0.1/"}, paths: []string{"url"}},
 		{name: "bad receive url", cfg: Config{URL: "http://127.0.0.1/", HTTPOptions: HTTPOptions{Receive: HTTPReceiveOptions{URL: "ws://127.0.0.1/"}}}, paths: []string{"receive.url"}},
 		{name: "bad mode", cfg: Config{URL: "http://127.0.0.1/", HTTPOptions: HTTPOptions{Receive: HTTPReceiveOptions{Mode: "push"}}}, paths: []string{"receive.mode"}},
-		{name: "interval too short", cfg: Config{URL: "http://127.0.0.1/", HTTPOptions: HTTPOptions{Receive: HTTPReceiveOptions{Interval: probes.Duration(time.Millisecond)}}}, paths: []string{"receive.interval"}},
+		{name: "interval too short", cfg: Config{URL: "http://127.0.0.1/", HTTPOptions: HTTPOptions{Receive: HTTPReceiveOptions{Interval: probeconfig.Duration(time.Millisecond)}}}, paths: []string{"receive.interval"}},
 		{name: "bad template", cfg: Config{URL: "http://127.0.0.1/", HTTPOptions: HTTPOptions{BodyTemplate: "{{.Payload"}}, paths: []string{"body_template"}},
 		{name: "unknown template field", cfg: Config{URL: "http://127.0.0.1/", HTTPOptions: HTTPOptions{BodyTemplate: "{{.Text}}"}}, paths: []string{"body_template"}},
 		{name: "bad method", cfg: Config{URL: "http://127.0.0.1/", HTTPOptions: HTTPOptions{Method: "PO ST"}}, paths: []string{"method"}},
@@ -347,7 +348,7 @@ func TestHTTPFactoryValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.Protocol = "http"
-			_, err := newHTTPMessaging(&tt.cfg, probes.Options{})
+			_, err := buildTransport(&tt.cfg, probes.Options{})
 			assertFieldPaths(t, err, tt.paths)
 		})
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // KafkaOptions are the Kafka-specific keys of a messaging block.
@@ -24,8 +24,6 @@ type KafkaOptions struct {
 	// "all" (the default: every in-sync replica), "leader" or "none".
 	Acks string `yaml:"acks,omitempty" json:"acks,omitempty"`
 }
-
-func init() { register("kafka", newKafka) }
 
 // kafkaAcks maps the acks key to franz-go's settings.
 var kafkaAcks = map[string]kgo.Acks{
@@ -38,23 +36,31 @@ var kafkaAcks = map[string]kgo.Acks{
 // plain (group-less) consumer that starts at the end offsets read in Subscribe,
 // so each run sees only the records produced after it subscribed.
 type kafkaTransport struct {
-	checkID string
-	seeds   []string
-	topic   string
-	// key routes every record of this check to one partition, which keeps them
-	// in order: Kafka orders records only within a partition.
-	key  []byte
-	opts []kgo.Opt
-	// username is set when SASL PLAIN is used.
-	username string
-	log      *slog.Logger
+	*kafkaSettings
 
 	client *kgo.Client
 	cancel context.CancelFunc // stops the poll loop
 	done   chan struct{}      // closed when the poll loop has returned
 }
 
-func newKafka(cfg *Config, opts probes.Options) (Transport, error) {
+// kafkaSettings are a Kafka check's settings, compiled once.
+type kafkaSettings struct {
+	checkID string
+	seeds   []string
+	topic   string
+	// key routes every record of this check to one partition, which keeps them
+	// in order: Kafka orders records only within a partition.
+	key []byte
+	// opts are the client's options, the same for every connection (its
+	// client id has no per-connection suffix).
+	opts []kgo.Opt
+	// username is set when SASL PLAIN is used.
+	username string
+	log      *slog.Logger
+}
+
+func compileKafka(sh *shared) (connector, error) {
+	cfg := sh.cfg
 	var errs []error
 	seeds, err := parseKafkaURL(cfg.URL)
 	if err != nil {
@@ -62,7 +68,7 @@ func newKafka(cfg *Config, opts probes.Options) (Transport, error) {
 	}
 	topic := cfg.topic()
 	if topic == "" {
-		errs = append(errs, probes.Errorf("topic", "required for protocol kafka"))
+		errs = append(errs, probeconfig.Errorf("topic", "required for protocol kafka"))
 	}
 	acks := cfg.Acks
 	if acks == "" {
@@ -70,18 +76,14 @@ func newKafka(cfg *Config, opts probes.Options) (Transport, error) {
 	}
 	ack, ok := kafkaAcks[acks]
 	if !ok {
-		errs = append(errs, probes.Errorf("acks", "unknown value %q: want all, leader or none", cfg.Acks))
+		errs = append(errs, probeconfig.Errorf("acks", "unknown value %q: want all, leader or none", cfg.Acks))
 	}
-	password, err := cfg.password()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if cfg.Username == "" && password != "" {
-		errs = append(errs, probes.Errorf("username", "required when password is set (SASL PLAIN)"))
+	if cfg.Username == "" && sh.password != "" {
+		errs = append(errs, probeconfig.Errorf("username", "required when password is set (SASL PLAIN)"))
 	}
 	clientOpts := []kgo.Opt{
 		kgo.SeedBrokers(seeds...),
-		kgo.ClientID(clientID(opts.AgentID, opts.CheckID, false)),
+		kgo.ClientID(clientID(sh.agentID, sh.checkID, false)),
 		kgo.RequiredAcks(ack),
 	}
 	// A fetch, and a batch once decompressed, holds at most max_message_bytes;
@@ -97,33 +99,26 @@ func newKafka(cfg *Config, opts probes.Options) (Transport, error) {
 		// Idempotent writes need acks from all in-sync replicas.
 		clientOpts = append(clientOpts, kgo.DisableIdempotentWrite())
 	}
-	tlsCfg, err := cfg.tlsConfig()
-	switch {
-	case err != nil:
-		errs = append(errs, err)
-	case tlsCfg != nil:
-		clientOpts = append(clientOpts, kgo.DialTLSConfig(tlsCfg))
+	if sh.tls != nil {
+		clientOpts = append(clientOpts, kgo.DialTLSConfig(sh.tls)) // franz-go clones it per connection
 	}
 	if cfg.Username != "" {
-		auth := plain.Auth{User: cfg.Username, Pass: password.Reveal()}
+		auth := plain.Auth{User: cfg.Username, Pass: sh.password.Reveal()}
 		clientOpts = append(clientOpts, kgo.SASL(auth.AsMechanism()))
 	}
-	if err := probes.Join(errs...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &kafkaTransport{
-		checkID:  opts.CheckID,
+	s := &kafkaSettings{
+		checkID:  sh.checkID,
 		seeds:    seeds,
 		topic:    topic,
-		key:      []byte(opts.AgentID + "/" + opts.CheckID),
+		key:      []byte(sh.agentID + "/" + sh.checkID),
 		opts:     clientOpts,
 		username: cfg.Username,
-		log:      log,
-	}, nil
+		log:      sh.log,
+	}
+	return func() Transport { return &kafkaTransport{kafkaSettings: s} }, nil
 }
 
 // parseKafkaURL reads kafka://host:port[,host:port...] into seed addresses.
@@ -132,19 +127,19 @@ func newKafka(cfg *Config, opts probes.Options) (Transport, error) {
 func parseKafkaURL(raw string) ([]string, error) {
 	rest, ok := strings.CutPrefix(raw, "kafka://")
 	if !ok {
-		return nil, probes.Errorf("url", "want kafka://host:port[,host:port...], got %s", redactURL(raw))
+		return nil, probeconfig.Errorf("url", "want kafka://host:port[,host:port...], got %s", redactURL(raw))
 	}
 	if strings.ContainsAny(rest, "/@?#") {
-		return nil, probes.Errorf("url", "want only host:port pairs after kafka:// (no user, path or query; use username and password)")
+		return nil, probeconfig.Errorf("url", "want only host:port pairs after kafka:// (no user, path or query; use username and password)")
 	}
 	var seeds []string
 	for _, hostPort := range strings.Split(rest, ",") {
 		host, port, err := net.SplitHostPort(strings.TrimSpace(hostPort))
 		if err != nil || host == "" {
-			return nil, probes.Errorf("url", "bad broker address %q: want host:port", hostPort)
+			return nil, probeconfig.Errorf("url", "bad broker address %q: want host:port", hostPort)
 		}
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return nil, probes.Errorf("url", "bad port in %q", hostPort)
+			return nil, probeconfig.Errorf("url", "bad port in %q", hostPort)
 		}
 		seeds = append(seeds, net.JoinHostPort(host, port))
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // Kafka is not packaged for this machine: the tests run franz-go's in-process
@@ -124,9 +125,9 @@ func TestKafkaErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := tt.cfg(t)
-			tr, err := newKafka(cfg, testOptions(t))
+			tr, err := buildTransport(cfg, testOptions(t))
 			if err != nil {
-				t.Fatalf("newKafka: %v", err)
+				t.Fatalf("buildTransport: %v", err)
 			}
 			defer tr.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -184,12 +185,12 @@ func TestKafkaFactoryValidation(t *testing.T) {
 		{name: "no topic", cfg: Config{URL: "kafka://127.0.0.1:9092"}, paths: []string{"topic"}},
 		{name: "bad acks", cfg: Config{URL: "kafka://127.0.0.1:9092", Topic: "t", KafkaOptions: KafkaOptions{Acks: "some"}}, paths: []string{"acks"}},
 		{name: "password without username", cfg: Config{URL: "kafka://127.0.0.1:9092", Topic: "t", Password: "x"}, paths: []string{"username"}},
-		{name: "unreadable ca", cfg: Config{URL: "kafka://127.0.0.1:9092", Topic: "t", TLSConfig: &probes.TLSConfig{CAFile: "/nonexistent/ca.pem"}}, paths: []string{"tls_config.ca_file"}},
+		{name: "unreadable ca", cfg: Config{URL: "kafka://127.0.0.1:9092", Topic: "t", TLSConfig: &probeconfig.TLSConfig{CAFile: "/nonexistent/ca.pem"}}, paths: []string{"tls_config.ca_file"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.Protocol = "kafka"
-			_, err := newKafka(&tt.cfg, probes.Options{})
+			_, err := buildTransport(&tt.cfg, probes.Options{})
 			assertFieldPaths(t, err, tt.paths)
 		})
 	}
@@ -208,7 +209,7 @@ func assertFieldPaths(t *testing.T, err error, paths []string) {
 			}
 			return
 		}
-		var fe *probes.FieldError
+		var fe *probeconfig.FieldError
 		if errors.As(e, &fe) {
 			got = append(got, fe.Path)
 			return

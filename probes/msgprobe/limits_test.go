@@ -18,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // hostileCap bounds what a hostile test peer sends, so that a client without
@@ -198,7 +199,7 @@ func TestHTTPBodyLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := &Config{Protocol: "http", URL: srv.URL, MaxMessageBytes: tt.limit,
-				HTTPOptions: HTTPOptions{Receive: HTTPReceiveOptions{Mode: tt.mode, URL: srv.URL + tt.path, Interval: probes.Duration(20 * time.Millisecond)}}}
+				HTTPOptions: HTTPOptions{Receive: HTTPReceiveOptions{Mode: tt.mode, URL: srv.URL + tt.path, Interval: probeconfig.Duration(20 * time.Millisecond)}}}
 			runBounded(t, cfg, tt.want...)
 		})
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // MailOptions are the keys of protocol mail: url is the SMTP server
@@ -39,18 +39,16 @@ type MailOptions struct {
 	// Mailbox is searched for the mails; default INBOX.
 	Mailbox string `yaml:"mailbox,omitempty" json:"mailbox,omitempty"`
 	// PollInterval between IMAP searches; default 500ms.
-	PollInterval probes.Duration `yaml:"poll_interval,omitempty" json:"poll_interval,omitempty"`
+	PollInterval probeconfig.Duration `yaml:"poll_interval,omitempty" json:"poll_interval,omitempty"`
 	// IMAPUsername and IMAPPassword log in to IMAP; default username and
 	// password.
-	IMAPUsername     string        `yaml:"imap_username,omitempty" json:"imap_username,omitempty"`
-	IMAPPassword     probes.Secret `yaml:"imap_password,omitempty" json:"imap_password,omitempty"`
-	IMAPPasswordFile string        `yaml:"imap_password_file,omitempty" json:"imap_password_file,omitempty"`
+	IMAPUsername     string             `yaml:"imap_username,omitempty" json:"imap_username,omitempty"`
+	IMAPPassword     probeconfig.Secret `yaml:"imap_password,omitempty" json:"imap_password,omitempty"`
+	IMAPPasswordFile string             `yaml:"imap_password_file,omitempty" json:"imap_password_file,omitempty"`
 	// SMTPStartTLS makes STARTTLS required on smtp://: a server that does not
 	// offer it fails the run instead of being spoken to in clear text.
 	SMTPStartTLS bool `yaml:"smtp_starttls,omitempty" json:"smtp_starttls,omitempty"`
 }
-
-func init() { register("mail", newMail) }
 
 const (
 	defaultMailbox          = "INBOX"
@@ -58,6 +56,12 @@ const (
 	// mailCommandTimeout bounds one IMAP command of the poll loop and the
 	// clean-up in Close, so a silent server cannot hold them.
 	mailCommandTimeout = 5 * time.Second
+	// mailPollGrace is how long Close lets a poll in flight finish its
+	// commands (a STORE \Deleted, an EXPUNGE) before breaking them off: a
+	// poll broken off mid-command leaves the connection unusable, and the
+	// clean-up that follows on it would fail and leave the probe's mails in
+	// the mailbox.
+	mailPollGrace = 2 * time.Second
 	// mailSubjectPrefix starts every probe mail's Subject, followed by the
 	// check's tag and the payload.
 	mailSubjectPrefix = "vigil-check"
@@ -65,32 +69,12 @@ const (
 
 // mailTransport sends mails over SMTP and reads them back over IMAP.
 type mailTransport struct {
-	checkID      string
-	smtpAddr     string
-	smtpHost     string
-	smtpTLS      bool // implicit TLS (smtps)
-	needStartTLS bool
-	imapAddr     string
-	imapHost     string
-	imapTLS      bool // implicit TLS (imaps)
-	tlsConfig    *tls.Config
-	username     string
-	password     probes.Secret
-	imapUsername string
-	imapPassword probes.Secret
-	from, to     string
-	mailbox      string
-	interval     time.Duration
-	// tag is a hash of agent and check id in every Subject, so that the search
-	// finds this check's mails and no one else's in a shared mailbox.
-	tag string
-	log *slog.Logger
+	*mailSettings
 
 	// smtpConn and imapConn are the raw connections under the clients, for
 	// deadlines and for max_message_bytes: neither go-smtp (a multi-line
 	// reply's lines) nor go-imap (atoms, literals) bounds what a server's
 	// answer may take, so each command's answer gets that many bytes.
-	limit      int64
 	smtpConn   *cappedConn
 	smtp       *smtp.Client
 	imapConn   *cappedConn
@@ -98,14 +82,67 @@ type mailTransport struct {
 	uidExpunge bool
 	receiveFailure
 
-	cancel context.CancelFunc // stops the poll loop
-	done   chan struct{}      // closed when the poll loop has returned
+	// stop asks the poll loop to end after the poll in flight; cancel
+	// breaks off that poll's commands (their connection with them).
+	stop   chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the poll loop has returned
 	// handled holds the UIDs already delivered (or found before Subscribe), so
 	// a mail whose deletion failed is not delivered twice.
 	handled map[imap.UID]bool
 }
 
-func newMail(cfg *Config, opts probes.Options) (Transport, error) {
+// mailSettings are a mail check's settings, compiled once.
+type mailSettings struct {
+	checkID      string
+	smtpAddr     string
+	smtpHost     string
+	smtpTLS      bool // implicit TLS (smtps)
+	needStartTLS bool
+	imapAddr     string
+	imapHost     string
+	imapTLS      bool        // implicit TLS (imaps)
+	tlsConfig    *tls.Config // shared: tlsFor clones it per connection
+	username     string
+	password     probeconfig.Secret
+	imapUsername string
+	imapPassword probeconfig.Secret
+	from, to     string
+	mailbox      string
+	interval     time.Duration
+	// tag is a hash of agent and check id in every Subject, so that the search
+	// finds this check's mails and no one else's in a shared mailbox.
+	tag   string
+	limit int64 // max_message_bytes, per command's answer
+	log   *slog.Logger
+}
+
+func compileMail(sh *shared) (connector, error) {
+	cfg := sh.cfg
+	sum := sha256.Sum256([]byte(sh.agentID + "\x00" + sh.checkID))
+	s := &mailSettings{
+		checkID:      sh.checkID,
+		needStartTLS: cfg.SMTPStartTLS,
+		tlsConfig:    sh.tls,
+		username:     cfg.Username,
+		password:     sh.password,
+		from:         cfg.From,
+		to:           cfg.To,
+		tag:          hex.EncodeToString(sum[:8]),
+		limit:        cfg.maxMessageBytes(defaultMaxMessageBytes),
+		log:          sh.log,
+	}
+	if s.tlsConfig == nil {
+		s.tlsConfig = &tls.Config{}
+	}
+	if err := errors.Join(s.compileServers(cfg), s.compileMailbox(cfg), s.compileLogins(cfg)); err != nil {
+		return nil, err
+	}
+	return func() Transport { return &mailTransport{mailSettings: s} }, nil
+}
+
+// compileServers reads url (SMTP) and imap_url, and smtp_starttls.
+func (s *mailSettings) compileServers(cfg *Config) error {
 	var errs []error
 	smtpHost, smtpPort, smtpTLS, err := mailServer("url", cfg.URL, "smtp", "25", "smtps", "465")
 	if err != nil {
@@ -116,104 +153,79 @@ func newMail(cfg *Config, opts probes.Options) (Transport, error) {
 		errs = append(errs, err)
 	}
 	if cfg.SMTPStartTLS && smtpTLS {
-		errs = append(errs, probes.Errorf("smtp_starttls", "smtps:// already uses TLS; use smtp:// with smtp_starttls"))
+		errs = append(errs, probeconfig.Errorf("smtp_starttls", "smtps:// already uses TLS; use smtp:// with smtp_starttls"))
 	}
+	s.smtpAddr, s.smtpHost, s.smtpTLS = net.JoinHostPort(smtpHost, smtpPort), smtpHost, smtpTLS
+	s.imapAddr, s.imapHost, s.imapTLS = net.JoinHostPort(imapHost, imapPort), imapHost, imapTLS
+	return errors.Join(errs...)
+}
+
+// compileMailbox reads from, to, mailbox and poll_interval.
+func (s *mailSettings) compileMailbox(cfg *Config) error {
+	var errs []error
 	for key, addr := range map[string]string{"from": cfg.From, "to": cfg.To} {
 		if addr == "" {
-			errs = append(errs, probes.Errorf(key, "required for protocol mail"))
+			errs = append(errs, probeconfig.Errorf(key, "required for protocol mail"))
 		} else if _, err := mail.ParseAddress(addr); err != nil {
-			errs = append(errs, probes.Errorf(key, "bad address %q: %v", addr, err))
+			errs = append(errs, probeconfig.Errorf(key, "bad address %q: %v", addr, err))
 		}
 	}
-	mailbox := cfg.Mailbox
-	if mailbox == "" {
-		mailbox = defaultMailbox
+	s.mailbox = cfg.Mailbox
+	if s.mailbox == "" {
+		s.mailbox = defaultMailbox
 	}
-	interval := time.Duration(cfg.PollInterval)
+	s.interval = time.Duration(cfg.PollInterval)
 	switch {
-	case interval == 0:
-		interval = defaultMailPollInterval
-	case interval < 50*time.Millisecond:
-		errs = append(errs, probes.Errorf("poll_interval", "must be at least 50ms, got %s", cfg.PollInterval))
+	case s.interval == 0:
+		s.interval = defaultMailPollInterval
+	case s.interval < 50*time.Millisecond:
+		errs = append(errs, probeconfig.Errorf("poll_interval", "must be at least 50ms, got %s", cfg.PollInterval))
 	}
-	password, err := cfg.password()
+	return errors.Join(errs...)
+}
+
+// compileLogins resolves the SMTP and IMAP credentials: IMAP takes username
+// and password unless imap_username is set.
+func (s *mailSettings) compileLogins(cfg *Config) error {
+	var errs []error
+	if cfg.Username == "" && s.password != "" {
+		errs = append(errs, probeconfig.Errorf("username", "required when password is set (SMTP AUTH PLAIN)"))
+	}
+	imapPassword, err := probeconfig.ResolveSecret("imap_password", cfg.IMAPPassword, cfg.IMAPPasswordFile)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	if cfg.Username == "" && password != "" {
-		errs = append(errs, probes.Errorf("username", "required when password is set (SMTP AUTH PLAIN)"))
-	}
-	imapPassword, err := probes.ResolveSecret("imap_password", cfg.IMAPPassword, cfg.IMAPPasswordFile)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	imapUsername := cfg.IMAPUsername
-	if imapUsername == "" {
-		imapUsername = cfg.Username
-		if imapPassword == "" {
-			imapPassword = password
+	s.imapUsername, s.imapPassword = cfg.IMAPUsername, imapPassword
+	if s.imapUsername == "" {
+		s.imapUsername = cfg.Username
+		if s.imapPassword == "" {
+			s.imapPassword = s.password
 		}
 	}
-	if imapUsername == "" {
-		errs = append(errs, probes.Errorf("imap_username", "required for protocol mail (or set username)"))
+	if s.imapUsername == "" {
+		errs = append(errs, probeconfig.Errorf("imap_username", "required for protocol mail (or set username)"))
 	}
-	tlsCfg, err := cfg.tlsConfig()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if tlsCfg == nil {
-		tlsCfg = &tls.Config{}
-	}
-	if err := probes.Join(errs...); err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256([]byte(opts.AgentID + "\x00" + opts.CheckID))
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &mailTransport{
-		checkID:      opts.CheckID,
-		smtpAddr:     net.JoinHostPort(smtpHost, smtpPort),
-		smtpHost:     smtpHost,
-		smtpTLS:      smtpTLS,
-		needStartTLS: cfg.SMTPStartTLS,
-		imapAddr:     net.JoinHostPort(imapHost, imapPort),
-		imapHost:     imapHost,
-		imapTLS:      imapTLS,
-		tlsConfig:    tlsCfg,
-		username:     cfg.Username,
-		password:     password,
-		imapUsername: imapUsername,
-		imapPassword: imapPassword,
-		from:         cfg.From,
-		to:           cfg.To,
-		mailbox:      mailbox,
-		interval:     interval,
-		tag:          hex.EncodeToString(sum[:8]),
-		limit:        cfg.maxMessageBytes(defaultMaxMessageBytes),
-		log:          log,
-	}, nil
+	return errors.Join(errs...)
 }
 
 // mailServer reads scheme://host[:port] where scheme is plain or secure (implicit
 // TLS), filling in the scheme's default port.
 func mailServer(key, raw, plain, plainPort, secure, securePort string) (host, port string, implicitTLS bool, err error) {
 	if raw == "" {
-		return "", "", false, probes.Errorf(key, "required for protocol mail")
+		return "", "", false, probeconfig.Errorf(key, "required for protocol mail")
 	}
 	u, perr := url.Parse(raw)
 	switch {
 	case perr != nil:
-		return "", "", false, probes.Errorf(key, "cannot parse %s", redactURL(raw))
+		return "", "", false, probeconfig.Errorf(key, "cannot parse %s", redactURL(raw))
 	case u.Scheme != plain && u.Scheme != secure:
-		return "", "", false, probes.Errorf(key, "want %s:// or %s://, got %s", plain, secure, redactURL(raw))
+		return "", "", false, probeconfig.Errorf(key, "want %s:// or %s://, got %s", plain, secure, redactURL(raw))
 	case u.Hostname() == "":
-		return "", "", false, probes.Errorf(key, "no host in %s", redactURL(raw))
+		return "", "", false, probeconfig.Errorf(key, "no host in %s", redactURL(raw))
 	case u.User != nil:
-		return "", "", false, probes.Errorf(key, "put credentials in username and password, not in the url")
+		return "", "", false, probeconfig.Errorf(key, "put credentials in username and password, not in the url")
 	case u.Path != "" && u.Path != "/":
-		return "", "", false, probes.Errorf(key, "want no path in %s", redactURL(raw))
+		return "", "", false, probeconfig.Errorf(key, "want no path in %s", redactURL(raw))
 	}
 	port = u.Port()
 	if port == "" {
@@ -227,7 +239,7 @@ func mailServer(key, raw, plain, plainPort, secure, securePort string) (host, po
 
 // tlsFor returns the TLS settings for host, naming the server when tls_config
 // does not.
-func (m *mailTransport) tlsFor(host string) *tls.Config {
+func (m *mailSettings) tlsFor(host string) *tls.Config {
 	c := m.tlsConfig.Clone()
 	if c.ServerName == "" {
 		c.ServerName = host
@@ -445,8 +457,7 @@ func (m *mailTransport) Subscribe(ctx context.Context, deliver func(payload []by
 		m.handled[uid] = true
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
-	m.done = make(chan struct{})
+	m.stop, m.cancel, m.done = make(chan struct{}), cancel, make(chan struct{})
 	go m.poll(loopCtx, deliver)
 	return nil
 }
@@ -465,13 +476,16 @@ func (m *mailTransport) search() ([]imap.UID, error) {
 }
 
 // poll searches the mailbox every interval, delivers the payloads of new
-// mails, and deletes them.
+// mails, and deletes them, until stop is closed (after the poll in flight) or
+// ctx is done (at once).
 func (m *mailTransport) poll(ctx context.Context, deliver func(payload []byte)) {
 	defer close(m.done)
 	ticker := time.NewTicker(m.interval)
 	defer ticker.Stop()
 	for {
 		select {
+		case <-m.stop:
+			return
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
@@ -612,13 +626,11 @@ func envelopeAddress(s string) string {
 
 // Close stops the poll loop, deletes this check's mails that are still in the
 // mailbox (the poll loop may not have seen the last ones), and ends both
-// sessions, each step bounded by mailCommandTimeout.
+// sessions. A poll in flight may finish first (mailPollGrace), so that the
+// clean-up finds a usable connection; each step after is bounded by
+// mailCommandTimeout.
 func (m *mailTransport) Close() error {
-	if m.cancel != nil {
-		m.cancel()
-		<-m.done
-		m.cancel = nil
-	}
+	m.stopPolling()
 	if m.imap != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), mailCommandTimeout)
 		release := bound(ctx, m.imapConn)
@@ -638,6 +650,25 @@ func (m *mailTransport) Close() error {
 	}
 	m.closeSMTP()
 	return nil
+}
+
+// stopPolling ends the poll loop: it lets a poll in flight finish for up to
+// mailPollGrace, then breaks it off, and returns once the loop has returned.
+func (m *mailTransport) stopPolling() {
+	if m.stop == nil {
+		return
+	}
+	close(m.stop)
+	grace := time.NewTimer(mailPollGrace)
+	select {
+	case <-m.done:
+	case <-grace.C:
+		m.cancel()
+		<-m.done
+	}
+	grace.Stop()
+	m.cancel()
+	m.stop, m.cancel = nil, nil
 }
 
 func (m *mailTransport) closeSMTP() {

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // Postfix and Dovecot are not installed on this machine, so the mail tests run
@@ -62,6 +64,13 @@ type mailServers struct {
 }
 
 func newMailServers(t testing.TB, mode mailTLSMode) *mailServers {
+	t.Helper()
+	return newMailServersWith(t, mode, nil)
+}
+
+// newMailServersWith is newMailServers with the IMAP listener wrapped by
+// wrapIMAP (nil: not wrapped), to make the IMAP server misbehave.
+func newMailServersWith(t testing.TB, mode mailTLSMode, wrapIMAP func(net.Listener) net.Listener) *mailServers {
 	t.Helper()
 	s := &mailServers{user: imapmemserver.NewUser(mailTestUser, mailTestPassword)}
 	if err := s.user.Create("INBOX", nil); err != nil {
@@ -106,6 +115,9 @@ func newMailServers(t testing.TB, mode mailTLSMode) *mailServers {
 		smtpLn, imapLn = tls.NewListener(smtpLn, tlsCfg), tls.NewListener(imapLn, tlsCfg)
 		smtpScheme, imapScheme = "smtps", "imaps"
 	}
+	if wrapIMAP != nil {
+		imapLn = wrapIMAP(imapLn)
+	}
 	imapServer := imapserver.New(imapOptions)
 	smtpDone, imapDone := make(chan struct{}), make(chan struct{})
 	go func() { defer close(smtpDone); _ = smtpServer.Serve(smtpLn) }()
@@ -136,11 +148,11 @@ func (s *mailServers) config() *Config {
 			IMAPURL:      s.imapURL,
 			From:         "Vigil <vigil@example.com>",
 			To:           "probe@example.com",
-			PollInterval: probes.Duration(50 * time.Millisecond),
+			PollInterval: probeconfig.Duration(50 * time.Millisecond),
 		},
 	}
 	if s.caFile != "" {
-		cfg.TLSConfig = &probes.TLSConfig{CAFile: s.caFile}
+		cfg.TLSConfig = &probeconfig.TLSConfig{CAFile: s.caFile}
 	}
 	return cfg
 }
@@ -249,7 +261,7 @@ func TestMailTransport(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			servers := newMailServers(t, mode)
 			cfg := servers.config()
-			built, err := newMail(cfg, testOptions(t))
+			built, err := buildTransport(cfg, testOptions(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -321,7 +333,7 @@ func TestMailErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := newMailServers(t, tt.mode).config()
 			tt.edit(cfg)
-			tr, err := newMail(cfg, testOptions(t))
+			tr, err := buildTransport(cfg, testOptions(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -378,7 +390,7 @@ func TestMailFactoryValidation(t *testing.T) {
 		{name: "no to", edit: func(cfg *Config) { cfg.To = "" }, paths: []string{"to"}},
 		{name: "no imap user", edit: func(cfg *Config) { cfg.Username = "" }, paths: []string{"imap_username"}},
 		{name: "starttls on smtps", edit: func(cfg *Config) { cfg.URL, cfg.SMTPStartTLS = "smtps://127.0.0.1", true }, paths: []string{"smtp_starttls"}},
-		{name: "poll too fast", edit: func(cfg *Config) { cfg.PollInterval = probes.Duration(time.Millisecond) }, paths: []string{"poll_interval"}},
+		{name: "poll too fast", edit: func(cfg *Config) { cfg.PollInterval = probeconfig.Duration(time.Millisecond) }, paths: []string{"poll_interval"}},
 		{name: "imap password twice", edit: func(cfg *Config) { cfg.IMAPPassword, cfg.IMAPPasswordFile = "x", "/etc/x" }, paths: []string{"imap_password"}},
 	}
 	for _, tt := range tests {
@@ -386,7 +398,7 @@ func TestMailFactoryValidation(t *testing.T) {
 			cfg := valid()
 			cfg.Protocol = "mail"
 			tt.edit(&cfg)
-			_, err := newMail(&cfg, probes.Options{})
+			_, err := buildTransport(&cfg, probes.Options{})
 			assertFieldPaths(t, err, tt.paths)
 		})
 	}
@@ -399,5 +411,86 @@ func TestMailProbeRoundTrip(t *testing.T) {
 	assertRoundTrip(t, r, 3)
 	if n := servers.inboxCount(t); n != 0 {
 		t.Errorf("INBOX holds %d mails after the run, want 0", n)
+	}
+}
+
+// slowStoreListener's connections answer a STORE command slowly: they send
+// the first byte of the answer, pause, tell stores, and send the rest after
+// delay. A client told is in the middle of reading the answer.
+type slowStoreListener struct {
+	net.Listener
+	delay  time.Duration
+	stores chan struct{}
+}
+
+func (l slowStoreListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &slowStoreConn{Conn: conn, listener: l}, nil
+}
+
+type slowStoreConn struct {
+	net.Conn
+	listener slowStoreListener
+	storing  atomic.Bool // a STORE came; its answer is the next write
+}
+
+func (c *slowStoreConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if bytes.Contains(b[:n], []byte(" STORE ")) {
+		c.storing.Store(true)
+	}
+	return n, err
+}
+
+func (c *slowStoreConn) Write(b []byte) (int, error) {
+	if len(b) < 2 || !c.storing.CompareAndSwap(true, false) {
+		return c.Conn.Write(b)
+	}
+	n, err := c.Conn.Write(b[:1])
+	if err != nil {
+		return n, err
+	}
+	// The server's slowness, not a wait for a result: a pause after the
+	// first byte (the client is reading the answer by the end of it), the
+	// signal, and a pause before the rest.
+	time.Sleep(c.listener.delay / 4)
+	select {
+	case c.listener.stores <- struct{}{}:
+	default:
+	}
+	time.Sleep(c.listener.delay)
+	m, err := c.Conn.Write(b[1:])
+	return n + m, err
+}
+
+// TestMailCloseDuringPollCleansUp: Close called while the poll loop deletes
+// a delivered mail (its STORE \Deleted sent, the answer awaited) must still
+// leave the mailbox empty. Close used to break that command off, which broke
+// the connection, so that the clean-up failed and the probe's mails stayed.
+func TestMailCloseDuringPollCleansUp(t *testing.T) {
+	stores := make(chan struct{}, 1)
+	servers := newMailServersWith(t, mailTLSNone, func(ln net.Listener) net.Listener {
+		return slowStoreListener{Listener: ln, delay: 300 * time.Millisecond, stores: stores}
+	})
+	tr, _ := startTransport(t, servers.config())
+	publishAll(t, tr, testPayloadsMore(1))
+	select {
+	case <-stores:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the poll loop sent no STORE within 10s")
+	}
+	// The poll loop is now reading the answer to its STORE \Deleted.
+	start := time.Now()
+	if err := tr.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if took := time.Since(start); took > mailPollGrace+mailCommandTimeout {
+		t.Errorf("Close took %v, want at most %v", took, mailPollGrace+mailCommandTimeout)
+	}
+	if n := servers.inboxCount(t); n != 0 {
+		t.Errorf("INBOX holds %d mails after Close, want 0", n)
 	}
 }

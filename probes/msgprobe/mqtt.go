@@ -15,10 +15,8 @@ import (
 	paho5 "github.com/eclipse/paho.golang/paho"
 	paho3 "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
-
-func init() { register("mqtt", newMQTT) }
 
 // MQTTOptions are the MQTT-specific keys of a messaging block.
 type MQTTOptions struct {
@@ -46,22 +44,29 @@ func (o *MQTTOptions) cleanSession() bool { return o.CleanSession == nil || *o.C
 // clean_session: false after it disconnected.
 const mqtt5SessionExpiry = uint32(time.Hour / time.Second)
 
-// mqttSettings is what both client libraries need, resolved by the factory.
+// mqttSettings is what both client libraries need, compiled once per check.
 type mqttSettings struct {
 	broker   *url.URL
 	tls      *tls.Config // nil for plain TCP
 	topic    string
 	qos      byte
 	clean    bool
-	clientID string
 	username string
 	password string
+	// agentID, checkID and uniqueID make each connection's client id: with
+	// uniqueID, a fresh suffix per connection.
+	agentID, checkID string
+	uniqueID         bool
 }
 
-func newMQTT(cfg *Config, opts probes.Options) (Transport, error) {
+// clientID is the client id of a new connection.
+func (s *mqttSettings) clientID() string { return clientID(s.agentID, s.checkID, s.uniqueID) }
+
+func compileMQTT(sh *shared) (connector, error) {
+	cfg := sh.cfg
 	var errs []error
 	if q := cfg.MQTTOptions.QoS; q != nil && (*q < 0 || *q > 2) {
-		errs = append(errs, probes.Errorf("qos", "must be 0, 1 or 2, got %d", *q))
+		errs = append(errs, probeconfig.Errorf("qos", "must be 0, 1 or 2, got %d", *q))
 	}
 	version := cfg.MQTTVersion
 	switch version {
@@ -70,36 +75,30 @@ func newMQTT(cfg *Config, opts probes.Options) (Transport, error) {
 	case "5", "5.0":
 		version = "5"
 	default:
-		errs = append(errs, probes.Errorf("mqtt_version", "unknown MQTT version %q: want \"3.1.1\" or \"5\"", cfg.MQTTVersion))
+		errs = append(errs, probeconfig.Errorf("mqtt_version", "unknown MQTT version %q: want \"3.1.1\" or \"5\"", cfg.MQTTVersion))
 	}
 	topic := cfg.topic()
 	if strings.ContainsAny(topic, "+#\x00") {
-		errs = append(errs, probes.Errorf(topicKey(cfg), "topic %q must not contain wildcards (+ #): the probe publishes to it", topic))
+		errs = append(errs, probeconfig.Errorf(topicKey(cfg), "topic %q must not contain wildcards (+ #): the probe publishes to it", topic))
 	}
 	broker, err := url.Parse(cfg.URL)
 	if err != nil {
-		errs = append(errs, probes.Errorf("url", "cannot parse"))
+		errs = append(errs, probeconfig.Errorf("url", "cannot parse"))
 	}
-	password, err := cfg.password()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	tlsConfig, err := cfg.tlsConfig()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if err := probes.Join(errs...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	s := mqttSettings{
+	s := &mqttSettings{
 		broker:   broker,
-		tls:      tlsConfig,
+		tls:      sh.tls,
 		topic:    topic,
 		qos:      cfg.qos(),
 		clean:    cfg.cleanSession(),
-		clientID: clientID(opts.AgentID, opts.CheckID, !cfg.Persistent && cfg.cleanSession()),
 		username: cfg.Username,
-		password: password.Reveal(),
+		password: sh.password.Reveal(),
+		agentID:  sh.agentID,
+		checkID:  sh.checkID,
+		uniqueID: !cfg.Persistent && cfg.cleanSession(),
 	}
 	if u := broker.User; u != nil && s.username == "" {
 		s.username = u.Username()
@@ -112,9 +111,9 @@ func newMQTT(cfg *Config, opts probes.Options) (Transport, error) {
 		}
 	}
 	if version == "5" {
-		return &mqtt5Transport{mqttSettings: s}, nil
+		return func() Transport { return &mqtt5Transport{mqttSettings: s, clientID: s.clientID()} }, nil
 	}
-	return &mqtt3Transport{mqttSettings: s}, nil
+	return func() Transport { return &mqtt3Transport{mqttSettings: s, clientID: s.clientID()} }, nil
 }
 
 // dial opens the network connection with the run's context, over TLS when the
@@ -138,9 +137,10 @@ func (s *mqttSettings) dial(ctx context.Context) (net.Conn, error) {
 
 // mqtt3Transport speaks MQTT 3.1.1 with eclipse/paho.mqtt.golang.
 type mqtt3Transport struct {
-	mqttSettings
-	client paho3.Client
-	gate   *deliveryGate
+	*mqttSettings
+	clientID string
+	client   paho3.Client
+	gate     *deliveryGate
 
 	mu        sync.Mutex
 	conn      net.Conn // raw connection, closed by Close to abort a hanging handshake
@@ -265,9 +265,10 @@ func (t *mqtt3Transport) Close() error {
 
 // mqtt5Transport speaks MQTT 5 with eclipse/paho.golang.
 type mqtt5Transport struct {
-	mqttSettings
-	client *paho5.Client
-	conn   net.Conn
+	*mqttSettings
+	clientID string
+	client   *paho5.Client
+	conn     net.Conn
 	// gate is set by Subscribe, after paho's reader may already run.
 	gateMu sync.Mutex
 	gate   *deliveryGate

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // writeSelfSignedCert writes a self-signed certificate for 127.0.0.1 and its
@@ -95,7 +95,7 @@ func TestMQTTTLSAndAuth(t *testing.T) {
 		for _, tc := range tests {
 			t.Run("v"+version+" "+tc.name, func(t *testing.T) {
 				cfg := &Config{Protocol: "mqtt", URL: tc.scheme + "://" + m.addr, Topic: "vigil/tls", Messages: 2,
-					Username: "prober", Password: probes.Secret(tc.password), TLSConfig: &probes.TLSConfig{CAFile: tc.caFile},
+					Username: "prober", Password: probeconfig.Secret(tc.password), TLSConfig: &probeconfig.TLSConfig{CAFile: tc.caFile},
 					MQTTOptions: MQTTOptions{MQTTVersion: version}}
 				r := runRoundTripWith(t, cfg, testOptions(t), 3*time.Second)
 				if tc.want == "" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // Prober runs messaging round trips for one check. Each run subscribes,
@@ -29,11 +29,14 @@ import (
 // and the next run connects anew. Prober implements probes.Closer to release a
 // kept Transport.
 type Prober struct {
-	cfg          *Config
-	opts         probes.Options
-	log          *slog.Logger
-	agentTag     string
-	newTransport transportFactory
+	cfg      *Config
+	opts     probes.Options
+	log      *slog.Logger
+	agentTag string
+	// connect opens a fresh Transport from the settings compiled in New.
+	connect connector
+	// secrets are the values scrub hides, resolved in New.
+	secrets []string
 
 	// current is the run that dispatch feeds; nil between runs.
 	current atomic.Pointer[tracker]
@@ -52,23 +55,29 @@ const defaultRunTimeout = 10 * time.Second
 var _ probes.Prober = (*Prober)(nil)
 var _ probes.Closer = (*Prober)(nil)
 
-// New builds a Prober from a Config; it validates cfg again, so a Prober is
-// never built from a bad block. It does no network I/O.
+// New builds a Prober from a Config. It validates cfg and compiles its
+// transport once (secrets and CA files read, clients' settings built), so a
+// Prober is never built from a bad block and a run does no more than connect,
+// subscribe, publish and receive. It does no network I/O.
 func New(cfg *Config, opts probes.Options) (*Prober, error) {
-	if err := cfg.Validate(); err != nil {
+	return newProber(cfg, opts, transports)
+}
+
+// newProber is New with the transport table to use: tests pass one with fake
+// protocols in it.
+func newProber(cfg *Config, opts probes.Options, table map[string]compileFunc) (*Prober, error) {
+	own := *cfg // later edits of the caller's block must not reach a running check
+	connect, s, err := own.compile(opts, table)
+	if err != nil {
 		return nil, err
 	}
-	own := *cfg // later edits of the caller's block must not reach a running check
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	return &Prober{
-		cfg:          &own,
-		opts:         opts,
-		log:          log,
-		agentTag:     agentTag(opts.AgentID),
-		newTransport: transports[cfg.Protocol],
+		cfg:      &own,
+		opts:     opts,
+		log:      s.log,
+		agentTag: agentTag(opts.AgentID),
+		connect:  connect,
+		secrets:  secretsOf(&own, s.password),
 	}, nil
 }
 
@@ -132,7 +141,7 @@ func (p *Prober) closeTransport() error {
 func (p *Prober) scrub(err error) error {
 	msg := err.Error()
 	clean := msg
-	for _, secret := range p.secrets() {
+	for _, secret := range p.secrets {
 		if len(secret) > 0 {
 			clean = strings.ReplaceAll(clean, secret, "<secret>")
 		}
@@ -143,12 +152,14 @@ func (p *Prober) scrub(err error) error {
 	return &scrubbedError{msg: clean, err: err}
 }
 
-func (p *Prober) secrets() []string {
+// secretsOf lists the secrets of cfg that errors must not show: the password,
+// and one in the url's userinfo.
+func secretsOf(cfg *Config, password probeconfig.Secret) []string {
 	var out []string
-	if pw, err := p.cfg.password(); err == nil && pw != "" {
-		out = append(out, pw.Reveal())
+	if password != "" {
+		out = append(out, password.Reveal())
 	}
-	if u, err := url.Parse(p.cfg.URL); err == nil && u.User != nil {
+	if u, err := url.Parse(cfg.URL); err == nil && u.User != nil {
 		if pw, ok := u.User.Password(); ok && pw != "" {
 			out = append(out, pw)
 		}

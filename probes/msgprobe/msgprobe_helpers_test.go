@@ -85,6 +85,23 @@ func runRoundTripWith(t testing.TB, cfg *Config, opts probes.Options, timeout ti
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	return runOnce(t, p, timeout)
+}
+
+// runRoundTripTable is runRoundTrip with a transport table of the test's own
+// (fake protocols) and a timeout.
+func runRoundTripTable(t testing.TB, cfg *Config, table map[string]compileFunc, timeout time.Duration) *probes.Result {
+	t.Helper()
+	p, err := newProber(cfg, testOptions(t), table)
+	if err != nil {
+		t.Fatalf("newProber: %v", err)
+	}
+	return runOnce(t, p, timeout)
+}
+
+// runOnce runs p once within timeout and closes it.
+func runOnce(t testing.TB, p *Prober, timeout time.Duration) *probes.Result {
+	t.Helper()
 	defer func() {
 		if err := p.Close(); err != nil {
 			t.Logf("close prober: %v", err)
@@ -148,4 +165,14 @@ func closedPortAddr(t testing.TB) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// buildTransport compiles cfg as New does and opens one Transport from it,
+// for tests that drive a transport directly.
+func buildTransport(cfg *Config, opts probes.Options) (Transport, error) {
+	connect, _, err := cfg.compile(opts, transports)
+	if err != nil {
+		return nil, err
+	}
+	return connect(), nil
 }

@@ -86,7 +86,7 @@ func asStrings(payloads [][]byte) []string {
 // a collector, and closes it when the test ends.
 func startTransport(t testing.TB, cfg *Config) (Transport, *collector) {
 	t.Helper()
-	tr, err := transports[cfg.Protocol](cfg, testOptions(t))
+	tr, err := buildTransport(cfg, testOptions(t))
 	if err != nil {
 		t.Fatalf("build %s transport: %v", cfg.Protocol, err)
 	}
@@ -135,7 +135,7 @@ func assertSame(t testing.TB, got, want []string) {
 // benchRoundTrip measures one publish-to-delivery on a connected transport.
 func benchRoundTrip(b *testing.B, cfg *Config) {
 	b.Helper()
-	tr, err := transports[cfg.Protocol](cfg, testOptions(b))
+	tr, err := buildTransport(cfg, testOptions(b))
 	if err != nil {
 		b.Fatal(err)
 	}

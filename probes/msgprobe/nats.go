@@ -12,22 +12,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
-
-func init() {
-	register("nats", newNATS)
-	register("jetstream", newNATS)
-}
 
 // natsTransport is core NATS pub/sub, or JetStream (publish with ack, an
 // ephemeral consumer on the stream filtered by the subject) when jetStream is set.
 type natsTransport struct {
-	url       string
-	subject   string
-	stream    string
-	jetStream bool
-	opts      []nats.Option
+	*natsSettings
 
 	nc       *nats.Conn
 	sub      *nats.Subscription
@@ -44,50 +35,56 @@ const (
 	jetStreamMaxMsgs = 10000
 )
 
-func newNATS(cfg *Config, opts probes.Options) (Transport, error) {
+// natsSettings are a NATS or JetStream check's settings, compiled once.
+type natsSettings struct {
+	url       string
+	subject   string
+	stream    string
+	jetStream bool
+	// opts are every connection's options but its name, which names the
+	// connection (uniqueName: with a fresh suffix each time).
+	opts             []nats.Option
+	agentID, checkID string
+	uniqueName       bool
+}
+
+func compileNATS(sh *shared) (connector, error) {
+	cfg := sh.cfg
 	var errs []error
 	subject := cfg.topic()
 	if err := checkNATSSubject(subject); err != nil {
-		errs = append(errs, probes.Errorf(topicKey(cfg), "%v", err))
+		errs = append(errs, probeconfig.Errorf(topicKey(cfg), "%v", err))
 	}
 	stream := cfg.Stream
 	switch {
 	case cfg.Protocol != "jetstream" && stream != "":
-		errs = append(errs, probes.Errorf("stream", "only for protocol jetstream"))
+		errs = append(errs, probeconfig.Errorf("stream", "only for protocol jetstream"))
 	case stream == "":
 		stream = "vigil_" + strings.NewReplacer(".", "_", "*", "_", ">", "_").Replace(subject)
 	case strings.ContainsAny(stream, ". *>/\\\t"):
-		errs = append(errs, probes.Errorf("stream", "stream name %q must not contain dots, spaces, wildcards or slashes", stream))
+		errs = append(errs, probeconfig.Errorf("stream", "stream name %q must not contain dots, spaces, wildcards or slashes", stream))
 	}
-	password, err := cfg.password()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	tlsConfig, err := cfg.tlsConfig()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if err := probes.Join(errs...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	t := &natsTransport{url: cfg.URL, subject: subject, stream: stream, jetStream: cfg.Protocol == "jetstream"}
-	t.opts = []nats.Option{
-		nats.Name(clientID(opts.AgentID, opts.CheckID, !cfg.Persistent)),
+	s := &natsSettings{url: cfg.URL, subject: subject, stream: stream, jetStream: cfg.Protocol == "jetstream",
+		agentID: sh.agentID, checkID: sh.checkID, uniqueName: !cfg.Persistent}
+	s.opts = []nats.Option{
 		// The core reconnects on its own terms (next run); a client silently
 		// reconnecting under a run would hide what the probe is there to see.
 		nats.NoReconnect(),
 		nats.NoCallbacksAfterClientClose(),
 	}
 	if cfg.Username != "" {
-		t.opts = append(t.opts, nats.UserInfo(cfg.Username, password.Reveal()))
+		s.opts = append(s.opts, nats.UserInfo(cfg.Username, sh.password.Reveal()))
 	}
-	if tlsConfig != nil || strings.HasPrefix(cfg.URL, "tls://") {
+	if tlsConfig := sh.tls; tlsConfig != nil || strings.HasPrefix(cfg.URL, "tls://") {
 		if tlsConfig == nil {
 			tlsConfig = &tls.Config{}
 		}
-		t.opts = append(t.opts, nats.Secure(tlsConfig))
+		s.opts = append(s.opts, nats.Secure(tlsConfig)) // nats.go clones it per connection
 	}
-	return t, nil
+	return func() Transport { return &natsTransport{natsSettings: s} }, nil
 }
 
 // topicKey is the key the user set, for error paths.
@@ -139,7 +136,8 @@ func (t *natsTransport) Connect(ctx context.Context) error {
 		timeout = max(time.Until(deadline), time.Millisecond)
 	}
 	dialer := &ctxDialer{ctx: ctx}
-	opts := append(t.opts[:len(t.opts):len(t.opts)], nats.Timeout(timeout), nats.SetCustomDialer(dialer))
+	opts := append(t.opts[:len(t.opts):len(t.opts)],
+		nats.Name(clientID(t.agentID, t.checkID, t.uniqueName)), nats.Timeout(timeout), nats.SetCustomDialer(dialer))
 	nc, err := nats.Connect(t.url, opts...)
 	if errors.Is(err, nats.ErrNoServers) && dialer.lastErr != nil {
 		return fmt.Errorf("%w: %w", err, dialer.lastErr)

@@ -10,13 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
-
-func init() {
-	register("redis", newRedis)
-	register("redis-stream", newRedis)
-}
 
 // RedisOptions are the Redis-specific keys of a messaging block. With protocol
 // redis the topic is a Pub/Sub channel; with redis-stream it is a stream key.
@@ -37,10 +32,7 @@ const streamField = "payload"
 // publish; the probe deletes the entries it added once read, and the rest at
 // Close).
 type redisTransport struct {
-	options *redis.Options
-	topic   string
-	stream  bool
-	maxLen  int64
+	*redisSettings
 
 	client *redis.Client
 	pubsub *redis.PubSub
@@ -54,43 +46,47 @@ type redisTransport struct {
 	added map[string]bool // stream entry ids this transport added, not yet deleted
 }
 
-func newRedis(cfg *Config, opts probes.Options) (Transport, error) {
+// redisSettings are a Redis check's settings, compiled once.
+type redisSettings struct {
+	// options are every client's options but its name, which names the
+	// connection (uniqueName: with a fresh suffix each time).
+	options          *redis.Options
+	topic            string
+	stream           bool
+	maxLen           int64
+	agentID, checkID string
+	uniqueName       bool
+}
+
+func compileRedis(sh *shared) (connector, error) {
+	cfg := sh.cfg
 	var errs []error
 	if cfg.StreamMaxLen < 0 {
-		errs = append(errs, probes.Errorf("stream_maxlen", "must not be negative, got %d", cfg.StreamMaxLen))
+		errs = append(errs, probeconfig.Errorf("stream_maxlen", "must not be negative, got %d", cfg.StreamMaxLen))
 	}
 	if cfg.StreamMaxLen != 0 && cfg.Protocol != "redis-stream" {
-		errs = append(errs, probes.Errorf("stream_maxlen", "only for protocol redis-stream"))
+		errs = append(errs, probeconfig.Errorf("stream_maxlen", "only for protocol redis-stream"))
 	}
 	if cfg.StreamMaxLen > 0 && cfg.StreamMaxLen < int64(cfg.messages()) {
 		// Trimming would drop the run's own entries before the reader gets them.
-		errs = append(errs, probes.Errorf("stream_maxlen", "must be at least messages (%d), or the probe trims away its own messages", cfg.messages()))
+		errs = append(errs, probeconfig.Errorf("stream_maxlen", "must be at least messages (%d), or the probe trims away its own messages", cfg.messages()))
 	}
 	options, err := redis.ParseURL(cfg.URL)
 	if err != nil {
-		errs = append(errs, probes.Errorf("url", "not a Redis url: %v", err))
+		errs = append(errs, probeconfig.Errorf("url", "not a Redis url: %v", err))
 	}
-	password, err := cfg.password()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	tlsConfig, err := cfg.tlsConfig()
-	if err != nil {
-		errs = append(errs, err)
-	}
-	if err := probes.Join(errs...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	if cfg.Username != "" {
 		options.Username = cfg.Username
 	}
-	if password != "" {
-		options.Password = password.Reveal()
+	if sh.password != "" {
+		options.Password = sh.password.Reveal()
 	}
-	if tlsConfig != nil {
-		options.TLSConfig = tlsConfig
+	if sh.tls != nil {
+		options.TLSConfig = sh.tls
 	}
-	options.ClientName = clientID(opts.AgentID, opts.CheckID, !cfg.Persistent)
 	// The core retries on its own terms (next run, new connection).
 	options.MaxRetries = -1
 	options.DialerRetries = 1
@@ -103,11 +99,15 @@ func newRedis(cfg *Config, opts probes.Options) (Transport, error) {
 	if maxLen == 0 {
 		maxLen = defaultStreamMaxLen
 	}
-	return &redisTransport{options: options, topic: cfg.topic(), stream: cfg.Protocol == "redis-stream", maxLen: maxLen}, nil
+	s := &redisSettings{options: options, topic: cfg.topic(), stream: cfg.Protocol == "redis-stream", maxLen: maxLen,
+		agentID: sh.agentID, checkID: sh.checkID, uniqueName: !cfg.Persistent}
+	return func() Transport { return &redisTransport{redisSettings: s} }, nil
 }
 
 func (t *redisTransport) Connect(ctx context.Context) error {
-	t.client = redis.NewClient(t.options)
+	options := *t.options // NewClient fills in defaults: a copy per client
+	options.ClientName = clientID(t.agentID, t.checkID, t.uniqueName)
+	t.client = redis.NewClient(&options)
 	return t.client.Ping(ctx).Err()
 }
 

@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 func redisAdmin(t testing.TB, url string) *redis.Client {
@@ -98,12 +98,12 @@ func TestRedisFailures(t *testing.T) {
 	}{
 		{name: "broker down", protocol: "redis", cfg: Config{URL: "redis://" + closedPortAddr(t) + "/0"},
 			want: []string{"connect redis://127.0.0.1:", "connection refused"}},
-		{name: "wrong password key", protocol: "redis", cfg: Config{URL: url, Username: user, Password: probes.Secret("Wr0ngPassw0rd")},
+		{name: "wrong password key", protocol: "redis", cfg: Config{URL: url, Username: user, Password: probeconfig.Secret("Wr0ngPassw0rd")},
 			want: []string{"connect redis://127.0.0.1:6379/0", "WRONGPASS"}},
 		{name: "wrong password in url stream", protocol: "redis-stream",
 			cfg:  Config{URL: strings.Replace(url, "redis://", "redis://"+user+":Wr0ngPassw0rd@", 1)},
 			want: []string{"WRONGPASS"}},
-		{name: "right password", protocol: "redis", cfg: Config{URL: url, Username: user, Password: probes.Secret("R1ghtPassw0rd")}, pass: true},
+		{name: "right password", protocol: "redis", cfg: Config{URL: url, Username: user, Password: probeconfig.Secret("R1ghtPassw0rd")}, pass: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

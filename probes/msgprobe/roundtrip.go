@@ -176,14 +176,10 @@ func (p *Prober) roundTrip(ctx context.Context, r *probes.Result) error {
 	defer p.current.Store(nil)
 
 	if transport == nil {
-		var err error
-		transport, err = p.newTransport(cfg, probes.Options{AgentID: p.opts.AgentID, CheckID: p.opts.CheckID, Logger: p.log})
-		if err != nil {
-			return fmt.Errorf("build transport: %w", err)
-		}
+		transport = p.connect()
 		p.kept = transport // from here on Probe closes it, whatever happens next
 		begin := time.Now()
-		err = transport.Connect(ctx)
+		err := transport.Connect(ctx)
 		r.Phases = append(r.Phases, probes.Phase{Name: "connect", Duration: time.Since(begin)})
 		if err != nil {
 			return fmt.Errorf("connect %s: %w", cfg.safeURL(), err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -74,20 +75,26 @@ func (r *relay) Subscribe(ctx context.Context, deliver func([]byte)) error {
 	})
 }
 
-func init() {
+// relayTransports is the transport table with the relay's protocols added:
+// test-<inner>-<mode> is protocol inner behind a relay in mode.
+func relayTransports() map[string]compileFunc {
+	table := maps.Clone(transports)
 	for _, inner := range []string{"nats", "amqp"} {
 		for _, mode := range []string{"dup", "swap", "corrupt", "drop", "nosub"} {
-			register("test-"+inner+"-"+mode, func(cfg *Config, opts probes.Options) (Transport, error) {
-				c := *cfg
+			table["test-"+inner+"-"+mode] = func(s *shared) (connector, error) {
+				c := *s.cfg
 				c.Protocol = inner
-				t, err := transports[inner](&c, opts)
+				innerShared := *s
+				innerShared.cfg = &c
+				connect, err := transports[inner](&innerShared)
 				if err != nil {
 					return nil, err
 				}
-				return &relay{Transport: t, mode: mode}, nil
-			})
+				return func() Transport { return &relay{Transport: connect(), mode: mode} }, nil
+			}
 		}
 	}
+	return table
 }
 
 // TestCounting drives the real core through a misbehaving relay over real
@@ -124,7 +131,7 @@ func TestCounting(t *testing.T) {
 			}
 			cfg := &Config{Protocol: tc.protocol, URL: url, Topic: uniqueTopic(t), Messages: tc.messages, MaxLoss: tc.maxLoss}
 			begin := time.Now()
-			r := runRoundTripWith(t, cfg, testOptions(t), time.Second)
+			r := runRoundTripTable(t, cfg, relayTransports(), time.Second)
 			m := r.Messaging
 			got := counts{m.Sent, m.Received, m.Lost, m.Duplicated, m.Reordered, m.Corrupted}
 			if got != tc.want {
@@ -209,13 +216,13 @@ func TestAgentsShareTopic(t *testing.T) {
 	}
 }
 
-// countingFactory wraps p's factory and counts the transports it builds.
+// countingFactory wraps p's connector and counts the transports it opens.
 func countingFactory(p *Prober) *int {
 	n := new(int)
-	inner := p.newTransport
-	p.newTransport = func(cfg *Config, opts probes.Options) (Transport, error) {
+	inner := p.connect
+	p.connect = func() Transport {
 		*n++
-		return inner(cfg, opts)
+		return inner()
 	}
 	return n
 }
@@ -358,7 +365,7 @@ func TestPersistentRecoversFromKilledConnection(t *testing.T) {
 func TestPersistentFailureReconnects(t *testing.T) {
 	url := requireBroker(t, envNATS, defaultNATS)
 	cfg := &Config{Protocol: "test-nats-drop", URL: url, Topic: uniqueTopic(t), Persistent: true, Messages: 2}
-	p, err := New(cfg, testOptions(t))
+	p, err := newProber(cfg, testOptions(t), relayTransports())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,17 +546,13 @@ func TestBrokerRestartDuringRun(t *testing.T) {
 			}
 			defer p.Close()
 			killAt := 0
-			inner := p.newTransport
-			p.newTransport = func(cfg *Config, opts probes.Options) (Transport, error) {
-				tr, err := inner(cfg, opts)
-				if err != nil {
-					return nil, err
-				}
-				return &publishHook{Transport: tr, before: func(seq int) {
+			inner := p.connect
+			p.connect = func() Transport {
+				return &publishHook{Transport: inner(), before: func(seq int) {
 					if seq == killAt {
 						m.stop()
 					}
-				}}, nil
+				}}
 			}
 			run := func() *probes.Result {
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

@@ -2,11 +2,14 @@ package msgprobe
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
-	"sort"
+	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // Transport moves opaque payloads through one broker or endpoint. The round-trip
@@ -38,24 +41,60 @@ type Transport interface {
 // could not route to any subscriber (AMQP mandatory returns); they count as lost.
 var ErrUnroutable = fmt.Errorf("message unroutable")
 
-// transportFactory builds a Transport for one check. It is called once per run,
-// or once per connection with persistent: true.
-type transportFactory func(cfg *Config, opts probes.Options) (Transport, error)
+// Each transport is split in two. Its compile function turns a messaging
+// block into settings once, when the check is built (or validated): it checks
+// the protocol's keys and resolves what they name (the password and TLS
+// settings come resolved in shared, and a transport builds its own clients'
+// options, HTTP transports, templates). The connector it returns opens a fresh,
+// unconnected Transport from those settings without reading a file or doing
+// I/O, once per run, or once per connection with persistent: true; the
+// Transport does the per-run work (connect, subscribe, publish, receive).
 
-// transports maps protocol names to factories; each transport file registers
-// itself in init.
-var transports = map[string]transportFactory{}
+// compileFunc compiles the block in s into a connector for one check. Its
+// errors are FieldErrors of the protocol's own keys; s holds the keys every
+// protocol shares already resolved (their errors are reported by the caller).
+type compileFunc func(s *shared) (connector, error)
 
-func register(protocol string, f transportFactory) { transports[protocol] = f }
+// connector opens a new Transport from settings compiled once.
+type connector func() Transport
 
-// Protocols lists the registered protocol names, sorted.
-func Protocols() []string {
-	var out []string
-	for p := range transports {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
+// transports is the one table of messaging transports: each protocol name and
+// the compile function of its file. Tests that need a fake protocol pass
+// their own table to newProber; nothing changes this one.
+var transports = map[string]compileFunc{
+	"mqtt":         compileMQTT,
+	"nats":         compileNATS,
+	"jetstream":    compileNATS,
+	"amqp":         compileAMQP,
+	"redis":        compileRedis,
+	"redis-stream": compileRedis,
+	"kafka":        compileKafka,
+	"websocket":    compileWebSocket,
+	"http":         compileHTTP,
+	"mail":         compileMail,
+}
+
+// Protocols lists the protocol names of the transport table, sorted.
+func Protocols() []string { return protocolNames(transports) }
+
+func protocolNames(table map[string]compileFunc) []string {
+	return slices.Sorted(maps.Keys(table))
+}
+
+// shared is what every transport compiles from the keys all protocols share,
+// resolved once when the check is built: the block itself, the check's
+// identity, and the password and TLS settings.
+type shared struct {
+	cfg     *Config
+	agentID string
+	checkID string
+	log     *slog.Logger // never nil
+	// password is password or password_file's content.
+	password probeconfig.Secret
+	// tls is tls_config built, nil without the block. Every connection of the
+	// check shares it: a transport whose client library modifies a tls.Config
+	// hands it a clone.
+	tls *tls.Config
 }
 
 // aliveChecker is implemented by transports that can tell, without I/O, that

@@ -11,7 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 // WebSocketOptions are the WebSocket-specific keys of a messaging block. The url
@@ -23,8 +23,6 @@ type WebSocketOptions struct {
 	Subprotocols []string `yaml:"subprotocols,omitempty" json:"subprotocols,omitempty"`
 }
 
-func init() { register("websocket", newWebSocket) }
-
 // websocketCloseWait bounds the closing handshake: past it the connection is
 // dropped, so Close never waits on a peer that went silent.
 const websocketCloseWait = 2 * time.Second
@@ -32,12 +30,7 @@ const websocketCloseWait = 2 * time.Second
 // websocketTransport writes each payload as a text frame and delivers every
 // frame the endpoint sends back.
 type websocketTransport struct {
-	checkID string
-	url     string // as configured: userinfo in it becomes basic auth
-	safeURL string // without userinfo or query, for errors
-	dial    websocket.DialOptions
-	limit   int64 // max_message_bytes
-	log     *slog.Logger
+	*websocketSettings
 	receiveFailure
 
 	conn   *websocket.Conn
@@ -45,52 +38,54 @@ type websocketTransport struct {
 	done   chan struct{}      // closed when the read loop has returned
 }
 
-func newWebSocket(cfg *Config, opts probes.Options) (Transport, error) {
+// websocketSettings are a WebSocket check's settings, compiled once; every
+// connection shares the HTTP client (websocket.Dial copies the options).
+type websocketSettings struct {
+	checkID string
+	url     string // as configured: userinfo in it becomes basic auth
+	safeURL string // without userinfo or query, for errors
+	dial    websocket.DialOptions
+	limit   int64 // max_message_bytes
+	log     *slog.Logger
+}
+
+func compileWebSocket(sh *shared) (connector, error) {
+	cfg := sh.cfg
 	var errs []error
 	u, err := url.Parse(cfg.URL)
 	switch {
 	case err != nil:
-		errs = append(errs, probes.Errorf("url", "cannot parse %s", redactURL(cfg.URL)))
+		errs = append(errs, probeconfig.Errorf("url", "cannot parse %s", redactURL(cfg.URL)))
 	case u.Scheme != "ws" && u.Scheme != "wss":
-		errs = append(errs, probes.Errorf("url", "want ws:// or wss://, got %s", redactURL(cfg.URL)))
+		errs = append(errs, probeconfig.Errorf("url", "want ws:// or wss://, got %s", redactURL(cfg.URL)))
 	case u.Host == "":
-		errs = append(errs, probes.Errorf("url", "no host in %s", redactURL(cfg.URL)))
+		errs = append(errs, probeconfig.Errorf("url", "no host in %s", redactURL(cfg.URL)))
 	}
-	header, err := requestHeader(cfg)
-	if err != nil {
-		errs = append(errs, err)
-	}
-	tlsCfg, err := cfg.tlsConfig()
+	header, err := requestHeader(cfg, sh.password)
 	if err != nil {
 		errs = append(errs, err)
 	}
 	for i, p := range cfg.Subprotocols {
 		if p == "" {
-			errs = append(errs, probes.Errorf(fmt.Sprintf("subprotocols[%d]", i), "must not be empty"))
+			errs = append(errs, probeconfig.Errorf(fmt.Sprintf("subprotocols[%d]", i), "must not be empty"))
 		}
 	}
-	if err := probes.Join(errs...); err != nil {
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.TLSClientConfig = tlsCfg
-	transport.Proxy = nil // probes measure the path to the target, not to a proxy
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	return &websocketTransport{
-		checkID: opts.CheckID,
+	s := &websocketSettings{
+		checkID: sh.checkID,
 		url:     cfg.URL,
 		safeURL: redactURL(cfg.URL),
 		dial: websocket.DialOptions{
-			HTTPClient:   &http.Client{Transport: transport},
+			HTTPClient:   &http.Client{Transport: newHTTPTransport(sh.tls)},
 			HTTPHeader:   header,
 			Subprotocols: cfg.Subprotocols,
 		},
 		limit: cfg.maxMessageBytes(defaultMaxMessageBytes),
-		log:   log,
-	}, nil
+		log:   sh.log,
+	}
+	return func() Transport { return &websocketTransport{websocketSettings: s} }, nil
 }
 
 // Connect performs the opening handshake.

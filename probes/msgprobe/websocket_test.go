@@ -168,7 +168,7 @@ func TestWebSocketHandshakeOptions(t *testing.T) {
 // A peer that never answers the close frame must not hold Close for long.
 func TestWebSocketCloseBounded(t *testing.T) {
 	srv := newEchoServer(t, echoHangClose)
-	tr, err := newWebSocket(&Config{Protocol: "websocket", URL: srv.url}, testOptions(t))
+	tr, err := buildTransport(&Config{Protocol: "websocket", URL: srv.url}, testOptions(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestWebSocketErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tr, err := newWebSocket(tt.cfg, testOptions(t))
+			tr, err := buildTransport(tt.cfg, testOptions(t))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -253,7 +253,7 @@ func TestWebSocketFactoryValidation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.cfg.Protocol = "websocket"
-			_, err := newWebSocket(&tt.cfg, probes.Options{})
+			_, err := buildTransport(&tt.cfg, probes.Options{})
 			assertFieldPaths(t, err, tt.paths)
 		})
 	}

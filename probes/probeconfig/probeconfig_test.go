@@ -1,4 +1,4 @@
-package probes
+package probeconfig
 
 import (
 	"crypto/ecdsa"

@@ -1,0 +1,105 @@
+// Package kinds is the one table of check kinds: for each kind, the key of its
+// block in a check (http, dns, messaging), how the block is validated and how
+// it builds the kind's Prober. internal/config decodes a check's blocks into
+// Blocks and asks the table everything else, so a new kind is one field of
+// Blocks and one row of table, here. (The table cannot live in package probes:
+// every kind imports probes for Result.) The messaging transports have their
+// own table in msgprobe.
+package kinds
+
+import (
+	"fmt"
+
+	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/dnsprobe"
+	"github.com/vigil-monitoring/vigil/probes/httpprobe"
+	"github.com/vigil-monitoring/vigil/probes/msgprobe"
+)
+
+// Blocks are the probe blocks of a check, one field per kind, inlined into the
+// check's YAML; a valid check sets exactly one.
+type Blocks struct {
+	HTTP      *httpprobe.Config `yaml:"http,omitempty" json:"http,omitempty"`
+	DNS       *dnsprobe.Config  `yaml:"dns,omitempty" json:"dns,omitempty"`
+	Messaging *msgprobe.Config  `yaml:"messaging,omitempty" json:"messaging,omitempty"`
+}
+
+// table lists every kind, in the order errors name them.
+var table = [...]Kind{
+	row("http", func(b *Blocks) *httpprobe.Config { return b.HTTP }, (*httpprobe.Config).Validate, httpprobe.New),
+	row("dns", func(b *Blocks) *dnsprobe.Config { return b.DNS }, (*dnsprobe.Config).Validate, dnsprobe.New),
+	row("messaging", func(b *Blocks) *msgprobe.Config { return b.Messaging }, (*msgprobe.Config).Validate, msgprobe.New),
+}
+
+// Kind is one row of the table.
+type Kind struct {
+	// Name is the key of the kind's block in a check and the kind label of the
+	// check's series.
+	Name     string
+	set      func(*Blocks) bool
+	validate func(*Blocks) error
+	build    func(*Blocks, probes.Options) (probes.Prober, error)
+}
+
+// row makes the table row of a kind whose block is field of Blocks.
+func row[C any, P probes.Prober](name string, field func(*Blocks) *C,
+	validate func(*C) error, build func(*C, probes.Options) (P, error)) Kind {
+	return Kind{
+		Name:     name,
+		set:      func(b *Blocks) bool { return field(b) != nil },
+		validate: func(b *Blocks) error { return validate(field(b)) },
+		build: func(b *Blocks, opts probes.Options) (probes.Prober, error) {
+			p, err := build(field(b), opts)
+			if err != nil {
+				return nil, err // not a typed nil in a non-nil interface
+			}
+			return p, nil
+		},
+	}
+}
+
+// Names lists the kinds' names in table order: "http", "dns", "messaging".
+func Names() []string {
+	out := make([]string, len(table))
+	for i := range table {
+		out[i] = table[i].Name
+	}
+	return out
+}
+
+// Set lists the kinds whose blocks b sets; a valid check sets exactly one.
+func (b *Blocks) Set() []Kind {
+	var out []Kind
+	for _, k := range table {
+		if k.set(b) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Kind is the name of the kind b sets, or "" when it sets none. With more
+// than one set (refused by validation), the first in table order.
+func (b *Blocks) Kind() string {
+	for _, k := range table {
+		if k.set(b) {
+			return k.Name
+		}
+	}
+	return ""
+}
+
+// Validate validates b's block of kind k. Errors are probeconfig.FieldErrors
+// relative to the block, whose key is k.Name.
+func (k Kind) Validate(b *Blocks) error { return k.validate(b) }
+
+// Build returns the Prober of the kind b sets; the error names opts.CheckID
+// when b sets none.
+func (b *Blocks) Build(opts probes.Options) (probes.Prober, error) {
+	for _, k := range table {
+		if k.set(b) {
+			return k.build(b, opts)
+		}
+	}
+	return nil, fmt.Errorf("check %s has no probe kind", opts.CheckID)
+}

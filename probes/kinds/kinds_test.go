@@ -1,0 +1,61 @@
+package kinds
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/dnsprobe"
+	"github.com/vigil-monitoring/vigil/probes/httpprobe"
+	"github.com/vigil-monitoring/vigil/probes/msgprobe"
+)
+
+func TestTable(t *testing.T) {
+	if got, want := Names(), []string{"http", "dns", "messaging"}; !slices.Equal(got, want) {
+		t.Errorf("Names() = %q, want %q", got, want)
+	}
+	tests := []struct {
+		name   string
+		blocks Blocks
+		kind   string
+		set    int
+	}{
+		{"none", Blocks{}, "", 0},
+		{"http", Blocks{HTTP: &httpprobe.Config{URL: "http://127.0.0.1/"}}, "http", 1},
+		{"dns", Blocks{DNS: &dnsprobe.Config{Server: "127.0.0.1", QueryName: "example.com"}}, "dns", 1},
+		{"messaging", Blocks{Messaging: &msgprobe.Config{Protocol: "nats", URL: "nats://127.0.0.1:4222", Topic: "t"}}, "messaging", 1},
+		{"two", Blocks{HTTP: &httpprobe.Config{}, DNS: &dnsprobe.Config{}}, "http", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.blocks.Kind(); got != tt.kind {
+				t.Errorf("Kind() = %q, want %q", got, tt.kind)
+			}
+			set := tt.blocks.Set()
+			if len(set) != tt.set {
+				t.Fatalf("Set() has %d kinds, want %d", len(set), tt.set)
+			}
+			if tt.set != 1 {
+				return
+			}
+			if err := set[0].Validate(&tt.blocks); err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			p, err := tt.blocks.Build(probes.Options{CheckID: "s/f/c"})
+			if err != nil || p == nil {
+				t.Fatalf("Build = %v, %v", p, err)
+			}
+			if c, ok := p.(probes.Closer); ok {
+				c.Close()
+			}
+		})
+	}
+	if _, err := (&Blocks{}).Build(probes.Options{CheckID: "s/f/c"}); err == nil || err.Error() != "check s/f/c has no probe kind" {
+		t.Errorf("Build of no kind: %v", err)
+	}
+	// A bad block fails Build with the kind's error, and no typed nil Prober.
+	p, err := (&Blocks{HTTP: &httpprobe.Config{}}).Build(probes.Options{})
+	if err == nil || p != nil {
+		t.Errorf("Build of a bad block = %v, %v; want nil and an error", p, err)
+	}
+}
