@@ -83,4 +83,10 @@ type Observation struct {
 	Duration time.Duration
 	Success  bool
 	Error    string
+	// AgentFault, when set, says the run failed for a reason of the agent's
+	// own, e.g. "too many open files" (probes.Result.AgentFault): it says
+	// nothing about the service. The check is blind until its next real
+	// result; meanwhile the feature's time is unmonitored, its state shows
+	// unknown, and no failure streak counts it.
+	AgentFault string
 }

@@ -2,6 +2,7 @@ package sla
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"go.etcd.io/bbolt"
 )
@@ -15,6 +16,16 @@ import (
 // returns once its write is on disk, as with Update.
 type groupCommit struct {
 	db *bbolt.DB
+	// backlog is what failed to reach the store, written again at the next
+	// heartbeat (storehealth.go).
+	backlog storeBacklog
+	// outageIDs is the last outage ID handed out: IDs are given in memory,
+	// so that a write that fails and is retried keeps its ID and two outages
+	// never share one.
+	outageIDs atomic.Uint64
+	// failWrites, when set (by tests), fails every transaction after its
+	// writes ran, as a full disk fails a commit.
+	failWrites atomic.Pointer[error]
 
 	mu      sync.Mutex
 	pending []*pendingWrite
@@ -66,7 +77,7 @@ func (g *groupCommit) write(fn func(*bbolt.Tx) error) error {
 // error. The funcs only put records, so running one twice is harmless.
 func (g *groupCommit) commit(batch []*pendingWrite) {
 	g.commits++
-	err := g.db.Update(func(tx *bbolt.Tx) error {
+	err := g.update(func(tx *bbolt.Tx) error {
 		for _, w := range batch {
 			if err := w.fn(tx); err != nil {
 				return err
@@ -77,9 +88,24 @@ func (g *groupCommit) commit(batch []*pendingWrite) {
 	for _, w := range batch {
 		w.err = err
 		if err != nil && len(batch) > 1 {
-			w.err = g.db.Update(w.fn)
+			w.err = g.update(w.fn)
 		}
 		w.finished = true
 		w.wake <- struct{}{}
 	}
+}
+
+// update runs fn in one read-write transaction: every write to the store
+// goes through it.
+func (g *groupCommit) update(fn func(*bbolt.Tx) error) error {
+	fail := g.failWrites.Load()
+	if fail == nil {
+		return g.db.Update(fn)
+	}
+	return g.db.Update(func(tx *bbolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return *fail
+	})
 }

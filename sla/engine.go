@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 const (
@@ -95,20 +94,17 @@ func Open(opts Options) (*Engine, error) {
 		return nil, errors.New("sla store: no storage path")
 	}
 	if err := os.MkdirAll(opts.Path, 0o750); err != nil {
-		return nil, fmt.Errorf("sla store %s: create directory: %w", opts.Path, err)
+		return nil, storeOpenError(opts.Path, false, fmt.Errorf("create directory: %w", err))
 	}
 	e := newEngine(opts, filepath.Join(opts.Path, storeFile), false)
-	db, err := bbolt.Open(e.file, 0o600, &bbolt.Options{Timeout: lockTimeout, NoSync: opts.noSync})
+	db, err := openStore(e.file, bbolt.Options{Timeout: lockTimeout, NoSync: opts.noSync})
 	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("sla store %s is locked (another vigil running?): %w", e.file, err)
-		}
-		return nil, storeError(e.file, "open (corrupt or unreadable? move it aside to start afresh)", err)
+		return nil, storeOpenError(e.file, false, err)
 	}
 	e.db = db
 	e.commits.db = db
 	now := e.nowNanos()
-	err = db.Update(func(tx *bbolt.Tx) error {
+	openTx := func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
@@ -138,10 +134,11 @@ func Open(opts Options) (*Engine, error) {
 			return err
 		}
 		return putHeartbeat(tx, now)
-	})
+	}
+	err = guard(func() error { return db.Update(openTx) })
 	if err != nil {
 		_ = db.Close()
-		return nil, storeError(e.file, "load", err)
+		return nil, storeOpenError(e.file, false, err)
 	}
 	e.stop, e.done = make(chan struct{}), make(chan struct{})
 	go e.heartbeatLoop()
@@ -158,18 +155,15 @@ func OpenReadOnly(path string) (*Engine, error) {
 		file = filepath.Join(path, storeFile)
 	}
 	if _, err := os.Stat(file); err != nil {
-		return nil, fmt.Errorf("sla store %s: %w", file, err)
+		return nil, storeOpenError(file, true, err)
 	}
 	e := newEngine(Options{}, file, true)
-	db, err := bbolt.Open(file, 0o600, &bbolt.Options{Timeout: lockTimeout, ReadOnly: true})
+	db, err := openStore(file, bbolt.Options{Timeout: lockTimeout, ReadOnly: true})
 	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("sla store %s is locked by a running agent; use /api/v1/report: %w", file, err)
-		}
-		return nil, storeError(file, "open (corrupt or unreadable?)", err)
+		return nil, storeOpenError(file, true, err)
 	}
 	e.db = db
-	err = db.View(func(tx *bbolt.Tx) error {
+	loadTx := func(tx *bbolt.Tx) error {
 		for _, name := range allBuckets {
 			if tx.Bucket(name) == nil {
 				return fmt.Errorf("bucket %s missing: not a vigil store", name)
@@ -187,10 +181,11 @@ func OpenReadOnly(path string) (*Engine, error) {
 			}
 		}
 		return nil
-	})
+	}
+	err = guard(func() error { return db.View(loadTx) })
 	if err != nil {
 		_ = db.Close()
-		return nil, storeError(file, "load", err)
+		return nil, storeOpenError(file, true, err)
 	}
 	return e, nil
 }
@@ -261,48 +256,65 @@ func (e *Engine) resume(tx *bbolt.Tx, heartbeat, now int64, clean bool) error {
 	if heartbeat == 0 {
 		return nil
 	}
+	before := e.gaps
 	gap := interval{heartbeat, max(now, heartbeat)}
 	if gap.end > gap.start {
-		e.gaps = append(e.gaps, gap)
+		e.gaps = append(slices.Clip(e.gaps), gap)
 		if err := tx.Bucket(bucketGaps).Put(be64(gap.start), be64(gap.end)); err != nil {
 			return err
 		}
 	}
-	// A scrape just before a crash may have seen counters up to one heartbeat
-	// past the last persisted one; crediting that much keeps them monotonic.
-	// After a clean Close the counters were persisted up to the end.
-	credit := min(gap.end-gap.start, int64(e.heartbeatInterval))
+	// After a crash the agent may have run on for up to one heartbeat
+	// interval after the last heartbeat, and scrapes seen the counters grow
+	// meanwhile. After a clean Close the last heartbeat was the end.
+	ranOn := min(gap.end-gap.start, int64(e.heartbeatInterval))
 	if clean {
-		credit = 0
+		ranOn = 0
 	}
+	var l ledger
 	for _, f := range e.all {
-		present := len(f.presence) > 0 && f.presence[len(f.presence)-1].end == openEnd
-		if present {
-			f.counters.unmonitored += gap.end - gap.start
-			if f.open != nil && credit > 0 && !contains(f.maint, heartbeat) {
-				f.counters.downtime += credit
-			}
-			if n := len(f.degraded); n > 0 && f.degraded[n-1].end == openEnd && !contains(f.maint, heartbeat) {
-				f.counters.degraded += credit
-			}
-		}
-		if spell := f.endSpellsAt(heartbeat); spell != nil {
-			if err := putInterval(tx, bucketDegraded, f.key, *spell); err != nil {
-				return err
-			}
-		}
-		if f.machine == StateRecovering {
-			f.machine = StateDown // recovery starts over after a restart
-			if err := putMachine(tx, f.key, f.machine, f.machineSince); err != nil {
-				return err
-			}
-		}
-		f.counters.at = max(f.counters.at, now)
-		if err := putCounters(tx, f.key, f.counters); err != nil {
+		if err := f.resume(tx, before, e.gaps, heartbeat, now, ranOn, &l); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// resume carries one feature over the gap [heartbeat, now): before are the
+// gaps without it, gaps with it. The counters come back at no less than a
+// scrape may have seen (computed from the record as it was, as if the agent
+// had run on for ranOn), and the difference from the record is their lead.
+func (f *feature) resume(tx *bbolt.Tx, before, gaps []interval, heartbeat, now, ranOn int64, l *ledger) error {
+	seen := f.counters
+	if ranOn > 0 {
+		last := heartbeat + ranOn
+		l.build(f, before, min(seen.at, seen.downAt), last, last)
+		seen = f.shown(last, l)
+	}
+	if f.configured {
+		f.counters.unmonitored += now - heartbeat
+		// A feature cut by an agent fault is checked afresh after the restart.
+		if n := len(f.presence); n > 0 && f.presence[n-1].end != openEnd {
+			f.presence = append(f.presence, interval{now, openEnd})
+			if err := putInterval(tx, bucketPresence, f.key, f.presence[n]); err != nil {
+				return err
+			}
+		}
+	}
+	if spell := f.endSpellsAt(heartbeat); spell != nil {
+		if err := putInterval(tx, bucketDegraded, f.key, *spell); err != nil {
+			return err
+		}
+	}
+	if f.machine == StateRecovering {
+		f.machine = StateDown // recovery starts over after a restart
+		if err := putMachine(tx, f.key, f.machine, f.machineSince); err != nil {
+			return err
+		}
+	}
+	f.accountTo(now, gaps, l)
+	f.counters.lift(seen)
+	return putCounters(tx, f.key, f.counters)
 }
 
 // endSpellsAt ends an open degraded spell when the agent stopped: after a
@@ -401,7 +413,7 @@ func (e *Engine) Configure(specs []FeatureSpec) error {
 	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
-	err := e.db.Update(func(tx *bbolt.Tx) error {
+	err := e.commits.update(func(tx *bbolt.Tx) error {
 		// Features come in key order: pack the pages (bbolt's default half
 		// fills them), since the store is mmapped and its pages count in the
 		// agent's resident memory. 10,000 features: 10.3 -> 5 MB of records.
@@ -432,6 +444,11 @@ func (e *Engine) Configure(specs []FeatureSpec) error {
 		return nil
 	})
 	if err != nil {
+		keys := make([]string, 0, len(snaps))
+		for _, s := range snaps {
+			keys = append(keys, s.key)
+		}
+		e.writeFailed(err, keys, nil) // memory has the new config: write it at the next heartbeat
 		return storeError(e.file, "configure", err)
 	}
 	return nil
@@ -467,6 +484,13 @@ func (r *removal) put(tx *bbolt.Tx, fkey string) error {
 func (f *feature) remove(now int64) *removal {
 	f.configured = false
 	f.gen++
+	if f.blindSince != 0 { // the cut in presence ends as the feature goes
+		f.blindDone += max(0, now-max(f.counters.at, f.blindSince))
+		f.blindSince = 0
+	}
+	for i := range f.checks {
+		f.checks[i].blind = false
+	}
 	if n := len(f.presence); n > 0 && f.presence[n-1].end == openEnd {
 		f.presence[n-1].end = max(now, f.presence[n-1].start)
 	}
@@ -650,6 +674,15 @@ func (f *feature) observe(idx int, o Observation, e *Engine) (change, bool) {
 		return change{}, false // a straggler older than the latest result
 	}
 	c.has, c.lastStart, c.last = true, t, o
+	if o.AgentFault != "" {
+		// The agent could not check: no evaluation, and the feature's time
+		// is unmonitored until the check's next real result.
+		c.blind = true
+		ch := change{presence: f.cut(t)}
+		return ch, ch.presence != nil
+	}
+	c.blind = false
+	begun := f.uncut(t)
 	if !f.allReported {
 		f.allReported = true
 		for i := range f.checks {
@@ -664,10 +697,12 @@ func (f *feature) observe(idx int, o Observation, e *Engine) (change, bool) {
 		f.extendMaint(max(t, e.nowNanos()) + int64(maintHorizon))
 	}
 	if contains(f.maint, t) {
-		return change{}, false // maintenance: the state machine does not hear of it
+		// maintenance: the state machine does not hear of it
+		return change{presence: begun}, begun != nil
 	}
 	ch := f.step(t, f.evaluate(t))
-	return ch, ch.transition || ch.outage != nil || ch.degraded != nil
+	ch.presence = begun
+	return ch, ch.transition || ch.outage != nil || ch.degraded != nil || ch.presence != nil
 }
 
 // persist writes what one evaluation changed; call with f.mu held.
@@ -676,6 +711,13 @@ func (e *Engine) persist(f *feature, ch change) {
 	state := f.machine
 	if ch.transition {
 		reasonText = f.reason.String(state)
+	}
+	var tw *transitionWrite
+	if ch.transition {
+		tw = &transitionWrite{at: f.lastEval, rec: transitionRecord{From: ch.from, To: state, Reason: reasonText}}
+	}
+	if ch.outage != nil && ch.outage.ID == 0 {
+		ch.outage.ID = e.commits.outageIDs.Add(1)
 	}
 	e.writeMu.RLock()
 	defer e.writeMu.RUnlock()
@@ -687,12 +729,17 @@ func (e *Engine) persist(f *feature, ch change) {
 			if err := putMachine(tx, f.key, state, f.machineSince); err != nil {
 				return err
 			}
-			if err := putTransition(tx, f.key, f.lastEval, transitionRecord{From: ch.from, To: state, Reason: reasonText}); err != nil {
+			if err := putTransition(tx, f.key, tw.at, tw.rec); err != nil {
 				return err
 			}
 		}
 		if ch.outage != nil {
 			if err := putOutage(tx, f.key, ch.outage); err != nil {
+				return err
+			}
+		}
+		if ch.presence != nil {
+			if err := putInterval(tx, bucketPresence, f.key, *ch.presence); err != nil {
 				return err
 			}
 		}
@@ -702,7 +749,9 @@ func (e *Engine) persist(f *feature, ch change) {
 		return nil
 	})
 	if err != nil {
-		e.log.Error("sla store write failed", "file", e.file, "service", f.spec.Service, "feature", f.spec.Feature, "err", err)
+		e.log.Error("sla store write failed; kept in memory, written again at the next heartbeat", "file", e.file,
+			"service", f.spec.Service, "feature", f.spec.Feature, "err", err)
+		e.writeFailed(err, []string{f.key}, tw)
 	}
 }
 
@@ -729,6 +778,7 @@ func (e *Engine) heartbeatLoop() {
 func (e *Engine) beat(final bool) error {
 	e.beatMu.Lock()
 	defer e.beatMu.Unlock()
+	e.retryUnsaved()
 	now := e.nowNanos()
 	e.mu.RLock()
 	all, gaps := e.all, e.gaps
@@ -752,7 +802,7 @@ func (e *Engine) beat(final bool) error {
 		}
 		before := f.counters
 		f.accountTo(now, gaps, &l)
-		if f.counters.downtime != before.downtime || f.counters.degraded != before.degraded {
+		if !f.counters.sameTotals(before) {
 			c := f.counters
 			s.counters = &c
 		}
@@ -772,7 +822,7 @@ func (e *Engine) beat(final bool) error {
 	if e.closed.Load() {
 		return nil
 	}
-	err := e.db.Update(func(tx *bbolt.Tx) error {
+	err := e.commits.update(func(tx *bbolt.Tx) error {
 		for _, s := range snaps {
 			if s.counters != nil {
 				if err := putCounters(tx, s.key, *s.counters); err != nil {
@@ -803,27 +853,31 @@ func (e *Engine) beat(final bool) error {
 		return putHeartbeat(tx, now)
 	})
 	if err != nil {
+		keys := make([]string, 0, len(snaps))
+		for _, s := range snaps {
+			keys = append(keys, s.key)
+		}
+		e.beatFailed(err, keys, compact)
 		return storeError(e.file, "heartbeat", err)
 	}
+	e.beatSaved()
 	return nil
 }
 
-// accountTo adds downtime and degraded time up to now to the counters.
+// accountTo adds downtime, degraded and blind time up to now to the
+// counters.
 func (f *feature) accountTo(now int64, gaps []interval, l *ledger) {
 	if now <= f.counters.at {
 		return
 	}
 	l.build(f, gaps, min(f.counters.at, f.counters.downAt), now, now)
-	if to := f.downtimeHorizon(now); to > f.counters.downAt {
-		f.counters.downtime += measure(l.down, f.counters.downAt, to)
-		f.counters.downAt = to
-	}
-	f.counters.degraded += measure(l.degraded, f.counters.at, now)
-	f.counters.at = now
+	f.counters = f.shown(now, l)
+	f.blindDone = 0
 }
 
-// Ready reports whether the store is open.
-func (e *Engine) Ready() bool { return e != nil && !e.closed.Load() }
+// Ready reports whether the store is open and keeping up: false while
+// writes fail (StoreHealth).
+func (e *Engine) Ready() bool { return e != nil && !e.closed.Load() && !e.StoreHealth().Failing() }
 
 // Close writes a final heartbeat and the counters, and closes the store. It
 // is safe to call more than once.
@@ -833,6 +887,10 @@ func (e *Engine) Close() error {
 			close(e.stop)
 			<-e.done
 			e.closeErr = e.beat(true)
+			if h := e.StoreHealth(); h.Failing() {
+				e.closeErr = fmt.Errorf("%w; %d records of history written since %s are lost",
+					e.closeErr, h.Pending, h.Since.Format(time.RFC3339))
+			}
 		}
 		// Holding both locks, no Configure, heartbeat or evaluation is
 		// between its closed check and its write.

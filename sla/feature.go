@@ -17,6 +17,10 @@ type checkState struct {
 	lastStart  int64
 	last       Observation
 	has        bool
+	// blind is true while the latest result is an agent fault
+	// (Observation.AgentFault): the check says nothing about the service
+	// until its next real result, and evaluations leave it out.
+	blind bool
 	// failing is scratch for the evaluation in progress.
 	failing failKind
 }
@@ -113,6 +117,41 @@ type counters struct {
 	// recovers, the open outage may still end at the start of recovery, so
 	// downtime is accounted only up to there: a counter cannot take back time.
 	downAt int64
+	// downLead and degradedLead are how far downtime and degraded run ahead
+	// of the durable record: after a crash a counter resumes from the most a
+	// scrape may have seen (it cannot go back), which may include time the
+	// record now calls unmonitored. Time the record adds later pays the lead
+	// off first, so the counters never count it twice and stay within one
+	// heartbeat interval of the report (DESIGN.md "SLA semantics").
+	downLead     int64
+	degradedLead int64
+}
+
+// credit adds x of the record's time to a counter that leads the record by
+// *lead: the lead is used up first.
+func credit(total, lead *int64, x int64) {
+	paid := min(*lead, x)
+	*lead -= paid
+	*total += x - paid
+}
+
+// lift raises the downtime and degraded totals to at least seen's, the
+// difference becoming lead.
+func (c *counters) lift(seen counters) {
+	if d := seen.downtime - c.downtime; d > 0 {
+		c.downtime += d
+		c.downLead += d
+	}
+	if d := seen.degraded - c.degraded; d > 0 {
+		c.degraded += d
+		c.degradedLead += d
+	}
+}
+
+// sameTotals reports whether c and d export the same values and leads.
+func (c counters) sameTotals(d counters) bool {
+	return c.downtime == d.downtime && c.degraded == d.degraded && c.unmonitored == d.unmonitored &&
+		c.downLead == d.downLead && c.degradedLead == d.degradedLead
 }
 
 // downtimeHorizon is how far downtime is final at now: up to the start of
@@ -156,7 +195,16 @@ type feature struct {
 	open     *outageRec   // the open outage, also the last of outages
 	outages  []*outageRec // sorted by start
 	degraded []interval   // spells in state degraded; the last may be open
-	presence []interval   // spans configured; the last may be open
+	// presence are the spans the feature was configured and could be
+	// checked; the last may be open. A configured feature's presence is cut
+	// while one of its checks is blind (an agent fault): that time is
+	// unmonitored, as is time the feature was not configured.
+	presence []interval
+	// blindSince is where the current cut in presence began; 0 when none.
+	// blindDone is cut time since counters.at, ended, not yet in the
+	// unmonitored counter: the next heartbeat accounts and persists it (a
+	// crash before loses nothing, the gap since that heartbeat covers it).
+	blindSince, blindDone int64
 
 	maint      []interval     // materialized maintenance windows, sorted, merged
 	maintFrom  int64          // the current maintenance schedule applies from here
@@ -197,6 +245,8 @@ func (f *feature) evaluate(t int64) evaluation {
 		c := &f.checks[i]
 		c.failing = notFailing
 		switch {
+		case c.blind:
+			continue // an agent fault says nothing about the service
 		case !c.has:
 			if !f.allReported {
 				continue // before every check has reported, judge only those that have
@@ -260,6 +310,50 @@ type change struct {
 	outageOpen  bool       // the outage was opened by this evaluation
 	degraded    *interval  // the degraded spell opened or closed
 	degradedOld bool
+	presence    *interval // the presence span cut or begun again (agent faults)
+}
+
+// cut begins a cut in presence at t when a check turns blind, and returns
+// the span it ended; nil if the feature was cut already. Call with f.mu held.
+func (f *feature) cut(t int64) *interval {
+	n := len(f.presence)
+	if f.blindSince != 0 || !f.configured || n == 0 || f.presence[n-1].end != openEnd {
+		return nil
+	}
+	// Not before the time the counters have accounted: they never take
+	// time back, and the report must agree with them.
+	at := max(t, f.counters.at, f.presence[n-1].start)
+	f.presence[n-1].end = at
+	f.blindSince = at
+	return &f.presence[n-1]
+}
+
+// uncut ends the cut in presence at t once no check is blind, and returns
+// the new span; nil if nothing changed. Call with f.mu held.
+func (f *feature) uncut(t int64) *interval {
+	if f.blindSince == 0 {
+		return nil
+	}
+	for i := range f.checks {
+		if f.checks[i].blind {
+			return nil
+		}
+	}
+	at := max(t, f.counters.at, f.blindSince)
+	f.blindDone += at - max(f.counters.at, f.blindSince)
+	f.blindSince = 0
+	f.presence = append(f.presence, interval{at, openEnd})
+	return &f.presence[len(f.presence)-1]
+}
+
+// blindReason explains a cut: "agent: too many open files (check api)".
+func (f *feature) blindReason() string {
+	for i := range f.checks {
+		if c := &f.checks[i]; c.blind {
+			return fmt.Sprintf("agent: %s (check %s)", c.last.AgentFault, f.spec.Checks[i].Name)
+		}
+	}
+	return "agent: checks could not run"
 }
 
 // step feeds one evaluation at time t into the state machine.
@@ -317,7 +411,14 @@ func (f *feature) step(t int64, ev evaluation) change {
 			f.failStreak++
 			f.noteFailed(&f.pending)
 			if f.failStreak >= clampThreshold(f.spec.FailureThreshold) {
-				o := &outageRec{Start: f.pendingStart, End: openEnd, Cause: f.pendingCause,
+				start := f.pendingStart
+				if k := len(f.outages); k > 0 && start <= f.outages[k-1].Start {
+					// The last outage opened and closed at this very instant
+					// (evaluations out of order share a time): the store keys
+					// outages by start, and this one must not replace it.
+					start = f.outages[k-1].Start + 1
+				}
+				o := &outageRec{Start: start, End: openEnd, Cause: f.pendingCause,
 					ChecksFailed: append([]string(nil), f.pending...)}
 				f.open = o
 				f.outages = append(f.outages, o)
@@ -389,9 +490,13 @@ func containsString(list []string, s string) bool {
 	return false
 }
 
-// shownState is the state as users see it at now: maintenance when inside a
-// window, unknown until the first result of this run, else the machine's.
+// shownState is the state as users see it at now: unknown while a check is
+// blind, maintenance when inside a window, unknown until the first result of
+// this run, else the machine's.
 func (f *feature) shownState(now int64) (State, int64) {
+	if f.blindSince != 0 {
+		return StateUnknown, f.blindSince // unmonitored comes first, as in the ledger
+	}
 	if i := maintIndex(f.maint, now); i >= 0 {
 		return StateMaintenance, f.maint[i].start
 	}

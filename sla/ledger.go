@@ -145,13 +145,7 @@ func (f *feature) numbers(now int64, gaps []interval, l *ledger) numbers {
 	for i, w := range burnWindows {
 		n.burn[i] = l.window(now-int64(w.d), now).burnRate(f.spec.Objective)
 	}
-	c := f.counters
-	if to := f.downtimeHorizon(now); to > c.downAt {
-		c.downtime += measure(l.down, c.downAt, to)
-	}
-	if now > c.at {
-		c.degraded += measure(l.degraded, c.at, now)
-	}
+	c := f.shown(now, l)
 	n.downtime, n.degraded, n.unmonitored = seconds(c.downtime), seconds(c.degraded), seconds(c.unmonitored)
 	n.outages = c.compactedOutages + uint64(len(f.outages))
 	if k := len(f.outages); k > 0 {
@@ -161,4 +155,24 @@ func (f *feature) numbers(now int64, gaps []interval, l *ledger) numbers {
 		n.lastDuration = seconds(interval{o.Start, o.End}.closedAt(now).end - o.Start)
 	}
 	return n
+}
+
+// shown returns the counters as exported at now: the accounted totals plus
+// what the record adds since, from a ledger built up to now (leads paid off
+// first), and the time cut by agent faults since. Call with f.mu held.
+func (f *feature) shown(now int64, l *ledger) counters {
+	c := f.counters
+	if to := f.downtimeHorizon(now); to > c.downAt {
+		credit(&c.downtime, &c.downLead, measure(l.down, c.downAt, to))
+		c.downAt = to
+	}
+	if now > c.at {
+		credit(&c.degraded, &c.degradedLead, measure(l.degraded, c.at, now))
+		c.unmonitored += f.blindDone
+		if f.blindSince != 0 {
+			c.unmonitored += max(0, now-max(c.at, f.blindSince))
+		}
+		c.at = now
+	}
+	return c
 }

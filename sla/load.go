@@ -25,7 +25,7 @@ func (e *Engine) load(tx *bbolt.Tx) (heartbeat int64, err error) {
 		e.lastCompact = get64(c)
 	}
 	bad := func(bucket []byte, key []byte, err error) error {
-		return fmt.Errorf("bucket %s key %q: %w", bucket, key, err)
+		return damaged(fmt.Errorf("bucket %s key %q: %w", bucket, key, err))
 	}
 
 	sets := labelSets{}
@@ -67,15 +67,18 @@ func (e *Engine) load(tx *bbolt.Tx) (heartbeat int64, err error) {
 		return 0, err
 	}
 	err = tx.Bucket(bucketCounters).ForEach(func(k, v []byte) error {
-		if len(v) != 40 && len(v) != 48 {
-			return bad(bucketCounters, k, fmt.Errorf("value of %d bytes, want 48", len(v)))
+		if len(v) != 40 && len(v) != 48 && len(v) != 64 {
+			return bad(bucketCounters, k, fmt.Errorf("value of %d bytes, want 64", len(v)))
 		}
 		f := e.feature(string(k))
 		f.counters = counters{downtime: get64(v), degraded: get64(v[8:]), unmonitored: get64(v[16:]),
 			compactedOutages: uint64(get64(v[24:])), at: get64(v[32:])}
 		f.counters.downAt = f.counters.at
-		if len(v) == 48 {
+		if len(v) >= 48 {
 			f.counters.downAt = get64(v[40:])
+		}
+		if len(v) == 64 {
+			f.counters.downLead, f.counters.degradedLead = get64(v[48:]), get64(v[56:])
 		}
 		return nil
 	})
@@ -92,6 +95,7 @@ func (e *Engine) load(tx *bbolt.Tx) (heartbeat int64, err error) {
 			return bad(bucketOutages, k, err)
 		}
 		f := e.feature(fkey)
+		e.commits.outageIDs.Store(max(e.commits.outageIDs.Load(), o.ID))
 		f.outages = append(f.outages, o)
 		if o.End == openEnd {
 			f.open = o
@@ -101,6 +105,7 @@ func (e *Engine) load(tx *bbolt.Tx) (heartbeat int64, err error) {
 	if err != nil {
 		return 0, err
 	}
+	e.commits.outageIDs.Store(max(e.commits.outageIDs.Load(), tx.Bucket(bucketOutages).Sequence()))
 	intervals := []struct {
 		bucket []byte
 		list   func(f *feature) *[]interval
@@ -137,13 +142,20 @@ func (e *Engine) load(tx *bbolt.Tx) (heartbeat int64, err error) {
 		// An open outage is the newest; anything else means a damaged store,
 		// which the machine state below would contradict.
 		if f.open != nil && f.outages[len(f.outages)-1] != f.open {
-			return 0, fmt.Errorf("feature %s: open outage is not the newest", f.spec.Service+"/"+f.spec.Feature)
+			return 0, damaged(fmt.Errorf("feature %s: open outage is not the newest", f.spec.Service+"/"+f.spec.Feature))
 		}
 		if f.open != nil && f.machine != StateDown && f.machine != StateRecovering {
 			f.machine = StateDown // the outage record was written, its transition was lost
 		}
 		if f.open == nil && (f.machine == StateDown || f.machine == StateRecovering) {
 			f.machine = StateUp
+		}
+		if f.configured && len(f.presence) == 0 {
+			// Configure writes both in one transaction; only damage parts
+			// them. Unconfigured, the next Configure opens a span again.
+			// (A configured feature's last span may be closed: an agent
+			// fault cut it, and resume opens it again.)
+			f.configured = false
 		}
 		f.maint = slices.Clip(f.maint)
 		f.lastEval = max(f.lastEval, f.machineSince)

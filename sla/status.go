@@ -45,6 +45,9 @@ func (e *Engine) status(f *feature, now int64, gaps []interval, l *ledger) Featu
 	if n.state != StateUp && n.state != StateUnknown && n.state != StateMaintenance {
 		s.Reason = f.reason.String(n.state)
 	}
+	if f.blindSince != 0 {
+		s.Reason = f.blindReason()
+	}
 	for i := range f.checks {
 		c, spec := &f.checks[i], &f.spec.Checks[i]
 		cs := CheckStatus{Name: spec.Name, Kind: spec.Kind}
@@ -52,6 +55,7 @@ func (e *Engine) status(f *feature, now int64, gaps []interval, l *ledger) Featu
 			start := c.last.Start
 			cs.LastRun, cs.Up = &start, c.last.Success
 			cs.DurationSeconds, cs.Error = c.last.Duration.Seconds(), c.last.Error
+			cs.AgentFault = c.last.AgentFault
 		}
 		s.Checks = append(s.Checks, cs)
 	}

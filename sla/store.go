@@ -17,7 +17,7 @@ var (
 	bucketMeta        = []byte("meta")        // heartbeat, format, last compaction
 	bucketFeatures    = []byte("features")    // featureKey -> featureRecord JSON
 	bucketMachine     = []byte("machine")     // featureKey -> machineRecord JSON
-	bucketCounters    = []byte("counters")    // featureKey -> 5 × 8 bytes
+	bucketCounters    = []byte("counters")    // featureKey -> 8 × 8 bytes (older stores: 5 or 6)
 	bucketOutages     = []byte("outages")     // featureKey\0start -> outageRec JSON
 	bucketTransitions = []byte("transitions") // featureKey\0at\0seq -> transitionRecord JSON
 	bucketDegraded    = []byte("degraded")    // featureKey\0start -> end
@@ -151,6 +151,11 @@ func putOutage(tx *bbolt.Tx, fkey string, o *outageRec) error {
 		}
 		o.ID = id
 	}
+	if o.ID > b.Sequence() { // IDs are handed out in memory (groupCommit.outageIDs)
+		if err := b.SetSequence(o.ID); err != nil {
+			return err
+		}
+	}
 	return putJSON(b, timeKey(fkey, o.Start), o)
 }
 
@@ -164,8 +169,9 @@ func putTransition(tx *bbolt.Tx, fkey string, at int64, rec transitionRecord) er
 }
 
 func putCounters(tx *bbolt.Tx, fkey string, c counters) error {
-	v := make([]byte, 0, 48)
-	for _, n := range []int64{c.downtime, c.degraded, c.unmonitored, int64(c.compactedOutages), c.at, c.downAt} {
+	v := make([]byte, 0, 64)
+	for _, n := range []int64{c.downtime, c.degraded, c.unmonitored, int64(c.compactedOutages), c.at, c.downAt,
+		c.downLead, c.degradedLead} {
 		v = append(v, be64(n)...)
 	}
 	return tx.Bucket(bucketCounters).Put([]byte(fkey), v)

@@ -100,6 +100,9 @@ type CheckStatus struct {
 	LastRun         *time.Time `json:"last_run"` // nil before the first result
 	DurationSeconds float64    `json:"duration_seconds"`
 	Error           string     `json:"error"`
+	// AgentFault is set when the last run failed for the agent's own reason
+	// (e.g. "too many open files"), not the service's.
+	AgentFault string `json:"agent_fault,omitempty"`
 }
 
 // FeatureStatus is the state of one configured feature, for /api/v1/features

@@ -97,7 +97,7 @@ func New(opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.expo = expo.New(a.reg, opts.Logger, a.metrics, a.engine)
-	wrapped.MustRegister(a.engine.IncidentCollector())
+	wrapped.MustRegister(a.engine.IncidentCollector(), a.engine.StorageCollector())
 	a.sched, err = schedule.New(schedule.Options{Logger: opts.Logger, Lateness: a.metrics.Lateness, InFlight: a.metrics.InFlight})
 	if err != nil {
 		_ = a.engine.Close()
@@ -216,7 +216,8 @@ func (a *Agent) onResult(ref config.CheckRef, bc *boundCheck, slaRef *sla.CheckR
 	return func(r *probes.Result) {
 		bc.metrics.Observe(r)
 		if slaRef != nil {
-			slaRef.Observe(sla.Observation{Start: r.Start, Duration: r.Duration, Success: r.Success, Error: r.ErrorString()})
+			slaRef.Observe(sla.Observation{Start: r.Start, Duration: r.Duration, Success: r.Success, Error: r.ErrorString(),
+				AgentFault: r.AgentFault()})
 		}
 		state := int32(1)
 		if !r.Success {

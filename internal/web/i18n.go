@@ -30,6 +30,9 @@ type catalog struct {
 	LegendNone, LegendMinor, LegendPartial, LegendMajor  string
 	LegendNoData, LegendHeading, StaleNote, APILinks     string
 	ThirtyDays, DaysAgo, Today, NavLabel, OutagesCaption string
+	// StoreFailing is the status page's banner while history is not saved:
+	// the error, since when, how many records wait.
+	StoreFailing string
 }
 
 var (
@@ -49,6 +52,7 @@ var (
 		StaleNote: "Could not refresh: the page may be out of date.", APILinks: "Data:",
 		ThirtyDays: "30 days", DaysAgo: "%d days ago", Today: "today", NavLabel: "Pages",
 		OutagesCaption: "The last %d outages, newest first",
+		StoreFailing:   "History is not being saved: %[1]v since %[2]s; %[3]d records waiting.",
 	}
 	korean = &catalog{
 		lang: "ko",
@@ -66,6 +70,7 @@ var (
 		StaleNote: "새로 고치지 못했습니다. 오래된 정보일 수 있습니다.", APILinks: "데이터:",
 		ThirtyDays: "30일", DaysAgo: "%d일 전", Today: "오늘", NavLabel: "페이지",
 		OutagesCaption: "최근 장애 %d건, 최신순",
+		StoreFailing:   "%[2]s부터 이력이 저장되지 않고 있습니다: %[1]v. 기록 %[3]d건이 저장을 기다립니다.",
 	}
 )
 

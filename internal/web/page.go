@@ -61,6 +61,7 @@ type pageData struct {
 	Script template.JS
 
 	// The status page.
+	StoreWarning   string // history is not being saved
 	Summary        summaryView
 	Incidents      []incidentView
 	Legend         []legendItem

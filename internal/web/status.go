@@ -68,6 +68,9 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	features := engine.Features()
 	data := s.pageBase(r, c, c.StatusTitle, now)
 	data.DaysAgo = fmt.Sprintf(c.DaysAgo, historyDays)
+	if h := engine.StoreHealth(); h.Failing() {
+		data.StoreWarning = fmt.Sprintf(c.StoreFailing, h.LastError, c.dateTime(h.Since.In(loc)), h.Pending)
+	}
 	data.Summary = summarize(features, c)
 	data.Legend = []legendItem{{"ok", c.LegendNone}, {"minor", c.LegendMinor}, {"partial", c.LegendPartial},
 		{"major", c.LegendMajor}, {"nodata", c.LegendNoData}}
