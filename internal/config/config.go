@@ -103,10 +103,20 @@ type Maintenance struct {
 // what they do come from the one table of kinds, probes/kinds: exactly one is
 // set, and the Kind and Build of Blocks name the kind and build its Prober.
 type Check struct {
-	Name         string               `yaml:"name" json:"name"`
-	Interval     probeconfig.Duration `yaml:"interval,omitempty" json:"interval"`
-	Timeout      probeconfig.Duration `yaml:"timeout,omitempty" json:"timeout"`
+	Name     string               `yaml:"name" json:"name"`
+	Interval probeconfig.Duration `yaml:"interval,omitempty" json:"interval"`
+	Timeout  probeconfig.Duration `yaml:"timeout,omitempty" json:"timeout"`
+	// Schedule, instead of Interval, runs the check at the times of a
+	// five-field cron expression read in Timezone (default UTC), e.g. a heavy
+	// journey every weekday at 09:00. Interval is then set by validation to
+	// the longest gap between two of those times, which the staleness rule
+	// and vigil_check_interval_seconds use.
+	Schedule     string `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	Timezone     string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
 	kinds.Blocks `yaml:",inline"`
+
+	// Location is Timezone, loaded by validation.
+	Location *time.Location `yaml:"-" json:"-"`
 
 	// Fingerprint identifies the check's effective settings; a reload replaces
 	// only the checks whose fingerprint changed.
@@ -161,6 +171,10 @@ type CheckRef struct {
 	// ID is "service/feature/check".
 	ID                string
 	Interval, Timeout time.Duration
+	// Cron and Location are the check's schedule, when it has one instead of
+	// an interval.
+	Cron     string
+	Location *time.Location
 }
 
 // Checks lists every check of the config with its effective interval and timeout.
@@ -177,6 +191,8 @@ func (c *Config) Checks() []CheckRef {
 					ID:       s.Name + "/" + f.Name + "/" + ch.Name,
 					Interval: time.Duration(ch.Interval),
 					Timeout:  time.Duration(ch.Timeout),
+					Cron:     ch.Schedule,
+					Location: ch.Location,
 				})
 			}
 		}

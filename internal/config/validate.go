@@ -127,6 +127,9 @@ func (p *parser) feature(fp string, f *Feature, d *Defaults, defaultSLO SLO) {
 		ch := &f.Checks[ci]
 		cp := fmt.Sprintf("%s.checks[%d]", fp, ci)
 		p.name(cp+".name", "check", ch.Name, checks, ci)
+		if ch.Schedule != "" || ch.Timezone != "" {
+			p.cronSchedule(cp, ch)
+		}
 		p.defaultDuration(cp+".interval", &ch.Interval, f.Interval)
 		// An inherited timeout never exceeds the check's own interval.
 		timeout := f.Timeout
@@ -231,6 +234,68 @@ func (p *parser) slo(path string, s *SLO, def SLO) {
 	if s.Latency < 0 {
 		p.add(path+".latency", "must not be negative")
 	}
+}
+
+// cronSchedule checks a check's schedule and timezone and sets its Interval
+// to the longest gap between two scheduled times.
+func (p *parser) cronSchedule(path string, ch *Check) {
+	if ch.Schedule == "" {
+		p.add(path+".timezone", "applies to schedule, which is not set")
+		return
+	}
+	if p.present(path + ".interval") {
+		p.add(path+".schedule", "set either interval or schedule, not both")
+	}
+	ch.Location = time.UTC
+	if ch.Timezone != "" {
+		loc, err := time.LoadLocation(ch.Timezone)
+		if err != nil {
+			p.add(path+".timezone", "unknown time zone %q", ch.Timezone)
+			return
+		}
+		ch.Location = loc
+	}
+	if strings.Contains(ch.Schedule, "TZ=") {
+		p.add(path+".schedule", "give the time zone as timezone, not in the expression")
+		return
+	}
+	sched, err := cronParser.Parse(ch.Schedule)
+	if err != nil {
+		p.add(path+".schedule", "cron expression %q: %v", ch.Schedule, err)
+		return
+	}
+	gap := longestGap(sched, ch.Location)
+	if gap <= 0 {
+		p.add(path+".schedule", "cron expression %q names no time within a year", ch.Schedule)
+		return
+	}
+	ch.Interval = probeconfig.Duration(gap)
+}
+
+// longestGap is the longest time between two consecutive times of sched in
+// loc over a year from a fixed Monday (so that the result does not depend
+// on the day the config is read), or 0 when it names fewer than two.
+func longestGap(sched cron.Schedule, loc *time.Location) time.Duration {
+	start := time.Date(2026, 1, 5, 0, 0, 0, 0, loc)
+	end := start.AddDate(1, 0, 0)
+	var gap time.Duration
+	prev := sched.Next(start.Add(-time.Second))
+	if prev.IsZero() || prev.After(end) {
+		return 0
+	}
+	for n := 0; n < 600_000; n++ {
+		next := sched.Next(prev)
+		if next.IsZero() || next.After(end) {
+			break
+		}
+		gap = max(gap, next.Sub(prev))
+		prev = next
+	}
+	if gap == 0 {
+		// One time a year: the gap is the year.
+		return end.Sub(start)
+	}
+	return gap
 }
 
 func (p *parser) maintenance(path string, m *Maintenance) {
