@@ -13,6 +13,11 @@
 // holds about 2.8 KB once it has run (its map entry, a copy of it held by its
 // timer's closure, a context and a timer), 28 MB at 10,000 checks; a wheel
 // entry about 265 B (BenchmarkSchedule, BenchmarkGocron in bench/).
+//
+// Checks with a cron schedule, and the agent's duties (Every, Cron: the push,
+// and later the scheduled work of other packages), are gocron jobs of their
+// own (jobs.go): they are few, and cron expressions in a time zone are what
+// gocron brings.
 package schedule
 
 import (
