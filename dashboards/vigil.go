@@ -95,8 +95,21 @@ func Feature() *Dashboard {
 		labelValues("check", "vigil_check_up", `region=~"$region", service=~"$service", feature=~"$feature"`, true))
 	d := newDashboard("vigil-feature", "Vigil / Feature",
 		"One feature in depth: its state per region, its checks with latency and phases, outages, availability and burn rates.",
-		vars,
+		vars, append(featureCheckPanels(), featureSLAPanels()...)...)
+	d.Annotations.List = []Annotation{{
+		Name: "Outages", Datasource: datasource, Enable: true, IconColor: "red",
+		Expr:        fmt.Sprintf(`vigil_outage_active{%s} == 1`, byFeature),
+		Step:        "30s",
+		TitleFormat: "Outage",
+		TextFormat:  "{{service}}/{{feature}} down as seen from {{region}}",
+		TagKeys:     "region,service,feature",
+	}}
+	return d
+}
 
+// featureCheckPanels is the Feature dashboard's state and checks rows.
+func featureCheckPanels() []*Panel {
+	return []*Panel{
 		row("State"),
 		stateTimeline("Feature state by region", 24, 6, stateMapping(),
 			query(stateCode(byFeature, "region", "service", "feature"), "{{region}}")),
@@ -136,7 +149,12 @@ func Feature() *Dashboard {
 			query(fmt.Sprintf(`sum by (region, check) (increase(vigil_messages_lost_total{%s}[$__rate_interval]))`, byCheck), "lost {{check}} @ {{region}}"),
 			query(fmt.Sprintf(`sum by (region, check) (increase(vigil_messages_duplicated_total{%s}[$__rate_interval]))`, byCheck), "duplicated {{check}} @ {{region}}"),
 			query(fmt.Sprintf(`sum by (region, check) (increase(vigil_messages_reordered_total{%s}[$__rate_interval]))`, byCheck), "reordered {{check}} @ {{region}}")),
+	}
+}
 
+// featureSLAPanels is the Feature dashboard's SLA row.
+func featureSLAPanels() []*Panel {
+	return []*Panel{
 		row("SLA"),
 		timeseries("Burn rate", "none", 12,
 			query(fmt.Sprintf(`vigil_sla_burn_rate{%s}`, byFeature), "{{window}} @ {{region}}")).
@@ -160,16 +178,7 @@ func Feature() *Dashboard {
 			query(fmt.Sprintf(`vigil_outage_last_duration_seconds{%s}`, byFeature), "{{region}}")).
 			describe("Length of the current or last outage; empty until the feature's first outage.").
 			steps("blue"),
-	)
-	d.Annotations.List = []Annotation{{
-		Name: "Outages", Datasource: datasource, Enable: true, IconColor: "red",
-		Expr:        fmt.Sprintf(`vigil_outage_active{%s} == 1`, byFeature),
-		Step:        "30s",
-		TitleFormat: "Outage",
-		TextFormat:  "{{service}}/{{feature}} down as seen from {{region}}",
-		TagKeys:     "region,service,feature",
-	}}
-	return d
+	}
 }
 
 // Regions compares what each region sees.
