@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -315,6 +316,12 @@ func (p *Prober) finish(ctx context.Context, out *outcome, tr *requestTrace, bod
 		switch {
 		case deadlinePassed(ctx):
 			r.TimedOut = true
+			if !isTimeout(err) {
+				// A read cut off by the deadline can surface as the
+				// parser's complaint about the part it got ("malformed
+				// HTTP status code"): the cause is the deadline.
+				err = os.ErrDeadlineExceeded
+			}
 			err = fmt.Errorf("timed out %s: %w", tr.stage(), err)
 		case ctx.Err() != nil:
 			// The direct path sees a cancellation as a connection deadline;
@@ -338,4 +345,10 @@ func deadlinePassed(ctx context.Context) bool {
 	}
 	deadline, ok := ctx.Deadline()
 	return ok && !time.Now().Before(deadline)
+}
+
+// isTimeout tells a deadline's error from any other.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }

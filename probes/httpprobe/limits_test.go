@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-monitoring/vigil/internal/testpki"
 	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
@@ -101,8 +102,8 @@ func endlessLines(c net.Conn) int64 {
 // direct path and through the transport (https); a head within the limit
 // passes.
 func TestResponseHeaderLimit(t *testing.T) {
-	ca := newCA(t, "Vigil Test CA")
-	leaf := ca.leaf(t, nil)
+	ca := testpki.NewCA(t, "Vigil Test CA")
+	leaf := serverLeaf(t, ca)
 	line, lineWritten := rawServer(t, nil, endlessLine)
 	lines, linesWritten := rawServer(t, nil, endlessLines)
 	tlsLine, tlsLineWritten := rawServer(t, &leaf, endlessLine)
@@ -132,7 +133,7 @@ func TestResponseHeaderLimit(t *testing.T) {
 	const timeout = 5 * time.Second
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newProber(t, &Config{URL: tt.url, MaxResponseHeaderBytes: tt.limit, TLSConfig: probeconfig.TLSConfig{CAFile: ca.pemFile}})
+			p := newProber(t, &Config{URL: tt.url, MaxResponseHeaderBytes: tt.limit, TLSConfig: probeconfig.TLSConfig{CAFile: ca.PEMFile}})
 			ctx, cancel := context.WithTimeout(t.Context(), timeout)
 			defer cancel()
 			var before, after runtime.MemStats
@@ -184,4 +185,29 @@ func stalledHeadServer(t *testing.T) string {
 	})
 	t.Cleanup(func() { close(release) }) // runs before rawServer's
 	return addr
+}
+
+// TestStatusLineCutByTheDeadline: a server that sends part of its status line
+// and stalls times the run out with the deadline as the cause, not the
+// parser's complaint about the part it got ("malformed HTTP status code").
+func TestStatusLineCutByTheDeadline(t *testing.T) {
+	release := make(chan struct{})
+	addr, _ := rawServer(t, nil, func(c net.Conn) int64 {
+		_, _ = bufio.NewReader(c).ReadString('\n') // the request line
+		n, _ := io.WriteString(c, "HTTP/1.")
+		<-release
+		return int64(n)
+	})
+	t.Cleanup(func() { close(release) })
+	p := newProber(t, &Config{URL: "http://" + addr + "/"})
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	r := p.Probe(ctx)
+	if r.Success || !r.TimedOut || r.Err == nil {
+		t.Fatalf("run: success %v, timed out %v, %v; want a timeout", r.Success, r.TimedOut, r.Err)
+	}
+	msg := r.Err.Error()
+	if !strings.Contains(msg, "timed out reading the response headers: i/o timeout") || strings.Contains(msg, "malformed") {
+		t.Errorf("error %q, want the deadline as the cause while reading headers", msg)
+	}
 }
