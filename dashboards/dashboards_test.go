@@ -25,21 +25,12 @@ import (
 
 	"github.com/miekg/dns"
 	"go.uber.org/goleak"
+
+	"github.com/vigil-monitoring/vigil/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// needOrSkip skips the test loudly when an outside component is missing,
-// except under CI=true where that is a failure.
-func needOrSkip(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip("SKIPPING: " + msg)
 }
 
 // loadFiles decodes every dashboard JSON file of this directory.
@@ -488,12 +479,9 @@ func substitute(expr string, values map[string]string) (string, error) {
 // annotation query of every dashboard: each must parse and return data,
 // except those in mayBeEmpty.
 func TestQueriesAgainstRunningAgent(t *testing.T) {
-	prometheus, err := exec.LookPath("prometheus")
-	if err != nil {
-		needOrSkip(t, "prometheus not found in PATH (Debian package prometheus): %v", err)
-	}
+	prometheus := testenv.NeedTool(t, "prometheus", "prometheus")
 	if mains, _ := filepath.Glob("../cmd/vigil/*.go"); len(mains) == 0 {
-		needOrSkip(t, "cmd/vigil has no Go files yet: no agent to scrape")
+		testenv.Need(t, "cmd/vigil has no Go files yet: no agent to scrape")
 	}
 	dir := t.TempDir()
 
@@ -656,7 +644,7 @@ scrape_configs:
 			for _, q := range queries {
 				t.Run(q.name, func(t *testing.T) {
 					if land.natsURL == "" && slices.Contains(messagingPanels, q.panel) {
-						needOrSkip(t, "NATS is not reachable: no messaging check, no data for %s", q.panel)
+						testenv.Need(t, "NATS is not reachable: no messaging check, no data for %s", q.panel)
 					}
 					expr, err := substitute(q.expr, vars)
 					if err != nil {

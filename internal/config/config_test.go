@@ -100,7 +100,7 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{"bad timezone", strings.Replace(minimal, "Asia/Seoul", "Asia/Pangyo", 1),
 			[]string{`vigil.yml:17: services[0].features[0].maintenance[1].timezone: unknown time zone "Asia/Pangyo"`}},
 		{"two kinds", strings.Replace(minimal, `http: {url: "http://127.0.0.1:8080/health"}`, "http: {url: \"http://127.0.0.1:8080/health\"}\n            dns: {server: \"127.0.0.1:53\", query_name: a.example}", 1),
-			[]string{`vigil.yml:19: services[0].features[0].checks[0]: check "api" needs exactly one of http, dns, messaging (has 2)`}},
+			[]string{`vigil.yml:19: services[0].features[0].checks[0]: check "api" needs exactly one of http, dns, messaging, tcp, tls (has 2)`}},
 		{"bad service name", strings.Replace(minimal, "name: talk", "name: Talk!", 1),
 			[]string{`vigil.yml:9: services[0].name: service name "Talk!" must match [a-z0-9_-]+`}},
 		{"reserved label", strings.Replace(minimal, "datacenter: pangyo", "region: pangyo", 1),
@@ -151,15 +151,38 @@ func TestFingerprintChangesOnlyForChangedChecks(t *testing.T) {
 	}
 }
 
+// TestExampleConfigsAreValid loads every config under examples/: each is
+// valid, runs in a region and has checks; the two the docs point to are there
+// with the checks they describe.
 func TestExampleConfigsAreValid(t *testing.T) {
-	files, _ := filepath.Glob("../../examples/*.yml")
-	if len(files) == 0 {
-		t.Skip("no examples yet")
+	wantChecks := map[string]int{"minimal.yml": 1, "vigil.yml": 15}
+	files, err := filepath.Glob("../../examples/*.yml")
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Setenv("PAY_HEALTH_TOKEN", "example-token")
+	seen := map[string]bool{}
 	for _, f := range files {
-		if _, err := Load(f); err != nil {
+		name := filepath.Base(f)
+		seen[name] = true
+		cfg, err := Load(f)
+		if err != nil {
 			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		if cfg.Agent.Region == "" {
+			t.Errorf("%s: no agent.region", f)
+		}
+		n := len(cfg.Checks())
+		if want, ok := wantChecks[name]; ok && n != want {
+			t.Errorf("%s: %d checks, want %d", f, n, want)
+		} else if n == 0 {
+			t.Errorf("%s: no checks", f)
+		}
+	}
+	for name := range wantChecks {
+		if !seen[name] {
+			t.Errorf("examples/%s is missing", name)
 		}
 	}
 }

@@ -404,7 +404,7 @@ func TestProbeBigAnswers(t *testing.T) {
 }
 
 func TestProbeDNSOverTLS(t *testing.T) {
-	cert, caFile := selfSignedCert(t)
+	cert, caFile := serverCert(t)
 	srv := startServer(t, serveTLS, &cert, testZone().reply)
 	tests := []struct {
 		name    string

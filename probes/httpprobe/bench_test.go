@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/vigil-monitoring/vigil/internal/testpki"
 	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
@@ -34,9 +35,9 @@ func BenchmarkProbe(b *testing.B) {
 
 // BenchmarkProbeTLS is the same over TLS 1.3 with a verified certificate.
 func BenchmarkProbeTLS(b *testing.B) {
-	ca := newCA(b, "Vigil Bench CA")
-	ts := newTLSServer(b, reply(200, healthBody), ca.leaf(b, nil), nil)
-	benchProbe(b, newProber(b, &Config{URL: ts.URL + "/health", TLSConfig: probeconfig.TLSConfig{CAFile: ca.pemFile}}))
+	ca := testpki.NewCA(b, "Vigil Bench CA")
+	ts := newTLSServer(b, reply(200, healthBody), serverLeaf(b, ca), nil)
+	benchProbe(b, newProber(b, &Config{URL: ts.URL + "/health", TLSConfig: probeconfig.TLSConfig{CAFile: ca.PEMFile}}))
 }
 
 // BenchmarkBaseline gives the floors BenchmarkProbe is judged against: a bare
@@ -84,8 +85,8 @@ func BenchmarkBaseline(b *testing.B) {
 func BenchmarkMemoryPerProber(b *testing.B) {
 	const n = 10000
 	ts := newServer(b, reply(200, healthBody))
-	ca := newCA(b, "Vigil Bench CA")
-	tlsServer := newTLSServer(b, reply(200, healthBody), ca.leaf(b, nil), nil)
+	ca := testpki.NewCA(b, "Vigil Bench CA")
+	tlsServer := newTLSServer(b, reply(200, healthBody), serverLeaf(b, ca), nil)
 	tests := []struct {
 		name   string
 		cfg    *Config
@@ -95,8 +96,8 @@ func BenchmarkMemoryPerProber(b *testing.B) {
 		{"http", &Config{URL: ts.URL + "/health"}, n, false},
 		{"http/after-run", &Config{URL: ts.URL + "/health"}, n / 10, true},
 		{"http/headers", &Config{URL: ts.URL + "/health", Headers: map[string]string{"Accept": "application/json"}, BearerToken: "t0ken"}, n, false},
-		{"https", &Config{URL: tlsServer.URL + "/health", TLSConfig: probeconfig.TLSConfig{CAFile: ca.pemFile}}, n, false},
-		{"https/after-run", &Config{URL: tlsServer.URL + "/health", TLSConfig: probeconfig.TLSConfig{CAFile: ca.pemFile}}, n / 10, true},
+		{"https", &Config{URL: tlsServer.URL + "/health", TLSConfig: probeconfig.TLSConfig{CAFile: ca.PEMFile}}, n, false},
+		{"https/after-run", &Config{URL: tlsServer.URL + "/health", TLSConfig: probeconfig.TLSConfig{CAFile: ca.PEMFile}}, n / 10, true},
 	}
 	for _, tt := range tests {
 		b.Run(tt.name, func(b *testing.B) {

@@ -11,6 +11,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vigil-monitoring/vigil/internal/testpki"
 	"github.com/vigil-monitoring/vigil/probes"
 	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
@@ -130,7 +131,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestDecodeAndRedact(t *testing.T) {
-	ca := newCA(t, "Vigil Test CA")
+	ca := testpki.NewCA(t, "Vigil Test CA")
 	t.Setenv("VIGIL_TEST_HTTP_PASSWORD", "pw-from-env")
 	doc := `
 url: https://talk.example.com/v1/health
@@ -149,7 +150,7 @@ max_redirects: 0
 body_size_limit: 1048576
 compression: gzip
 basic_auth: {username: vigil, password: "${VIGIL_TEST_HTTP_PASSWORD}"}
-tls_config: {ca_file: ` + ca.pemFile + `, min_version: TLS12}
+tls_config: {ca_file: ` + ca.PEMFile + `, min_version: TLS12}
 proxy_url: http://127.0.0.1:3128
 preferred_ip_protocol: ip6
 ip_protocol_fallback: false

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-monitoring/vigil/internal/testenv"
 )
 
 // fullListener listens on 127.0.0.1 with the smallest accept queue and fills
@@ -120,21 +122,23 @@ func TestConnectDirectErrorsReadAsDialer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The peer resets the connection (close with unread data sends RST).
+	// The peer resets the connection: with a zero linger time, close sends
+	// RST whether or not the bytes written below have reached it.
 	peer := <-accepted
 	if _, err := conn.Write([]byte("unread")); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(10 * time.Millisecond) // the bytes reach the peer's buffer
+	if err := peer.(*net.TCPConn).SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
 	peer.Close()
 	ln.Close()
 	var werr error
-	for range 50 { // the RST arrives at once on loopback; a few writes at most
-		if _, werr = conn.Write([]byte("more")); werr != nil {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	// The RST arrives at once on loopback: a few writes at most.
+	testenv.Poll(2*time.Second, func() bool {
+		_, werr = conn.Write([]byte("more"))
+		return werr != nil
+	})
 	if werr == nil || !strings.HasPrefix(werr.Error(), "write tcp 127.0.0.1:") || !(errors.Is(werr, syscall.ECONNRESET) || errors.Is(werr, syscall.EPIPE)) {
 		t.Errorf("write after the peer reset = %v, want a write tcp error with ECONNRESET or EPIPE", werr)
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-monitoring/vigil/internal/testpki"
 	"github.com/vigil-monitoring/vigil/probes"
 	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
@@ -613,10 +614,10 @@ func stallingHandler(t *testing.T) http.Handler {
 }
 
 func TestTimeout(t *testing.T) {
-	ca := newCA(t, "Vigil Test CA")
+	ca := testpki.NewCA(t, "Vigil Test CA")
 	silent, _ := silentListener(t)
 	stalled := newServer(t, stallingHandler(t))
-	stalledTLS := newTLSServer(t, stallingHandler(t), ca.leaf(t, nil), nil)
+	stalledTLS := newTLSServer(t, stallingHandler(t), serverLeaf(t, ca), nil)
 	hung := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done() // ends when the client goes away
 	}))
@@ -636,7 +637,7 @@ func TestTimeout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := newProber(t, &Config{URL: tt.url, TLSConfig: probeconfig.TLSConfig{CAFile: ca.pemFile}})
+			p := newProber(t, &Config{URL: tt.url, TLSConfig: probeconfig.TLSConfig{CAFile: ca.PEMFile}})
 			// Up to three tries: on a loaded 2-core CI machine running every
 			// package's -race tests at once, the goroutine that wakes at the
 			// deadline can itself wait for a CPU. A probe that ignores its

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/vigil-monitoring/vigil/internal/testpki"
 	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
@@ -59,11 +60,11 @@ func TestPlainHTTPKeepsLittle(t *testing.T) {
 // first redirect to https verifies with the check's tls_config, or with the
 // system roots when there is none.
 func TestHTTPRedirectToHTTPS(t *testing.T) {
-	ca := newCA(t, "Vigil Test CA")
-	secure := newTLSServer(t, reply(200, "secure"), ca.leaf(t, nil), nil)
+	ca := testpki.NewCA(t, "Vigil Test CA")
+	secure := newTLSServer(t, reply(200, "secure"), serverLeaf(t, ca), nil)
 	plain := newServer(t, http.RedirectHandler(secure.URL+"/final", http.StatusFound))
 
-	r := runProbe(t, &Config{URL: plain.URL + "/", TLSConfig: probeconfig.TLSConfig{CAFile: ca.pemFile}})
+	r := runProbe(t, &Config{URL: plain.URL + "/", TLSConfig: probeconfig.TLSConfig{CAFile: ca.PEMFile}})
 	wantSuccess(t, r)
 	if r.HTTP.Redirects != 1 || !r.HTTP.SSL || phase(r, "tls") <= 0 {
 		t.Errorf("HTTP = %+v, phases %v: want one redirect to a verified TLS answer", *r.HTTP, r.Phases)

@@ -2,33 +2,28 @@ package httpprobe
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/vigil-monitoring/vigil/internal/testpki"
 	"github.com/vigil-monitoring/vigil/probes"
 	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
 func TestTLS(t *testing.T) {
-	ca := newCA(t, "Vigil Test CA")
-	good := ca.leaf(t, nil)
-	expired := ca.leaf(t, func(c *x509.Certificate) {
-		c.NotBefore = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-		c.NotAfter = time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
-	})
-	selfSigned := newCA(t, "Self Signed")
-	selfLeaf := selfSigned.leaf(t, nil)
-	client := ca.leaf(t, func(c *x509.Certificate) { c.Subject.CommonName = "vigil-agent" })
-	clientCert, clientKey := files(t, client)
+	ca := testpki.NewCA(t, "Vigil Test CA")
+	good := serverLeaf(t, ca)
+	expired := serverLeaf(t, ca, testpki.ValidBetween(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)))
+	selfSigned := testpki.NewCA(t, "Self Signed")
+	selfLeaf := serverLeaf(t, selfSigned)
+	client := ca.Issue(t, testpki.DNSNames("vigil.test"), testpki.CommonName("vigil-agent"), testpki.ClientAuth())
+	clientCert, clientKey := client.CertFile, client.KeyFile
 
 	requireClientCert := func(ts *httptest.Server) {
-		pool := x509.NewCertPool()
-		pool.AddCert(ca.cert)
 		ts.TLS.ClientAuth = tls.RequireAndVerifyClientCert
-		ts.TLS.ClientCAs = pool
+		ts.TLS.ClientCAs = ca.Pool()
 	}
 	http2 := func(ts *httptest.Server) { ts.EnableHTTP2 = true }
 
@@ -43,7 +38,7 @@ func TestTLS(t *testing.T) {
 		{
 			name:   "success with ca_file",
 			cert:   good,
-			config: func(c *Config) { c.TLSConfig.CAFile = ca.pemFile },
+			config: func(c *Config) { c.TLSConfig.CAFile = ca.PEMFile },
 			check: func(t *testing.T, r *probes.Result) {
 				h := r.HTTP
 				if !h.SSL || h.Version != "HTTP/1.1" || h.StatusCode != 200 {
@@ -78,14 +73,14 @@ func TestTLS(t *testing.T) {
 		{
 			name:    "expired certificate",
 			cert:    expired,
-			config:  func(c *Config) { c.TLSConfig.CAFile = ca.pemFile },
+			config:  func(c *Config) { c.TLSConfig.CAFile = ca.PEMFile },
 			wantErr: []string{"tls: certificate expired at 2021-01-01T00:00:00Z"},
 		},
 		{
 			name: "wrong server name",
 			cert: good,
 			config: func(c *Config) {
-				c.TLSConfig.CAFile = ca.pemFile
+				c.TLSConfig.CAFile = ca.PEMFile
 				c.TLSConfig.ServerName = "api.other.test"
 			},
 			wantErr: []string{"tls: certificate is valid for vigil.test, not api.other.test"},
@@ -94,7 +89,7 @@ func TestTLS(t *testing.T) {
 			name: "server name from the Host header",
 			cert: good,
 			config: func(c *Config) {
-				c.TLSConfig.CAFile = ca.pemFile
+				c.TLSConfig.CAFile = ca.PEMFile
 				c.Headers = map[string]string{"Host": "vigil.test"}
 			},
 		},
@@ -103,14 +98,14 @@ func TestTLS(t *testing.T) {
 			cert:   good,
 			server: requireClientCert,
 			config: func(c *Config) {
-				c.TLSConfig = probeconfig.TLSConfig{CAFile: ca.pemFile, CertFile: clientCert, KeyFile: clientKey}
+				c.TLSConfig = probeconfig.TLSConfig{CAFile: ca.PEMFile, CertFile: clientCert, KeyFile: clientKey}
 			},
 		},
 		{
 			name:    "client certificate required and missing",
 			cert:    good,
 			server:  requireClientCert,
-			config:  func(c *Config) { c.TLSConfig.CAFile = ca.pemFile },
+			config:  func(c *Config) { c.TLSConfig.CAFile = ca.PEMFile },
 			wantErr: []string{"certificate required"},
 		},
 		{
@@ -118,7 +113,7 @@ func TestTLS(t *testing.T) {
 			cert:   good,
 			server: http2,
 			config: func(c *Config) {
-				c.TLSConfig.CAFile = ca.pemFile
+				c.TLSConfig.CAFile = ca.PEMFile
 				c.ValidHTTPVersions = []string{"HTTP/2.0"}
 			},
 			check: func(t *testing.T, r *probes.Result) {
@@ -132,7 +127,7 @@ func TestTLS(t *testing.T) {
 			cert:   good,
 			server: http2,
 			config: func(c *Config) {
-				c.TLSConfig.CAFile = ca.pemFile
+				c.TLSConfig.CAFile = ca.PEMFile
 				c.ValidHTTPVersions = []string{"HTTP/1.1"}
 			},
 			wantErr: []string{"version HTTP/2.0 not in valid_http_versions [HTTP/1.1]"},
@@ -141,7 +136,7 @@ func TestTLS(t *testing.T) {
 			name: "fail_if_ssl",
 			cert: good,
 			config: func(c *Config) {
-				c.TLSConfig.CAFile = ca.pemFile
+				c.TLSConfig.CAFile = ca.PEMFile
 				c.FailIfSSL = true
 			},
 			wantErr: []string{"final response came over TLS and fail_if_ssl is set"},
@@ -150,7 +145,7 @@ func TestTLS(t *testing.T) {
 			name: "fail_if_not_ssl over TLS passes",
 			cert: good,
 			config: func(c *Config) {
-				c.TLSConfig.CAFile = ca.pemFile
+				c.TLSConfig.CAFile = ca.PEMFile
 				c.FailIfNotSSL = true
 			},
 		},
@@ -159,7 +154,7 @@ func TestTLS(t *testing.T) {
 			cert:   good,
 			server: func(ts *httptest.Server) { ts.TLS.MaxVersion = tls.VersionTLS12 },
 			config: func(c *Config) {
-				c.TLSConfig = probeconfig.TLSConfig{CAFile: ca.pemFile, MinVersion: "TLS13"}
+				c.TLSConfig = probeconfig.TLSConfig{CAFile: ca.PEMFile, MinVersion: "TLS13"}
 			},
 			wantErr: []string{"protocol version"},
 		},
@@ -193,12 +188,12 @@ func TestTLS(t *testing.T) {
 
 func TestHTTPSRedirectToHTTPFailsIfNotSSL(t *testing.T) {
 	plain := newServer(t, reply(200, "plain"))
-	ca := newCA(t, "Vigil Test CA")
-	ts := newTLSServer(t, http.RedirectHandler(plain.URL+"/insecure", http.StatusFound), ca.leaf(t, nil), nil)
+	ca := testpki.NewCA(t, "Vigil Test CA")
+	ts := newTLSServer(t, http.RedirectHandler(plain.URL+"/insecure", http.StatusFound), serverLeaf(t, ca), nil)
 	r := runProbe(t, &Config{
 		URL:          ts.URL + "/",
 		FailIfNotSSL: true,
-		TLSConfig:    probeconfig.TLSConfig{CAFile: ca.pemFile},
+		TLSConfig:    probeconfig.TLSConfig{CAFile: ca.PEMFile},
 	})
 	wantError(t, r, "GET "+plain.URL+"/insecure: final response did not come over TLS")
 	if r.HTTP.Redirects != 1 || r.HTTP.SSL || !r.HTTP.CertExpiry.IsZero() || phase(r, "tls") != 0 {

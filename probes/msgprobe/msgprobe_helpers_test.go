@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/vigil-monitoring/vigil/internal/testenv"
 	"github.com/vigil-monitoring/vigil/probes"
 )
 
@@ -47,15 +48,7 @@ func requireBroker(t testing.TB, envVar, defaultURL string) string {
 	if err != nil {
 		t.Fatalf("%s=%q: cannot parse: %v", envVar, raw, err)
 	}
-	conn, err := net.DialTimeout("tcp", u.Host, 2*time.Second)
-	if err != nil {
-		msg := "BROKER UNREACHABLE: " + redactURL(raw) + " (" + envVar + "): " + err.Error() + "; start it or point " + envVar + " at one"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPED: " + msg)
-	}
-	conn.Close()
+	testenv.NeedTCP(t, u.Host, "broker "+redactURL(raw)+" ("+envVar+"; start it or point "+envVar+" at one)")
 	return raw
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/vigil-monitoring/vigil/internal/testenv"
 	"github.com/vigil-monitoring/vigil/probes"
 )
 
@@ -332,21 +333,12 @@ func TestPersistentRecoversFromKilledConnection(t *testing.T) {
 			t.Fatalf("CLIENT KILL ID %s: %v", id, err)
 		}
 	}
-	// The subscriber notices the closed socket on its own; wait for that (bounded).
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	// The subscriber notices the closed socket on its own; wait for that.
+	testenv.WaitFor(t, 5*time.Second, "the killed connection to look dead", func() bool {
 		p.mu.Lock()
-		alive := p.kept != nil && p.kept.(aliveChecker).Alive()
-		p.mu.Unlock()
-		if !alive {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("killed connection still looks alive after 5s")
-		}
-		runtime.Gosched()
-		time.Sleep(10 * time.Millisecond) // polling an external effect, not waiting for a result
-	}
+		defer p.mu.Unlock()
+		return p.kept == nil || !p.kept.(aliveChecker).Alive()
+	})
 	r := run()
 	assertRoundTrip(t, r, 3)
 	if d, _ := r.Phase("connect"); d == 0 {
@@ -427,21 +419,18 @@ func TestNoLeakAfterManyRuns(t *testing.T) {
 	}
 }
 
-// settledGoroutines returns the goroutine count once it is at most want (or
-// after 2s, for want 0: just once things settled a little).
+// settledGoroutines returns the goroutine count once it is at most want, or,
+// for want 0, once it stopped changing (closed connections' readers exited);
+// after 2s it returns the count as it is.
 func settledGoroutines(want int) int {
-	deadline := time.Now().Add(2 * time.Second)
-	for {
+	last := -1
+	testenv.Poll(2*time.Second, func() bool {
 		n := runtime.NumGoroutine()
-		if (want > 0 && n <= want) || time.Now().After(deadline) {
-			return n
-		}
-		if want == 0 {
-			time.Sleep(50 * time.Millisecond) // let closed connections' readers exit once
-			return runtime.NumGoroutine()
-		}
-		time.Sleep(10 * time.Millisecond) // polling goroutine exit, bounded by deadline
-	}
+		settled := (want > 0 && n <= want) || (want == 0 && n == last)
+		last = n
+		return settled
+	})
+	return runtime.NumGoroutine()
 }
 
 func heapInUse() uint64 {
@@ -463,14 +452,7 @@ type mosquittoInstance struct {
 
 func startMosquitto(t *testing.T, extraConf ...string) *mosquittoInstance {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		msg := "MOSQUITTO BINARY MISSING: cannot run the broker-restart test: " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip("SKIPPED: " + msg)
-	}
+	bin := testenv.NeedTool(t, "mosquitto", "mosquitto")
 	m := &mosquittoInstance{t: t, addr: closedPortAddr(t)}
 	_, port, _ := net.SplitHostPort(m.addr)
 	m.conf = filepath.Join(t.TempDir(), "mosquitto.conf")
@@ -494,17 +476,17 @@ func (m *mosquittoInstance) start(bin string) {
 	if err := m.cmd.Start(); err != nil {
 		m.t.Fatalf("start mosquitto: %v", err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", m.addr, 100*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			return
+	var err error
+	listening := testenv.Poll(5*time.Second, func() bool {
+		var conn net.Conn
+		if conn, err = net.DialTimeout("tcp", m.addr, 100*time.Millisecond); err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("mosquitto on %s not up after 5s: %v", m.addr, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling an external process, bounded
+		conn.Close()
+		return true
+	})
+	if !listening {
+		m.t.Fatalf("mosquitto on %s not up after 5s: %v", m.addr, err)
 	}
 }
 

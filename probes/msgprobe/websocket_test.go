@@ -11,6 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/vigil-monitoring/vigil/internal/testenv"
 	"github.com/vigil-monitoring/vigil/probes"
 )
 
@@ -154,10 +155,7 @@ func TestWebSocketHandshakeOptions(t *testing.T) {
 			}
 			// The server records the subprotocol after Accept has answered the
 			// handshake, so the client may be connected a moment before it does.
-			deadline := time.Now().Add(2 * time.Second)
-			for srv.lastProtocol.Load() == nil && time.Now().Before(deadline) {
-				time.Sleep(time.Millisecond)
-			}
+			testenv.Poll(2*time.Second, func() bool { return srv.lastProtocol.Load() != nil })
 			if got := srv.lastProtocol.Load(); got != "vigil.echo" {
 				t.Errorf("negotiated subprotocol = %q, want vigil.echo", got)
 			}

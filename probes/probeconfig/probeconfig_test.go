@@ -1,45 +1,19 @@
 package probeconfig
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
-)
 
-// writeCA writes a self-signed CA certificate named cn to dir.
-func writeCA(t *testing.T, dir, cn string) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, cn+".pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+	"github.com/vigil-monitoring/vigil/internal/testpki"
+)
 
 // TestCAPoolShared: checks whose ca_file holds the same certificates share one
 // pool (10,000 https checks of one CA keep one copy); another CA gets its own.
 func TestCAPoolShared(t *testing.T) {
 	dir := t.TempDir()
-	a, b := writeCA(t, dir, "ca-a"), writeCA(t, dir, "ca-b")
+	a, b := testpki.NewCA(t, "ca-a").PEMFile, testpki.NewCA(t, "ca-b").PEMFile
 	copyOfA := filepath.Join(dir, "copy.pem")
 	data, err := os.ReadFile(a)
 	if err != nil {
