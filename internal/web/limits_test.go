@@ -83,7 +83,11 @@ func TestConnectionsAreCapped(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if p := peak.Load(); p > limit {
+	// net/http runs a connection's StateClosed hook after closing it, and
+	// the close frees the listener's slot: one accepted connection may be
+	// counted before the one it replaced is counted out. Without the limit
+	// the peak is all twelve.
+	if p := peak.Load(); p > limit+1 {
 		t.Errorf("server held %d connections at once, want at most %d", p, limit)
 	}
 	if p := peak.Load(); p == 0 {
