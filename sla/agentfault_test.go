@@ -46,7 +46,7 @@ func TestAgentFaultIsUnmonitored(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := newFakeClock(t0)
-			e := openTest(t, t.TempDir(), clock)
+			e := memTest(t, clock)
 			s := testSpec("f", "a")
 			s.FailureThreshold = 2
 			mustConfigure(t, e, s)
@@ -80,7 +80,7 @@ func TestAgentFaultIsUnmonitored(t *testing.T) {
 // agent's reason, and its check shows the fault as the agent's.
 func TestAgentFaultShown(t *testing.T) {
 	clock := newFakeClock(t0)
-	e := openTest(t, t.TempDir(), clock)
+	e := memTest(t, clock)
 	mustConfigure(t, e, testSpec("f", "a", "b"))
 	e.Observe("talk", "f", "a", Observation{Start: at(0), Success: true})
 	e.Observe("talk", "f", "b", Observation{Start: at(0), Success: true})

@@ -1,8 +1,11 @@
 // Package sla turns check results into what they mean for a feature: its state
 // (up, degraded, recovering, down, maintenance, unknown), outage windows,
-// availability over rolling windows, error budget and burn rates. It keeps that
-// history durably in a store under --storage.path and exports it as Prometheus
-// metrics. It knows nothing of probes: the agent hands it Observations.
+// availability over rolling windows, error budget and burn rates, on an
+// injected clock. It keeps that history through a store.Store (the bbolt file
+// of sla/store/boltstore under --storage.path, or store.Memory in tests) and
+// hands out plain figures and reports; it shows nothing itself (internal/export
+// and internal/report do). It knows nothing of probes: the agent hands it
+// Observations.
 package sla
 
 import (

@@ -1,17 +1,13 @@
 package sla
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"runtime"
 	"slices"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/vigil-monitoring/vigil/internal/expo"
 )
 
 // BenchmarkObserve is the hot path in steady state: a passing result on an
@@ -90,25 +86,21 @@ func heapInuseMB() float64 {
 	return float64(m.HeapInuse) / (1 << 20)
 }
 
-// BenchmarkCollect10k renders the series of 10,000 features with 30 days of
-// history in the text format, as a scrape does.
-func BenchmarkCollect10k(b *testing.B) {
+// BenchmarkFigures10k computes the figures of 10,000 features with 30 days
+// of history, as a scrape does (internal/export renders them).
+func BenchmarkFigures10k(b *testing.B) {
 	dir := b.TempDir()
 	buildHistory(b, dir, 10_000)
 	base := heapInuseMB()
 	clock := newFakeClock(t0.Add(30 * 24 * time.Hour))
 	e := openTest(b, dir, clock)
 	heap := heapInuseMB() - base
-	x := expo.New(nil, nil, e)
 	b.ReportAllocs()
-	var n lineCounter
+	rows, _, gen := e.Figures(nil, 0)
 	for b.Loop() {
-		n = 0
-		if err := x.Write(&n, false); err != nil {
-			b.Fatal(err)
-		}
+		rows, _, _ = e.Figures(rows[:0], gen)
 	}
-	b.ReportMetric(float64(n), "lines")
+	b.ReportMetric(float64(len(rows)), "features")
 	b.ReportMetric(heap, "MB-heap-inuse")
 }
 
@@ -133,14 +125,6 @@ func BenchmarkOpen10k(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(heap, "MB-heap-inuse")
-}
-
-// lineCounter counts the lines written to it (samples plus HELP and TYPE).
-type lineCounter int
-
-func (c *lineCounter) Write(p []byte) (int, error) {
-	*c += lineCounter(bytes.Count(p, []byte{'\n'}))
-	return len(p), nil
 }
 
 // BenchmarkFirstResults is an agent's first interval: 10,000 features, each
@@ -203,8 +187,7 @@ func BenchmarkFootprint10k(b *testing.B) {
 		clock := newFakeClock(t0)
 		base := heapAlloc()
 		b.StartTimer()
-		e, err := Open(Options{Path: dir, Region: "bench", Clock: clock, noSync: true,
-			ReservedLabels: []string{"region"}, ConstLabels: map[string]string{"region": "bench"}})
+		e, err := Open(Options{Path: dir, Region: "bench", Clock: clock, noSync: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -228,9 +211,7 @@ func BenchmarkFootprint10k(b *testing.B) {
 				r.Observe(Observation{Start: when, Duration: 300 * time.Microsecond, Success: true})
 			}
 		}
-		if err := expo.New(nil, nil, e).Write(io.Discard, false); err != nil {
-			b.Fatal(err)
-		}
+		_, _, _ = e.Figures(nil, 0) // as the first scrape
 		b.StopTimer()
 		perFeature = float64(heapAlloc()-base) / n
 		runtime.KeepAlive(refs)

@@ -3,22 +3,19 @@ package sla
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/vigil-monitoring/vigil/internal/expo"
 )
 
 // TestConcurrentUse observes, scrapes, queries and reconfigures at once; run
 // with -race. The outage log must stay ordered and disjoint.
 func TestConcurrentUse(t *testing.T) {
 	clock := newFakeClock(t0)
-	e := openTest(t, t.TempDir(), clock)
+	e := memTest(t, clock)
 	var specs []FeatureSpec
 	for i := range 12 {
 		s := testSpec(fmt.Sprintf("f%d", i), "a", "b", "c")
@@ -27,7 +24,6 @@ func TestConcurrentUse(t *testing.T) {
 		specs = append(specs, s)
 	}
 	mustConfigure(t, e, specs...)
-	reg := expo.New(nil, nil, e)
 
 	var tick atomic.Int64 // shared time in 100ms steps, always increasing
 	var wg sync.WaitGroup
@@ -46,9 +42,16 @@ func TestConcurrentUse(t *testing.T) {
 	for range 2 {
 		wg.Go(func() {
 			for range 40 {
-				if err := reg.Write(io.Discard, true); err != nil {
-					t.Error(err)
+				rows, specs, _ := e.Figures(nil, 0)
+				if len(rows) < len(specs)-1 || len(rows) == 0 {
+					t.Errorf("Figures: %d rows of %d features", len(rows), len(specs))
 					return
+				}
+				for _, r := range rows {
+					if r.Index >= len(specs) {
+						t.Errorf("Figures: row index %d of %d specs", r.Index, len(specs))
+						return
+					}
 				}
 				_ = e.Features()
 				_ = e.Outages(OutageQuery{Service: "talk"})
@@ -107,17 +110,11 @@ func TestHeartbeat(t *testing.T) {
 		e.Observe("talk", "f", "a", Observation{Start: start, Error: "down"})
 		time.Sleep(25 * time.Second)
 		synctest.Wait()
-		var heartbeat int64
-		var c counters
-		err = e.db.View(func(tx *bboltTx) error {
-			heartbeat = get64(tx.Bucket(bucketMeta).Get(keyHeartbeat))
-			v := tx.Bucket(bucketCounters).Get([]byte(featureKey("talk", "f")))
-			c = counters{downtime: get64(v), at: get64(v[32:])}
-			return nil
-		})
+		h, err := e.store.Load()
 		if err != nil {
 			t.Fatal(err)
 		}
+		heartbeat, c := h.Heartbeat, countersOf(h.Counters[featureKey("talk", "f")])
 		if want := start.Add(20 * time.Second).UnixNano(); heartbeat != want || c.at != want {
 			t.Errorf("heartbeat at +%s, counters at +%s; want both at +20s",
 				time.Duration(heartbeat-start.UnixNano()), time.Duration(c.at-start.UnixNano()))
@@ -133,7 +130,7 @@ func TestHeartbeat(t *testing.T) {
 
 func TestFeatureStatusJSON(t *testing.T) {
 	clock := newFakeClock(t0)
-	e := openTest(t, t.TempDir(), clock)
+	e := memTest(t, clock)
 	s := testSpec("f", "a", "b")
 	s.Require = Require{Mode: RequireAny}
 	mustConfigure(t, e, s)
@@ -175,7 +172,7 @@ func TestFeatureStatusJSON(t *testing.T) {
 
 func TestOutageQuery(t *testing.T) {
 	clock := newFakeClock(t0)
-	e := openTest(t, t.TempDir(), clock)
+	e := memTest(t, clock)
 	mustConfigure(t, e, testSpec("f", "a"), testSpec("g", "a"))
 	for _, r := range []struct {
 		feature string

@@ -15,7 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/vigil-monitoring/vigil/sla/store"
+	"github.com/vigil-monitoring/vigil/sla/store/boltstore"
 )
 
 const (
@@ -52,21 +53,26 @@ type Engine struct {
 	retention         time.Duration
 	heartbeatInterval time.Duration
 	readOnly          bool
-	db                *bbolt.DB
+	store             store.Store
 
 	mu         sync.RWMutex
 	features   map[string]*feature
 	all        []*feature // every known feature, configured or not, sorted by key
 	configured []*feature // the current config's features, sorted by key
 	gaps       []interval // the agent was not running; sorted
-	reserved   map[string]bool
-	// constLabels go on every feature-level series (Options.ConstLabels).
-	constLabels map[string]string
+	// generation changes whenever configured does (Figures).
+	generation uint64
 
 	beatMu      sync.Mutex
 	writeMu     sync.RWMutex
-	commits     groupCommit
 	lastCompact int64
+	// backlog is what failed to reach the store, written again at the next
+	// heartbeat (storehealth.go).
+	backlog storeBacklog
+	// outageIDs is the last outage ID handed out: IDs are given in memory,
+	// so that a write that fails and is retried keeps its ID and two outages
+	// never share one.
+	outageIDs atomic.Uint64
 
 	closed    atomic.Bool
 	stop      chan struct{}
@@ -86,59 +92,52 @@ type CheckRef struct {
 	name string
 }
 
-// Open opens or creates the store under opts.Path, loads the history,
-// records the time since the last heartbeat as unmonitored, and starts the
-// heartbeat.
+// Open opens or creates the bbolt store under opts.Path and starts an
+// engine on it (New).
 func Open(opts Options) (*Engine, error) {
 	if opts.Path == "" {
 		return nil, errors.New("sla store: no storage path")
 	}
 	if err := os.MkdirAll(opts.Path, 0o750); err != nil {
-		return nil, storeOpenError(opts.Path, false, fmt.Errorf("create directory: %w", err))
+		return nil, boltstore.OpenError(opts.Path, false, fmt.Errorf("create directory: %w", err))
 	}
-	e := newEngine(opts, filepath.Join(opts.Path, storeFile), false)
-	db, err := openStore(e.file, bbolt.Options{Timeout: lockTimeout, NoSync: opts.noSync})
+	file := filepath.Join(opts.Path, storeFile)
+	bolt, err := boltstore.Open(file, boltstore.Options{Timeout: lockTimeout, NoSync: opts.noSync})
 	if err != nil {
-		return nil, storeOpenError(e.file, false, err)
+		return nil, boltstore.OpenError(file, false, err)
 	}
-	e.db = db
-	e.commits.db = db
+	e, err := start(bolt, opts, file)
+	if err != nil {
+		_ = bolt.Close()
+		return nil, boltstore.OpenError(file, false, err)
+	}
+	return e, nil
+}
+
+// New starts an engine on store: it loads the history, records the time
+// since the last heartbeat as unmonitored, and starts the heartbeat. Close
+// closes the store.
+func New(st store.Store, opts Options) (*Engine, error) {
+	return start(st, opts, "(memory)")
+}
+
+func start(st store.Store, opts Options, file string) (*Engine, error) {
+	e := newEngine(opts, file, false)
+	e.store = st
+	h, err := st.Load()
+	if err != nil {
+		return nil, err
+	}
 	now := e.nowNanos()
-	openTx := func(tx *bbolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
-			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		if meta.Get(keyFormat) == nil {
-			if err := meta.Put(keyFormat, []byte(storeFormat)); err != nil {
-				return err
-			}
-		}
-		heartbeat, err := e.load(tx)
-		if err != nil {
-			return err
-		}
-		if err := meta.Put(keyRegion, []byte(e.region)); err != nil {
-			return err
-		}
-		clean := meta.Get(keyClean) != nil
-		if err := meta.Delete(keyClean); err != nil {
-			return err
-		}
-		if err := e.resume(tx, heartbeat, now, clean); err != nil {
-			return err
-		}
-		if err := e.compactMemory(now).apply(tx); err != nil {
-			return err
-		}
-		return putHeartbeat(tx, now)
-	}
-	err = guard(func() error { return db.Update(openTx) })
+	heartbeat, err := e.load(h)
 	if err != nil {
-		_ = db.Close()
-		return nil, storeOpenError(e.file, false, err)
+		return nil, err
+	}
+	b := &store.Batch{Region: e.region, Unclean: true, Heartbeat: now}
+	e.resume(b, heartbeat, now, h.Clean)
+	b.Compactions = append(b.Compactions, *e.compactMemory(now))
+	if err := st.Write(b); err != nil {
+		return nil, err
 	}
 	e.stop, e.done = make(chan struct{}), make(chan struct{})
 	go e.heartbeatLoop()
@@ -155,37 +154,38 @@ func OpenReadOnly(path string) (*Engine, error) {
 		file = filepath.Join(path, storeFile)
 	}
 	if _, err := os.Stat(file); err != nil {
-		return nil, storeOpenError(file, true, err)
+		return nil, boltstore.OpenError(file, true, err)
 	}
+	bolt, err := boltstore.Open(file, boltstore.Options{ReadOnly: true, Timeout: lockTimeout})
+	if err != nil {
+		return nil, boltstore.OpenError(file, true, err)
+	}
+	e, err := readOnly(bolt, file)
+	if err != nil {
+		_ = bolt.Close()
+		return nil, boltstore.OpenError(file, true, err)
+	}
+	return e, nil
+}
+
+// readOnly loads store's history for reading only.
+func readOnly(st store.Store, file string) (*Engine, error) {
 	e := newEngine(Options{}, file, true)
-	db, err := openStore(file, bbolt.Options{Timeout: lockTimeout, ReadOnly: true})
+	e.store = st
+	h, err := st.Load()
 	if err != nil {
-		return nil, storeOpenError(file, true, err)
+		return nil, err
 	}
-	e.db = db
-	loadTx := func(tx *bbolt.Tx) error {
-		for _, name := range allBuckets {
-			if tx.Bucket(name) == nil {
-				return fmt.Errorf("bucket %s missing: not a vigil store", name)
-			}
-		}
-		e.region = string(tx.Bucket(bucketMeta).Get(keyRegion))
-		heartbeat, err := e.load(tx)
-		if err != nil {
-			return err
-		}
-		if heartbeat > 0 {
-			e.gaps = append(e.gaps, interval{heartbeat, never})
-			for _, f := range e.all {
-				f.endSpellsAt(heartbeat)
-			}
-		}
-		return nil
-	}
-	err = guard(func() error { return db.View(loadTx) })
+	e.region = h.Region
+	heartbeat, err := e.load(h)
 	if err != nil {
-		_ = db.Close()
-		return nil, storeOpenError(file, true, err)
+		return nil, err
+	}
+	if heartbeat > 0 {
+		e.gaps = append(e.gaps, interval{heartbeat, never})
+		for _, f := range e.all {
+			f.endSpellsAt(heartbeat)
+		}
 	}
 	return e, nil
 }
@@ -195,14 +195,6 @@ func newEngine(opts Options, file string, readOnly bool) *Engine {
 		clock: opts.Clock, log: opts.Logger, region: opts.Region, file: file,
 		retention: opts.Retention, heartbeatInterval: opts.HeartbeatInterval, readOnly: readOnly,
 		features: map[string]*feature{},
-		reserved: maps.Clone(reservedLabels),
-	}
-	e.constLabels = maps.Clone(opts.ConstLabels)
-	for name := range opts.ConstLabels {
-		e.reserved[name] = true
-	}
-	for _, name := range opts.ReservedLabels {
-		e.reserved[name] = true
 	}
 	if e.clock == nil {
 		e.clock = realClock{}
@@ -248,21 +240,20 @@ func (e *Engine) rebuildLists() {
 		}
 	}
 	e.all, e.configured = all, configured
+	e.generation++
 }
 
 // resume records the gap since the last heartbeat and carries the state over
 // the restart; see DESIGN.md "SLA semantics".
-func (e *Engine) resume(tx *bbolt.Tx, heartbeat, now int64, clean bool) error {
+func (e *Engine) resume(b *store.Batch, heartbeat, now int64, clean bool) {
 	if heartbeat == 0 {
-		return nil
+		return
 	}
 	before := e.gaps
 	gap := interval{heartbeat, max(now, heartbeat)}
 	if gap.end > gap.start {
 		e.gaps = append(slices.Clip(e.gaps), gap)
-		if err := tx.Bucket(bucketGaps).Put(be64(gap.start), be64(gap.end)); err != nil {
-			return err
-		}
+		b.Gaps = append(b.Gaps, gap.record())
 	}
 	// After a crash the agent may have run on for up to one heartbeat
 	// interval after the last heartbeat, and scrapes seen the counters grow
@@ -273,18 +264,15 @@ func (e *Engine) resume(tx *bbolt.Tx, heartbeat, now int64, clean bool) error {
 	}
 	var l ledger
 	for _, f := range e.all {
-		if err := f.resume(tx, before, e.gaps, heartbeat, now, ranOn, &l); err != nil {
-			return err
-		}
+		f.resume(b, before, e.gaps, heartbeat, now, ranOn, &l)
 	}
-	return nil
 }
 
 // resume carries one feature over the gap [heartbeat, now): before are the
 // gaps without it, gaps with it. The counters come back at no less than a
 // scrape may have seen (computed from the record as it was, as if the agent
 // had run on for ranOn), and the difference from the record is their lead.
-func (f *feature) resume(tx *bbolt.Tx, before, gaps []interval, heartbeat, now, ranOn int64, l *ledger) error {
+func (f *feature) resume(b *store.Batch, before, gaps []interval, heartbeat, now, ranOn int64, l *ledger) {
 	seen := f.counters
 	if ranOn > 0 {
 		last := heartbeat + ranOn
@@ -296,25 +284,19 @@ func (f *feature) resume(tx *bbolt.Tx, before, gaps []interval, heartbeat, now, 
 		// A feature cut by an agent fault is checked afresh after the restart.
 		if n := len(f.presence); n > 0 && f.presence[n-1].end != openEnd {
 			f.presence = append(f.presence, interval{now, openEnd})
-			if err := putInterval(tx, bucketPresence, f.key, f.presence[n]); err != nil {
-				return err
-			}
+			putInterval(b, store.IntervalPresence, f.key, f.presence[n])
 		}
 	}
 	if spell := f.endSpellsAt(heartbeat); spell != nil {
-		if err := putInterval(tx, bucketDegraded, f.key, *spell); err != nil {
-			return err
-		}
+		putInterval(b, store.IntervalDegraded, f.key, *spell)
 	}
 	if f.machine == StateRecovering {
 		f.machine = StateDown // recovery starts over after a restart
-		if err := putMachine(tx, f.key, f.machine, f.machineSince); err != nil {
-			return err
-		}
+		putMachine(b, f.key, f.machine, f.machineSince)
 	}
 	f.accountTo(now, gaps, l)
 	f.counters.lift(seen)
-	return putCounters(tx, f.key, f.counters)
+	putCounters(b, f.key, f.counters)
 }
 
 // endSpellsAt ends an open degraded spell when the agent stopped: after a
@@ -336,122 +318,114 @@ func (e *Engine) Configure(specs []FeatureSpec) error {
 	if e.readOnly {
 		return fmt.Errorf("sla store %s: opened read-only", e.file)
 	}
-	schedules := make([]*maintSchedule, len(specs))
-	labels := make([]map[string]string, len(specs))
-	sets := labelSets{}
-	seen := make(map[string]bool, len(specs))
-	for i, s := range specs {
-		id := s.Service + "/" + s.Feature
-		if err := validateSpec(s); err != nil {
-			return fmt.Errorf("sla configure %s: %w", id, err)
-		}
-		key := featureKey(s.Service, s.Feature)
-		if seen[key] {
-			return fmt.Errorf("sla configure %s: feature listed twice", id)
-		}
-		seen[key] = true
-		sched, err := parseMaintenance(s.Maintenance)
-		if err != nil {
-			return fmt.Errorf("sla configure %s: %w", id, err)
-		}
-		schedules[i] = sched
-		labels[i] = sets.own(s.Labels)
+	plan, err := planConfigure(specs)
+	if err != nil {
+		return err
 	}
-
 	e.beatMu.Lock()
 	defer e.beatMu.Unlock()
 	if e.closed.Load() {
 		return fmt.Errorf("sla store %s: engine closed", e.file)
 	}
-	now := e.nowNanos()
-	type write struct {
-		f       *feature
-		removed *removal // nil unless f was removed
+	writes := e.applyConfigure(plan, e.nowNanos())
+	if len(writes) == 0 {
+		return nil
 	}
-	var writes []write
-	e.mu.Lock()
+	b := &store.Batch{}
+	keys := make([]string, 0, len(writes))
+	for _, w := range writes {
+		w.put(b)
+		keys = append(keys, w.f.key)
+	}
+	e.writeMu.Lock()
+	defer e.writeMu.Unlock()
+	if err := e.store.Write(b); err != nil {
+		e.writeFailed(err, keys, nil) // memory has the new config: write it at the next heartbeat
+		return storeError(e.file, "configure", err)
+	}
+	return nil
+}
+
+// configurePlan is a validated config: the specs with the engine's copies of
+// their labels, their parsed maintenance schedules, and their keys.
+type configurePlan struct {
+	specs     []FeatureSpec
+	schedules []*maintSchedule
+	keys      map[string]bool
+}
+
+// planConfigure validates specs before anything changes.
+func planConfigure(specs []FeatureSpec) (*configurePlan, error) {
+	p := &configurePlan{specs: slices.Clone(specs), schedules: make([]*maintSchedule, len(specs)),
+		keys: make(map[string]bool, len(specs))}
+	sets := labelSets{}
 	for i, s := range specs {
+		id := s.Service + "/" + s.Feature
+		if err := validateSpec(s); err != nil {
+			return nil, fmt.Errorf("sla configure %s: %w", id, err)
+		}
+		key := featureKey(s.Service, s.Feature)
+		if p.keys[key] {
+			return nil, fmt.Errorf("sla configure %s: feature listed twice", id)
+		}
+		p.keys[key] = true
+		sched, err := parseMaintenance(s.Maintenance)
+		if err != nil {
+			return nil, fmt.Errorf("sla configure %s: %w", id, err)
+		}
+		p.schedules[i] = sched
+		p.specs[i].Labels = sets.own(s.Labels)
+	}
+	return p, nil
+}
+
+// configureWrite is a feature Configure changed, to be written.
+type configureWrite struct {
+	f       *feature
+	removed *removal // nil unless f was removed
+}
+
+// put adds the feature's records to b.
+func (w configureWrite) put(b *store.Batch) {
+	f := w.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	putFeature(b, f.key, f.record())
+	putInterval(b, store.IntervalPresence, f.key, f.presence[len(f.presence)-1])
+	putCounters(b, f.key, f.counters)
+	if m := f.takeMaint(); m != nil {
+		b.Maintenance = append(b.Maintenance, *m)
+	}
+	if w.removed != nil {
+		w.removed.put(b, f.key)
+	}
+}
+
+// applyConfigure installs plan in memory at now and returns the features
+// whose records changed.
+func (e *Engine) applyConfigure(plan *configurePlan, now int64) []configureWrite {
+	var writes []configureWrite
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, s := range plan.specs {
 		f := e.feature(featureKey(s.Service, s.Feature))
-		s.Labels = labels[i]
 		f.mu.Lock()
-		if f.apply(s, schedules[i], now) {
-			writes = append(writes, write{f: f})
+		if f.apply(s, plan.schedules[i], now) {
+			writes = append(writes, configureWrite{f: f})
 		}
 		f.mu.Unlock()
 	}
 	for _, f := range e.configured {
-		if seen[f.key] {
+		if plan.keys[f.key] {
 			continue
 		}
 		f.mu.Lock()
 		r := f.remove(now)
 		f.mu.Unlock()
-		writes = append(writes, write{f, r})
+		writes = append(writes, configureWrite{f, r})
 	}
 	e.rebuildLists()
-	e.refreshMetricLabels()
-	e.mu.Unlock()
-	if len(writes) == 0 {
-		return nil
-	}
-
-	type snapshot struct {
-		key      string
-		rec      featureRecord
-		presence interval
-		counters counters
-		maint    *maintWrite
-		removed  *removal
-	}
-	snaps := make([]snapshot, 0, len(writes))
-	for _, w := range writes {
-		f := w.f
-		f.mu.Lock()
-		snaps = append(snaps, snapshot{key: f.key, rec: f.record(), presence: f.presence[len(f.presence)-1],
-			counters: f.counters, maint: f.takeMaint(), removed: w.removed})
-		f.mu.Unlock()
-	}
-	e.writeMu.Lock()
-	defer e.writeMu.Unlock()
-	err := e.commits.update(func(tx *bbolt.Tx) error {
-		// Features come in key order: pack the pages (bbolt's default half
-		// fills them), since the store is mmapped and its pages count in the
-		// agent's resident memory. 10,000 features: 10.3 -> 5 MB of records.
-		for _, name := range [][]byte{bucketFeatures, bucketPresence, bucketCounters} {
-			tx.Bucket(name).FillPercent = 0.9
-		}
-		for _, s := range snaps {
-			if err := putJSON(tx.Bucket(bucketFeatures), []byte(s.key), s.rec); err != nil {
-				return err
-			}
-			if err := putInterval(tx, bucketPresence, s.key, s.presence); err != nil {
-				return err
-			}
-			if err := putCounters(tx, s.key, s.counters); err != nil {
-				return err
-			}
-			if s.maint != nil {
-				if err := s.maint.put(tx); err != nil {
-					return err
-				}
-			}
-			if s.removed != nil {
-				if err := s.removed.put(tx, s.key); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		keys := make([]string, 0, len(snaps))
-		for _, s := range snaps {
-			keys = append(keys, s.key)
-		}
-		e.writeFailed(err, keys, nil) // memory has the new config: write it at the next heartbeat
-		return storeError(e.file, "configure", err)
-	}
-	return nil
+	return writes
 }
 
 // removal is what removing a feature from the config changed in records
@@ -463,18 +437,14 @@ type removal struct {
 	since  int64
 }
 
-func (r *removal) put(tx *bbolt.Tx, fkey string) error {
+func (r *removal) put(b *store.Batch, fkey string) {
 	if r.outage != nil {
-		if err := putOutage(tx, fkey, r.outage); err != nil {
-			return err
-		}
+		putOutage(b, fkey, r.outage)
 	}
 	if r.spell != nil {
-		if err := putInterval(tx, bucketDegraded, fkey, *r.spell); err != nil {
-			return err
-		}
+		putInterval(b, store.IntervalDegraded, fkey, *r.spell)
 	}
-	return putMachine(tx, fkey, StateUnknown, r.since)
+	putMachine(b, fkey, StateUnknown, r.since)
 }
 
 // remove takes the feature out of the config at now: its open outage and
@@ -717,38 +687,28 @@ func (e *Engine) persist(f *feature, ch change) {
 		tw = &transitionWrite{at: f.lastEval, rec: transitionRecord{From: ch.from, To: state, Reason: reasonText}}
 	}
 	if ch.outage != nil && ch.outage.ID == 0 {
-		ch.outage.ID = e.commits.outageIDs.Add(1)
+		ch.outage.ID = e.outageIDs.Add(1)
 	}
 	e.writeMu.RLock()
 	defer e.writeMu.RUnlock()
 	if e.closed.Load() {
 		return
 	}
-	err := e.commits.write(func(tx *bbolt.Tx) error {
-		if ch.transition {
-			if err := putMachine(tx, f.key, state, f.machineSince); err != nil {
-				return err
-			}
-			if err := putTransition(tx, f.key, tw.at, tw.rec); err != nil {
-				return err
-			}
-		}
-		if ch.outage != nil {
-			if err := putOutage(tx, f.key, ch.outage); err != nil {
-				return err
-			}
-		}
-		if ch.presence != nil {
-			if err := putInterval(tx, bucketPresence, f.key, *ch.presence); err != nil {
-				return err
-			}
-		}
-		if ch.degraded != nil {
-			return putInterval(tx, bucketDegraded, f.key, *ch.degraded)
-		}
-		return nil
-	})
-	if err != nil {
+	b := &store.Batch{}
+	if ch.transition {
+		putMachine(b, f.key, state, f.machineSince)
+		b.Transitions = append(b.Transitions, tw.record(f.key))
+	}
+	if ch.outage != nil {
+		putOutage(b, f.key, ch.outage)
+	}
+	if ch.presence != nil {
+		putInterval(b, store.IntervalPresence, f.key, *ch.presence)
+	}
+	if ch.degraded != nil {
+		putInterval(b, store.IntervalDegraded, f.key, *ch.degraded)
+	}
+	if err := e.store.Write(b); err != nil {
 		e.log.Error("sla store write failed; kept in memory, written again at the next heartbeat", "file", e.file,
 			"service", f.spec.Service, "feature", f.spec.Feature, "err", err)
 		e.writeFailed(err, []string{f.key}, tw)
@@ -784,84 +744,55 @@ func (e *Engine) beat(final bool) error {
 	all, gaps := e.all, e.gaps
 	e.mu.RUnlock()
 
-	type snapshot struct {
-		key      string
-		counters *counters
-		rec      *featureRecord
-		maint    *maintWrite
-	}
-	var snaps []snapshot
+	b := &store.Batch{Clean: final, Heartbeat: now}
+	var keys []string
 	var l ledger
 	for _, f := range all {
-		f.mu.Lock()
-		var s snapshot
-		if f.configured && f.maintUntil < now+int64(maintHorizon/2) {
-			f.extendMaint(now + int64(maintHorizon))
-			rec := f.record()
-			s.rec = &rec
-		}
-		before := f.counters
-		f.accountTo(now, gaps, &l)
-		if !f.counters.sameTotals(before) {
-			c := f.counters
-			s.counters = &c
-		}
-		s.maint = f.takeMaint()
-		f.mu.Unlock()
-		if s.counters != nil || s.rec != nil || s.maint != nil {
-			s.key = f.key
-			snaps = append(snaps, s)
+		if f.snapshotBeat(b, now, gaps, &l) {
+			keys = append(keys, f.key)
 		}
 	}
-	var compact *compaction
+	var compact *store.Compaction
 	if now-e.lastCompact >= int64(compactEvery) {
 		compact = e.compactMemory(now)
+		b.Compactions = append(b.Compactions, *compact)
 	}
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
 	if e.closed.Load() {
 		return nil
 	}
-	err := e.commits.update(func(tx *bbolt.Tx) error {
-		for _, s := range snaps {
-			if s.counters != nil {
-				if err := putCounters(tx, s.key, *s.counters); err != nil {
-					return err
-				}
-			}
-			if s.rec != nil {
-				if err := putJSON(tx.Bucket(bucketFeatures), []byte(s.key), s.rec); err != nil {
-					return err
-				}
-			}
-			if s.maint != nil {
-				if err := s.maint.put(tx); err != nil {
-					return err
-				}
-			}
-		}
-		if compact != nil {
-			if err := compact.apply(tx); err != nil {
-				return err
-			}
-		}
-		if final {
-			if err := tx.Bucket(bucketMeta).Put(keyClean, []byte{1}); err != nil {
-				return err
-			}
-		}
-		return putHeartbeat(tx, now)
-	})
-	if err != nil {
-		keys := make([]string, 0, len(snaps))
-		for _, s := range snaps {
-			keys = append(keys, s.key)
-		}
+	if err := e.store.Write(b); err != nil {
 		e.beatFailed(err, keys, compact)
 		return storeError(e.file, "heartbeat", err)
 	}
 	e.beatSaved()
 	return nil
+}
+
+// snapshotBeat accounts the feature's counters up to now, materializes its
+// maintenance windows ahead, and adds to b what changed; it reports whether
+// anything did.
+func (f *feature) snapshotBeat(b *store.Batch, now int64, gaps []interval, l *ledger) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	changed := false
+	if f.configured && f.maintUntil < now+int64(maintHorizon/2) {
+		f.extendMaint(now + int64(maintHorizon))
+		putFeature(b, f.key, f.record())
+		changed = true
+	}
+	before := f.counters
+	f.accountTo(now, gaps, l)
+	if !f.counters.sameTotals(before) {
+		putCounters(b, f.key, f.counters)
+		changed = true
+	}
+	if m := f.takeMaint(); m != nil {
+		b.Maintenance = append(b.Maintenance, *m)
+		changed = true
+	}
+	return changed
 }
 
 // accountTo adds downtime, degraded and blind time up to now to the
@@ -899,7 +830,7 @@ func (e *Engine) Close() error {
 		e.writeMu.Lock()
 		defer e.writeMu.Unlock()
 		e.closed.Store(true)
-		if err := e.db.Close(); err != nil && e.closeErr == nil {
+		if err := e.store.Close(); err != nil && e.closeErr == nil {
 			e.closeErr = storeError(e.file, "close", err)
 		}
 	})

@@ -130,7 +130,7 @@ func TestStateMachine(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := newFakeClock(t0)
-			e := openTest(t, t.TempDir(), clock)
+			e := memTest(t, clock)
 			s := testSpec("f", tc.checks...)
 			if tc.spec != nil {
 				tc.spec(&s)
@@ -170,7 +170,7 @@ func TestStateMachine(t *testing.T) {
 
 func TestOutageAcrossMaintenanceCountsOnlyOutsideIt(t *testing.T) {
 	clock := newFakeClock(t0)
-	e := openTest(t, t.TempDir(), clock)
+	e := memTest(t, clock)
 	s := testSpec("f", "a")
 	s.Maintenance = []Maintenance{{Start: at(100), Duration: 100 * time.Second}}
 	mustConfigure(t, e, s)
@@ -202,7 +202,7 @@ func TestCronMaintenance(t *testing.T) {
 		t.Skipf("no tzdata: %v", err)
 	}
 	clock := newFakeClock(t0) // Sunday 00:00 UTC = Sunday 09:00 KST
-	e := openTest(t, t.TempDir(), clock)
+	e := memTest(t, clock)
 	s := testSpec("f", "a")
 	// 10:00 KST on Sundays = 01:00 UTC, 30 minutes.
 	s.Maintenance = []Maintenance{{Cron: "0 10 * * SUN", Location: seoul, Duration: 30 * time.Minute}}
@@ -229,7 +229,7 @@ func TestCronMaintenance(t *testing.T) {
 
 func TestConfigure(t *testing.T) {
 	clock := newFakeClock(t0)
-	e := openTest(t, t.TempDir(), clock)
+	e := memTest(t, clock)
 	a, b := testSpec("a", "x"), testSpec("b", "x")
 	mustConfigure(t, e, a, b)
 	ref := e.Check("talk", "a", "x")
@@ -304,7 +304,7 @@ func TestDowntimeCounterNeverTakesBackRecoveryTime(t *testing.T) {
 	for _, recovers := range []bool{true, false} {
 		t.Run(fmt.Sprintf("recovery completes %v", recovers), func(t *testing.T) {
 			clock := newFakeClock(t0)
-			e := openTest(t, t.TempDir(), clock)
+			e := memTest(t, clock)
 			s := testSpec("f", "a")
 			s.RecoveryThreshold = 3
 			mustConfigure(t, e, s)

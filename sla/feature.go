@@ -1,6 +1,7 @@
 package sla
 
 import (
+	"cmp"
 	"fmt"
 	"sync"
 	"time"
@@ -213,7 +214,6 @@ type feature struct {
 	schedule   *maintSchedule // nil: no maintenance windows, as for most features
 
 	counters counters
-	metrics  *featureMetrics
 
 	// The flags are together: apart, each would take 8 bytes.
 	configured  bool
@@ -356,7 +356,38 @@ func (f *feature) blindReason() string {
 	return "agent: checks could not run"
 }
 
-// step feeds one evaluation at time t into the state machine.
+// The state machine's rows: up, degraded and unknown behave alike (healthy).
+const (
+	rowHealthy = iota
+	rowDown
+	rowRecovering
+)
+
+// machineRow is the row of the transition table for state.
+func machineRow(state State) int {
+	switch state {
+	case StateDown:
+		return rowDown
+	case StateRecovering:
+		return rowRecovering
+	}
+	return rowHealthy
+}
+
+// transition is a cell of the state machine's table: the machine's row and
+// whether the evaluation passed.
+type transition struct {
+	row    int
+	passed bool
+}
+
+// step feeds one evaluation at time t into the state machine. The switch is
+// the transition table: by the machine's row and whether the evaluation
+// passed, what one evaluation does (next is up or degraded, as the
+// evaluation says). Each returns the outage to write, if any, and whether it
+// was opened; while an outage is open every evaluation adds its failing
+// checks to the outage's list. (A switch rather than a table of funcs: direct
+// calls keep the per-result path as fast as before.)
 func (f *feature) step(t int64, ev evaluation) change {
 	var ch change
 	prev, wasFresh := f.machine, f.fresh
@@ -364,69 +395,19 @@ func (f *feature) step(t int64, ev evaluation) change {
 	if ev.degraded {
 		next = StateDegraded
 	}
-	if ev.pass {
-		switch f.machine {
-		case StateDown:
-			if f.noteFailed(&f.open.ChecksFailed) {
-				ch.outage = f.open
-			}
-			f.recoverStart, f.passStreak = t, 1
-			f.machine = StateRecovering
-			if f.passStreak >= clampThreshold(f.spec.RecoveryThreshold) {
-				ch.outage = f.closeOutage()
-				f.machine = next
-			}
-		case StateRecovering:
-			if f.noteFailed(&f.open.ChecksFailed) {
-				ch.outage = f.open
-			}
-			f.passStreak++
-			if f.passStreak >= clampThreshold(f.spec.RecoveryThreshold) {
-				ch.outage = f.closeOutage()
-				f.machine = next
-			}
-		default: // unknown, up, degraded
-			f.failStreak = 0
-			f.machine = next
-		}
-	} else {
-		switch f.machine {
-		case StateDown:
-			if f.noteFailed(&f.open.ChecksFailed) {
-				ch.outage = f.open
-			}
-		case StateRecovering:
-			// The outage goes on as if recovery had not begun.
-			if f.noteFailed(&f.open.ChecksFailed) {
-				ch.outage = f.open
-			}
-			f.passStreak = 0
-			f.machine = StateDown
-		default:
-			if f.failStreak == 0 {
-				f.pendingStart = t
-				f.pendingCause = Cause{Check: f.reason.check, Error: f.reason.causeError()}
-				f.pending = f.pending[:0]
-			}
-			f.failStreak++
-			f.noteFailed(&f.pending)
-			if f.failStreak >= clampThreshold(f.spec.FailureThreshold) {
-				start := f.pendingStart
-				if k := len(f.outages); k > 0 && start <= f.outages[k-1].Start {
-					// The last outage opened and closed at this very instant
-					// (evaluations out of order share a time): the store keys
-					// outages by start, and this one must not replace it.
-					start = f.outages[k-1].Start + 1
-				}
-				o := &outageRec{Start: start, End: openEnd, Cause: f.pendingCause,
-					ChecksFailed: append([]string(nil), f.pending...)}
-				f.open = o
-				f.outages = append(f.outages, o)
-				f.failStreak = 0
-				f.machine = StateDown
-				ch.outage, ch.outageOpen = o, true
-			}
-		}
+	switch (transition{machineRow(f.machine), ev.pass}) {
+	case transition{rowHealthy, true}:
+		ch.outage, ch.outageOpen = f.passWhileHealthy(next)
+	case transition{rowHealthy, false}:
+		ch.outage, ch.outageOpen = f.failWhileHealthy(t)
+	case transition{rowDown, true}:
+		ch.outage, ch.outageOpen = f.passWhileDown(t, next)
+	case transition{rowDown, false}:
+		ch.outage, ch.outageOpen = f.failWhileDown()
+	case transition{rowRecovering, true}:
+		ch.outage, ch.outageOpen = f.passWhileRecovering(next)
+	case transition{rowRecovering, false}:
+		ch.outage, ch.outageOpen = f.failWhileRecovering()
 	}
 	f.reason.recovery, f.reason.needed = f.passStreak, clampThreshold(f.spec.RecoveryThreshold)
 	if f.machine != prev || !wasFresh {
@@ -441,7 +422,7 @@ func (f *feature) step(t int64, ev evaluation) change {
 	}
 	f.fresh = true
 
-	// A degraded spell runs while the shown state is degraded.
+	// A degraded spell runs while the machine is degraded.
 	n := len(f.degraded)
 	spellOpen := n > 0 && f.degraded[n-1].end == openEnd
 	if want := f.machine == StateDegraded; want != spellOpen {
@@ -454,6 +435,89 @@ func (f *feature) step(t int64, ev evaluation) change {
 		ch.degraded = &f.degraded[len(f.degraded)-1]
 	}
 	return ch
+}
+
+// passWhileHealthy: the failure streak, if any, is over.
+func (f *feature) passWhileHealthy(next State) (*outageRec, bool) {
+	f.failStreak = 0
+	f.machine = next
+	return nil, false
+}
+
+// failWhileHealthy extends the failure streak (its start and cause are the
+// first failing evaluation's) and opens an outage when it reaches the
+// failure threshold.
+func (f *feature) failWhileHealthy(t int64) (*outageRec, bool) {
+	if f.failStreak == 0 {
+		f.pendingStart = t
+		f.pendingCause = Cause{Check: f.reason.check, Error: f.reason.causeError()}
+		f.pending = f.pending[:0]
+	}
+	f.failStreak++
+	f.noteFailed(&f.pending)
+	if f.failStreak < clampThreshold(f.spec.FailureThreshold) {
+		return nil, false
+	}
+	start := f.pendingStart
+	if k := len(f.outages); k > 0 && start <= f.outages[k-1].Start {
+		// The last outage opened and closed at this very instant
+		// (evaluations out of order share a time): the store keys
+		// outages by start, and this one must not replace it.
+		start = f.outages[k-1].Start + 1
+	}
+	o := &outageRec{Start: start, End: openEnd, Cause: f.pendingCause,
+		ChecksFailed: append([]string(nil), f.pending...)}
+	f.open = o
+	f.outages = append(f.outages, o)
+	f.failStreak = 0
+	f.machine = StateDown
+	return o, true
+}
+
+// failWhileDown: the outage goes on.
+func (f *feature) failWhileDown() (*outageRec, bool) { return f.noteOutageChecks(), false }
+
+// passWhileDown starts recovery (which a recovery threshold of 1 completes
+// at once).
+func (f *feature) passWhileDown(t int64, next State) (*outageRec, bool) {
+	o := f.noteOutageChecks()
+	f.recoverStart, f.passStreak = t, 0
+	f.machine = StateRecovering
+	return cmp.Or(f.extendRecovery(next), o), false
+}
+
+// failWhileRecovering: the outage goes on as if recovery had not begun.
+func (f *feature) failWhileRecovering() (*outageRec, bool) {
+	o := f.noteOutageChecks()
+	f.passStreak = 0
+	f.machine = StateDown
+	return o, false
+}
+
+// passWhileRecovering: recovery goes on.
+func (f *feature) passWhileRecovering(next State) (*outageRec, bool) {
+	o := f.noteOutageChecks()
+	return cmp.Or(f.extendRecovery(next), o), false
+}
+
+// extendRecovery extends the recovery streak and closes the outage when it
+// reaches the recovery threshold; it returns the outage if it closed it.
+func (f *feature) extendRecovery(next State) *outageRec {
+	f.passStreak++
+	if f.passStreak < clampThreshold(f.spec.RecoveryThreshold) {
+		return nil
+	}
+	f.machine = next
+	return f.closeOutage()
+}
+
+// noteOutageChecks adds the checks failing now to the open outage's list;
+// it returns the outage if that changed it (to be written).
+func (f *feature) noteOutageChecks() *outageRec {
+	if f.noteFailed(&f.open.ChecksFailed) {
+		return f.open
+	}
+	return nil
 }
 
 // noteFailed adds to *list the names of the checks failing in the current

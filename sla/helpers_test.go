@@ -6,8 +6,10 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/bbolt"
 	"go.uber.org/goleak"
+
+	"github.com/vigil-monitoring/vigil/sla/store"
+	"github.com/vigil-monitoring/vigil/sla/store/boltstore"
 )
 
 func TestMain(m *testing.M) {
@@ -108,4 +110,17 @@ func spans(outages []Outage) []outageSpan {
 	return out
 }
 
-type bboltTx = bbolt.Tx
+// boltOf is the bbolt store under an engine opened with Open.
+func boltOf(e *Engine) *boltstore.Store { return e.store.(*boltstore.Store) }
+
+// memTest starts an engine on a MemoryStore with the fake clock, for tests
+// that do not test persistence; it is closed when the test ends.
+func memTest(t testing.TB, clock Clock) *Engine {
+	t.Helper()
+	e, err := New(store.NewMemory(), Options{Region: "kr-central-1", Clock: clock})
+	if err != nil {
+		t.Fatalf("New(memory): %v", err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}

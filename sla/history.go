@@ -1,11 +1,7 @@
 package sla
 
 import (
-	"bytes"
-	"encoding/json"
 	"time"
-
-	"go.etcd.io/bbolt"
 )
 
 // Read-only accessors for the status page, the bulletin and `vigil report`.
@@ -138,29 +134,6 @@ func lastState(f *feature, t int64) (State, int64) {
 // lastReason reads the reason recorded with the feature's last transition,
 // "" if none or unreadable (the reason is a courtesy, not a figure).
 func (e *Engine) lastReason(fkey string) string {
-	var reason string
-	_ = e.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketTransitions)
-		if b == nil {
-			return nil
-		}
-		prefix := append([]byte(fkey), 0)
-		c := b.Cursor()
-		// Keys are prefix + be64(at) + be64(seq): seek past the last one.
-		var k, v []byte
-		if k, _ = c.Seek(append(bytes.Clone(prefix), bytes.Repeat([]byte{0xff}, 17)...)); k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+16 {
-			return nil
-		}
-		var rec transitionRecord
-		if json.Unmarshal(v, &rec) == nil {
-			reason = rec.Reason
-		}
-		return nil
-	})
-	return reason
+	rec, _ := e.store.LastTransition(fkey)
+	return rec.Reason
 }

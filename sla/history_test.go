@@ -100,7 +100,7 @@ func TestDailyHistory(t *testing.T) {
 func TestDailyHistoryDST(t *testing.T) {
 	ny := mustLocation(t, "America/New_York")
 	clock := newFakeClock(time.Date(2026, 10, 30, 0, 0, 0, 0, ny))
-	e := openTest(t, t.TempDir(), clock)
+	e := memTest(t, clock)
 	mustConfigure(t, e, testSpec("message", "a"))
 	fail := time.Date(2026, 10, 31, 23, 30, 0, 0, ny)
 	clock.Set(fail)

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Incident grouping defaults: outages that start within DefaultIncidentWindow
@@ -355,40 +353,4 @@ func incidentTitle(inc *Incident) string {
 	}
 	return fmt.Sprintf("%s: %d features were down for %s from %s", what, total,
 		inc.End.Sub(inc.Start).Round(time.Second), inc.Start.UTC().Format("2 Jan 15:04 MST"))
-}
-
-var (
-	incidentActiveDesc = prometheus.NewDesc("vigil_incident_active",
-		"1 while an incident grouped by this label value has an open outage.", []string{"label", "value"}, nil)
-	incidentDownDesc = prometheus.NewDesc("vigil_incident_features_down",
-		"Features with an open outage in the active incidents grouped by this label value.", []string{"label", "value"}, nil)
-)
-
-// IncidentCollector returns a Prometheus collector of the active incidents
-// under the default grouping rules: vigil_incident_active and
-// vigil_incident_features_down, labelled label (the key, e.g. datacenter)
-// and value (e.g. pangyo). The label names are fixed so that they never
-// collide with the region and agent labels the agent adds to every series.
-func (e *Engine) IncidentCollector() prometheus.Collector { return incidentCollector{e} }
-
-type incidentCollector struct{ e *Engine }
-
-// Describe sends both descriptors.
-func (c incidentCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- incidentActiveDesc
-	ch <- incidentDownDesc
-}
-
-// Collect exports one series pair per label value with an active incident;
-// two incidents of the same value (starts far apart, both still open) add
-// up, so that no series is sent twice.
-func (c incidentCollector) Collect(ch chan<- prometheus.Metric) {
-	down := map[labelValue]int{}
-	for _, inc := range c.e.Incidents(IncidentQuery{Active: true}) {
-		down[labelValue{inc.Label, inc.Value}] += inc.ActiveCount
-	}
-	for lv, n := range down {
-		ch <- prometheus.MustNewConstMetric(incidentActiveDesc, prometheus.GaugeValue, 1, lv.key, lv.value)
-		ch <- prometheus.MustNewConstMetric(incidentDownDesc, prometheus.GaugeValue, float64(n), lv.key, lv.value)
-	}
 }

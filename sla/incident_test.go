@@ -8,8 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/vigil-monitoring/vigil/sla/store"
 )
 
 // labelled is a feature service/feature with one check "a" and the labels.
@@ -47,7 +46,7 @@ func up(at float64, feature string) result   { return result{at, feature, true} 
 func play(t *testing.T, region string, specs []FeatureSpec, results []result, now float64) *Engine {
 	t.Helper()
 	clock := newFakeClock(t0)
-	e, err := Open(Options{Path: t.TempDir(), Region: region, Clock: clock, noSync: true})
+	e, err := New(store.NewMemory(), Options{Region: region, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,94 +294,13 @@ func TestIncidentsIncludeRemovedFeatures(t *testing.T) {
 	}
 }
 
-func TestIncidentCollector(t *testing.T) {
-	e := play(t, "kr-central-1", kakao(), []result{
-		down(100, "talk/message"), down(130, "talk/drawer"), down(200, "daum/mail"),
-	}, 1000)
-	reg := prometheus.NewRegistry()
-	// The agent wraps every series with the region and its labels, datacenter
-	// included: the collector's label names must not collide.
-	prometheus.WrapRegistererWith(prometheus.Labels{"region": "kr-central-1", "datacenter": "pangyo"}, reg).
-		MustRegister(e.IncidentCollector())
-	want := `# HELP vigil_incident_active 1 while an incident grouped by this label value has an open outage.
-# TYPE vigil_incident_active gauge
-vigil_incident_active{datacenter="pangyo",label="datacenter",region="kr-central-1",value="pangyo"} 1
-# HELP vigil_incident_features_down Features with an open outage in the active incidents grouped by this label value.
-# TYPE vigil_incident_features_down gauge
-vigil_incident_features_down{datacenter="pangyo",label="datacenter",region="kr-central-1",value="pangyo"} 3
-`
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
-		t.Error(err)
-	}
-	problems, err := testutil.GatherAndLint(reg)
-	if err != nil || len(problems) > 0 {
-		t.Errorf("lint: %v %v", err, problems)
-	}
-
-	// Recovery: one feature still down is not an incident's worth, but the
-	// incident stays active until its last outage closes.
-	clock := e.clock.(*fakeClock)
-	for _, f := range []string{"talk/message", "talk/drawer"} {
-		clock.Set(at(1100))
-		service, feature, _ := strings.Cut(f, "/")
-		e.Observe(service, feature, "a", Observation{Start: at(1100), Success: true})
-	}
-	if got := gaugeValue(t, reg, "vigil_incident_features_down"); got != 1 {
-		t.Errorf("features down after partial recovery = %v, want 1", got)
-	}
-	clock.Set(at(1200))
-	e.Observe("daum", "mail", "a", Observation{Start: at(1200), Success: true})
-	if n, err := testutil.GatherAndCount(reg); err != nil || n != 0 {
-		t.Errorf("series after recovery = %d (%v), want 0", n, err)
-	}
-}
-
-// gaugeValue returns the value of the one series of name in reg.
-func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.Metric) == 1 {
-			return mf.Metric[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatalf("%s: not exactly one series", name)
-	return 0
-}
-
-func TestIncidentCollectorSumsSameValue(t *testing.T) {
-	// Two pangyo incidents an hour apart, both still open: one series pair.
-	specs := append(kakao(), labelled("talk", "extra", map[string]string{"datacenter": "pangyo"}))
-	e := play(t, "", specs, []result{
-		down(100, "talk/message"), down(130, "talk/drawer"),
-		down(3700, "daum/mail"), down(3710, "talk/extra"),
-	}, 4000)
-	if got := len(e.Incidents(IncidentQuery{Active: true})); got != 2 {
-		t.Fatalf("active incidents = %d, want 2", got)
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(e.IncidentCollector())
-	want := `# HELP vigil_incident_features_down Features with an open outage in the active incidents grouped by this label value.
-# TYPE vigil_incident_features_down gauge
-vigil_incident_features_down{label="datacenter",value="pangyo"} 4
-`
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "vigil_incident_features_down"); err != nil {
-		t.Error(err)
-	}
-}
-
-// TestIncidentsConcurrent queries incidents, history and the collector while
-// results arrive; run with -race.
+// TestIncidentsConcurrent queries incidents and history while results
+// arrive; run with -race.
 func TestIncidentsConcurrent(t *testing.T) {
 	clock := newFakeClock(t0)
-	e := openTest(t, t.TempDir(), clock)
+	e := memTest(t, clock)
 	specs := kakao()
 	mustConfigure(t, e, specs...)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(e.IncidentCollector())
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	tick := 0
@@ -403,10 +321,7 @@ func TestIncidentsConcurrent(t *testing.T) {
 		for range 50 {
 			_ = e.Incidents(IncidentQuery{})
 			_ = e.DailyHistory("talk", "message", 90, time.UTC)
-			if _, err := reg.Gather(); err != nil {
-				t.Error(err)
-				return
-			}
+			_ = e.Incidents(IncidentQuery{Active: true})
 		}
 	})
 	wg.Wait()

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/vigil-monitoring/vigil/sla/store"
 )
 
 // The property test runs random timelines through the engine (closing and
@@ -303,12 +305,27 @@ func count(b []bool, from, to int) float64 {
 	return float64(n)
 }
 
-// runEngine plays the case through the engine and returns it open at the
-// horizon.
-func runEngine(t *testing.T, c *refCase, dir string) (*Engine, *fakeClock) {
+// storeKinds open an engine on the bbolt store in dir or on a memory store
+// kept across restarts: the engine must read the same history from both.
+var storeKinds = []struct {
+	name string
+	open func(dir string) func(Options) (*Engine, error)
+}{
+	{"bolt", func(dir string) func(Options) (*Engine, error) {
+		return func(o Options) (*Engine, error) { o.Path = dir; return Open(o) }
+	}},
+	{"memory", func(string) func(Options) (*Engine, error) {
+		store := store.NewMemory()
+		return func(o Options) (*Engine, error) { return New(store, o) }
+	}},
+}
+
+// runEngine plays the case through an engine opened by openStore (again at
+// every restart) and returns it open at the horizon.
+func runEngine(t *testing.T, c *refCase, openStore func(Options) (*Engine, error)) (*Engine, *fakeClock) {
 	clock := newFakeClock(t0)
 	open := func() *Engine {
-		e, err := Open(Options{Path: dir, Region: "prop", Clock: clock, noSync: true})
+		e, err := openStore(Options{Region: "prop", Clock: clock, noSync: true})
 		if err != nil {
 			t.Fatalf("seed %d: open: %v", c.seed, err)
 		}
@@ -346,59 +363,69 @@ func TestPropertyAgainstReference(t *testing.T) {
 	}
 	deadline := time.Now().Add(40 * time.Second)
 	for seed := uint64(1); seed <= uint64(cases) && time.Now().Before(deadline); seed++ {
-		c := genCase(seed)
-		want := reference(c)
-		e, _ := runEngine(t, c, t.TempDir())
-		describe := func() string {
-			return fmt.Sprintf("seed %d (checks %d, require %+v, thresholds %d/%d, latency %s, maint %v cron %v, gaps %v)",
-				seed, c.checks, c.require, c.failTh, c.recTh, c.latency, c.windows, c.cron, c.gaps)
+		for _, kind := range storeKinds {
+			checkAgainstReference(t, kind.name, seed, kind.open(t.TempDir()))
 		}
-		if got := spans(e.Outages(OutageQuery{})); !slices.Equal(got, want.outages) && len(got)+len(want.outages) > 0 {
-			t.Fatalf("%s:\noutages %v\nwant    %v", describe(), got, want.outages)
+	}
+}
+
+// checkAgainstReference plays case seed on an engine from openStore (a
+// store of kind store) and
+// compares it with the reference simulation.
+func checkAgainstReference(t *testing.T, store string, seed uint64, openStore func(Options) (*Engine, error)) {
+	t.Helper()
+	c := genCase(seed)
+	want := reference(c)
+	e, _ := runEngine(t, c, openStore)
+	describe := func() string {
+		return fmt.Sprintf("%s store, seed %d (checks %d, require %+v, thresholds %d/%d, latency %s, maint %v cron %v, gaps %v)",
+			store, seed, c.checks, c.require, c.failTh, c.recTh, c.latency, c.windows, c.cron, c.gaps)
+	}
+	if got := spans(e.Outages(OutageQuery{})); !slices.Equal(got, want.outages) && len(got)+len(want.outages) > 0 {
+		t.Fatalf("%s:\noutages %v\nwant    %v", describe(), got, want.outages)
+	}
+	st := status(t, e, "prop")
+	if st.State != want.endState {
+		t.Errorf("%s: state at the end %s, want %s", describe(), st.State, want.endState)
+	}
+	n := c.horizon
+	for _, from := range []int{0, n - 60, n - 300, n / 2} {
+		from = max(from, 0)
+		r := e.Report(at(float64(from)), at(float64(n)))
+		if len(r.Features) != 1 {
+			t.Fatalf("%s: report has %d features", describe(), len(r.Features))
 		}
-		st := status(t, e, "prop")
-		if st.State != want.endState {
-			t.Errorf("%s: state at the end %s, want %s", describe(), st.State, want.endState)
+		f := r.Features[0]
+		got := [4]float64{f.DowntimeSeconds, f.DegradedSeconds, f.MaintenanceSeconds, f.UnmonitoredSeconds}
+		exp := [4]float64{count(want.down, from, n), count(want.degraded, from, n), count(want.maint, from, n), count(want.unmon, from, n)}
+		if got != exp {
+			t.Fatalf("%s: over [%d, %d) downtime/degraded/maintenance/unmonitored %v, want %v", describe(), from, n, got, exp)
 		}
-		n := c.horizon
-		for _, from := range []int{0, n - 60, n - 300, n / 2} {
-			from = max(from, 0)
-			r := e.Report(at(float64(from)), at(float64(n)))
-			if len(r.Features) != 1 {
-				t.Fatalf("%s: report has %d features", describe(), len(r.Features))
-			}
-			f := r.Features[0]
-			got := [4]float64{f.DowntimeSeconds, f.DegradedSeconds, f.MaintenanceSeconds, f.UnmonitoredSeconds}
-			exp := [4]float64{count(want.down, from, n), count(want.degraded, from, n), count(want.maint, from, n), count(want.unmon, from, n)}
-			if got != exp {
-				t.Fatalf("%s: over [%d, %d) downtime/degraded/maintenance/unmonitored %v, want %v", describe(), from, n, got, exp)
-			}
-			avail := 1.0
-			if eligible := float64(n-from) - exp[2] - exp[3]; eligible > 0 {
-				avail = 1 - exp[0]/eligible
-			}
-			if f.Availability != avail {
-				t.Fatalf("%s: availability over [%d, %d) %v, want %v", describe(), from, n, f.Availability, avail)
-			}
+		avail := 1.0
+		if eligible := float64(n-from) - exp[2] - exp[3]; eligible > 0 {
+			avail = 1 - exp[0]/eligible
 		}
-		// Lifetime counters: exact, since every restart here is a clean one.
-		// Downtime counts only what is final: not the time since a recovery
-		// began, which stops being downtime if the recovery completes.
-		if st.DowntimeSeconds != count(want.down, 0, want.counterEnd) || st.DegradedSeconds != count(want.degraded, 0, n) {
-			t.Fatalf("%s: counters downtime %v degraded %v, want %v %v", describe(), st.DowntimeSeconds, st.DegradedSeconds,
-				count(want.down, 0, want.counterEnd), count(want.degraded, 0, n))
+		if f.Availability != avail {
+			t.Fatalf("%s: availability over [%d, %d) %v, want %v", describe(), from, n, f.Availability, avail)
 		}
-		e.mu.RLock()
-		f := e.features[featureKey("talk", "prop")]
-		e.mu.RUnlock()
-		f.mu.Lock()
-		unmon := seconds(f.counters.unmonitored)
-		f.mu.Unlock()
-		if unmon != count(want.unmon, 0, n) {
-			t.Fatalf("%s: unmonitored counter %v, want %v", describe(), unmon, count(want.unmon, 0, n))
-		}
-		if err := e.Close(); err != nil {
-			t.Fatal(err)
-		}
+	}
+	// Lifetime counters: exact, since every restart here is a clean one.
+	// Downtime counts only what is final: not the time since a recovery
+	// began, which stops being downtime if the recovery completes.
+	if st.DowntimeSeconds != count(want.down, 0, want.counterEnd) || st.DegradedSeconds != count(want.degraded, 0, n) {
+		t.Fatalf("%s: counters downtime %v degraded %v, want %v %v", describe(), st.DowntimeSeconds, st.DegradedSeconds,
+			count(want.down, 0, want.counterEnd), count(want.degraded, 0, n))
+	}
+	e.mu.RLock()
+	f := e.features[featureKey("talk", "prop")]
+	e.mu.RUnlock()
+	f.mu.Lock()
+	unmon := seconds(f.counters.unmonitored)
+	f.mu.Unlock()
+	if unmon != count(want.unmon, 0, n) {
+		t.Fatalf("%s: unmonitored counter %v, want %v", describe(), unmon, count(want.unmon, 0, n))
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,12 +1,13 @@
 package sla
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 func TestReopenKeepsHistoryAndCounters(t *testing.T) {
@@ -137,15 +138,20 @@ func TestCorruptStore(t *testing.T) {
 			if err := e.Configure([]FeatureSpec{testSpec("f", "a")}); err != nil {
 				t.Fatal(err)
 			}
-			e.writeMu.Lock()
-			err = e.db.Update(func(tx *bboltTx) error {
-				return tx.Bucket(bucketFeatures).Put([]byte(featureKey("talk", "f")), []byte("{broken"))
-			})
-			e.writeMu.Unlock()
+			if err := e.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err := bbolt.Open(filepath.Join(dir, storeFile), 0o600, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := e.Close(); err != nil {
+			err = db.Update(func(tx *bbolt.Tx) error {
+				return tx.Bucket([]byte("features")).Put([]byte(featureKey("talk", "f")), []byte("{broken"))
+			})
+			if cerr := db.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -223,19 +229,15 @@ func TestRetention(t *testing.T) {
 		t.Errorf("outages_total %d after compaction, want 2", n)
 	}
 	// The store agrees with memory.
-	err = e.db.View(func(tx *bboltTx) error {
-		return tx.Bucket(bucketOutages).ForEach(func(k, v []byte) error {
-			var o outageRec
-			if err := json.Unmarshal(v, &o); err != nil {
-				return err
-			}
-			if o.End != openEnd {
-				t.Errorf("closed outage %+v still stored", o)
-			}
-			return nil
-		})
-	})
+	h, err := e.store.Load()
 	if err != nil {
 		t.Fatal(err)
+	}
+	for key, list := range h.Outages {
+		for _, o := range list {
+			if o.End != openEnd {
+				t.Errorf("closed outage %+v of %q still stored", o, key)
+			}
+		}
 	}
 }

@@ -6,8 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"go.etcd.io/bbolt"
+	"github.com/vigil-monitoring/vigil/sla/store"
 )
 
 // When a write to the store fails (a full disk, an I/O error), memory is
@@ -19,11 +18,17 @@ import (
 // feature, plus the transitions (a log, of which at most
 // maxUnsavedTransitions are kept) and the compactions the store missed.
 // Until the backlog is empty the engine is not Ready and says so
-// (StoreHealth, StorageCollector).
+// (StoreHealth, which internal/export shows as metrics).
 
 // maxUnsavedTransitions bounds the transitions kept for a store that keeps
 // failing: about 100 bytes each.
 const maxUnsavedTransitions = 10_000
+
+// transitionRecord is one state change as the engine writes it.
+type transitionRecord struct {
+	From, To State
+	Reason   string
+}
 
 // transitionWrite is a transition record waiting to be written.
 type transitionWrite struct {
@@ -38,7 +43,7 @@ type storeBacklog struct {
 	transitions  map[string][]transitionWrite
 	nTransitions int
 	dropped      uint64 // transitions beyond maxUnsavedTransitions, lost
-	compactions  []*compaction
+	compactions  []*store.Compaction
 	heartbeat    bool // the last heartbeat was not written
 	writeErrors  uint64
 	lastErr      error
@@ -91,7 +96,7 @@ func (h StoreHealth) Failing() bool { return !h.Since.IsZero() }
 
 // StoreHealth reports how the engine's writes to its store are going.
 func (e *Engine) StoreHealth() StoreHealth {
-	b := &e.commits.backlog
+	b := &e.backlog
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return StoreHealth{WriteErrors: b.writeErrors, LastError: b.lastErr, Since: b.since, Pending: b.pendingLocked()}
@@ -100,7 +105,7 @@ func (e *Engine) StoreHealth() StoreHealth {
 // writeFailed notes that a write concerning the features keys (and the
 // transition tw of keys[0], if not nil) did not reach the store.
 func (e *Engine) writeFailed(err error, keys []string, tw *transitionWrite) {
-	b := &e.commits.backlog
+	b := &e.backlog
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.failedLocked(err, e.clock.Now())
@@ -123,14 +128,14 @@ func (e *Engine) writeFailed(err error, keys []string, tw *transitionWrite) {
 
 // beatFailed notes a heartbeat that was not written: the features it
 // carried and its compaction wait for the next.
-func (e *Engine) beatFailed(err error, keys []string, c *compaction) {
+func (e *Engine) beatFailed(err error, keys []string, c *store.Compaction) {
 	if c != nil {
-		for key := range c.counters {
+		for key := range c.Counters {
 			keys = append(keys, key) // the compaction's copy of them is stale by the retry
 		}
 	}
 	e.writeFailed(err, keys, nil)
-	b := &e.commits.backlog
+	b := &e.backlog
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.heartbeat = true
@@ -141,7 +146,7 @@ func (e *Engine) beatFailed(err error, keys []string, c *compaction) {
 
 // beatSaved notes a heartbeat written.
 func (e *Engine) beatSaved() {
-	b := &e.commits.backlog
+	b := &e.backlog
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.heartbeat = false
@@ -155,7 +160,7 @@ func (e *Engine) beatSaved() {
 // stopping at the first failure. Call with beatMu held (so that no
 // Configure or heartbeat writes an older snapshot meanwhile), never writeMu.
 func (e *Engine) retryUnsaved() {
-	b := &e.commits.backlog
+	b := &e.backlog
 	b.mu.Lock()
 	compactions := slices.Clone(b.compactions)
 	keys := make([]string, 0, len(b.features)+len(b.transitions))
@@ -170,12 +175,12 @@ func (e *Engine) retryUnsaved() {
 	b.mu.Unlock()
 	slices.Sort(keys)
 	for _, c := range compactions {
-		if err := e.retryWrite(c.apply); err != nil {
+		if err := e.retryWrite(&store.Batch{Compactions: []store.Compaction{*c}}); err != nil {
 			e.retryFailed(err)
 			return
 		}
 		b.mu.Lock()
-		b.compactions = slices.DeleteFunc(b.compactions, func(x *compaction) bool { return x == c })
+		b.compactions = slices.DeleteFunc(b.compactions, func(x *store.Compaction) bool { return x == c })
 		b.mu.Unlock()
 	}
 	for _, key := range keys {
@@ -186,18 +191,18 @@ func (e *Engine) retryUnsaved() {
 	}
 }
 
-// retryWrite commits fn as the evaluation path does.
-func (e *Engine) retryWrite(fn func(*bbolt.Tx) error) error {
+// retryWrite commits b as the evaluation path does.
+func (e *Engine) retryWrite(b *store.Batch) error {
 	e.writeMu.RLock()
 	defer e.writeMu.RUnlock()
 	if e.closed.Load() {
 		return errClosed
 	}
-	return e.commits.write(fn)
+	return e.store.Write(b)
 }
 
 func (e *Engine) retryFailed(err error) {
-	b := &e.commits.backlog
+	b := &e.backlog
 	b.mu.Lock()
 	b.failedLocked(err, e.clock.Now())
 	pending := b.pendingLocked()
@@ -212,7 +217,7 @@ func (e *Engine) rewriteFeature(key string) error {
 	e.mu.RLock()
 	f := e.features[key]
 	e.mu.RUnlock()
-	b := &e.commits.backlog
+	b := &e.backlog
 	b.mu.Lock()
 	transitions := b.transitions[key]
 	delete(b.transitions, key)
@@ -221,8 +226,7 @@ func (e *Engine) rewriteFeature(key string) error {
 	var err error
 	if f != nil { // else compacted away: nothing to keep
 		f.mu.Lock()
-		w := f.rewrite(transitions)
-		err = e.retryWrite(w.put)
+		err = e.retryWrite(f.rewrite(transitions))
 		f.mu.Unlock()
 	}
 	b.mu.Lock()
@@ -236,88 +240,33 @@ func (e *Engine) rewriteFeature(key string) error {
 	return nil
 }
 
-// featureRewrite is a copy of everything the store keeps of one feature.
-type featureRewrite struct {
-	key                string
-	rec                featureRecord
-	state              State
-	since              int64
-	counters           counters
-	outages            []outageRec
-	degraded, presence []interval
-	maint              maintWrite
-	transitions        []transitionWrite
-}
-
-// rewrite copies the feature's records; call with f.mu held.
-func (f *feature) rewrite(transitions []transitionWrite) *featureRewrite {
-	w := &featureRewrite{key: f.key, rec: f.record(), state: f.machine, since: f.machineSince, counters: f.counters,
-		degraded: slices.Clone(f.degraded), presence: slices.Clone(f.presence),
-		maint: maintWrite{fkey: f.key, windows: slices.Clone(f.maint)}, transitions: transitions}
+// rewrite is a batch of everything the store keeps of the feature, with
+// its waiting transitions; call with f.mu held.
+func (f *feature) rewrite(transitions []transitionWrite) *store.Batch {
+	b := &store.Batch{}
+	putFeature(b, f.key, f.record())
+	putMachine(b, f.key, f.machine, f.machineSince)
+	putCounters(b, f.key, f.counters)
 	for _, o := range f.outages {
-		w.outages = append(w.outages, *o)
+		putOutage(b, f.key, o)
 	}
-	return w
-}
-
-func (w *featureRewrite) put(tx *bbolt.Tx) error {
-	if err := putJSON(tx.Bucket(bucketFeatures), []byte(w.key), w.rec); err != nil {
-		return err
-	}
-	if err := putMachine(tx, w.key, w.state, w.since); err != nil {
-		return err
-	}
-	if err := putCounters(tx, w.key, w.counters); err != nil {
-		return err
-	}
-	for i := range w.outages {
-		if err := putOutage(tx, w.key, &w.outages[i]); err != nil {
-			return err
+	for _, list := range []struct {
+		kind      store.IntervalKind
+		intervals []interval
+	}{{store.IntervalDegraded, f.degraded}, {store.IntervalPresence, f.presence}} {
+		for _, iv := range list.intervals {
+			putInterval(b, list.kind, f.key, iv)
 		}
 	}
-	for _, b := range []struct {
-		bucket []byte
-		list   []interval
-	}{{bucketDegraded, w.degraded}, {bucketPresence, w.presence}} {
-		for _, iv := range b.list {
-			if err := putInterval(tx, b.bucket, w.key, iv); err != nil {
-				return err
-			}
-		}
+	maint := store.MaintenanceRewrite{Key: f.key}
+	for _, iv := range f.maint {
+		maint.Windows = append(maint.Windows, iv.record())
 	}
-	if err := w.maint.put(tx); err != nil {
-		return err
+	b.Maintenance = append(b.Maintenance, maint)
+	for _, t := range transitions {
+		b.Transitions = append(b.Transitions, t.record(f.key))
 	}
-	for _, t := range w.transitions {
-		if err := putTransition(tx, w.key, t.at, t.rec); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-var (
-	storageWriteErrorsDesc = prometheus.NewDesc("vigil_storage_write_errors_total",
-		"Writes to the SLA history store that failed; what they carried is kept in memory and written again.", nil, nil)
-	storagePendingDesc = prometheus.NewDesc("vigil_storage_pending_writes",
-		"Records of the SLA history waiting to be written to the store after a failed write; 0 when it keeps up.", nil, nil)
-)
-
-// StorageCollector exports StoreHealth: vigil_storage_write_errors_total
-// and vigil_storage_pending_writes.
-func (e *Engine) StorageCollector() prometheus.Collector { return storageCollector{e} }
-
-type storageCollector struct{ e *Engine }
-
-func (c storageCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- storageWriteErrorsDesc
-	ch <- storagePendingDesc
-}
-
-func (c storageCollector) Collect(ch chan<- prometheus.Metric) {
-	h := c.e.StoreHealth()
-	ch <- prometheus.MustNewConstMetric(storageWriteErrorsDesc, prometheus.CounterValue, float64(h.WriteErrors))
-	ch <- prometheus.MustNewConstMetric(storagePendingDesc, prometheus.GaugeValue, float64(h.Pending))
+	return b
 }
 
 // errClosed is a retry that found the engine closed.

@@ -1,12 +1,10 @@
 package sla
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/vigil-monitoring/vigil/sla/store"
 )
 
 // Transition is one change of a feature's state, as persisted.
@@ -20,27 +18,11 @@ type Transition struct {
 // Transitions returns the feature's state changes with since <= At < until
 // (zero until: no end), oldest first, read from the store: the state history.
 func (e *Engine) Transitions(service, feature string, since, until time.Time) ([]Transition, error) {
-	prefix := []byte(featureKey(service, feature) + "\x00")
 	var out []Transition
-	err := e.db.View(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketTransitions)
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(k) < len(prefix)+8 {
-				continue
-			}
-			at := time.Unix(0, get64(k[len(prefix):len(prefix)+8]))
-			if at.Before(since) || (!until.IsZero() && !at.Before(until)) {
-				continue
-			}
-			var rec transitionRecord
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("transition %q: %w", k, err)
-			}
-			out = append(out, Transition{At: at, From: rec.From, To: rec.To, Reason: rec.Reason})
+	err := e.store.Transitions(featureKey(service, feature), func(at int64, rec store.TransitionRecord) error {
+		t := time.Unix(0, at)
+		if !t.Before(since) && (until.IsZero() || t.Before(until)) {
+			out = append(out, Transition{At: t, From: State(rec.From), To: State(rec.To), Reason: rec.Reason})
 		}
 		return nil
 	})

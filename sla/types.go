@@ -23,17 +23,6 @@ type Options struct {
 	// bounds how much of a crash gap can be mistaken for running time. 0 means
 	// 10s; larger values are capped at 10s.
 	HeartbeatInterval time.Duration
-	// ReservedLabels are label names the agent adds to every series when it
-	// wraps the registerer (region, agent and agent.labels keys). A feature
-	// metadata label with one of these names is exported on
-	// vigil_feature_info as label_<name> instead, so registration never
-	// fails on a duplicate label.
-	ReservedLabels []string
-	// ConstLabels are put on every feature-level series by the engine itself
-	// (the agent's region and labels). Setting them here instead of wrapping
-	// the registerer saves a descriptor and a label merge per series on every
-	// scrape. Their names are reserved too.
-	ConstLabels map[string]string
 
 	// noSync skips fsync: tests and benchmarks only, never the agent.
 	noSync bool

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"github.com/vigil-monitoring/vigil/internal/agent"
 	"github.com/vigil-monitoring/vigil/internal/config"
 	"github.com/vigil-monitoring/vigil/internal/export"
+	"github.com/vigil-monitoring/vigil/internal/report"
 	"github.com/vigil-monitoring/vigil/internal/timerange"
 	"github.com/vigil-monitoring/vigil/internal/web"
 	"github.com/vigil-monitoring/vigil/sla"
@@ -152,7 +152,8 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	}
 
 	tuneGC()
-	a, err := agent.New(agent.Options{ConfigFile: *configFile, StoragePath: *storage, Shard: shard, Logger: logger})
+	a, err := agent.New(agent.Options{ConfigFile: *configFile, StoragePath: *storage, Shard: shard, Logger: logger,
+		PushURL: *pushURL, PushInterval: *pushInterval})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailure
@@ -165,13 +166,6 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "vigil:", err)
 		_ = a.Shutdown(context.Background())
 		return exitFailure
-	}
-	if *pushURL != "" {
-		if err := export.StartPush(ctx, *pushURL, *pushInterval, "", a.Exposition()); err != nil {
-			fmt.Fprintln(stderr, "vigil: --push.url:", err)
-			_ = a.Shutdown(context.Background())
-			return exitFailure
-		}
 	}
 	logger.Info("vigil started", "version", export.Version, "config", *configFile, "listen", srv.Addr(),
 		"region", a.Config().Agent.Region, "checks", len(a.Config().Checks()))
@@ -277,21 +271,15 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	rep := engine.Report(from, to)
 	switch *format {
 	case "markdown", "md":
-		err = rep.WriteMarkdown(stdout)
+		err = report.WriteMarkdown(stdout, rep)
 	case "csv":
-		err = rep.WriteCSV(stdout)
+		err = report.WriteCSV(stdout, rep)
 	case "json":
-		err = writeJSON(stdout, rep)
+		err = report.WriteJSON(stdout, rep)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "vigil report:", err)
 		return exitFailure
 	}
 	return exitOK
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

@@ -38,6 +38,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Clock is the SLA engine's clock; nil means real time.
 	Clock sla.Clock
+	// PushURL, when set, is pushed the exposition every PushInterval
+	// (default 15s) as the duty "push", with PushLabels added.
+	PushURL, PushLabels string
+	PushInterval        time.Duration
 }
 
 // Agent is a running Vigil agent.
@@ -91,15 +95,21 @@ func New(opts Options) (*Agent, error) {
 	for k := range cfg.Agent.Labels {
 		reserved = append(reserved, k)
 	}
-	a.engine, err = sla.Open(sla.Options{Path: opts.StoragePath, Region: cfg.Agent.Region, Clock: opts.Clock, Logger: opts.Logger,
-		ReservedLabels: reserved, ConstLabels: labels})
+	a.engine, err = sla.Open(sla.Options{Path: opts.StoragePath, Region: cfg.Agent.Region, Clock: opts.Clock, Logger: opts.Logger})
 	if err != nil {
 		return nil, err
 	}
-	a.expo = expo.New(a.reg, opts.Logger, a.metrics, a.engine)
-	wrapped.MustRegister(a.engine.IncidentCollector(), a.engine.StorageCollector())
-	a.sched, err = schedule.New(schedule.Options{Logger: opts.Logger, Lateness: a.metrics.Lateness, InFlight: a.metrics.InFlight})
+	a.expo = expo.New(a.reg, opts.Logger, a.metrics, export.NewSLAMetrics(a.engine, labels, reserved))
+	wrapped.MustRegister(export.IncidentCollector(a.engine), export.StorageCollector(a.engine))
+	jobRuns, jobLastRun := export.NewDutyMetrics(wrapped)
+	a.sched, err = schedule.New(schedule.Options{Logger: opts.Logger, Lateness: a.metrics.Lateness, InFlight: a.metrics.InFlight,
+		JobRuns: jobRuns, JobLastRun: jobLastRun})
 	if err != nil {
+		_ = a.engine.Close()
+		return nil, err
+	}
+	if err := a.startDuties(wrapped); err != nil {
+		_ = a.sched.Stop(context.Background())
 		_ = a.engine.Close()
 		return nil, err
 	}
@@ -186,6 +196,7 @@ func (a *Agent) applyLocked(cfg *config.Config) error {
 		bc.metrics.SetSchedule(ref.Interval, ref.Timeout)
 		specs = append(specs, schedule.Spec{
 			ID: ref.ID, Interval: ref.Interval, Timeout: ref.Timeout, Fingerprint: ref.Check.Fingerprint,
+			Cron: ref.Cron, Location: ref.Location,
 			Build: func() (probes.Prober, error) {
 				return ref.Check.Build(probes.Options{AgentID: a.agentID, CheckID: ref.ID, Logger: a.logger.With("check", ref.ID)})
 			},

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/goleak"
 
+	"github.com/vigil-monitoring/vigil/internal/testenv"
 	"github.com/vigil-monitoring/vigil/internal/web"
 )
 
@@ -100,16 +101,11 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// eventually polls cond every 20 ms until it holds or limit passes.
+// eventually waits until cond holds, failing the test after limit (see
+// testenv.WaitFor).
 func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testenv.WaitFor(t, limit, what, cond)
 }
 
 func get(t *testing.T, url string) (int, string) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-monitoring/vigil/internal/testenv"
 	"github.com/vigil-monitoring/vigil/sla"
 )
 
@@ -38,8 +39,12 @@ func (s *scriptedTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "errors":
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
-	case "slow":
-		time.Sleep(s.slowDelay)
+	case "slow": // the target's slowness, which the scenario is about
+		select {
+		case <-time.After(s.slowDelay):
+		case <-r.Context().Done():
+			return
+		}
 	}
 	fmt.Fprintln(w, "ok")
 }
@@ -76,14 +81,24 @@ services:
 		t.Fatal(err)
 	}
 	configured := time.Now()
-	end := target.start.Add(target.up1 + target.errors + target.slow + 1200*time.Millisecond)
-	time.Sleep(time.Until(end)) // the script runs in real time; nothing to poll for
-	status := a.Engine().Features()[0]
-	outages := a.Engine().Outages(sla.OutageQuery{})
-	transitions, err := a.Engine().Transitions("talk", "message-send-receive", time.Time{}, time.Time{})
+	// The script runs in real time; it ends with the feature back up once the
+	// slow answers stop. Wait for that transition.
+	slowEnd := target.start.Add(target.up1 + target.errors + target.slow)
+	var transitions []sla.Transition
+	testenv.WaitFor(t, time.Until(slowEnd)+5*time.Second, "the feature to be up again after the slow answers", func() bool {
+		transitions, err = a.Engine().Transitions("talk", "message-send-receive", time.Time{}, time.Time{})
+		if err != nil {
+			return true
+		}
+		last := len(transitions) - 1
+		return last >= 0 && transitions[last].To == sla.StateUp && !transitions[last].At.Before(slowEnd)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	end := time.Now()
+	status := a.Engine().Features()[0]
+	outages := a.Engine().Outages(sla.OutageQuery{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.Shutdown(ctx); err != nil {

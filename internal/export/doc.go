@@ -1,5 +1,6 @@
 // Package export is who sees results as metrics: the probe-level series of
-// docs/DESIGN.md, written by internal/expo, and the agent's own on its
-// client_golang registry; and push, with VictoriaMetrics/metrics InitPushExt,
-// for agents that cannot be scraped.
+// docs/DESIGN.md and the SLA engine's feature-level series (from the figures
+// it hands out), written by internal/expo; the agent's own, the incident and
+// the storage collectors on its client_golang registry; and push, with
+// VictoriaMetrics/metrics InitPushExt, for agents that cannot be scraped.
 package export

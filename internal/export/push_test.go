@@ -1,19 +1,22 @@
 package export
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vigil-monitoring/vigil/internal/expo"
 )
@@ -77,10 +80,16 @@ func TestPushArrivesInVictoriaMetricsWithLabels(t *testing.T) {
 	for _, r := range goldenCases["http"][:1] {
 		cm.Observe(r)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := StartPush(ctx, base+"/api/v1/import/prometheus", 200*time.Millisecond, `instance="agent-1"`, expo.New(reg, nil, m)); err != nil {
+	preg := prometheus.NewRegistry()
+	p, err := NewPusher(base+"/api/v1/import/prometheus", `instance="agent-1"`, expo.New(reg, nil, m), preg, nil)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if err := p.Push(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(p.pushes.WithLabelValues("success")); got != 1 {
+		t.Errorf("vigil_push_total{result=success} = %g after one push, want 1", got)
 	}
 	query := `vigil_check_up{region="kr-south-1",datacenter="busan",service="talk",feature="message-send-receive",check="api",kind="http",instance="agent-1"}`
 	deadline := time.Now().Add(30 * time.Second)
@@ -109,16 +118,21 @@ func TestPushArrivesInVictoriaMetricsWithLabels(t *testing.T) {
 	t.Fatalf("series %s did not arrive in VictoriaMetrics within 30s", query)
 }
 
-func TestPushToADownTargetDoesNotGrowMemory(t *testing.T) {
+// TestPushToADownTargetIsCountedLoggedAndBounded: every failed push is
+// counted, logged with the URL (password redacted) and returned, and 100
+// of them leave the heap where it was.
+func TestPushToADownTargetIsCountedLoggedAndBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg, nil)
 	for i := range 200 {
 		m.Check("svc", "feature", fmt.Sprintf("check-%d", i), "http").Observe(goldenCases["http"][0])
 	}
 	port := freePort(t) // nothing listens there
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := StartPush(ctx, fmt.Sprintf("http://127.0.0.1:%d/api/v1/import/prometheus", port), 20*time.Millisecond, "", expo.New(reg, nil, m)); err != nil {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	p, err := NewPusher(fmt.Sprintf("http://vigil:s3cret@127.0.0.1:%d/api/v1/import/prometheus", port), "", expo.New(reg, nil, m),
+		prometheus.NewRegistry(), logger)
+	if err != nil {
 		t.Fatal(err)
 	}
 	heap := func() uint64 {
@@ -127,11 +141,39 @@ func TestPushToADownTargetDoesNotGrowMemory(t *testing.T) {
 		runtime.ReadMemStats(&ms)
 		return ms.HeapInuse
 	}
-	time.Sleep(500 * time.Millisecond) // let the pusher reach its steady state
+	for range 10 { // the steady state: pools and the transport warmed
+		_ = p.Push(t.Context())
+	}
 	before := heap()
-	time.Sleep(2 * time.Second) // about 100 failed pushes
+	const pushes = 100
+	for i := range pushes {
+		if err := p.Push(t.Context()); err == nil {
+			t.Fatalf("push %d to a closed port succeeded", i)
+		}
+	}
 	after := heap()
 	if after > before+4<<20 {
-		t.Fatalf("heap grew from %d to %d bytes while the push target was down", before, after)
+		t.Errorf("heap grew from %d to %d bytes over %d failed pushes", before, after, pushes)
+	}
+	if got := testutil.ToFloat64(p.pushes.WithLabelValues("failure")); got != pushes+10 {
+		t.Errorf("vigil_push_total{result=failure} = %g, want %d", got, pushes+10)
+	}
+	if got := testutil.ToFloat64(p.lastSuccess); got != 0 {
+		t.Errorf("last success %g without a success", got)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "push failed"); n != pushes+10 {
+		t.Errorf("%d log lines for %d failed pushes", n, pushes+10)
+	}
+	if strings.Contains(out, "s3cret") || !strings.Contains(out, "vigil:xxxxx@127.0.0.1") {
+		t.Errorf("log does not name the URL with its password redacted:\n%.300s", out)
+	}
+}
+
+func TestNewPusherRefusesABadURL(t *testing.T) {
+	for _, u := range []string{"", "127.0.0.1:8428", "ftp://host/x", "http:///path"} {
+		if _, err := NewPusher(u, "", nil, prometheus.NewRegistry(), nil); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", u)) {
+			t.Errorf("NewPusher(%q) = %v, want an error naming it", u, err)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/vigil-monitoring/vigil/internal/testenv"
 	"github.com/vigil-monitoring/vigil/sla"
 )
 
@@ -28,11 +29,7 @@ func chromiumPath(t *testing.T) string {
 		path = "/usr/bin/chromium"
 	}
 	if _, err := exec.LookPath(path); err != nil {
-		msg := "!!! SKIPPING the browser test: no chromium at " + path + " (apt-get install chromium, or set VIGIL_TEST_CHROMIUM): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Need(t, "no chromium at %s for the browser test (apt-get install chromium, or set VIGIL_TEST_CHROMIUM): %v", path, err)
 	}
 	return path
 }

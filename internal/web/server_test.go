@@ -2,17 +2,10 @@ package web
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -25,6 +18,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/vigil-monitoring/vigil/internal/expo"
+	"github.com/vigil-monitoring/vigil/internal/export"
+	"github.com/vigil-monitoring/vigil/internal/testpki"
 	"github.com/vigil-monitoring/vigil/sla"
 )
 
@@ -38,10 +33,12 @@ type backend struct {
 	reloads   int
 }
 
-func (b *backend) Exposition() *expo.Exposition { return expo.New(b.reg, nil, b.engine) }
-func (b *backend) Engine() *sla.Engine          { return b.engine }
-func (b *backend) Ready() bool                  { return b.engine.Ready() }
-func (b *backend) Reload() error                { b.reloads++; return b.reloadErr }
+func (b *backend) Exposition() *expo.Exposition {
+	return expo.New(b.reg, nil, export.NewSLAMetrics(b.engine, nil, nil))
+}
+func (b *backend) Engine() *sla.Engine { return b.engine }
+func (b *backend) Ready() bool         { return b.engine.Ready() }
+func (b *backend) Reload() error       { b.reloads++; return b.reloadErr }
 
 func newBackend(t *testing.T) *backend {
 	t.Helper()
@@ -125,39 +122,18 @@ func TestEndpoints(t *testing.T) {
 	}
 }
 
-// writeCert writes a self-signed certificate for 127.0.0.1 and returns the paths
-// and a pool trusting it.
-func writeCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+// writeCert issues a certificate for 127.0.0.1 from a new CA and returns its
+// files and a pool trusting the CA.
+func writeCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vigil-test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
+	ca := testpki.NewCA(t, "vigil-test CA")
+	cert := ca.Issue(t, testpki.CommonName("vigil-test"))
+	return cert.CertFile, cert.KeyFile, ca.Pool()
 }
 
 func TestTLSAndBasicAuthCoverEveryEndpoint(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile, pool := writeCert(t, dir)
+	certFile, keyFile, pool := writeCert(t)
 	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret-pass"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package sla
+package boltstore
 
 import (
 	"sync"
@@ -16,13 +16,6 @@ import (
 // returns once its write is on disk, as with Update.
 type groupCommit struct {
 	db *bbolt.DB
-	// backlog is what failed to reach the store, written again at the next
-	// heartbeat (storehealth.go).
-	backlog storeBacklog
-	// outageIDs is the last outage ID handed out: IDs are given in memory,
-	// so that a write that fails and is retried keeps its ID and two outages
-	// never share one.
-	outageIDs atomic.Uint64
 	// failWrites, when set (by tests), fails every transaction after its
 	// writes ran, as a full disk fails a commit.
 	failWrites atomic.Pointer[error]
@@ -41,8 +34,9 @@ type pendingWrite struct {
 	err      error
 }
 
-// write commits fn with whatever else is pending. The caller that finds no
-// commit under way leads one; when it ends, the oldest waiter leads the next.
+// write commits fn (a Batch's apply) with whatever else is pending. The
+// caller that finds no commit under way leads one; when it ends, the oldest
+// waiter leads the next.
 func (g *groupCommit) write(fn func(*bbolt.Tx) error) error {
 	w := &pendingWrite{fn: fn, wake: make(chan struct{}, 1)}
 	g.mu.Lock()
@@ -74,7 +68,8 @@ func (g *groupCommit) write(fn func(*bbolt.Tx) error) error {
 
 // commit writes batch in one transaction. If it fails, one write may have
 // taken the others with it: each is then tried alone, so it gets its own
-// error. The funcs only put records, so running one twice is harmless.
+// error. Batches only put records and delete old ones, so applying one twice
+// is harmless.
 func (g *groupCommit) commit(batch []*pendingWrite) {
 	g.commits++
 	err := g.update(func(tx *bbolt.Tx) error {

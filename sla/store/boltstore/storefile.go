@@ -1,4 +1,4 @@
-package sla
+package boltstore
 
 import (
 	"errors"
@@ -13,21 +13,12 @@ import (
 
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/vigil-monitoring/vigil/sla/store"
 )
 
-// ErrStoreDamaged is matched (errors.Is) by the error of Open or
-// OpenReadOnly when the store file's content, not the system, is at fault.
-var ErrStoreDamaged = errors.New("store file is damaged")
-
-// damageError is a store file whose content bbolt or the engine cannot read.
-type damageError struct{ err error }
-
-func (d *damageError) Error() string        { return d.err.Error() }
-func (d *damageError) Unwrap() error        { return d.err }
-func (d *damageError) Is(target error) bool { return target == ErrStoreDamaged }
-
 // damaged marks err as the file's fault.
-func damaged(err error) error { return &damageError{err} }
+func damaged(err error) error { return store.Damaged(err) }
 
 // openStore opens the store file with bbolt once it has checked what bbolt
 // would not: that an existing file is not empty (bbolt would silently start
@@ -113,11 +104,11 @@ type openError struct {
 func (e *openError) Error() string { return e.msg }
 func (e *openError) Unwrap() error { return e.err }
 
-// storeOpenError explains why the store file (or directory) cannot be
-// opened and what to do. The hint fits the cause: only a damaged or empty
+// OpenError explains why the store file (or directory) cannot be opened and
+// what to do, wrapping err. The hint fits the cause: only a damaged or empty
 // file is worth replacing, never a healthy one behind a permission or a
 // read-only mount.
-func storeOpenError(file string, readOnly bool, err error) error {
+func OpenError(file string, readOnly bool, err error) error {
 	var msg string
 	switch {
 	case errors.Is(err, errEmptyStore):
@@ -139,7 +130,7 @@ func storeOpenError(file string, readOnly bool, err error) error {
 			"give it %s access to the file and its directory (chown or chmod)", file, err, runningAs(), access)
 	case errors.Is(err, syscall.ENOSPC):
 		msg = fmt.Sprintf("open store %s: the disk is full (%v); free some space and start again (the file is unchanged)", file, err)
-	case errors.Is(err, ErrStoreDamaged) || errors.Is(err, bolterrors.ErrInvalid) ||
+	case errors.Is(err, store.ErrDamaged) || errors.Is(err, bolterrors.ErrInvalid) ||
 		errors.Is(err, bolterrors.ErrVersionMismatch) || errors.Is(err, bolterrors.ErrChecksum):
 		msg = fmt.Sprintf("open store %s: file is damaged (%v); restore it from a backup, or move it aside to start a new history", file, err)
 	default:

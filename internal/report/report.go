@@ -1,18 +1,24 @@
-package sla
+// Package report renders the SLA report for people and spreadsheets:
+// Markdown, CSV and JSON of an sla.Report, as `vigil report` writes them.
+// The engine computes the report; this package only lays it out.
+package report
 
 import (
 	"bufio"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vigil-monitoring/vigil/sla"
 )
 
-// WriteMarkdown writes the report as Markdown: a table per service, then the
-// list of outages.
-func (r *Report) WriteMarkdown(w io.Writer) error {
+// WriteMarkdown writes r as Markdown: a table per service, then the list of
+// outages.
+func WriteMarkdown(w io.Writer, r *sla.Report) error {
 	b := bufio.NewWriter(w)
 	region := r.Region
 	if region == "" {
@@ -22,7 +28,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(b, "From %s to %s (%s), generated %s.\n", r.From.Format(time.RFC3339), r.To.Format(time.RFC3339),
 		humanDuration(r.To.Sub(r.From).Seconds()), r.GeneratedAt.Format(time.RFC3339))
 	service := "\x00"
-	var outages []Outage
+	var outages []sla.Outage
 	for _, f := range r.Features {
 		if f.Service != service {
 			service = f.Service
@@ -73,8 +79,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 var csvHeader = []string{"region", "service", "feature", "title", "objective", "availability", "met",
 	"downtime_seconds", "degraded_seconds", "maintenance_seconds", "unmonitored_seconds", "outages", "from", "to"}
 
-// WriteCSV writes the report as CSV: a header line, then one row per feature.
-func (r *Report) WriteCSV(w io.Writer) error {
+// WriteCSV writes r as CSV: a header line, then one row per feature.
+func WriteCSV(w io.Writer, r *sla.Report) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
 		return err
@@ -90,6 +96,14 @@ func (r *Report) WriteCSV(w io.Writer) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// WriteJSON writes r as indented JSON, the field names of the HTTP API's
+// /api/v1/report.
+func WriteJSON(w io.Writer, r *sla.Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
 }
 
 // percent formats a ratio as a percentage with enough digits for SLOs.
