@@ -181,3 +181,38 @@ func TestCounterKeepsOutageClosedAfterHeartbeat(t *testing.T) {
 		t.Errorf("counters %v after the kill, report downtime %v unmonitored %v", after, r.DowntimeSeconds, r.UnmonitoredSeconds)
 	}
 }
+
+// TestCounterHoldsWhatAScrapeSaw: a passing run that began before a scrape
+// and ended after it starts recovery at its start, before the moment the
+// scrape counted downtime to. The counter keeps what it showed (TestKill9Loop
+// saw it fall by 3.5 ms), and the record pays the difference off later.
+func TestCounterHoldsWhatAScrapeSaw(t *testing.T) {
+	clock := newFakeClock(t0)
+	spec := testSpec("down", "a")
+	spec.FailureThreshold, spec.RecoveryThreshold = 1, 1
+	e := openCrashTest(t, t.TempDir(), clock)
+	mustConfigure(t, e, spec)
+	clock.Set(at(0))
+	e.Observe("talk", "down", "a", Observation{Start: at(0), Error: "503"})
+	clock.Set(at(10))
+	shown := exported(t, e, "down")[0]
+	if shown != 10 {
+		t.Fatalf("downtime at 10 s of an outage: %g", shown)
+	}
+	// The run that passes began at 9.5 s and reports at 10.2 s.
+	clock.Set(at(10.2))
+	e.Observe("talk", "down", "a", Observation{Start: at(9.5), Success: true})
+	if got := exported(t, e, "down")[0]; got < shown {
+		t.Errorf("downtime fell from %g to %g after a passing run that began before the scrape", shown, got)
+	}
+	// A later outage pays the half second off: 4 s more downtime shows
+	// as 3.5 s more on the counter, so it ends where the record does.
+	clock.Set(at(20))
+	e.Observe("talk", "down", "a", Observation{Start: at(20), Error: "503"})
+	clock.Set(at(24))
+	e.Observe("talk", "down", "a", Observation{Start: at(24), Success: true})
+	clock.Set(at(30))
+	if got := exported(t, e, "down")[0]; got != 13.5 {
+		t.Errorf("downtime after a 9.5 s and a 4 s outage: %g, want 13.5", got)
+	}
+}

@@ -172,6 +172,9 @@ type feature struct {
 
 	mu   sync.Mutex
 	spec FeatureSpec
+	// shownDown and shownDegraded are the highest downtime and degraded
+	// totals shown so far in this process: a counter never goes back.
+	shownDown, shownDegraded int64
 	// gen changes when the check list changes, so that a CheckRef from an
 	// older Configure finds its check again by name (or not at all).
 	gen uint64

@@ -174,5 +174,18 @@ func (f *feature) shown(now int64, l *ledger) counters {
 		}
 		c.at = now
 	}
+	// A result stamped with its start can end an outage or a degraded spell
+	// before a moment already shown (the run began before the scrape and
+	// ended after it): what was shown stays, and the difference is lead for
+	// the record to pay off, as after a crash.
+	if c.downtime < f.shownDown {
+		c.downLead += f.shownDown - c.downtime
+		c.downtime = f.shownDown
+	}
+	if c.degraded < f.shownDegraded {
+		c.degradedLead += f.shownDegraded - c.degraded
+		c.degraded = f.shownDegraded
+	}
+	f.shownDown, f.shownDegraded = c.downtime, c.degraded
 	return c
 }
