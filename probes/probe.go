@@ -56,6 +56,11 @@ type Result struct {
 	HTTP      *HTTPInfo
 	DNS       *DNSInfo
 	Messaging *MessagingInfo
+	TCP       *TCPInfo  // tcp kind
+	TLS       *TLSInfo  // tls kind, and tcp or grpc over TLS
+	ICMP      *ICMPInfo // icmp kind
+	SSH       *SSHInfo  // ssh kind
+	GRPC      *GRPCInfo // grpc kind
 }
 
 // HTTPInfo holds what an HTTP run learned about the final response.

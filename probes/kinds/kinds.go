@@ -1,5 +1,5 @@
 // Package kinds is the one table of check kinds: for each kind, the key of its
-// block in a check (http, dns, messaging), how the block is validated and how
+// block in a check (http, dns, messaging, tcp, tls, ...), how the block is validated and how
 // it builds the kind's Prober. internal/config decodes a check's blocks into
 // Blocks and asks the table everything else, so a new kind is one field of
 // Blocks and one row of table, here. (The table cannot live in package probes:
@@ -12,8 +12,13 @@ import (
 
 	"github.com/vigil-monitoring/vigil/probes"
 	"github.com/vigil-monitoring/vigil/probes/dnsprobe"
+	"github.com/vigil-monitoring/vigil/probes/grpcprobe"
 	"github.com/vigil-monitoring/vigil/probes/httpprobe"
+	"github.com/vigil-monitoring/vigil/probes/icmpprobe"
 	"github.com/vigil-monitoring/vigil/probes/msgprobe"
+	"github.com/vigil-monitoring/vigil/probes/sshprobe"
+	"github.com/vigil-monitoring/vigil/probes/tcpprobe"
+	"github.com/vigil-monitoring/vigil/probes/tlsprobe"
 )
 
 // Blocks are the probe blocks of a check, one field per kind, inlined into the
@@ -22,6 +27,11 @@ type Blocks struct {
 	HTTP      *httpprobe.Config `yaml:"http,omitempty" json:"http,omitempty"`
 	DNS       *dnsprobe.Config  `yaml:"dns,omitempty" json:"dns,omitempty"`
 	Messaging *msgprobe.Config  `yaml:"messaging,omitempty" json:"messaging,omitempty"`
+	TCP       *tcpprobe.Config  `yaml:"tcp,omitempty" json:"tcp,omitempty"`
+	TLS       *tlsprobe.Config  `yaml:"tls,omitempty" json:"tls,omitempty"`
+	SSH       *sshprobe.Config  `yaml:"ssh,omitempty" json:"ssh,omitempty"`
+	GRPC      *grpcprobe.Config `yaml:"grpc,omitempty" json:"grpc,omitempty"`
+	ICMP      *icmpprobe.Config `yaml:"icmp,omitempty" json:"icmp,omitempty"`
 }
 
 // table lists every kind, in the order errors name them.
@@ -29,6 +39,11 @@ var table = [...]Kind{
 	row("http", func(b *Blocks) *httpprobe.Config { return b.HTTP }, (*httpprobe.Config).Validate, httpprobe.New),
 	row("dns", func(b *Blocks) *dnsprobe.Config { return b.DNS }, (*dnsprobe.Config).Validate, dnsprobe.New),
 	row("messaging", func(b *Blocks) *msgprobe.Config { return b.Messaging }, (*msgprobe.Config).Validate, msgprobe.New),
+	row("tcp", func(b *Blocks) *tcpprobe.Config { return b.TCP }, (*tcpprobe.Config).Validate, tcpprobe.New),
+	row("tls", func(b *Blocks) *tlsprobe.Config { return b.TLS }, (*tlsprobe.Config).Validate, tlsprobe.New),
+	row("ssh", func(b *Blocks) *sshprobe.Config { return b.SSH }, (*sshprobe.Config).Validate, sshprobe.New),
+	row("grpc", func(b *Blocks) *grpcprobe.Config { return b.GRPC }, (*grpcprobe.Config).Validate, grpcprobe.New),
+	row("icmp", func(b *Blocks) *icmpprobe.Config { return b.ICMP }, (*icmpprobe.Config).Validate, icmpprobe.New),
 }
 
 // Kind is one row of the table.
@@ -58,7 +73,7 @@ func row[C any, P probes.Prober](name string, field func(*Blocks) *C,
 	}
 }
 
-// Names lists the kinds' names in table order: "http", "dns", "messaging".
+// Names lists the kinds' names in table order: "http", "dns", "messaging", ...
 func Names() []string {
 	out := make([]string, len(table))
 	for i := range table {

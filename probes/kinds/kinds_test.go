@@ -6,12 +6,17 @@ import (
 
 	"github.com/vigil-monitoring/vigil/probes"
 	"github.com/vigil-monitoring/vigil/probes/dnsprobe"
+	"github.com/vigil-monitoring/vigil/probes/grpcprobe"
 	"github.com/vigil-monitoring/vigil/probes/httpprobe"
+	"github.com/vigil-monitoring/vigil/probes/icmpprobe"
 	"github.com/vigil-monitoring/vigil/probes/msgprobe"
+	"github.com/vigil-monitoring/vigil/probes/sshprobe"
+	"github.com/vigil-monitoring/vigil/probes/tcpprobe"
+	"github.com/vigil-monitoring/vigil/probes/tlsprobe"
 )
 
 func TestTable(t *testing.T) {
-	if got, want := Names(), []string{"http", "dns", "messaging"}; !slices.Equal(got, want) {
+	if got, want := Names(), []string{"http", "dns", "messaging", "tcp", "tls", "ssh", "grpc", "icmp"}; !slices.Equal(got, want) {
 		t.Errorf("Names() = %q, want %q", got, want)
 	}
 	tests := []struct {
@@ -24,6 +29,11 @@ func TestTable(t *testing.T) {
 		{"http", Blocks{HTTP: &httpprobe.Config{URL: "http://127.0.0.1/"}}, "http", 1},
 		{"dns", Blocks{DNS: &dnsprobe.Config{Server: "127.0.0.1", QueryName: "example.com"}}, "dns", 1},
 		{"messaging", Blocks{Messaging: &msgprobe.Config{Protocol: "nats", URL: "nats://127.0.0.1:4222", Topic: "t"}}, "messaging", 1},
+		{"tcp", Blocks{TCP: &tcpprobe.Config{Target: "127.0.0.1:22"}}, "tcp", 1},
+		{"tls", Blocks{TLS: &tlsprobe.Config{Target: "127.0.0.1"}}, "tls", 1},
+		{"ssh", Blocks{SSH: &sshprobe.Config{Target: "127.0.0.1"}}, "ssh", 1},
+		{"grpc", Blocks{GRPC: &grpcprobe.Config{Target: "127.0.0.1:50051"}}, "grpc", 1},
+		{"icmp", Blocks{ICMP: &icmpprobe.Config{Target: "127.0.0.1"}}, "icmp", 1},
 		{"two", Blocks{HTTP: &httpprobe.Config{}, DNS: &dnsprobe.Config{}}, "http", 2},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,60 @@
+package probes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+)
+
+// RunCause classifies the error a run ended with: timedOut is true when the
+// run's deadline caused it, and a cancellation (agent shutdown), which reaches
+// a connection as an expired deadline too, comes back as "run canceled:
+// context canceled" so the error says what really happened. Kinds call it
+// before prefixing the error with the kind and check.
+func RunCause(ctx context.Context, err error) (cause error, timedOut bool) {
+	timeout := errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)
+	switch {
+	case errors.Is(err, context.Canceled), timeout && errors.Is(ctx.Err(), context.Canceled):
+		return fmt.Errorf("run canceled: %w", context.Canceled), false
+	case timeout:
+		return err, true
+	}
+	return err, false
+}
+
+// NetCause drops the *net.OpError and *os.SyscallError wrapping, whose text
+// repeats the addresses an error's prefix already gives ("connect
+// 127.0.0.1:22: connection refused"); the errno stays reachable.
+func NetCause(err error) error {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		err = opErr.Err
+	}
+	var sysErr *os.SyscallError
+	if errors.As(err, &sysErr) {
+		err = sysErr.Err
+	}
+	return err
+}
+
+// aLongTimeAgo is a deadline in the past, which wakes blocked I/O at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// Deadliner is what BindConn needs of a connection: a net.Conn or a
+// net.PacketConn.
+type Deadliner interface {
+	SetDeadline(t time.Time) error
+}
+
+// BindConn makes conn's I/O end by ctx's deadline, and at once when ctx is
+// canceled; the returned stop releases the cancellation watch (call it before
+// conn is closed or outlives the run).
+func BindConn(ctx context.Context, conn Deadliner) (stop func() bool) {
+	if deadline, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(deadline)
+	}
+	return context.AfterFunc(ctx, func() { _ = conn.SetDeadline(aLongTimeAgo) })
+}
