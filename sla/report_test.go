@@ -113,3 +113,24 @@ func TestReportScriptedMonth(t *testing.T) {
 		t.Errorf("outage cause %v", c)
 	}
 }
+
+// TestReportOfARangeWithoutDataListsEveryFeature: a report of a month before
+// any data (issue 15: it listed no feature at all) lists every configured
+// feature, all of the range unmonitored, marked no_data and not met.
+func TestReportOfARangeWithoutDataListsEveryFeature(t *testing.T) {
+	e := scriptedMonth(t)
+	from, to := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	r := e.Report(from, to)
+	if len(r.Features) != 2 {
+		t.Fatalf("report of September lists %d features, want the 2 configured", len(r.Features))
+	}
+	for _, f := range r.Features {
+		if !f.NoData || f.Met || f.UnmonitoredSeconds != to.Sub(from).Seconds() || f.DowntimeSeconds != 0 || len(f.Outages) != 0 {
+			t.Errorf("%s/%s: no_data %v met %v unmonitored %gs downtime %gs outages %d; want no data, not met, all %gs unmonitored",
+				f.Service, f.Feature, f.NoData, f.Met, f.UnmonitoredSeconds, f.DowntimeSeconds, len(f.Outages), to.Sub(from).Seconds())
+		}
+	}
+	if november := e.Report(time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)); november.Features[0].NoData {
+		t.Error("November, which has data, reads no_data")
+	}
+}

@@ -140,7 +140,10 @@ func (e *Engine) Report(from, to time.Time) *Report {
 	for _, f := range features {
 		f.mu.Lock()
 		f.ensureMaint(now)
-		if measure(closeAll(f.presence, now), a, b) > 0 || hasOutageIn(f, a, b, now) {
+		monitored := measure(closeAll(f.presence, now), a, b)
+		// A feature configured now is in every report, also of a range it
+		// was not monitored in: left out, it would look like it had no SLA.
+		if f.configured || monitored > 0 || hasOutageIn(f, a, b, now) {
 			l.build(f, gaps, a, b, now)
 			sp := l.window(a, b)
 			rf := ReportFeature{
@@ -148,9 +151,9 @@ func (e *Engine) Report(from, to time.Time) *Report {
 				Objective: f.spec.Objective, Availability: sp.availability(),
 				DowntimeSeconds: seconds(sp.downtime), DegradedSeconds: seconds(sp.degraded),
 				MaintenanceSeconds: seconds(sp.maintenance), UnmonitoredSeconds: seconds(sp.unmonitored),
-				Configured: f.configured, Outages: []Outage{},
+				Configured: f.configured, Outages: []Outage{}, NoData: monitored == 0,
 			}
-			rf.Met = rf.Availability >= f.spec.Objective
+			rf.Met = rf.Availability >= f.spec.Objective && !rf.NoData
 			for _, o := range f.outages {
 				if o.Start < b && o.endAt(now) > a {
 					rf.Outages = append(rf.Outages, e.outage(f, o, now, gaps, &l))

@@ -146,4 +146,8 @@ type ReportFeature struct {
 	// Configured is false for a feature no longer in the config whose history
 	// falls in the report's range.
 	Configured bool `json:"configured"`
+	// NoData is true when the feature was not monitored at any moment of the
+	// range: its availability (1 by the formula) then says nothing, and Met
+	// is false.
+	NoData bool `json:"no_data"`
 }

@@ -47,12 +47,15 @@ func WriteMarkdown(w io.Writer, r *sla.Report) error {
 		if !f.Configured {
 			name += " (removed)"
 		}
-		met := "yes"
-		if !f.Met {
+		availability, met := percent(f.Availability), "yes"
+		switch {
+		case f.NoData:
+			availability, met = "no data", "-"
+		case !f.Met:
 			met = "**no**"
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", name, percent(f.Objective),
-			percent(f.Availability), met, humanDuration(f.DowntimeSeconds), humanDuration(f.DegradedSeconds),
+			availability, met, humanDuration(f.DowntimeSeconds), humanDuration(f.DegradedSeconds),
 			humanDuration(f.MaintenanceSeconds), humanDuration(f.UnmonitoredSeconds), len(f.Outages))
 		outages = append(outages, f.Outages...)
 	}

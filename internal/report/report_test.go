@@ -132,3 +132,19 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Errorf("%s differs from the golden file:\n%s", name, got)
 	}
 }
+
+// TestMarkdownSaysNoData: a feature not monitored in the range shows "no
+// data", not the 100% its empty denominator gives.
+func TestMarkdownSaysNoData(t *testing.T) {
+	r := &sla.Report{Region: "kr-central-1", From: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC),
+		Features: []sla.ReportFeature{{Service: "talk", Feature: "send", Objective: 0.999, Availability: 1, NoData: true, Configured: true,
+			UnmonitoredSeconds: 30 * 86400}}}
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	want := "| send | 99.900% | no data | - | 0s | 0s | 0s | 720h0m0s | 0 |"
+	if !bytes.Contains(b.Bytes(), []byte(want)) {
+		t.Errorf("markdown lacks %q:\n%s", want, b.String())
+	}
+}
