@@ -216,3 +216,29 @@ func TestCounterHoldsWhatAScrapeSaw(t *testing.T) {
 		t.Errorf("downtime after a 9.5 s and a 4 s outage: %g, want 13.5", got)
 	}
 }
+
+// TestScheduledHeartbeat: with ScheduledHeartbeat the caller's Heartbeat is
+// what persists liveness: after a kill -9 the gap counted unmonitored starts
+// at the last call.
+func TestScheduledHeartbeat(t *testing.T) {
+	clock := newFakeClock(t0)
+	e, err := Open(Options{Path: t.TempDir(), Region: "kr-central-1", Clock: clock, ScheduledHeartbeat: true, noSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Close() })
+	mustConfigure(t, e, testSpec("down", "a"))
+	if e.HeartbeatInterval() != 10*time.Second {
+		t.Errorf("HeartbeatInterval = %s, want the 10 s default", e.HeartbeatInterval())
+	}
+	clock.Set(at(5))
+	if err := e.Heartbeat(); err != nil {
+		t.Fatal(err)
+	}
+	dir := crashCopy(t, e)
+	clock.Set(at(20))
+	again := openCrashTest(t, dir, clock)
+	if got := exported(t, again, "down")[2]; got != 15 {
+		t.Errorf("unmonitored after a crash 15 s after the last Heartbeat: %gs, want 15", got)
+	}
+}

@@ -140,7 +140,11 @@ func start(st store.Store, opts Options, file string) (*Engine, error) {
 		return nil, err
 	}
 	e.stop, e.done = make(chan struct{}), make(chan struct{})
-	go e.heartbeatLoop()
+	if opts.ScheduledHeartbeat {
+		close(e.done)
+	} else {
+		go e.heartbeatLoop()
+	}
 	return e, nil
 }
 
@@ -714,6 +718,20 @@ func (e *Engine) persist(f *feature, ch change) {
 		e.writeFailed(err, []string{f.key}, tw)
 	}
 }
+
+// Heartbeat persists liveness, the counters and new maintenance windows,
+// retries what the store missed, and compacts once a day: the engine's
+// periodic duty, for a caller that opened it with ScheduledHeartbeat. After
+// Close it does nothing.
+func (e *Engine) Heartbeat() error {
+	if e.readOnly {
+		return nil
+	}
+	return e.beat(false)
+}
+
+// HeartbeatInterval is how often Heartbeat is due (at most 10 s).
+func (e *Engine) HeartbeatInterval() time.Duration { return e.heartbeatInterval }
 
 // heartbeatLoop persists liveness and counters until Close.
 func (e *Engine) heartbeatLoop() {

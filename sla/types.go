@@ -23,6 +23,10 @@ type Options struct {
 	// bounds how much of a crash gap can be mistaken for running time. 0 means
 	// 10s; larger values are capped at 10s.
 	HeartbeatInterval time.Duration
+	// ScheduledHeartbeat leaves the heartbeat to the caller, which calls
+	// Heartbeat every HeartbeatInterval() (the agent runs it as its gocron
+	// duty "sla-heartbeat"); otherwise the engine beats on a ticker of its own.
+	ScheduledHeartbeat bool
 
 	// noSync skips fsync: tests and benchmarks only, never the agent.
 	noSync bool

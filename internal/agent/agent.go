@@ -95,7 +95,8 @@ func New(opts Options) (*Agent, error) {
 	for k := range cfg.Agent.Labels {
 		reserved = append(reserved, k)
 	}
-	a.engine, err = sla.Open(sla.Options{Path: opts.StoragePath, Region: cfg.Agent.Region, Clock: opts.Clock, Logger: opts.Logger})
+	a.engine, err = sla.Open(sla.Options{Path: opts.StoragePath, Region: cfg.Agent.Region, Clock: opts.Clock, Logger: opts.Logger,
+		ScheduledHeartbeat: true})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,15 @@ const defaultPushInterval = 15 * time.Second
 // startDuties adds the agent's periodic work other than checks to the
 // scheduler as named gocron jobs (vigil_agent_job_runs_total{job}).
 func (a *Agent) startDuties(reg prometheus.Registerer) error {
+	// The SLA heartbeat: liveness, counters, retries of missed writes and
+	// the daily compaction (the engine was opened with ScheduledHeartbeat).
+	if err := a.sched.Every("sla-heartbeat", a.engine.HeartbeatInterval(), func(context.Context) {
+		if err := a.engine.Heartbeat(); err != nil {
+			a.logger.Error("sla heartbeat failed; kept in memory and written again at the next one", "err", err)
+		}
+	}); err != nil {
+		return err
+	}
 	if a.opts.PushURL == "" {
 		return nil
 	}

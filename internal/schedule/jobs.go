@@ -3,6 +3,8 @@ package schedule
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -68,7 +70,17 @@ func (s *Scheduler) addJob(name string, def gocron.JobDefinition, task func(cont
 		gocron.WithSingletonMode(gocron.LimitModeReschedule)); err != nil {
 		return fmt.Errorf("job %s: %w", name, err)
 	}
+	s.mu.Lock()
+	s.duties[name] = true
+	s.mu.Unlock()
 	return nil
+}
+
+// Duties names the duties added with Every and Cron, sorted.
+func (s *Scheduler) Duties() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.duties))
 }
 
 // NextCron is the first time after t that a cron expression, read in loc,

@@ -84,7 +84,8 @@ type Scheduler struct {
 	mu      sync.Mutex
 	grid    time.Duration // Grid of the last Apply's rate
 	entries map[string]*entry
-	queue   queue // every scheduled entry, earliest next slot first
+	duties  map[string]bool // names of the Every and Cron jobs
+	queue   queue           // every scheduled entry, earliest next slot first
 	stopped bool
 	running sync.WaitGroup
 	workers *workers // where runs go, off the wheel's goroutine
@@ -119,7 +120,7 @@ func New(opts Options) (*Scheduler, error) {
 	}
 	s := &Scheduler{cron: cron, logger: opts.Logger, lateness: opts.Lateness, inFlight: opts.InFlight, now: time.Now,
 		jobRuns: opts.JobRuns, jobLastRun: opts.JobLastRun,
-		entries: map[string]*entry{}, turnLine: make(chan struct{}, 1), wake: make(chan struct{}, 1), quit: make(chan struct{})}
+		entries: map[string]*entry{}, duties: map[string]bool{}, turnLine: make(chan struct{}, 1), wake: make(chan struct{}, 1), quit: make(chan struct{})}
 	s.workers = newWorkers(s.execute)
 	// The first turn starts at once, so that checks applied right after New
 	// run in their first slot.
