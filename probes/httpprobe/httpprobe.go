@@ -160,7 +160,7 @@ func (p *Prober) roundTrips(ctx context.Context, start time.Time, info *probes.H
 		info.SSL = resp.TLS != nil
 		info.CertExpiry = time.Time{}
 		if resp.TLS != nil {
-			info.CertExpiry = certExpiry(resp.TLS)
+			info.CertExpiry = probes.CertExpiry(resp.TLS)
 		}
 
 		location := resp.Header.Get("Location")
@@ -328,7 +328,7 @@ func (p *Prober) finish(ctx context.Context, out *outcome, tr *requestTrace, bod
 			// say what happened instead.
 			err = fmt.Errorf("canceled %s: %w", tr.stage(), ctx.Err())
 		default:
-			err = describeTLS(err)
+			err = probes.DescribeTLSError(err)
 		}
 	}
 	// The configured URL holds no credentials (parseURL refuses them); a
