@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"time"
@@ -57,4 +58,24 @@ func BindConn(ctx context.Context, conn Deadliner) (stop func() bool) {
 		_ = conn.SetDeadline(deadline)
 	}
 	return context.AfterFunc(ctx, func() { _ = conn.SetDeadline(aLongTimeAgo) })
+}
+
+// Run is one run of a kind whose work is run: it stamps the result's start
+// and duration, and on failure marks a timeout, prefixes the error with the
+// kind and check ("tcp probe talk/api/tcp: ...") and logs it at debug level.
+func Run(ctx context.Context, kind, checkID string, logger *slog.Logger, run func(context.Context, *Result) error) *Result {
+	r := &Result{Start: time.Now()}
+	err := run(ctx, r)
+	r.Duration = time.Since(r.Start)
+	if err == nil {
+		r.Success = true
+		return r
+	}
+	cause, timedOut := RunCause(ctx, err)
+	r.TimedOut = timedOut
+	r.Fail(fmt.Errorf("%s probe %s: %w", kind, checkID, cause))
+	if logger != nil {
+		logger.LogAttrs(ctx, slog.LevelDebug, kind+" probe failed", slog.String("check", checkID), slog.String("err", r.Err.Error()))
+	}
+	return r
 }

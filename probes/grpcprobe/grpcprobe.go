@@ -60,20 +60,7 @@ func New(cfg *Config, opts probes.Options) (*Prober, error) {
 // Probe makes one health check call. It returns by ctx's deadline, and at
 // once when ctx is canceled.
 func (p *Prober) Probe(ctx context.Context) *probes.Result {
-	r := &probes.Result{Start: time.Now()}
-	err := p.run(ctx, r)
-	r.Duration = time.Since(r.Start)
-	if err == nil {
-		r.Success = true
-		return r
-	}
-	cause, timedOut := probes.RunCause(ctx, err)
-	r.TimedOut = timedOut
-	r.Fail(fmt.Errorf("grpc probe %s: %w", p.checkID, cause))
-	if p.logger != nil {
-		p.logger.LogAttrs(ctx, slog.LevelDebug, "grpc probe failed", slog.String("check", p.checkID), slog.String("err", r.Err.Error()))
-	}
-	return r
+	return probes.Run(ctx, "grpc", p.checkID, p.logger, p.run)
 }
 
 // run does the work of Probe, filling r's phases and GRPC and TLS info.
