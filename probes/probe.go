@@ -2,9 +2,7 @@ package probes
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 )
 
@@ -128,80 +126,3 @@ func (r *Result) ErrorString() string {
 	}
 	return r.Err.Error()
 }
-
-// FieldError is a validation error of one config key. Path is relative to the
-// probe's config block, with dots and indexes: "tls_config.ca_file",
-// "fail_if_body_matches_regexp[1]". The config package turns it into
-// "file:line: key: message".
-type FieldError struct {
-	Path string
-	Err  error
-}
-
-func (e *FieldError) Error() string { return e.Path + ": " + e.Err.Error() }
-
-func (e *FieldError) Unwrap() error { return e.Err }
-
-// Errorf returns a *FieldError for path.
-func Errorf(path, format string, args ...any) *FieldError {
-	return &FieldError{Path: path, Err: fmt.Errorf(format, args...)}
-}
-
-// Prefix returns err with every FieldError path in it prefixed by prefix (joined
-// with a dot), so nested blocks can report paths relative to their parent.
-func Prefix(prefix string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range joined.Unwrap() {
-			out = append(out, Prefix(prefix, e))
-		}
-		return joinErrors(out)
-	}
-	if fe, ok := err.(*FieldError); ok {
-		p := prefix
-		if fe.Path != "" {
-			if strings.HasPrefix(fe.Path, "[") {
-				p += fe.Path
-			} else {
-				p += "." + fe.Path
-			}
-		}
-		return &FieldError{Path: p, Err: fe.Err}
-	}
-	return &FieldError{Path: prefix, Err: err}
-}
-
-type joined []error
-
-func (j joined) Error() string {
-	var b strings.Builder
-	for i, e := range j {
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(e.Error())
-	}
-	return b.String()
-}
-
-func (j joined) Unwrap() []error { return j }
-
-func joinErrors(errs []error) error {
-	var out joined
-	for _, e := range errs {
-		if e != nil {
-			out = append(out, e)
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-// Join joins errors like errors.Join, keeping each one reachable for Prefix and
-// for the config package's per-key reporting. It returns nil when all are nil.
-func Join(errs ...error) error { return joinErrors(errs) }
