@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 )
@@ -78,4 +79,26 @@ func Run(ctx context.Context, kind, checkID string, logger *slog.Logger, run fun
 		logger.LogAttrs(ctx, slog.LevelDebug, kind+" probe failed", slog.String("check", checkID), slog.String("err", r.Err.Error()))
 	}
 	return r
+}
+
+// PhaseResolve is the phase of a run that looks its target's name up.
+const PhaseResolve = "resolve"
+
+// Resolver is a run's target as the kinds' endpoints give it: Resolve finds
+// the address to dial (and the "host:port" errors name); Literal says the
+// target is an address already, with nothing to look up.
+type Resolver interface {
+	Resolve(ctx context.Context) (netip.Addr, string, error)
+	Literal() bool
+}
+
+// Resolve resolves ep for a run, adding the run's "resolve" phase to r when
+// ep is a name.
+func Resolve(ctx context.Context, r *Result, ep Resolver) (netip.Addr, string, error) {
+	start := time.Now()
+	ip, target, err := ep.Resolve(ctx)
+	if !ep.Literal() {
+		r.Phases = append(r.Phases, Phase{Name: PhaseResolve, Duration: time.Since(start)})
+	}
+	return ip, target, err
 }

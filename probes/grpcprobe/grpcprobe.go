@@ -21,7 +21,6 @@ import (
 // Phases of a grpc run: resolve only for a host name, tls only with tls, and
 // check, the health call once the connection was ready.
 const (
-	phaseResolve = "resolve"
 	phaseConnect = "connect"
 	phaseTLS     = "tls"
 	phaseCheck   = "check"
@@ -66,11 +65,7 @@ func (p *Prober) Probe(ctx context.Context) *probes.Result {
 // run does the work of Probe, filling r's phases and GRPC and TLS info.
 func (p *Prober) run(ctx context.Context, r *probes.Result) error {
 	ep := p.plan.endpoint
-	start := time.Now()
-	ip, target, err := ep.Resolve(ctx)
-	if !ep.Literal() {
-		r.Phases = append(r.Phases, probes.Phase{Name: phaseResolve, Duration: time.Since(start)})
-	}
+	ip, target, err := probes.Resolve(ctx, r, ep)
 	if err != nil {
 		return err
 	}

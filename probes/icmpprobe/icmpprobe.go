@@ -25,9 +25,8 @@ import (
 // Phases of an icmp run: resolve only for a host name; setup, opening the
 // socket; rtt, from sending the echo to its reply.
 const (
-	phaseResolve = "resolve"
-	phaseSetup   = "setup"
-	phaseRTT     = "rtt"
+	phaseSetup = "setup"
+	phaseRTT   = "rtt"
 )
 
 // maxStrayMessages bounds the ICMP messages a run reads past that are not
@@ -84,18 +83,14 @@ func (p *Prober) Probe(ctx context.Context) *probes.Result {
 // run does the work of Probe, filling r's phases and ICMP info.
 func (p *Prober) run(ctx context.Context, r *probes.Result) error {
 	ep := p.plan.endpoint
-	start := time.Now()
-	ip, target, err := ep.Resolve(ctx)
-	if !ep.Literal() {
-		r.Phases = append(r.Phases, probes.Phase{Name: phaseResolve, Duration: time.Since(start)})
-	}
+	ip, target, err := probes.Resolve(ctx, r, ep)
 	if err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err // the reply on loopback could beat the cancellation
 	}
-	start = time.Now()
+	start := time.Now()
 	conn, kind, err := p.openAny(ip.Is6())
 	r.Phases = append(r.Phases, probes.Phase{Name: phaseSetup, Duration: time.Since(start)})
 	if err != nil {

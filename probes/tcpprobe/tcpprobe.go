@@ -16,7 +16,6 @@ import (
 // tls: true or at a starttls step, and one exchange_N per query_response step
 // (N from 1) covering its expect and send.
 const (
-	phaseResolve = "resolve"
 	phaseConnect = "connect"
 	phaseTLS     = "tls"
 )
@@ -48,15 +47,11 @@ func (p *Prober) Probe(ctx context.Context) *probes.Result {
 // run does the work of Probe, filling r's phases and TCP and TLS info.
 func (p *Prober) run(ctx context.Context, r *probes.Result) error {
 	ep := p.plan.endpoint
-	start := time.Now()
-	ip, target, err := ep.Resolve(ctx)
-	if !ep.Literal() {
-		r.Phases = append(r.Phases, probes.Phase{Name: phaseResolve, Duration: time.Since(start)})
-	}
+	ip, target, err := probes.Resolve(ctx, r, ep)
 	if err != nil {
 		return err
 	}
-	start = time.Now()
+	start := time.Now()
 	var conn net.Conn
 	conn, err = ep.DialTCP(ctx, ip)
 	r.Phases = append(r.Phases, probes.Phase{Name: phaseConnect, Duration: time.Since(start)})

@@ -14,7 +14,6 @@ import (
 
 // Phases of a tls run; resolve only when the target is a host name.
 const (
-	phaseResolve = "resolve"
 	phaseConnect = "connect"
 	phaseTLS     = "tls"
 )
@@ -48,15 +47,11 @@ func (p *Prober) Probe(ctx context.Context) *probes.Result {
 // run does the work of Probe, filling r's phases and TLS info.
 func (p *Prober) run(ctx context.Context, r *probes.Result) error {
 	ep := p.plan.endpoint
-	start := time.Now()
-	ip, target, err := ep.Resolve(ctx)
-	if !ep.Literal() {
-		r.Phases = append(r.Phases, probes.Phase{Name: phaseResolve, Duration: time.Since(start)})
-	}
+	ip, target, err := probes.Resolve(ctx, r, ep)
 	if err != nil {
 		return err
 	}
-	start = time.Now()
+	start := time.Now()
 	conn, err := ep.DialTCP(ctx, ip)
 	r.Phases = append(r.Phases, probes.Phase{Name: phaseConnect, Duration: time.Since(start)})
 	if err != nil {

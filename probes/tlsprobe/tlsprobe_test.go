@@ -155,7 +155,7 @@ func TestProbeIPv6AndName(t *testing.T) {
 		if !r.Success {
 			t.Fatalf("%s: %v", cfg.Target, r.Err)
 		}
-		_, resolved := r.Phase(phaseResolve)
+		_, resolved := r.Phase(probes.PhaseResolve)
 		if resolved != strings.HasPrefix(cfg.Target, "localhost") {
 			t.Errorf("%s: resolve phase %v in %v", cfg.Target, resolved, r.Phases)
 		}
