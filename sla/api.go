@@ -53,12 +53,56 @@ type Maintenance struct {
 	Duration time.Duration
 }
 
-// CheckSpec describes one check of a feature, for staleness and display.
+// CheckSpec describes one check of a feature: staleness, display, and how
+// its runs confirm its state.
 type CheckSpec struct {
 	Name     string
 	Kind     string
 	Interval time.Duration
 	Timeout  time.Duration
+	// FailureThreshold is how many failed runs in a row make the check
+	// failing, RecoveryThreshold how many passing runs in a row make it
+	// passing again; 0 takes the feature's.
+	FailureThreshold  int
+	RecoveryThreshold int
+	// FailureWindow, when set, replaces FailureThreshold: the check is
+	// failing once at least Failures of its last Runs runs failed.
+	FailureWindow FailureWindow
+}
+
+// FailureWindow is a check's `failure_window: {failures: M, runs: N}`.
+type FailureWindow struct {
+	Failures int
+	Runs     int
+}
+
+// MaxWindowRuns is the largest FailureWindow.Runs (and failure threshold).
+const MaxWindowRuns = 64
+
+// Flap is a feature's `flap: {changes, window}`: the feature is flapping
+// while its state changed more than Changes times within Window, until it
+// has been stable for Window. Zero fields take DefaultFlap's.
+type Flap struct {
+	Changes int
+	Window  time.Duration
+}
+
+// DefaultFlap: more than 6 changes in 30 minutes. One outage is 3 changes
+// (up, down, recovering, up) and one that fails its recovery once is 5, so
+// neither flaps; a third outage within half an hour does.
+var DefaultFlap = Flap{Changes: 6, Window: 30 * time.Minute}
+
+// VantageSpec is the agent's canaries (`agent.canaries`,
+// `agent.canary_require`): checks of things that must answer from the
+// agent's network whatever happens to the services. While their requirement
+// fails (each canary confirming its state as any check does), the agent's
+// vantage is impaired: every feature's time is unmonitored and no outage
+// opens. No canaries: the vantage is never impaired.
+type VantageSpec struct {
+	Canaries          []CheckSpec
+	Require           Require
+	FailureThreshold  int
+	RecoveryThreshold int
 }
 
 // FeatureSpec is what the engine needs to know about one feature; the agent
@@ -76,6 +120,7 @@ type FeatureSpec struct {
 	Latency           time.Duration // 0: no latency objective
 	FailureThreshold  int
 	RecoveryThreshold int
+	Flap              Flap
 	Maintenance       []Maintenance
 	Checks            []CheckSpec
 }

@@ -73,6 +73,8 @@ type Engine struct {
 	// so that a write that fails and is retried keeps its ID and two outages
 	// never share one.
 	outageIDs atomic.Uint64
+	// vantage is the agent's network as its canaries see it.
+	vantage *vantage
 
 	closed    atomic.Bool
 	stop      chan struct{}
@@ -85,11 +87,12 @@ type Engine struct {
 // valid until the next Configure; after a Configure that removed its feature
 // or check, Observe is a no-op.
 type CheckRef struct {
-	e    *Engine
-	f    *feature
-	idx  int
-	gen  uint64
-	name string
+	e      *Engine
+	f      *feature
+	idx    int
+	gen    uint64
+	name   string
+	canary bool
 }
 
 // Open opens or creates the bbolt store under opts.Path and starts an
@@ -200,6 +203,7 @@ func newEngine(opts Options, file string, readOnly bool) *Engine {
 		retention: opts.Retention, heartbeatInterval: opts.HeartbeatInterval, readOnly: readOnly,
 		features: map[string]*feature{},
 	}
+	e.vantage = newVantage(e)
 	if e.clock == nil {
 		e.clock = realClock{}
 	}
@@ -223,7 +227,7 @@ func (e *Engine) feature(key string) *feature {
 	f := e.features[key]
 	if f == nil {
 		service, name := splitKey(key)
-		f = &feature{key: key, machine: StateUnknown, maintUntil: never}
+		f = &feature{key: key, machine: StateUnknown, maintUntil: never, vantage: e.vantage}
 		f.spec.Service, f.spec.Feature = service, name
 		e.features[key] = f
 	}
@@ -479,7 +483,8 @@ func (f *feature) remove(now int64) *removal {
 		r.spell = &sp
 	}
 	f.machine, f.machineSince, f.fresh = StateUnknown, now, false
-	f.failStreak, f.passStreak = 0, 0
+	f.startAfresh()
+	f.impaired = false
 	return r
 }
 
@@ -534,11 +539,12 @@ func (f *feature) apply(s FeatureSpec, sched *maintSchedule, now int64) bool {
 		}
 		f.gen++
 	}
-	f.allReported = true
 	for i := range f.checks {
-		c, cs := &f.checks[i], s.Checks[i]
-		c.staleAfter = int64(2*cs.Interval + cs.Timeout)
-		f.allReported = f.allReported && c.has
+		f.checks[i].setRule(s.Checks[i], s.FailureThreshold, s.RecoveryThreshold)
+	}
+	if !wasConfigured && f.vantage != nil && f.vantage.impairedAt.Load() != 0 {
+		f.impaired = true // configured while the vantage is impaired
+		f.cut(now)
 	}
 	if !wasConfigured || !sameMaintenance(f.spec.Maintenance, s.Maintenance) {
 		// A schedule applies from when it is configured: earlier windows stay
@@ -621,6 +627,10 @@ func (r *CheckRef) Observe(o Observation) {
 	}
 	f := r.f
 	f.mu.Lock()
+	if r.canary {
+		r.observeCanary(o)
+		return
+	}
 	defer f.mu.Unlock()
 	idx := r.idx
 	if f.gen != r.gen {
@@ -629,9 +639,7 @@ func (r *CheckRef) Observe(o Observation) {
 	if !f.configured || idx < 0 || r.e.readOnly || r.e.closed.Load() {
 		return
 	}
-	if ch, ok := f.observe(idx, o, r.e); ok {
-		r.e.persist(f, ch)
-	}
+	f.observe(idx, o, r.e)
 }
 
 // Observe is CheckRef.Observe by names; it may allocate.
@@ -639,44 +647,83 @@ func (e *Engine) Observe(service, feature, check string, o Observation) {
 	e.Check(service, feature, check).Observe(o)
 }
 
-// observe records the result and evaluates the feature; it reports whether
-// the store must hear of a change. Call with f.mu held.
-func (f *feature) observe(idx int, o Observation, e *Engine) (change, bool) {
+// observe records the result and evaluates the feature, writing what
+// changed. Call with f.mu held.
+func (f *feature) observe(idx int, o Observation, e *Engine) {
 	t := o.Start.UnixNano()
 	c := &f.checks[idx]
 	if c.has && t < c.lastStart {
-		return change{}, false // a straggler older than the latest result
+		return // a straggler older than the latest result
 	}
+	if f.impaired {
+		// The vantage is impaired: the result says nothing of the service
+		// and the feature is evaluated afresh when the vantage is back.
+		return
+	}
+	f.catchUpStale(t, e)
 	c.has, c.lastStart, c.last = true, t, o
 	if o.AgentFault != "" {
 		// The agent could not check: no evaluation, and the feature's time
 		// is unmonitored until the check's next real result.
 		c.blind = true
-		ch := change{presence: f.cut(t)}
-		return ch, ch.presence != nil
+		if cut := f.cut(t); cut != nil {
+			e.persist(f, change{presence: cut})
+		}
+		return
 	}
 	c.blind = false
-	begun := f.uncut(t)
-	if !f.allReported {
-		f.allReported = true
-		for i := range f.checks {
-			f.allReported = f.allReported && f.checks[i].has
+	ch := f.feed(idx, t, o.Success, o.Error, e)
+	ch.presence = f.uncut(t)
+	if ch.any() {
+		e.persist(f, ch)
+	}
+}
+
+// catchUpStale feeds the stale results due before t, in time order: a check
+// with no run for 2 × interval + timeout counts a failed run then, and
+// again every such span it stays silent. Call with f.mu held.
+func (f *feature) catchUpStale(t int64, e *Engine) {
+	for {
+		i, due := -1, int64(0)
+		for k := range f.checks {
+			if d := f.checks[k].staleDue(); d != 0 && d < t && (i < 0 || d < due) {
+				i, due = k, d
+			}
+		}
+		if i < 0 {
+			return
+		}
+		c := &f.checks[i]
+		c.lastStart, c.last = due, c.staleObservation(due)
+		if ch := f.feed(i, due, false, c.last.Error, e); ch.any() {
+			e.persist(f, ch)
 		}
 	}
+}
+
+// feed runs one run of check idx, started at s, through the check's
+// confirmation and the feature's state machine. Call with f.mu held.
+func (f *feature) feed(idx int, s int64, ok bool, err string, e *Engine) change {
 	// Results of different checks may arrive out of order; the feature's
-	// evaluations never go back in time, so outages stay ordered.
-	t = max(t, f.lastEval)
+	// evaluations never go back in time, so transitions stay ordered.
+	t := max(s, f.lastEval)
 	f.lastEval = t
 	if t >= f.maintUntil {
 		f.extendMaint(max(t, e.nowNanos()) + int64(maintHorizon))
 	}
 	if contains(f.maint, t) {
-		// maintenance: the state machine does not hear of it
-		return change{presence: begun}, begun != nil
+		return change{} // maintenance: runs neither count towards nor reset a streak
 	}
-	ch := f.step(t, f.evaluate(t))
-	ch.presence = begun
-	return ch, ch.transition || ch.outage != nil || ch.degraded != nil || ch.presence != nil
+	f.checks[idx].run(s, ok, err)
+	ch := f.decide(t, f.vantageGood())
+	if len(f.held) > 0 {
+		v := f.vantage
+		v.holdFor(f)
+		if !v.impaired2() { // the canaries may have vouched meanwhile
+			f.commitHeld(v.good.Load(), e)
+		}
+	}
+	return ch
 }
 
 // persist writes what one evaluation changed; call with f.mu held.
@@ -758,6 +805,7 @@ func (e *Engine) beat(final bool) error {
 	defer e.beatMu.Unlock()
 	e.retryUnsaved()
 	now := e.nowNanos()
+	e.catchUpAll(now)
 	e.mu.RLock()
 	all, gaps := e.all, e.gaps
 	e.mu.RUnlock()
@@ -820,8 +868,11 @@ func (f *feature) accountTo(now int64, gaps []interval, l *ledger) {
 		return
 	}
 	l.build(f, gaps, min(f.counters.at, f.counters.downAt), now, now)
+	at := f.counters.at
 	f.counters = f.shown(now, l)
-	f.blindDone = 0
+	if f.counters.at != at {
+		f.blindDone = 0 // in the counter now
+	}
 }
 
 // Ready reports whether the store is open and keeping up: false while

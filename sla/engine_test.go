@@ -72,7 +72,9 @@ func TestStateMachine(t *testing.T) {
 		steps: []step{ok(0, "dc1", StateUp),
 			{at: 1, check: "dc2", err: "i/o timeout", want: StateDegraded, reason: "check dc2 failing: i/o timeout"},
 			ok(10, "dc1", StateDegraded), ok(11, "dc2", StateUp), fail(20, "dc1", StateDegraded), fail(21, "dc2", StateDown)},
-		wantOutages: []outageSpan{{21, -1}}, wantCause: Cause{"dc1", "connection refused"}, wantFailed: []string{"dc1", "dc2"},
+		// Changed (issue 16): the cause is the check whose failure broke the
+		// requirement (the outage starts at its edge), not the first failing.
+		wantOutages: []outageSpan{{21, -1}}, wantCause: Cause{"dc2", "connection refused"}, wantFailed: []string{"dc1", "dc2"},
 	}, {
 		name:   "degraded by latency",
 		spec:   func(s *FeatureSpec) { s.Latency = 800 * time.Millisecond },
@@ -88,23 +90,29 @@ func TestStateMachine(t *testing.T) {
 			ok(11, "b", StateDown), ok(12, "c", StateDegraded), ok(20, "a", StateUp)},
 		wantOutages: []outageSpan{{10, 12}}, wantCause: Cause{"a", "connection refused"}, wantFailed: []string{"a", "c"},
 	}, {
-		name:   "a stale result counts as failed",
+		// Changed (issue 16): no run for 2 × interval + timeout is a failed
+		// run at that moment, and the outage starts there.
+		name:   "a stale result counts as a failed run",
+		spec:   func(s *FeatureSpec) { *s = staleSpec(*s) },
 		checks: []string{"a", "b"},
 		steps: []step{ok(0, "a", StateUp), ok(0, "b", StateUp), ok(10, "a", StateUp), ok(25, "a", StateUp),
-			{at: 26, check: "a", ok: true, want: StateDown, reason: "check b stale: latest result 26s old"},
+			{at: 26, check: "a", ok: true, want: StateDown, reason: "check b failing: stale: no result for 25s"},
 			ok(30, "b", StateUp)},
-		wantOutages: []outageSpan{{26, 30}}, wantCause: Cause{"b", "stale: latest result 26s old"}, wantFailed: []string{"b"},
+		wantOutages: []outageSpan{{25, 30}}, wantCause: Cause{"b", "stale: no result for 25s"}, wantFailed: []string{"b"},
 	}, {
 		name:        "before every check reported, only reported checks count",
 		checks:      []string{"a", "b"},
 		steps:       []step{ok(0, "a", StateUp), ok(10, "a", StateUp), fail(11, "b", StateDown)},
 		wantOutages: []outageSpan{{11, -1}}, wantCause: Cause{"b", "connection refused"},
 	}, {
+		// Changed (issue 16): each check confirms its own recovery (2 passing
+		// runs of its own), and the outage ends when the last one's began.
 		name:   "checks failed during an outage are listed once each",
 		spec:   func(s *FeatureSpec) { s.RecoveryThreshold = 2 },
 		checks: []string{"a", "b"},
 		steps: []step{ok(0, "a", StateUp), ok(0, "b", StateUp), fail(10, "a", StateDown), ok(11, "a", StateRecovering),
-			fail(12, "b", StateDown), fail(20, "a", StateDown), ok(21, "a", StateDown), ok(22, "b", StateRecovering), ok(30, "a", StateUp)},
+			fail(12, "b", StateDown), fail(20, "a", StateDown), ok(21, "a", StateDown), ok(22, "b", StateRecovering),
+			ok(30, "a", StateRecovering), ok(32, "b", StateUp)},
 		wantOutages: []outageSpan{{10, 22}}, wantCause: Cause{"a", "connection refused"}, wantFailed: []string{"a", "b"},
 	}, {
 		name:   "a straggler older than the latest result is ignored",

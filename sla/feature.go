@@ -1,99 +1,40 @@
 package sla
 
 import (
-	"cmp"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 )
 
-// checkState is one check of a feature and its latest result in this run of
-// the agent (results are not persisted: after a restart every check starts
-// without one). Its spec is the feature's spec.Checks at the same index: one
-// copy per check, not two.
-type checkState struct {
-	// staleAfter is 2 × interval + timeout: a latest result older than that,
-	// relative to the evaluating result, counts as failed. 0: never stale.
-	staleAfter int64
-	lastStart  int64
-	last       Observation
-	has        bool
-	// blind is true while the latest result is an agent fault
-	// (Observation.AgentFault): the check says nothing about the service
-	// until its next real result, and evaluations leave it out.
-	blind bool
-	// failing is scratch for the evaluation in progress.
-	failing failKind
-}
-
-// failKind says why a check counts as failed in an evaluation.
-type failKind uint8
-
-const (
-	notFailing failKind = iota
-	failedRun
-	staleResult
-	noResult
-)
-
-// evaluation is the outcome of evaluating a feature at one result's start.
-type evaluation struct {
-	pass     bool
-	degraded bool
-	// firstFail is the index of the first failing check, -1 if none.
-	firstFail int
-	// slowest is the index of the slowest passing check, -1 if none.
-	slowest int
-}
-
 // reason explains the latest evaluation. It is kept as parts and formatted
 // only when read, so that the hot path does not allocate.
 type reason struct {
-	kind     failKind // notFailing: latency or nothing
-	check    string
+	check    string // the failing check with the earliest edge, or the recovering one
 	err      string
-	age      time.Duration // staleResult: age of the result
 	slow     time.Duration // latency: slowest passing run
 	latency  time.Duration // latency objective
-	recovery int           // passing evaluations so far while recovering
+	recovery int           // recovering: passing runs so far of check
 	needed   int
+	rcheck   string // recovering: the check closest to confirming its recovery
 }
 
 func (r reason) String(state State) string {
 	var s string
-	switch r.kind {
-	case failedRun:
+	switch {
+	case r.check != "":
 		s = fmt.Sprintf("check %s failing: %s", r.check, r.err)
-	case staleResult:
-		s = fmt.Sprintf("check %s stale: latest result %s old", r.check, r.age.Round(time.Millisecond))
-	case noResult:
-		s = fmt.Sprintf("check %s has no result", r.check)
-	default:
-		if r.slow > 0 {
-			s = fmt.Sprintf("slowest passing run %s over %s", r.slow.Round(time.Millisecond), r.latency)
-		}
+	case r.slow > 0:
+		s = fmt.Sprintf("slowest passing run %s over %s", r.slow.Round(time.Millisecond), r.latency)
 	}
 	if state == StateRecovering {
-		rec := fmt.Sprintf("recovering: %d of %d passing evaluations", r.recovery, r.needed)
-		if s == "" {
+		rec := fmt.Sprintf("recovering: check %s %d of %d passing runs", r.rcheck, r.recovery, r.needed)
+		if s == "" || r.check == r.rcheck {
 			return rec
 		}
 		return rec + "; " + s
 	}
 	return s
-}
-
-// causeError is the error text an outage cause records for a failing check.
-func (r reason) causeError() string {
-	switch r.kind {
-	case failedRun:
-		return r.err
-	case staleResult:
-		return fmt.Sprintf("stale: latest result %s old", r.age)
-	case noResult:
-		return "no result"
-	}
-	return ""
 }
 
 // outageRec is an outage as kept in memory and in the store.
@@ -155,14 +96,37 @@ func (c counters) sameTotals(d counters) bool {
 		c.downLead == d.downLead && c.degradedLead == d.degradedLead
 }
 
-// downtimeHorizon is how far downtime is final at now: up to the start of
-// recovery while recovering (the outage ends there if recovery completes, or
-// goes on if it fails), else now. Call with f.mu held.
+// downtimeHorizon is how far downtime is final at now: not past the start
+// of a failure that may still be confirmed with a backdated start (a failed
+// run below its threshold, a stale result due, an outage held for the
+// vantage), nor past where the open outage ends if the recoveries in
+// progress are confirmed, nor past the vantage's own hold. Call with f.mu
+// held.
 func (f *feature) downtimeHorizon(now int64) int64 {
-	if f.open != nil && f.machine == StateRecovering && f.machineSince < now {
-		return f.machineSince
+	h := min(now, f.vantageHold())
+	if f.open != nil {
+		if f.machine == StateRecovering {
+			h = min(h, f.recoverStart)
+		}
+		return h
 	}
-	return now
+	for _, o := range f.held {
+		h = min(h, o.Start)
+	}
+	for i := range f.checks {
+		if at, ok := f.checks[i].pendingFailure(); ok && !f.checks[i].blind {
+			h = min(h, at)
+		}
+	}
+	return h
+}
+
+// vantageHold is how far the vantage lets figures be final (vantage.go).
+func (f *feature) vantageHold() int64 {
+	if f.vantage == nil {
+		return math.MaxInt64
+	}
+	return f.vantage.hold.Load()
 }
 
 // feature is one feature's spec, state machine and history. Its fields are
@@ -186,13 +150,22 @@ type feature struct {
 	machine      State
 	machineSince int64
 	reason       reason
-	failStreak   int
-	pendingStart int64
-	pendingCause Cause
-	pending      []string // checks failed during the pending streak
-	passStreak   int
+	// recoverStart is where the open outage ends if the recoveries in
+	// progress are confirmed: downtime is final only up to there.
 	recoverStart int64
 	freshSince   int64 // see fresh
+	// held are outages waiting for the vantage (vantage.go): confirmed,
+	// but not opened until the canaries have shown the agent's network
+	// good at or after their start; dropped if it turns out impaired.
+	// Usually empty.
+	held []*outageRec
+	// impaired is true while the agent's vantage is impaired: the
+	// feature's time is cut from presence and its results are not
+	// evaluated.
+	impaired bool
+	flap     flapState
+	// vantage is the engine's (vantage.go); nil in engines without one.
+	vantage *vantage
 	// lastEval is the time of the latest evaluation.
 	lastEval int64
 
@@ -219,15 +192,11 @@ type feature struct {
 	counters counters
 
 	// The flags are together: apart, each would take 8 bytes.
-	configured  bool
-	allReported bool
+	configured bool
 	// fresh is true once a result was evaluated in this run of the agent;
 	// before that the state shows unknown.
 	fresh bool
 }
-
-// clampThreshold returns n, or 1 when n is below 1.
-func clampThreshold(n int) int { return max(n, 1) }
 
 // checkIndex returns the index of the check named name, -1 if none.
 func (f *feature) checkIndex(name string) int {
@@ -239,72 +208,6 @@ func (f *feature) checkIndex(name string) int {
 	return -1
 }
 
-// evaluate combines the latest result of every check as seen at time t.
-func (f *feature) evaluate(t int64) evaluation {
-	ev := evaluation{firstFail: -1, slowest: -1}
-	passes, considered := 0, 0
-	var slowest time.Duration = -1
-	for i := range f.checks {
-		c := &f.checks[i]
-		c.failing = notFailing
-		switch {
-		case c.blind:
-			continue // an agent fault says nothing about the service
-		case !c.has:
-			if !f.allReported {
-				continue // before every check has reported, judge only those that have
-			}
-			c.failing = noResult
-		case c.staleAfter > 0 && t-c.lastStart > c.staleAfter:
-			c.failing = staleResult
-		case !c.last.Success:
-			c.failing = failedRun
-		}
-		considered++
-		if c.failing != notFailing {
-			if ev.firstFail < 0 {
-				ev.firstFail = i
-			}
-			continue
-		}
-		passes++
-		if c.last.Duration > slowest {
-			slowest, ev.slowest = c.last.Duration, i
-		}
-	}
-	need := considered
-	switch f.spec.Require.Mode {
-	case RequireAny:
-		need = 1
-	case RequireQuorum:
-		need = min(max(f.spec.Require.N, 1), considered)
-	}
-	ev.pass = considered > 0 && passes >= need
-	if ev.pass {
-		ev.degraded = ev.firstFail >= 0 || (f.spec.Latency > 0 && slowest > f.spec.Latency)
-	}
-	f.setReason(ev, t)
-	return ev
-}
-
-// setReason records why the evaluation came out as it did.
-func (f *feature) setReason(ev evaluation, t int64) {
-	r := reason{kind: notFailing}
-	if ev.firstFail >= 0 {
-		c := &f.checks[ev.firstFail]
-		r.kind, r.check = c.failing, f.spec.Checks[ev.firstFail].Name
-		switch c.failing {
-		case failedRun:
-			r.err = c.last.Error
-		case staleResult:
-			r.age = time.Duration(t - c.lastStart)
-		}
-	} else if ev.pass && ev.degraded && ev.slowest >= 0 {
-		r.slow, r.latency = f.checks[ev.slowest].last.Duration, f.spec.Latency
-	}
-	f.reason = r
-}
-
 // change collects what one evaluation changed, for the store.
 type change struct {
 	transition  bool
@@ -314,6 +217,11 @@ type change struct {
 	degraded    *interval  // the degraded spell opened or closed
 	degradedOld bool
 	presence    *interval // the presence span cut or begun again (agent faults)
+}
+
+// any reports whether the store must hear of the change.
+func (ch change) any() bool {
+	return ch.transition || ch.outage != nil || ch.degraded != nil || ch.presence != nil
 }
 
 // cut begins a cut in presence at t when a check turns blind, and returns
@@ -337,6 +245,9 @@ func (f *feature) uncut(t int64) *interval {
 	if f.blindSince == 0 {
 		return nil
 	}
+	if f.impaired {
+		return nil
+	}
 	for i := range f.checks {
 		if f.checks[i].blind {
 			return nil
@@ -349,212 +260,18 @@ func (f *feature) uncut(t int64) *interval {
 	return &f.presence[len(f.presence)-1]
 }
 
-// blindReason explains a cut: "agent: too many open files (check api)".
+// blindReason explains a cut: "agent: too many open files (check api)",
+// or "vantage impaired: canary gw failing: connection refused".
 func (f *feature) blindReason() string {
+	if f.impaired && f.vantage != nil {
+		return "vantage impaired: " + f.vantage.reason()
+	}
 	for i := range f.checks {
 		if c := &f.checks[i]; c.blind {
 			return fmt.Sprintf("agent: %s (check %s)", c.last.AgentFault, f.spec.Checks[i].Name)
 		}
 	}
 	return "agent: checks could not run"
-}
-
-// The state machine's rows: up, degraded and unknown behave alike (healthy).
-const (
-	rowHealthy = iota
-	rowDown
-	rowRecovering
-)
-
-// machineRow is the row of the transition table for state.
-func machineRow(state State) int {
-	switch state {
-	case StateDown:
-		return rowDown
-	case StateRecovering:
-		return rowRecovering
-	}
-	return rowHealthy
-}
-
-// transition is a cell of the state machine's table: the machine's row and
-// whether the evaluation passed.
-type transition struct {
-	row    int
-	passed bool
-}
-
-// step feeds one evaluation at time t into the state machine. The switch is
-// the transition table: by the machine's row and whether the evaluation
-// passed, what one evaluation does (next is up or degraded, as the
-// evaluation says). Each returns the outage to write, if any, and whether it
-// was opened; while an outage is open every evaluation adds its failing
-// checks to the outage's list. (A switch rather than a table of funcs: direct
-// calls keep the per-result path as fast as before.)
-func (f *feature) step(t int64, ev evaluation) change {
-	var ch change
-	prev, wasFresh := f.machine, f.fresh
-	next := StateUp
-	if ev.degraded {
-		next = StateDegraded
-	}
-	switch (transition{machineRow(f.machine), ev.pass}) {
-	case transition{rowHealthy, true}:
-		ch.outage, ch.outageOpen = f.passWhileHealthy(next)
-	case transition{rowHealthy, false}:
-		ch.outage, ch.outageOpen = f.failWhileHealthy(t)
-	case transition{rowDown, true}:
-		ch.outage, ch.outageOpen = f.passWhileDown(t, next)
-	case transition{rowDown, false}:
-		ch.outage, ch.outageOpen = f.failWhileDown()
-	case transition{rowRecovering, true}:
-		ch.outage, ch.outageOpen = f.passWhileRecovering(next)
-	case transition{rowRecovering, false}:
-		ch.outage, ch.outageOpen = f.failWhileRecovering()
-	}
-	f.reason.recovery, f.reason.needed = f.passStreak, clampThreshold(f.spec.RecoveryThreshold)
-	if f.machine != prev || !wasFresh {
-		ch.transition, ch.from = true, prev
-		if !wasFresh {
-			ch.from = StateUnknown
-			f.freshSince = t
-		}
-		if f.machine != prev {
-			f.machineSince = t
-		}
-	}
-	f.fresh = true
-
-	// A degraded spell runs while the machine is degraded.
-	n := len(f.degraded)
-	spellOpen := n > 0 && f.degraded[n-1].end == openEnd
-	if want := f.machine == StateDegraded; want != spellOpen {
-		if want {
-			f.degraded = append(f.degraded, interval{t, openEnd})
-		} else {
-			f.degraded[n-1].end = max(t, f.degraded[n-1].start)
-			ch.degradedOld = true
-		}
-		ch.degraded = &f.degraded[len(f.degraded)-1]
-	}
-	return ch
-}
-
-// passWhileHealthy: the failure streak, if any, is over.
-func (f *feature) passWhileHealthy(next State) (*outageRec, bool) {
-	f.failStreak = 0
-	f.machine = next
-	return nil, false
-}
-
-// failWhileHealthy extends the failure streak (its start and cause are the
-// first failing evaluation's) and opens an outage when it reaches the
-// failure threshold.
-func (f *feature) failWhileHealthy(t int64) (*outageRec, bool) {
-	if f.failStreak == 0 {
-		f.pendingStart = t
-		f.pendingCause = Cause{Check: f.reason.check, Error: f.reason.causeError()}
-		f.pending = f.pending[:0]
-	}
-	f.failStreak++
-	f.noteFailed(&f.pending)
-	if f.failStreak < clampThreshold(f.spec.FailureThreshold) {
-		return nil, false
-	}
-	start := f.pendingStart
-	if k := len(f.outages); k > 0 && start <= f.outages[k-1].Start {
-		// The last outage opened and closed at this very instant
-		// (evaluations out of order share a time): the store keys
-		// outages by start, and this one must not replace it.
-		start = f.outages[k-1].Start + 1
-	}
-	o := &outageRec{Start: start, End: openEnd, Cause: f.pendingCause,
-		ChecksFailed: append([]string(nil), f.pending...)}
-	f.open = o
-	f.outages = append(f.outages, o)
-	f.failStreak = 0
-	f.machine = StateDown
-	return o, true
-}
-
-// failWhileDown: the outage goes on.
-func (f *feature) failWhileDown() (*outageRec, bool) { return f.noteOutageChecks(), false }
-
-// passWhileDown starts recovery (which a recovery threshold of 1 completes
-// at once).
-func (f *feature) passWhileDown(t int64, next State) (*outageRec, bool) {
-	o := f.noteOutageChecks()
-	f.recoverStart, f.passStreak = t, 0
-	f.machine = StateRecovering
-	return cmp.Or(f.extendRecovery(next), o), false
-}
-
-// failWhileRecovering: the outage goes on as if recovery had not begun.
-func (f *feature) failWhileRecovering() (*outageRec, bool) {
-	o := f.noteOutageChecks()
-	f.passStreak = 0
-	f.machine = StateDown
-	return o, false
-}
-
-// passWhileRecovering: recovery goes on.
-func (f *feature) passWhileRecovering(next State) (*outageRec, bool) {
-	o := f.noteOutageChecks()
-	return cmp.Or(f.extendRecovery(next), o), false
-}
-
-// extendRecovery extends the recovery streak and closes the outage when it
-// reaches the recovery threshold; it returns the outage if it closed it.
-func (f *feature) extendRecovery(next State) *outageRec {
-	f.passStreak++
-	if f.passStreak < clampThreshold(f.spec.RecoveryThreshold) {
-		return nil
-	}
-	f.machine = next
-	return f.closeOutage()
-}
-
-// noteOutageChecks adds the checks failing now to the open outage's list;
-// it returns the outage if that changed it (to be written).
-func (f *feature) noteOutageChecks() *outageRec {
-	if f.noteFailed(&f.open.ChecksFailed) {
-		return f.open
-	}
-	return nil
-}
-
-// noteFailed adds to *list the names of the checks failing in the current
-// evaluation that it lacks; it reports whether it added any.
-func (f *feature) noteFailed(list *[]string) bool {
-	added := false
-	for i := range f.checks {
-		name := f.spec.Checks[i].Name
-		if f.checks[i].failing == notFailing || containsString(*list, name) {
-			continue
-		}
-		*list = append(*list, name)
-		added = true
-	}
-	return added
-}
-
-// closeOutage ends the open outage at the first passing evaluation of the
-// recovery streak.
-func (f *feature) closeOutage() *outageRec {
-	o := f.open
-	o.End = max(f.recoverStart, o.Start)
-	f.open = nil
-	f.passStreak = 0
-	return o
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // shownState is the state as users see it at now: unknown while a check is

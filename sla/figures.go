@@ -28,6 +28,8 @@ type FeatureFigures struct {
 	OutageActive      bool
 	OutageStart       float64
 	LastOutageSeconds float64
+	// Flapping is FeatureStatus.Flapping.
+	Flapping bool
 }
 
 // AvailabilityWindows names FeatureFigures.Availability's windows, in order:
@@ -74,7 +76,9 @@ func (e *Engine) Figures(rows []FeatureFigures, known uint64) ([]FeatureFigures,
 	for i, f := range features {
 		f.mu.Lock()
 		if f.configured {
-			rows = append(rows, f.numbers(now, gaps, &l).figures(i, f.spec.Objective))
+			row := f.numbers(now, gaps, &l).figures(i, f.spec.Objective)
+			row.Flapping, _ = f.flapping(now)
+			rows = append(rows, row)
 		}
 		f.mu.Unlock()
 	}

@@ -62,15 +62,26 @@ func openTest(t testing.TB, dir string, clock Clock) *Engine {
 	return e
 }
 
-// testSpec is a feature talk/<feature> with the given checks, each every 10s
-// with a 5s timeout (stale after 25s), thresholds 1, objective 99.9% over 30d.
+// testSpec is a feature talk/<feature> with the given checks, thresholds 1,
+// objective 99.9% over 30d. Its checks have no interval, so they are never
+// stale (tests feed results at whatever times they need); staleSpec gives
+// them one.
 func testSpec(feature string, checks ...string) FeatureSpec {
 	s := FeatureSpec{
 		Service: "talk", Feature: feature, Title: "Feature " + feature, ServiceTitle: "KakaoTalk",
 		Objective: 0.999, Window: 30 * 24 * time.Hour, FailureThreshold: 1, RecoveryThreshold: 1,
 	}
 	for _, c := range checks {
-		s.Checks = append(s.Checks, CheckSpec{Name: c, Kind: "http", Interval: 10 * time.Second, Timeout: 5 * time.Second})
+		s.Checks = append(s.Checks, CheckSpec{Name: c, Kind: "http"})
+	}
+	return s
+}
+
+// staleSpec is testSpec with each check every 10s with a 5s timeout: stale
+// after 25s without a run.
+func staleSpec(s FeatureSpec) FeatureSpec {
+	for i := range s.Checks {
+		s.Checks[i].Interval, s.Checks[i].Timeout = 10*time.Second, 5*time.Second
 	}
 	return s
 }

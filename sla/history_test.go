@@ -187,7 +187,7 @@ func TestLastKnownAfterRestart(t *testing.T) {
 	}{
 		"normal":     {StateUp, 10, ""},
 		"down":       {StateDown, 20, "check a failing: connection refused"},
-		"recovering": {StateRecovering, 40, "recovering: 1 of 3 passing evaluations"},
+		"recovering": {StateRecovering, 40, "recovering: check a 1 of 3 passing runs"},
 		"degraded":   {StateDegraded, 50, "slowest passing run 2s over 1s"},
 		"maint":      {StateMaintenance, 500, ""},
 		"silent":     {StateUnknown, 0, ""},

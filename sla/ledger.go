@@ -166,13 +166,15 @@ func (f *feature) shown(now int64, l *ledger) counters {
 		credit(&c.downtime, &c.downLead, measure(l.down, c.downAt, to))
 		c.downAt = to
 	}
-	if now > c.at {
-		credit(&c.degraded, &c.degradedLead, measure(l.degraded, c.at, now))
+	// Degraded and unmonitored time are final up to the vantage's hold: an
+	// impairment (or its end) may still be confirmed with an earlier edge.
+	if to := min(now, f.vantageHold()); to > c.at {
+		credit(&c.degraded, &c.degradedLead, measure(l.degraded, c.at, to))
 		c.unmonitored += f.blindDone
 		if f.blindSince != 0 {
-			c.unmonitored += max(0, now-max(c.at, f.blindSince))
+			c.unmonitored += max(0, to-max(c.at, f.blindSince))
 		}
-		c.at = now
+		c.at = to
 	}
 	// A result stamped with its start can end an outage or a degraded spell
 	// before a moment already shown (the run began before the scrape and

@@ -72,7 +72,7 @@ func (e *Engine) loadFeature(key string, rec store.FeatureRecord, sets labelSets
 	}
 	f.checks = make([]checkState, len(spec.Checks))
 	for i, cs := range spec.Checks {
-		f.checks[i] = checkState{staleAfter: int64(2*cs.Interval + cs.Timeout)}
+		f.checks[i].setRule(cs, spec.FailureThreshold, spec.RecoveryThreshold)
 	}
 	return nil
 }
@@ -101,6 +101,7 @@ func (e *Engine) settleLoaded() error {
 		}
 		f.maint = slices.Clip(f.maint)
 		f.lastEval = max(f.lastEval, f.machineSince)
+		f.startAfresh() // streaks start over; an open outage's checks are failing since its start
 	}
 	e.rebuildLists()
 	return nil

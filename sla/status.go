@@ -49,15 +49,11 @@ func (e *Engine) status(f *feature, now int64, gaps []interval, l *ledger) Featu
 		s.Reason = f.blindReason()
 	}
 	for i := range f.checks {
-		c, spec := &f.checks[i], &f.spec.Checks[i]
-		cs := CheckStatus{Name: spec.Name, Kind: spec.Kind}
-		if c.has {
-			start := c.last.Start
-			cs.LastRun, cs.Up = &start, c.last.Success
-			cs.DurationSeconds, cs.Error = c.last.Duration.Seconds(), c.last.Error
-			cs.AgentFault = c.last.AgentFault
-		}
-		s.Checks = append(s.Checks, cs)
+		s.Checks = append(s.Checks, checkStatus(&f.checks[i], &f.spec.Checks[i]))
+	}
+	if on, since := f.flapping(now); on {
+		t := timeOf(since)
+		s.Flapping, s.FlappingSince = true, &t
 	}
 	if f.open != nil {
 		o := e.outage(f, f.open, now, gaps, l)

@@ -120,6 +120,24 @@ type FeatureStatus struct {
 	DegradedSeconds float64 `json:"degraded_seconds"`
 	// Outage is the open outage, nil when there is none.
 	Outage *Outage `json:"outage"`
+	// Flapping is true while the state changed more than flap.changes times
+	// within flap.window, until it has been stable for the window;
+	// FlappingSince is when it began (nil when not flapping).
+	Flapping      bool       `json:"flapping"`
+	FlappingSince *time.Time `json:"flapping_since,omitempty"`
+}
+
+// VantageStatus is the agent's own network as its canaries see it, for
+// /api/v1/features, the status page and vigil_agent_vantage_up.
+type VantageStatus struct {
+	// Configured is false when the agent has no canaries (Up is then true).
+	Configured bool      `json:"configured"`
+	Up         bool      `json:"up"`
+	Since      time.Time `json:"since"`
+	// Reason explains an impaired vantage, e.g. "canary gateway failing:
+	// connection refused".
+	Reason   string        `json:"reason,omitempty"`
+	Canaries []CheckStatus `json:"canaries"`
 }
 
 // Report is the SLA report over [From, To): `vigil report` and
