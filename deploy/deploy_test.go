@@ -205,8 +205,8 @@ func TestAlertConventions(t *testing.T) {
 	}
 
 	names := alertNames(rules)
-	if len(names) != 12 {
-		t.Errorf("%d alerts, want 12: %v", len(names), names)
+	if len(names) != 14 {
+		t.Errorf("%d alerts, want 14: %v", len(names), names)
 	}
 	runbooks, err := filepath.Glob("../docs/runbooks/*.md")
 	if err != nil {

@@ -232,6 +232,8 @@ func windowPairs(names []string) []expo.Pair {
 
 // featureFamilies are written in this order, sorted by name.
 var featureFamilies = []featureFamily{
+	featureGauge("vigil_feature_flapping", "1 while the feature is flapping: its state changed more than flap.changes times within flap.window, until stable for the window.", expo.Gauge,
+		func(r *sla.FeatureFigures) float64 { return boolValue(r.Flapping) }),
 	{expo.Family{Name: "vigil_feature_info", Help: "Feature metadata: title and the service's and feature's labels; always 1.", Type: expo.Gauge},
 		func(w *expo.Writer, m *featureLabels, _ *sla.FeatureFigures) { w.Sample(&m.info, 1) }},
 	{expo.Family{Name: "vigil_feature_state", Help: "Feature state, one-hot over up, degraded, recovering, down, maintenance, unknown.", Type: expo.Gauge},
@@ -342,4 +344,34 @@ func (c storageCollector) Collect(ch chan<- prometheus.Metric) {
 	h := c.e.StoreHealth()
 	ch <- prometheus.MustNewConstMetric(storageWriteErrorsDesc, prometheus.CounterValue, float64(h.WriteErrors))
 	ch <- prometheus.MustNewConstMetric(storagePendingDesc, prometheus.GaugeValue, float64(h.Pending))
+}
+
+var (
+	vantageUpDesc = prometheus.NewDesc("vigil_agent_vantage_up",
+		"1 while the agent's canaries meet their requirement or none is configured; 0 while its vantage is impaired (every feature's time is unmonitored).", nil, nil)
+	canariesConfiguredDesc = prometheus.NewDesc("vigil_agent_canaries_configured",
+		"Canaries (agent.canaries) that judge the agent's own network.", nil, nil)
+)
+
+// VantageCollector exports engine's Vantage: vigil_agent_vantage_up and
+// vigil_agent_canaries_configured.
+func VantageCollector(engine *sla.Engine) prometheus.Collector {
+	return vantageCollector{engine.Vantage}
+}
+
+// vantageCollector reads the vantage through a function, so that a test
+// can show an impaired one.
+type vantageCollector struct{ vantage func() sla.VantageStatus }
+
+// Describe sends both descriptors.
+func (c vantageCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- vantageUpDesc
+	ch <- canariesConfiguredDesc
+}
+
+// Collect exports whether the vantage is up and how many canaries judge it.
+func (c vantageCollector) Collect(ch chan<- prometheus.Metric) {
+	v := c.vantage()
+	ch <- prometheus.MustNewConstMetric(vantageUpDesc, prometheus.GaugeValue, boolValue(v.Up || !v.Configured))
+	ch <- prometheus.MustNewConstMetric(canariesConfiguredDesc, prometheus.GaugeValue, float64(len(v.Canaries)))
 }

@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"maps"
 	"math"
@@ -57,12 +58,14 @@ func openEngine(t testing.TB, clock sla.Clock) *sla.Engine {
 	return e
 }
 
-// featureSpec is talk/<feature> with one check "a" every 10s, thresholds 1,
-// objective 99.9% over 30 days.
+// featureSpec is talk/<feature> with one check "a" every hour (the
+// timelines leave up to an hour between results, and a check with no run for
+// 2 × interval + timeout counts as failing), thresholds 1, objective 99.9%
+// over 30 days.
 func featureSpec(service, feature string, labels map[string]string) sla.FeatureSpec {
 	return sla.FeatureSpec{Service: service, Feature: feature, Title: "Feature " + feature, Labels: labels,
 		Objective: 0.999, Window: 30 * 24 * time.Hour, FailureThreshold: 1, RecoveryThreshold: 1,
-		Checks: []sla.CheckSpec{{Name: "a", Kind: "http", Interval: 10 * time.Second, Timeout: 5 * time.Second}}}
+		Checks: []sla.CheckSpec{{Name: "a", Kind: "http", Interval: time.Hour, Timeout: 5 * time.Second}}}
 }
 
 func configure(t testing.TB, e *sla.Engine, specs ...sla.FeatureSpec) {
@@ -121,6 +124,8 @@ func TestSLAFamilies(t *testing.T) {
 		"vigil_feature_state{" + lf + ",state=up}":            0,
 		"vigil_feature_state{" + lg + ",state=up}":            1,
 		"vigil_feature_up{" + lf + "}":                        0,
+		"vigil_feature_flapping{" + lf + "}":                  0,
+		"vigil_feature_flapping{" + lg + "}":                  0,
 		"vigil_feature_up{" + lg + "}":                        1,
 		"vigil_sla_objective_ratio{" + lf + "}":               0.999,
 		"vigil_sla_availability_ratio{" + lf + ",window=1h}":  0.5,
@@ -153,7 +158,7 @@ func TestSLAFamilies(t *testing.T) {
 			t.Errorf("%s = %v, want %v", k, g, v)
 		}
 	}
-	perFeature := len(stateOrder) + 4 + len(sla.AvailabilityWindows()) + len(sla.BurnWindows()) + 7
+	perFeature := len(stateOrder) + 5 + len(sla.AvailabilityWindows()) + len(sla.BurnWindows()) + 7
 	if n := len(got); n != 2*perFeature {
 		t.Errorf("%d series, want %d", n, 2*perFeature)
 	}
@@ -342,5 +347,93 @@ vigil_storage_write_errors_total 0
 `
 	if err := testutil.CollectAndCompare(StorageCollector(e), strings.NewReader(want)); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestFeatureFlappingSeries writes vigil_feature_flapping from figures rows
+// as the engine hands them out: 1 for a flapping feature, 0 for the others,
+// and the family comes first, in name order, with every feature's series.
+func TestFeatureFlappingSeries(t *testing.T) {
+	e := openEngine(t, &fakeClock{t: t0})
+	specs := []sla.FeatureSpec{featureSpec("talk", "f", nil), featureSpec("talk", "g", nil)}
+	src := NewSLAMetrics(e, map[string]string{"region": "kr-central-1"}, nil)
+	set := src.renderLabels(specs, 1)
+	rows := []sla.FeatureFigures{{Index: 0, Flapping: true}, {Index: 1}}
+	for i := 1; i < len(featureFamilies); i++ {
+		if featureFamilies[i-1].Name >= featureFamilies[i].Name {
+			t.Errorf("families out of order: %s before %s", featureFamilies[i-1].Name, featureFamilies[i].Name)
+		}
+	}
+	fam := &featureFamilies[0]
+	if fam.Name != "vigil_feature_flapping" {
+		t.Fatalf("first feature family %s, want vigil_feature_flapping", fam.Name)
+	}
+	var buf bytes.Buffer
+	w := expo.NewWriter(&buf, false)
+	w.Family(&fam.Family)
+	for _, r := range rows {
+		fam.write(w, &set.features[r.Index], &r)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := `# HELP vigil_feature_flapping 1 while the feature is flapping: its state changed more than flap.changes times within flap.window, until stable for the window.
+# TYPE vigil_feature_flapping gauge
+vigil_feature_flapping{feature="f",region="kr-central-1",service="talk"} 1
+vigil_feature_flapping{feature="g",region="kr-central-1",service="talk"} 0
+`
+	if got := buf.String(); got != want {
+		t.Errorf("exposition:\n%s", diff(want, got))
+	}
+	promtoolCheck(t, buf.Bytes())
+}
+
+// TestVantageCollector: no canaries is an unimpaired vantage; an impaired
+// one is 0 with its canaries counted.
+func TestVantageCollector(t *testing.T) {
+	e := openEngine(t, &fakeClock{t: t0})
+	tests := []struct {
+		name    string
+		c       prometheus.Collector
+		up, cfg float64
+	}{
+		{"engine without canaries", VantageCollector(e), 1, 0},
+		{"two canaries up", vantageCollector{func() sla.VantageStatus {
+			return sla.VantageStatus{Configured: true, Up: true, Canaries: make([]sla.CheckStatus, 2)}
+		}}, 1, 2},
+		{"impaired", vantageCollector{func() sla.VantageStatus {
+			return sla.VantageStatus{Configured: true, Since: t0, Reason: "canary gw failing: connection refused",
+				Canaries: make([]sla.CheckStatus, 3)}
+		}}, 0, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := fmt.Sprintf(`# HELP vigil_agent_canaries_configured Canaries (agent.canaries) that judge the agent's own network.
+# TYPE vigil_agent_canaries_configured gauge
+vigil_agent_canaries_configured %v
+# HELP vigil_agent_vantage_up 1 while the agent's canaries meet their requirement or none is configured; 0 while its vantage is impaired (every feature's time is unmonitored).
+# TYPE vigil_agent_vantage_up gauge
+vigil_agent_vantage_up %v
+`, tt.cfg, tt.up)
+			if err := testutil.CollectAndCompare(tt.c, strings.NewReader(want)); err != nil {
+				t.Error(err)
+			}
+			if problems, err := testutil.CollectAndLint(tt.c); err != nil || len(problems) > 0 {
+				t.Errorf("lint: %v %v", err, problems)
+			}
+			reg := prometheus.NewRegistry()
+			reg.MustRegister(tt.c)
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var text bytes.Buffer
+			for _, mf := range mfs {
+				if _, err := expfmt.MetricFamilyToText(&text, mf); err != nil {
+					t.Fatal(err)
+				}
+			}
+			promtoolCheck(t, text.Bytes())
+		})
 	}
 }

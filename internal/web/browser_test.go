@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image/png"
 	"os"
 	"os/exec"
@@ -343,5 +344,53 @@ func TestStatusPageInChromium(t *testing.T) {
 	}
 	if len(rest) > 0 {
 		t.Errorf("console problems:\n%s", strings.Join(rest, "\n"))
+	}
+}
+
+// TestVantageAndFlappingInChromium shows the impaired-vantage banner and a
+// flapping badge in headless chromium: both rendered, legible (WCAG AA
+// contrast), and the page still fits a phone.
+func TestVantageAndFlappingInChromium(t *testing.T) {
+	ctx := browser(t)
+	s := withFlapping(withVantage(fireServer(t), gwDown), "talk", "message", kst(0, 15, 40))
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(shutdownCtx)
+		<-s.Done()
+	})
+	eval := func(expr string) string {
+		t.Helper()
+		stepCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(stepCtx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return v
+	}
+	for _, viewport := range [][2]int{{1280, 900}, {390, 844}} {
+		stepCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		err := chromedp.Do(stepCtx, chromedp.EmulateViewport(int64(viewport[0]), int64(viewport[1])),
+			chromedp.Navigate("http://"+s.Addr()+"/"), chromedp.WaitVisible("#main"))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := eval(`document.querySelector(".banner.vantage p").textContent`); !strings.HasPrefix(got, "This agent's own network is impaired since 15:58") {
+			t.Errorf("%v: vantage banner %q", viewport, got)
+		}
+		if got := eval(`document.querySelector(".badge.flapping").textContent`); got != "Flapping" {
+			t.Errorf("%v: flapping badge %q", viewport, got)
+		}
+		if low := eval(lowContrastJS); low != "" {
+			t.Errorf("%v: text below AA contrast: %s", viewport, low)
+		}
+		if got := eval(`String(document.documentElement.scrollWidth) + " " + String(window.innerWidth)`); got != fmt.Sprintf("%d %d", viewport[0], viewport[0]) {
+			t.Errorf("page width vs viewport = %s", got)
+		}
 	}
 }

@@ -170,9 +170,17 @@ func bulletinHeader(asOf time.Time, c *catalog) string {
 // (Korean for any ko variant, English otherwise). features are as
 // sla.Engine.Features or LastKnown return them, sorted by service.
 func WriteBulletin(w io.Writer, features []sla.FeatureStatus, asOf time.Time, lang string) error {
-	c := catalogByName(lang)
+	return writeBulletin(w, features, "", asOf, catalogByName(lang))
+}
+
+// writeBulletin is WriteBulletin with a note line under the header (an
+// impaired vantage), none if note is "".
+func writeBulletin(w io.Writer, features []sla.FeatureStatus, note string, asOf time.Time, c *catalog) error {
 	b := bufio.NewWriter(w)
 	fmt.Fprintln(b, bulletinHeader(asOf, c)+" —")
+	if note != "" {
+		fmt.Fprintln(b, note)
+	}
 	if len(features) == 0 {
 		fmt.Fprintln(b, c.NoFeatures)
 	}
@@ -185,22 +193,35 @@ func WriteBulletin(w io.Writer, features []sla.FeatureStatus, asOf time.Time, la
 	return nil
 }
 
+// bulletinVantage is the bulletin's line while the agent's vantage is
+// impaired, "" while it is up.
+func bulletinVantage(v sla.VantageStatus, c *catalog, now time.Time) string {
+	switch {
+	case v.Up || !v.Configured:
+		return ""
+	case v.Since.IsZero():
+		return c.BulletinVantageNoSince
+	}
+	return fmt.Sprintf(c.BulletinVantage, c.shortTime(v.Since.In(now.Location()), now))
+}
+
 // bulletinPage serves /bulletin: HTML, or text with ?format=text.
 func (s *Server) bulletinPage(w http.ResponseWriter, r *http.Request) {
 	c := catalogFor(r)
-	engine := s.backend.Engine()
-	now := engine.Now().In(s.location())
-	features := engine.Features()
+	now := s.backend.Engine().Now().In(s.location())
+	features := s.readFeatures()
+	note := bulletinVantage(s.readVantage(), c, now)
 	if r.URL.Query().Get("format") == "text" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		setLanguageHeaders(w, c)
-		if err := WriteBulletin(w, features, now, c.lang); err != nil {
+		if err := writeBulletin(w, features, note, now, c); err != nil {
 			s.opts.Logger.Debug("bulletin not sent", "err", err)
 		}
 		return
 	}
 	data := s.pageBase(r, c, c.BulletinTitle, now)
 	data.Header = bulletinHeader(now, c)
+	data.VantageNote = note
 	data.Lines = bulletinLines(features, c)
 	s.render(w, bulletinTemplate, c, data)
 }

@@ -42,17 +42,24 @@ func kst(daysBefore, h, m int) time.Time {
 	return time.Date(2022, 10, 15-daysBefore, h, m, 0, 0, seoul)
 }
 
+// fireInterval is the fixture's check interval: longer than any gap between
+// two results of the replay.
+const fireInterval = 45 * 24 * time.Hour
+
 // fireNow is when the scripted landscape is shown: 37 minutes into the fire.
 var fireNow = kst(0, 16, 10)
 
-// fireSpec is a feature with one check "api" every 10s, thresholds 1 (3 to
-// recover where noted), objective 99.9%.
+// fireSpec is a feature with one check "api", thresholds 1 (3 to recover
+// where noted), objective 99.9%. The check's interval is 45 days: a result
+// with no run for 2 × interval + timeout counts as a failed run (issue 16),
+// and the replay below leaves weeks between results so that each one shows
+// a step of the story, not staleness.
 func fireSpec(service, serviceTitle, feature, title, datacenter string) sla.FeatureSpec {
 	return sla.FeatureSpec{
 		Service: service, ServiceTitle: serviceTitle, Feature: feature, Title: title,
 		Labels:    map[string]string{"datacenter": datacenter},
 		Objective: 0.999, Window: 30 * 24 * time.Hour, FailureThreshold: 1, RecoveryThreshold: 1,
-		Checks: []sla.CheckSpec{{Name: "api", Kind: "http", Interval: 10 * time.Second, Timeout: 5 * time.Second}},
+		Checks: []sla.CheckSpec{{Name: "api", Kind: "http", Interval: fireInterval, Timeout: 5 * time.Second}},
 	}
 }
 

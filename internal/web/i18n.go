@@ -33,6 +33,15 @@ type catalog struct {
 	// StoreFailing is the status page's banner while history is not saved:
 	// the error, since when, how many records wait.
 	StoreFailing string
+	// VantageImpaired is the status page's banner while the agent's canaries
+	// fail: since when, for how long; VantageReason carries their error.
+	VantageImpaired, VantageImpairedNoSince, VantageReason string
+	// BulletinVantage is the bulletin's line while the vantage is impaired:
+	// since when.
+	BulletinVantage, BulletinVantageNoSince string
+	// Flapping badges a feature whose state keeps changing; FlappingTip
+	// explains it.
+	Flapping, FlappingTip string
 }
 
 var (
@@ -51,8 +60,15 @@ var (
 		LegendPartial: "1–10% down", LegendMajor: "over 10% down", LegendNoData: "no data",
 		StaleNote: "Could not refresh: the page may be out of date.", APILinks: "Data:",
 		ThirtyDays: "30 days", DaysAgo: "%d days ago", Today: "today", NavLabel: "Pages",
-		OutagesCaption: "The last %d outages, newest first",
-		StoreFailing:   "History is not being saved: %[1]v since %[2]s; %[3]d records waiting.",
+		OutagesCaption:         "The last %d outages, newest first",
+		StoreFailing:           "History is not being saved: %[1]v since %[2]s; %[3]d records waiting.",
+		VantageImpaired:        "This agent's own network is impaired since %[1]s (%[2]s): its figures for this time are not counted.",
+		VantageImpairedNoSince: "This agent's own network is impaired: its figures for this time are not counted.",
+		VantageReason:          "Reason: %s",
+		BulletinVantage:        "Note: this agent's own network is impaired since %s; what it sees now is not counted.",
+		BulletinVantageNoSince: "Note: this agent's own network is impaired; what it sees now is not counted.",
+		Flapping:               "Flapping",
+		FlappingTip:            "Its state has changed often lately; its downtime is still counted.",
 	}
 	korean = &catalog{
 		lang: "ko",
@@ -69,8 +85,15 @@ var (
 		LegendPartial: "장애 1–10%", LegendMajor: "장애 10% 초과", LegendNoData: "데이터 없음",
 		StaleNote: "새로 고치지 못했습니다. 오래된 정보일 수 있습니다.", APILinks: "데이터:",
 		ThirtyDays: "30일", DaysAgo: "%d일 전", Today: "오늘", NavLabel: "페이지",
-		OutagesCaption: "최근 장애 %d건, 최신순",
-		StoreFailing:   "%[2]s부터 이력이 저장되지 않고 있습니다: %[1]v. 기록 %[3]d건이 저장을 기다립니다.",
+		OutagesCaption:         "최근 장애 %d건, 최신순",
+		StoreFailing:           "%[2]s부터 이력이 저장되지 않고 있습니다: %[1]v. 기록 %[3]d건이 저장을 기다립니다.",
+		VantageImpaired:        "%[1]s부터 이 에이전트 자체의 네트워크에 문제가 있습니다(%[2]s째). 이 시간의 수치는 집계되지 않습니다.",
+		VantageImpairedNoSince: "이 에이전트 자체의 네트워크에 문제가 있습니다. 이 시간의 수치는 집계되지 않습니다.",
+		VantageReason:          "원인: %s",
+		BulletinVantage:        "참고: %s부터 이 에이전트 자체의 네트워크에 문제가 있어, 지금 보이는 상태는 집계되지 않습니다.",
+		BulletinVantageNoSince: "참고: 이 에이전트 자체의 네트워크에 문제가 있어, 지금 보이는 상태는 집계되지 않습니다.",
+		Flapping:               "불안정",
+		FlappingTip:            "최근 상태가 자주 바뀌었습니다. 장애 시간은 그대로 집계됩니다.",
 	}
 )
 

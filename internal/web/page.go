@@ -61,7 +61,8 @@ type pageData struct {
 	Script template.JS
 
 	// The status page.
-	StoreWarning   string // history is not being saved
+	StoreWarning   string       // history is not being saved
+	Vantage        *vantageView // the agent's own network is impaired
 	Summary        summaryView
 	Incidents      []incidentView
 	Legend         []legendItem
@@ -71,8 +72,9 @@ type pageData struct {
 	OutagesCaption string
 
 	// The bulletin.
-	Header string
-	Lines  []bulletinLine
+	Header      string
+	VantageNote string // the agent's own network is impaired
+	Lines       []bulletinLine
 }
 
 // location is where the pages show times: Options.Location, else the

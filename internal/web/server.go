@@ -70,6 +70,11 @@ type Server struct {
 	srv      *http.Server
 	listener net.Listener
 	done     chan error
+	// readFeatures and readVantage read the backend's engine for the API
+	// and the pages; tests replace them to show states (flapping, an
+	// impaired vantage) that an engine reaches only through long timelines.
+	readFeatures func() []sla.FeatureStatus
+	readVantage  func() sla.VantageStatus
 }
 
 // New returns a server for backend; Start begins serving.
@@ -87,6 +92,8 @@ func New(backend Backend, opts Options) *Server {
 		opts.MaxConnections = DefaultMaxConnections(fileLimit())
 	}
 	s := &Server{opts: opts, backend: backend}
+	s.readFeatures = func() []sla.FeatureStatus { return s.backend.Engine().Features() }
+	s.readVantage = func() sla.VantageStatus { return s.backend.Engine().Vantage() }
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: opts.ReadHeaderTimeout,
 		ReadTimeout: max(readTimeout, opts.ReadHeaderTimeout), WriteTimeout: writeTimeout, IdleTimeout: opts.IdleTimeout}
 	return s
@@ -175,8 +182,10 @@ func badRequest(w http.ResponseWriter, format string, args ...any) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": fmt.Sprintf(format, args...)})
 }
 
+// features serves /api/v1/features: every feature, and the agent's vantage
+// beside them (while it is impaired the features' time is unmonitored).
 func (s *Server) features(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, map[string]any{"features": s.backend.Engine().Features()})
+	writeJSON(w, map[string]any{"features": s.readFeatures(), "vantage": s.readVantage()})
 }
 
 func (s *Server) outages(w http.ResponseWriter, r *http.Request) {

@@ -43,6 +43,7 @@ type featureView struct {
 	Title               string
 	State               sla.State
 	StateText           string
+	Flapping            bool
 	SinceText, SinceISO string
 	Reason              string
 	Availability        string
@@ -52,6 +53,26 @@ type featureView struct {
 }
 
 type dayView struct{ Class, Tip string }
+
+// vantageView is the banner of an impaired vantage: since when, and why.
+type vantageView struct{ Text, Reason string }
+
+// vantageBanner is the status page's banner while the agent's canaries
+// fail, nil while its vantage is up.
+func vantageBanner(v sla.VantageStatus, c *catalog, now time.Time) *vantageView {
+	if v.Up || !v.Configured {
+		return nil
+	}
+	b := &vantageView{Text: c.VantageImpairedNoSince}
+	if !v.Since.IsZero() {
+		since := v.Since.In(now.Location())
+		b.Text = fmt.Sprintf(c.VantageImpaired, c.shortTime(since, now), c.duration(now.Sub(since).Seconds()))
+	}
+	if v.Reason != "" {
+		b.Reason = fmt.Sprintf(c.VantageReason, v.Reason)
+	}
+	return b
+}
 
 type outageView struct {
 	Feature, Start, StartISO, Duration, Cause string
@@ -65,12 +86,13 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	engine := s.backend.Engine()
 	loc := s.location()
 	now := engine.Now().In(loc)
-	features := engine.Features()
+	features := s.readFeatures()
 	data := s.pageBase(r, c, c.StatusTitle, now)
 	data.DaysAgo = fmt.Sprintf(c.DaysAgo, historyDays)
 	if h := engine.StoreHealth(); h.Failing() {
 		data.StoreWarning = fmt.Sprintf(c.StoreFailing, h.LastError, c.dateTime(h.Since.In(loc)), h.Pending)
 	}
+	data.Vantage = vantageBanner(s.readVantage(), c, now)
 	data.Summary = summarize(features, c)
 	data.Legend = []legendItem{{"ok", c.LegendNone}, {"minor", c.LegendMinor}, {"partial", c.LegendPartial},
 		{"major", c.LegendMajor}, {"nodata", c.LegendNoData}}
@@ -121,7 +143,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 
 func featureStatusView(f sla.FeatureStatus, days []sla.Day, c *catalog, now time.Time) featureView {
 	v := featureView{Title: orName(f.Title, f.Feature), State: f.State, StateText: c.state(f.State, false),
-		Reason: f.Reason, Availability: percent(f.Availability.Month), BarLabel: c.barLabel(days)}
+		Flapping: f.Flapping, Reason: f.Reason, Availability: percent(f.Availability.Month), BarLabel: c.barLabel(days)}
 	if !f.Since.IsZero() {
 		v.SinceText, v.SinceISO = c.since(f.Since.In(now.Location()), now), f.Since.Format(time.RFC3339)
 	}
