@@ -101,7 +101,7 @@ func New(opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.expo = expo.New(a.reg, opts.Logger, a.metrics, export.NewSLAMetrics(a.engine, labels, reserved))
-	wrapped.MustRegister(export.IncidentCollector(a.engine), export.StorageCollector(a.engine))
+	wrapped.MustRegister(export.IncidentCollector(a.engine), export.StorageCollector(a.engine), export.VantageCollector(a.engine))
 	jobRuns, jobLastRun := export.NewDutyMetrics(wrapped)
 	a.sched, err = schedule.New(schedule.Options{Logger: opts.Logger, Lateness: a.metrics.Lateness, InFlight: a.metrics.InFlight,
 		JobRuns: jobRuns, JobLastRun: jobLastRun})
@@ -176,33 +176,22 @@ func (a *Agent) applyLocked(cfg *config.Config) error {
 			refs = append(refs, ref)
 		}
 	}
+	// Every shard watches its own vantage: the canaries are not sharded.
+	canaries := cfg.Canaries()
+	if err := a.engine.ConfigureVantage(VantageSpec(canaries)); err != nil {
+		return fmt.Errorf("configure SLA engine: vantage: %w", err)
+	}
 	if err := a.engine.Configure(FeatureSpecs(refs)); err != nil {
 		return fmt.Errorf("configure SLA engine: %w", err)
 	}
+	// Canaries are scheduled, probed and exported as any check is; only
+	// where their results go differs (see slaRef).
+	refs = append(refs, canaries...)
 	specs := make([]schedule.Spec, 0, len(refs))
 	seen := map[string]bool{}
 	for _, ref := range refs {
-		ref := ref
 		seen[ref.ID] = true
-		kind := ref.Check.Kind()
-		bc := a.checks[ref.ID]
-		if bc != nil && bc.kind != kind {
-			bc.metrics.Forget()
-			bc = nil
-		}
-		if bc == nil {
-			bc = &boundCheck{kind: kind, metrics: a.metrics.Check(ref.Service.Name, ref.Feature.Name, ref.Check.Name, kind)}
-			a.checks[ref.ID] = bc
-		}
-		bc.metrics.SetSchedule(ref.Interval, ref.Timeout)
-		specs = append(specs, schedule.Spec{
-			ID: ref.ID, Interval: ref.Interval, Timeout: ref.Timeout, Fingerprint: ref.Check.Fingerprint,
-			Cron: ref.Cron, Location: ref.Location,
-			Build: func() (probes.Prober, error) {
-				return ref.Check.Build(probes.Options{AgentID: a.agentID, CheckID: ref.ID, Logger: a.logger.With("check", ref.ID)})
-			},
-			OnResult: a.onResult(ref, bc, a.engine.Check(ref.Service.Name, ref.Feature.Name, ref.Check.Name)),
-		})
+		specs = append(specs, a.scheduleSpec(ref))
 	}
 	changes, err := a.sched.Apply(specs)
 	if err != nil {
@@ -218,8 +207,42 @@ func (a *Agent) applyLocked(cfg *config.Config) error {
 	a.metrics.ChecksConfigured.Set(float64(len(specs)))
 	a.metrics.ReloadSuccess.Set(1)
 	a.metrics.ReloadTimestamp.SetToCurrentTime()
-	a.logger.Info("checks scheduled", "added", changes.Added, "replaced", changes.Replaced, "removed", changes.Removed, "kept", changes.Kept)
+	a.logger.Info("checks scheduled", "added", changes.Added, "replaced", changes.Replaced, "removed", changes.Removed, "kept", changes.Kept,
+		"canaries", len(canaries))
 	return nil
+}
+
+// scheduleSpec binds ref to its metrics (kept across reloads while its kind
+// stays) and builds its scheduler job.
+func (a *Agent) scheduleSpec(ref config.CheckRef) schedule.Spec {
+	kind := ref.Check.Kind()
+	bc := a.checks[ref.ID]
+	if bc != nil && bc.kind != kind {
+		bc.metrics.Forget()
+		bc = nil
+	}
+	if bc == nil {
+		bc = &boundCheck{kind: kind, metrics: a.metrics.Check(ref.Service.Name, ref.Feature.Name, ref.Check.Name, kind)}
+		a.checks[ref.ID] = bc
+	}
+	bc.metrics.SetSchedule(ref.Interval, ref.Timeout)
+	return schedule.Spec{
+		ID: ref.ID, Interval: ref.Interval, Timeout: ref.Timeout, Fingerprint: ref.Check.Fingerprint,
+		Cron: ref.Cron, Location: ref.Location,
+		Build: func() (probes.Prober, error) {
+			return ref.Check.Build(probes.Options{AgentID: a.agentID, CheckID: ref.ID, Logger: a.logger.With("check", ref.ID)})
+		},
+		OnResult: a.onResult(ref, bc, a.slaRef(ref)),
+	}
+}
+
+// slaRef is where the SLA engine takes ref's results: the vantage for a
+// canary, its feature for any other check.
+func (a *Agent) slaRef(ref config.CheckRef) *sla.CheckRef {
+	if ref.Canary {
+		return a.engine.Canary(ref.Check.Name)
+	}
+	return a.engine.Check(ref.Service.Name, ref.Feature.Name, ref.Check.Name)
 }
 
 func (a *Agent) onResult(ref config.CheckRef, bc *boundCheck, slaRef *sla.CheckRef) func(*probes.Result) {
@@ -263,38 +286,11 @@ func FeatureSpecs(refs []config.CheckRef) []sla.FeatureSpec {
 	for _, ref := range refs {
 		i, ok := index[ref.Feature]
 		if !ok {
-			f, s := ref.Feature, ref.Service
-			labels := map[string]string{}
-			for k, v := range s.Labels {
-				labels[k] = v
-			}
-			for k, v := range f.Labels {
-				labels[k] = v
-			}
-			spec := sla.FeatureSpec{
-				Service: s.Name, Feature: f.Name, ServiceTitle: s.Title, Title: f.Title, Labels: labels,
-				Objective:         math.Round(f.SLO.Objective*1e7) / 1e9, // 99.9 -> 0.999 exactly
-				Window:            time.Duration(f.SLO.Window),
-				Latency:           time.Duration(f.SLO.Latency),
-				FailureThreshold:  f.FailureThreshold,
-				RecoveryThreshold: f.RecoveryThreshold,
-			}
-			switch f.Require.Mode {
-			case "any":
-				spec.Require = sla.Require{Mode: sla.RequireAny}
-			case "quorum":
-				spec.Require = sla.Require{Mode: sla.RequireQuorum, N: f.Require.N}
-			default:
-				spec.Require = sla.Require{Mode: sla.RequireAll}
-			}
-			for _, m := range f.Maintenance {
-				spec.Maintenance = append(spec.Maintenance, sla.Maintenance{Start: m.StartTime, Cron: m.Cron, Location: m.Location, Duration: time.Duration(m.Duration)})
-			}
 			i = len(out)
 			index[ref.Feature] = i
-			out = append(out, spec)
+			out = append(out, featureSpec(ref.Service, ref.Feature))
 		}
-		out[i].Checks = append(out[i].Checks, sla.CheckSpec{Name: ref.Check.Name, Kind: ref.Check.Kind(), Interval: ref.Interval, Timeout: ref.Timeout})
+		out[i].Checks = append(out[i].Checks, checkSpec(ref))
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {
@@ -303,6 +299,70 @@ func FeatureSpecs(refs []config.CheckRef) []sla.FeatureSpec {
 		return out[i].Feature < out[j].Feature
 	})
 	return out
+}
+
+// featureSpec is feature f of service s without its checks.
+func featureSpec(s *config.Service, f *config.Feature) sla.FeatureSpec {
+	labels := map[string]string{}
+	for k, v := range s.Labels {
+		labels[k] = v
+	}
+	for k, v := range f.Labels {
+		labels[k] = v
+	}
+	spec := sla.FeatureSpec{
+		Service: s.Name, Feature: f.Name, ServiceTitle: s.Title, Title: f.Title, Labels: labels,
+		Require:           slaRequire(f.Require),
+		Objective:         math.Round(f.SLO.Objective*1e7) / 1e9, // 99.9 -> 0.999 exactly
+		Window:            time.Duration(f.SLO.Window),
+		Latency:           time.Duration(f.SLO.Latency),
+		FailureThreshold:  f.FailureThreshold,
+		RecoveryThreshold: f.RecoveryThreshold,
+	}
+	if f.Flap != nil {
+		spec.Flap = sla.Flap{Changes: f.Flap.Changes, Window: time.Duration(f.Flap.Window)}
+	}
+	for _, m := range f.Maintenance {
+		spec.Maintenance = append(spec.Maintenance, sla.Maintenance{Start: m.StartTime, Cron: m.Cron, Location: m.Location, Duration: time.Duration(m.Duration)})
+	}
+	return spec
+}
+
+// checkSpec is what the SLA engine needs of one check or canary: its
+// schedule and how its runs confirm its state, resolved by config.
+func checkSpec(ref config.CheckRef) sla.CheckSpec {
+	ch := ref.Check
+	spec := sla.CheckSpec{Name: ch.Name, Kind: ch.Kind(), Interval: ref.Interval, Timeout: ref.Timeout,
+		FailureThreshold: ch.FailureThreshold, RecoveryThreshold: ch.RecoveryThreshold}
+	if w := ch.FailureWindow; w != nil {
+		spec.FailureWindow = sla.FailureWindow{Failures: w.Failures, Runs: w.Runs}
+	}
+	return spec
+}
+
+// VantageSpec turns the agent's canaries (config.Config.Canaries) into the
+// SLA engine's vantage; none turns it off.
+func VantageSpec(canaries []config.CheckRef) sla.VantageSpec {
+	if len(canaries) == 0 {
+		return sla.VantageSpec{}
+	}
+	f := canaries[0].Feature // agent.canary_require and the defaults' thresholds
+	v := sla.VantageSpec{Require: slaRequire(f.Require), FailureThreshold: f.FailureThreshold, RecoveryThreshold: f.RecoveryThreshold,
+		Canaries: make([]sla.CheckSpec, 0, len(canaries))}
+	for _, ref := range canaries {
+		v.Canaries = append(v.Canaries, checkSpec(ref))
+	}
+	return v
+}
+
+func slaRequire(r config.Require) sla.Require {
+	switch r.Mode {
+	case "any":
+		return sla.Require{Mode: sla.RequireAny}
+	case "quorum":
+		return sla.Require{Mode: sla.RequireQuorum, N: r.N}
+	}
+	return sla.Require{Mode: sla.RequireAll}
 }
 
 // Config returns the running config.

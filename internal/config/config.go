@@ -20,6 +20,21 @@ const (
 	DefaultRecoveryThreshold = 3
 	DefaultObjective         = 99.9
 	DefaultWindow            = 30 * 24 * time.Hour
+	// DefaultFlapChanges and DefaultFlapWindow are sla.DefaultFlap: more than
+	// 6 state changes within 30 minutes is flapping.
+	DefaultFlapChanges = 6
+	DefaultFlapWindow  = 30 * time.Minute
+	// MaxRuns bounds failure_threshold, recovery_threshold and
+	// failure_window.runs: it is sla.MaxWindowRuns, the runs a check keeps.
+	MaxRuns = 64
+)
+
+// The service and feature names the agent's canaries are exported under
+// (service="_agent", feature="vantage"). Service names starting with "_" are
+// reserved for the agent.
+const (
+	CanaryService = "_agent"
+	CanaryFeature = "vantage"
 )
 
 // Config is a whole vigil.yml after defaults were applied and validation passed.
@@ -37,6 +52,12 @@ type Agent struct {
 	Region string            `yaml:"region" json:"region"`
 	Labels map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
 	Shard  *Shard            `yaml:"shard,omitempty" json:"shard,omitempty"`
+	// Canaries are checks of what must answer from this agent's network
+	// whatever happens to the services (the region's gateway, resolvers,
+	// another region's agent); while CanaryRequire fails, the agent's vantage
+	// is impaired. They run in every shard.
+	Canaries      []Check `yaml:"canaries,omitempty" json:"canaries,omitempty"`
+	CanaryRequire Require `yaml:"canary_require,omitempty" json:"canary_require"`
 }
 
 // Shard selects the features this agent runs: those whose hash modulo Count is
@@ -52,6 +73,8 @@ type Defaults struct {
 	Timeout           probeconfig.Duration `yaml:"timeout,omitempty" json:"timeout"`
 	FailureThreshold  int                  `yaml:"failure_threshold,omitempty" json:"failure_threshold"`
 	RecoveryThreshold int                  `yaml:"recovery_threshold,omitempty" json:"recovery_threshold"`
+	FailureWindow     *FailureWindow       `yaml:"failure_window,omitempty" json:"failure_window,omitempty"`
+	Flap              *Flap                `yaml:"flap,omitempty" json:"flap,omitempty"`
 	SLO               *SLO                 `yaml:"slo,omitempty" json:"slo,omitempty"`
 }
 
@@ -74,6 +97,8 @@ type Feature struct {
 	Timeout           probeconfig.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	FailureThreshold  int                  `yaml:"failure_threshold,omitempty" json:"failure_threshold"`
 	RecoveryThreshold int                  `yaml:"recovery_threshold,omitempty" json:"recovery_threshold"`
+	FailureWindow     *FailureWindow       `yaml:"failure_window,omitempty" json:"failure_window,omitempty"`
+	Flap              *Flap                `yaml:"flap,omitempty" json:"flap,omitempty"`
 	Maintenance       []Maintenance        `yaml:"maintenance,omitempty" json:"maintenance,omitempty"`
 	Checks            []Check              `yaml:"checks" json:"checks"`
 }
@@ -84,6 +109,22 @@ type SLO struct {
 	Objective float64              `yaml:"objective,omitempty" json:"objective"`
 	Window    probeconfig.Duration `yaml:"window,omitempty" json:"window"`
 	Latency   probeconfig.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
+}
+
+// FailureWindow is `failure_window: {failures: M, runs: N}`: a check is
+// failing once at least M of its last N runs failed, instead of after
+// failure_threshold failed runs in a row.
+type FailureWindow struct {
+	Failures int `yaml:"failures" json:"failures"`
+	Runs     int `yaml:"runs" json:"runs"`
+}
+
+// Flap is `flap: {changes: N, window: 30m}`: a feature whose state changed
+// more than N times within the window is flagged flapping. Validation fills
+// both fields.
+type Flap struct {
+	Changes int                  `yaml:"changes,omitempty" json:"changes"`
+	Window  probeconfig.Duration `yaml:"window,omitempty" json:"window"`
 }
 
 // Maintenance is a maintenance window: one-off (start) or recurring (cron, in
@@ -111,9 +152,18 @@ type Check struct {
 	// journey every weekday at 09:00. Interval is then set by validation to
 	// the longest gap between two of those times, which the staleness rule
 	// and vigil_check_interval_seconds use.
-	Schedule     string `yaml:"schedule,omitempty" json:"schedule,omitempty"`
-	Timezone     string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
-	kinds.Blocks `yaml:",inline"`
+	Schedule string `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	Timezone string `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	// FailureThreshold, RecoveryThreshold and FailureWindow are how the
+	// check's runs confirm its state. Validation resolves them from the
+	// check, its feature (for a canary: none), the defaults and the package
+	// defaults: the most specific level that sets failure_threshold or
+	// failure_window decides which of the two applies; FailureWindow is nil
+	// when the threshold does.
+	FailureThreshold  int            `yaml:"failure_threshold,omitempty" json:"failure_threshold"`
+	RecoveryThreshold int            `yaml:"recovery_threshold,omitempty" json:"recovery_threshold"`
+	FailureWindow     *FailureWindow `yaml:"failure_window,omitempty" json:"failure_window,omitempty"`
+	kinds.Blocks      `yaml:",inline"`
 
 	// Location is Timezone, loaded by validation.
 	Location *time.Location `yaml:"-" json:"-"`
@@ -175,9 +225,14 @@ type CheckRef struct {
 	// an interval.
 	Cron     string
 	Location *time.Location
+	// Canary is set for the agent's canaries (Config.Canaries): Service and
+	// Feature are then CanaryService and CanaryFeature, which are no
+	// service's, and their results go to the agent's vantage.
+	Canary bool
 }
 
-// Checks lists every check of the config with its effective interval and timeout.
+// Checks lists every check of the config with its effective interval and
+// timeout. The agent's canaries are not among them (see Canaries).
 func (c *Config) Checks() []CheckRef {
 	var out []CheckRef
 	for si := range c.Services {
@@ -185,17 +240,42 @@ func (c *Config) Checks() []CheckRef {
 		for fi := range s.Features {
 			f := &s.Features[fi]
 			for ci := range f.Checks {
-				ch := &f.Checks[ci]
-				out = append(out, CheckRef{
-					Service: s, Feature: f, Check: ch,
-					ID:       s.Name + "/" + f.Name + "/" + ch.Name,
-					Interval: time.Duration(ch.Interval),
-					Timeout:  time.Duration(ch.Timeout),
-					Cron:     ch.Schedule,
-					Location: ch.Location,
-				})
+				out = append(out, newCheckRef(s, f, &f.Checks[ci]))
 			}
 		}
 	}
 	return out
+}
+
+// Canaries lists agent.canaries as checks of service CanaryService, feature
+// CanaryFeature (IDs "_agent/vantage/<name>"), so that they are scheduled,
+// probed and exported exactly as the services' checks are. The feature is
+// only a name holder: its Require is agent.canary_require and its thresholds
+// the defaults', but it has no SLO and is never configured as a feature.
+func (c *Config) Canaries() []CheckRef {
+	if len(c.Agent.Canaries) == 0 {
+		return nil
+	}
+	s := &Service{Name: CanaryService}
+	f := &Feature{Name: CanaryFeature, Require: c.Agent.CanaryRequire,
+		Interval: c.Defaults.Interval, Timeout: c.Defaults.Timeout,
+		FailureThreshold: c.Defaults.FailureThreshold, RecoveryThreshold: c.Defaults.RecoveryThreshold}
+	out := make([]CheckRef, 0, len(c.Agent.Canaries))
+	for ci := range c.Agent.Canaries {
+		ref := newCheckRef(s, f, &c.Agent.Canaries[ci])
+		ref.Canary = true
+		out = append(out, ref)
+	}
+	return out
+}
+
+func newCheckRef(s *Service, f *Feature, ch *Check) CheckRef {
+	return CheckRef{
+		Service: s, Feature: f, Check: ch,
+		ID:       s.Name + "/" + f.Name + "/" + ch.Name,
+		Interval: time.Duration(ch.Interval),
+		Timeout:  time.Duration(ch.Timeout),
+		Cron:     ch.Schedule,
+		Location: ch.Location,
+	}
 }

@@ -18,7 +18,8 @@ import (
 // uses it), and every file a `*_file` key names (a bearer token, a password, a
 // CA) enters by its contents, so a rewritten secret file rebuilds its checks on
 // the next reload. Inherited settings that shape a check enter too: the
-// defaults, the agent labels and its feature's own keys. Styles, comments and
+// defaults, the agent labels and its feature's own keys (a canary has no
+// feature). Styles, comments and
 // lines do not. The hash is written straight from the node tree, with each
 // anchored node and each file hashed once per load.
 func (p *parser) fingerprints(doc *yaml.Node, cfg *Config) {
@@ -36,18 +37,24 @@ func (p *parser) fingerprints(doc *yaml.Node, cfg *Config) {
 			w.reset()
 			w.bytes(inherited[:])
 			fp.mapping(w, resolve(f), "checks")
-			featureSum := w.sum()
-			checks := mapValue(f, "checks")
-			for ci := range cfg.Services[si].Features[fi].Checks {
-				w.reset()
-				w.bytes(featureSum[:])
-				fp.node(w, seqItem(checks, ci), "")
-				sum := w.sum()
-				var text [24]byte
-				hex.Encode(text[:], sum[:12])
-				cfg.Services[si].Features[fi].Checks[ci].Fingerprint = string(text[:])
-			}
+			fp.checks(w, w.sum(), mapValue(f, "checks"), cfg.Services[si].Features[fi].Checks)
 		}
+	}
+	// The canaries have no feature: what they inherit is the defaults'.
+	fp.checks(w, inherited, mapValue(mapValue(doc, "agent"), "canaries"), cfg.Agent.Canaries)
+}
+
+// checks sets the Fingerprint of each of checks (written as the sequence
+// node) from parent, the sum of what they inherit, and the check's own node.
+func (f *fingerprinter) checks(w *hashWriter, parent [sha256.Size]byte, node *yaml.Node, checks []Check) {
+	for ci := range checks {
+		w.reset()
+		w.bytes(parent[:])
+		f.node(w, seqItem(node, ci), "")
+		sum := w.sum()
+		var text [24]byte
+		hex.Encode(text[:], sum[:12])
+		checks[ci].Fingerprint = string(text[:])
 	}
 }
 

@@ -25,7 +25,7 @@ func FuzzParse(f *testing.F) {
 		}
 	}
 	for _, seed := range []string{
-		minimal, anchored, manyErrors, billionLaughs(9), schemaBomb(),
+		minimal, anchored, manyErrors, confirmations, billionLaughs(9), schemaBomb(),
 		"", "\x00", "agent: [unclosed\n", "services: &s [*s]\n", "a: &a {b: *a}\n",
 		"agent: {region: r}\nservices:\n  - &s {name: s, features: [{name: f, checks: [{name: c, <<: {dns: {server: '127.0.0.1:53', query_name: x}}}]}]}\n  - <<: *s\n    name: t\n",
 		"agent: {region: r}\ndefaults: {interval: 0s, timeout: 0s, failure_threshold: 0}\n",
@@ -57,10 +57,22 @@ func FuzzParse(f *testing.F) {
 		if cfg == nil {
 			t.Fatal("no config and no error")
 		}
-		for _, ref := range cfg.Checks() {
+		for _, ref := range append(cfg.Checks(), cfg.Canaries()...) {
 			if len(ref.Check.Fingerprint) != 24 || ref.Interval <= 0 || ref.Timeout <= 0 || ref.Timeout >= ref.Interval {
 				t.Fatalf("check %s: fingerprint %q, interval %s, timeout %s", ref.ID, ref.Check.Fingerprint, ref.Interval, ref.Timeout)
 			}
+			if !confirmationValid(ref.Check) {
+				t.Fatalf("check %s: thresholds %d/%d, window %+v", ref.ID, ref.Check.FailureThreshold, ref.Check.RecoveryThreshold, ref.Check.FailureWindow)
+			}
 		}
 	})
+}
+
+// confirmationValid: what validation leaves of a check's thresholds and window
+// is within what the SLA engine takes.
+func confirmationValid(ch *Check) bool {
+	inRange := func(n int) bool { return n >= 1 && n <= MaxRuns }
+	w := ch.FailureWindow
+	return inRange(ch.FailureThreshold) && inRange(ch.RecoveryThreshold) &&
+		(w == nil || inRange(w.Failures) && inRange(w.Runs) && w.Failures <= w.Runs)
 }

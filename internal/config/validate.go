@@ -37,7 +37,8 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // error, not the default in disguise.
 func (p *parser) validate(c *Config) {
 	p.agent(&c.Agent)
-	defaultSLO := p.defaults(&c.Defaults)
+	defaultSLO, defaultFlap := p.defaults(&c.Defaults)
+	p.canaries(&c.Agent, &c.Defaults)
 	if len(c.Services) == 0 {
 		p.add("services", "at least one service is required")
 	}
@@ -46,6 +47,9 @@ func (p *parser) validate(c *Config) {
 		s := &c.Services[si]
 		sp := fmt.Sprintf("services[%d]", si)
 		p.name(sp+".name", "service", s.Name, services, si)
+		if strings.HasPrefix(s.Name, "_") {
+			p.add(sp+".name", "service names starting with \"_\" are reserved for the agent itself (its canaries are exported as service %q)", CanaryService)
+		}
 		p.labels(sp+".labels", s.Labels)
 		if len(s.Features) == 0 {
 			p.add(sp+".features", "service %q needs at least one feature", s.Name)
@@ -54,7 +58,7 @@ func (p *parser) validate(c *Config) {
 		for fi := range s.Features {
 			fp := fmt.Sprintf("%s.features[%d]", sp, fi)
 			p.name(fp+".name", "feature", s.Features[fi].Name, features, fi)
-			p.feature(fp, &s.Features[fi], &c.Defaults, defaultSLO)
+			p.feature(fp, &s.Features[fi], &c.Defaults, defaultSLO, defaultFlap)
 		}
 	}
 }
@@ -75,35 +79,50 @@ func (p *parser) agent(a *Agent) {
 	}
 }
 
-// defaults fills the defaults block and returns the SLO features inherit.
-func (p *parser) defaults(d *Defaults) SLO {
+// canaries fills and checks agent.canaries, which inherit from the defaults
+// as a feature's checks inherit from their feature.
+func (p *parser) canaries(a *Agent, d *Defaults) {
+	if a.CanaryRequire.Mode == "" {
+		a.CanaryRequire.Mode = "all"
+	}
+	if len(a.Canaries) == 0 {
+		if p.present("agent.canary_require") {
+			p.add("agent.canary_require", "applies to agent.canaries, which is empty")
+		}
+		return
+	}
+	p.require("agent.canary_require", a.CanaryRequire, len(a.Canaries), "canaries", "agent.canaries")
+	p.checks("agent.canaries", "canary", a.Canaries, level{interval: d.Interval, timeout: d.Timeout,
+		confirm: confirm{failure: d.FailureThreshold, recovery: d.RecoveryThreshold, window: d.FailureWindow}})
+}
+
+// defaults fills the defaults block and returns the SLO and flap features
+// inherit.
+func (p *parser) defaults(d *Defaults) (SLO, Flap) {
 	p.defaultDuration("defaults.interval", &d.Interval, probeconfig.Duration(DefaultInterval))
 	p.defaultDuration("defaults.timeout", &d.Timeout, probeconfig.Duration(min(DefaultTimeout, time.Duration(d.Interval)/2)))
-	p.defaultInt("defaults.failure_threshold", &d.FailureThreshold, DefaultFailureThreshold)
-	p.defaultInt("defaults.recovery_threshold", &d.RecoveryThreshold, DefaultRecoveryThreshold)
 	p.positiveDuration("defaults.interval", d.Interval)
 	if d.Timeout >= d.Interval {
 		p.add("defaults.timeout", "%s must be less than interval %s", d.Timeout, d.Interval)
 	}
-	p.threshold("defaults.failure_threshold", d.FailureThreshold)
-	p.threshold("defaults.recovery_threshold", d.RecoveryThreshold)
+	p.confirmation("defaults", &d.FailureThreshold, &d.RecoveryThreshold, &d.FailureWindow,
+		confirm{failure: DefaultFailureThreshold, recovery: DefaultRecoveryThreshold})
+	p.flap("defaults.flap", &d.Flap, Flap{Changes: DefaultFlapChanges, Window: probeconfig.Duration(DefaultFlapWindow)})
 	defaultSLO := SLO{Objective: DefaultObjective, Window: probeconfig.Duration(DefaultWindow)}
 	if d.SLO != nil {
 		p.slo("defaults.slo", d.SLO, defaultSLO)
 		defaultSLO = *d.SLO
 	}
-	return defaultSLO
+	return defaultSLO, *d.Flap
 }
 
 // feature fills feature f at path fp from the defaults and checks it.
-func (p *parser) feature(fp string, f *Feature, d *Defaults, defaultSLO SLO) {
+func (p *parser) feature(fp string, f *Feature, d *Defaults, defaultSLO SLO, defaultFlap Flap) {
 	p.labels(fp+".labels", f.Labels)
 	if f.Require.Mode == "" {
 		f.Require.Mode = "all"
 	}
-	if f.Require.Mode == "quorum" && (f.Require.N < 1 || f.Require.N > len(f.Checks)) {
-		p.add(fp+".require", "quorum(%d) needs between 1 and %d checks (the feature has %d)", f.Require.N, len(f.Checks), len(f.Checks))
-	}
+	p.require(fp+".require", f.Require, len(f.Checks), "checks", "the feature")
 	if f.SLO == nil {
 		cp := defaultSLO
 		f.SLO = &cp
@@ -112,27 +131,55 @@ func (p *parser) feature(fp string, f *Feature, d *Defaults, defaultSLO SLO) {
 	}
 	p.defaultDuration(fp+".interval", &f.Interval, d.Interval)
 	p.defaultDuration(fp+".timeout", &f.Timeout, d.Timeout)
-	p.defaultInt(fp+".failure_threshold", &f.FailureThreshold, d.FailureThreshold)
-	p.defaultInt(fp+".recovery_threshold", &f.RecoveryThreshold, d.RecoveryThreshold)
-	p.threshold(fp+".failure_threshold", f.FailureThreshold)
-	p.threshold(fp+".recovery_threshold", f.RecoveryThreshold)
+	p.confirmation(fp, &f.FailureThreshold, &f.RecoveryThreshold, &f.FailureWindow,
+		confirm{failure: d.FailureThreshold, recovery: d.RecoveryThreshold, window: d.FailureWindow})
+	p.flap(fp+".flap", &f.Flap, defaultFlap)
 	for mi := range f.Maintenance {
 		p.maintenance(fmt.Sprintf("%s.maintenance[%d]", fp, mi), &f.Maintenance[mi])
 	}
 	if len(f.Checks) == 0 {
 		p.add(fp+".checks", "feature %q needs at least one check", f.Name)
 	}
-	checks := map[string]int{}
-	for ci := range f.Checks {
-		ch := &f.Checks[ci]
-		cp := fmt.Sprintf("%s.checks[%d]", fp, ci)
-		p.name(cp+".name", "check", ch.Name, checks, ci)
+	p.checks(fp+".checks", "check", f.Checks, level{interval: f.Interval, timeout: f.Timeout,
+		confirm: confirm{failure: f.FailureThreshold, recovery: f.RecoveryThreshold, window: f.FailureWindow}})
+}
+
+// require checks that a quorum(N) lies between 1 and the n checks it counts
+// (what: "checks" or "canaries", of whose).
+func (p *parser) require(path string, r Require, n int, what, whose string) {
+	if r.Mode == "quorum" && (r.N < 1 || r.N > n) {
+		p.add(path, "quorum(%d) needs between 1 and %d %s (%s has %d)", r.N, n, what, whose, n)
+	}
+}
+
+// level is what a feature (or, for the canaries, the defaults) hands down to
+// its checks.
+type level struct {
+	interval, timeout probeconfig.Duration
+	confirm
+}
+
+// confirm is how runs confirm a check's state: failure_threshold,
+// recovery_threshold, and failure_window (nil: the threshold applies).
+type confirm struct {
+	failure, recovery int
+	window            *FailureWindow
+}
+
+// checks fills the checks at path (a feature's, or the canaries) from up and
+// checks them; what names them in errors ("check", "canary").
+func (p *parser) checks(path, what string, checks []Check, up level) {
+	names := map[string]int{}
+	for ci := range checks {
+		ch := &checks[ci]
+		cp := fmt.Sprintf("%s[%d]", path, ci)
+		p.name(cp+".name", what, ch.Name, names, ci)
 		if ch.Schedule != "" || ch.Timezone != "" {
 			p.cronSchedule(cp, ch)
 		}
-		p.defaultDuration(cp+".interval", &ch.Interval, f.Interval)
+		p.defaultDuration(cp+".interval", &ch.Interval, up.interval)
 		// An inherited timeout never exceeds the check's own interval.
-		timeout := f.Timeout
+		timeout := up.timeout
 		if timeout >= ch.Interval {
 			timeout = ch.Interval / 2
 		}
@@ -142,8 +189,67 @@ func (p *parser) feature(fp string, f *Feature, d *Defaults, defaultSLO SLO) {
 		if ch.Timeout >= ch.Interval {
 			p.add(cp+".timeout", "%s must be less than interval %s", ch.Timeout, ch.Interval)
 		}
+		p.confirmation(cp, &ch.FailureThreshold, &ch.RecoveryThreshold, &ch.FailureWindow, up.confirm)
 		p.probe(cp, ch)
 	}
+}
+
+// confirmation resolves the failure_threshold, recovery_threshold and
+// failure_window of the level at path (defaults, a feature, a check) from
+// the level above, up. recovery_threshold inherits on its own; of
+// failure_threshold and failure_window, the most specific level that sets
+// either decides which applies, and one level may not set both.
+func (p *parser) confirmation(path string, failure, recovery *int, window **FailureWindow, up confirm) {
+	setsThreshold := p.present(path + ".failure_threshold")
+	if *window != nil && setsThreshold {
+		p.add(path+".failure_window", "set either failure_threshold (failed runs in a row) or failure_window (failed runs of the last N), not both")
+	}
+	p.defaultInt(path+".failure_threshold", failure, up.failure)
+	p.defaultInt(path+".recovery_threshold", recovery, up.recovery)
+	p.runs(path+".failure_threshold", *failure)
+	p.runs(path+".recovery_threshold", *recovery)
+	switch {
+	case *window != nil:
+		p.failureWindow(path+".failure_window", *window)
+	case !setsThreshold:
+		*window = up.window
+	}
+}
+
+// failureWindow checks failure_window: 1 <= failures <= runs <= MaxRuns.
+func (p *parser) failureWindow(path string, w *FailureWindow) {
+	ok := true
+	for _, f := range []struct {
+		key string
+		n   int
+	}{{"failures", w.Failures}, {"runs", w.Runs}} {
+		switch {
+		case f.n == 0 && !p.present(path+"."+f.key):
+			p.add(path, "needs %s: {failures: M, runs: N} fails the check once M of its last N runs failed", f.key)
+			ok = false
+		case f.n < 1 || f.n > MaxRuns:
+			p.add(path+"."+f.key, "must be between 1 and %d, not %d", MaxRuns, f.n)
+			ok = false
+		}
+	}
+	if ok && w.Failures > w.Runs {
+		p.add(path+".failures", "%d must not be more than runs (%d)", w.Failures, w.Runs)
+	}
+}
+
+// flap fills *f at path field by field from def (the defaults' flap, or the
+// package default) and checks it.
+func (p *parser) flap(path string, f **Flap, def Flap) {
+	if *f == nil {
+		*f = &Flap{}
+	}
+	fl := *f
+	p.defaultInt(path+".changes", &fl.Changes, def.Changes)
+	p.defaultDuration(path+".window", &fl.Window, def.Window)
+	if fl.Changes < 1 {
+		p.add(path+".changes", "must be at least 1, not %d", fl.Changes)
+	}
+	p.positiveDuration(path+".window", fl.Window)
 }
 
 // defaultDuration gives *v its default when the key is left out; a zero the
@@ -201,9 +307,10 @@ func (p *parser) positiveDuration(path string, d probeconfig.Duration) {
 	}
 }
 
-func (p *parser) threshold(path string, n int) {
-	if n < 1 || n > 1000 {
-		p.add(path, "must be between 1 and 1000, not %d", n)
+// runs checks a count of runs: failure_threshold, recovery_threshold.
+func (p *parser) runs(path string, n int) {
+	if n < 1 || n > MaxRuns {
+		p.add(path, "must be between 1 and %d runs, not %d", MaxRuns, n)
 	}
 }
 

@@ -51,9 +51,11 @@ func (tm timing) scaled(d time.Duration) time.Duration {
 	return time.Duration(float64(d) / tm.speed)
 }
 
-// recoveryThreshold is how many passing runs in a row cover trust (speed 1).
+// recoveryThreshold is how many passing runs in a row cover trust (speed 1),
+// at most 64 (the most a threshold may be; at short intervals trust is then
+// shorter than the script's).
 func (tm timing) recoveryThreshold(trust time.Duration) int {
-	return int(math.Ceil(float64(tm.scaled(trust)) / float64(tm.interval)))
+	return min(int(math.Ceil(float64(tm.scaled(trust))/float64(tm.interval))), 64)
 }
 
 func duration(d time.Duration) string { return probeconfig.Duration(d).String() }
@@ -95,12 +97,6 @@ func renderFeature(b *strings.Builder, r Region, s *Service, f *Feature, l *Land
 	fmt.Fprintf(b, "      - name: %s\n        title: %q\n", f.Name, f.Title)
 	if len(f.Sites) > 1 {
 		fmt.Fprintf(b, "        require: any   # served from %s: passes while either answers, degraded with one\n", strings.Join(f.Sites, " and "))
-	}
-	if checks := f.checkCount(); checks > 1 {
-		// A feature is evaluated on every result of each of its checks, and
-		// failure_threshold counts evaluations: one failed run of one check
-		// fails the next `checks` evaluations. Ask for two rounds of runs.
-		fmt.Fprintf(b, "        failure_threshold: %d   # %d checks: two failing rounds, not one slow run\n", 2*checks, checks)
 	}
 	if f.TrustAfter > 0 {
 		fmt.Fprintf(b, "        recovery_threshold: %d   # restored from backup: trusted after %s of passing runs\n",
