@@ -15,7 +15,7 @@ import (
 func BenchmarkObserve(b *testing.B) {
 	clock := newFakeClock(t0)
 	e := openTest(b, b.TempDir(), clock)
-	mustConfigure(b, e, testSpec("f", "a", "b", "c"))
+	mustConfigure(b, e, staleSpec(testSpec("f", "a", "b", "c"))) // with staleness, as the agent configures checks
 	refs := []*CheckRef{e.Check("talk", "f", "a"), e.Check("talk", "f", "b"), e.Check("talk", "f", "c")}
 	for i, r := range refs {
 		r.Observe(Observation{Start: at(float64(i)), Duration: time.Millisecond, Success: true})
