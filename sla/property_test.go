@@ -26,10 +26,9 @@ type refResult struct {
 }
 
 type refCheck struct {
-	ft, rt  int
-	wm, wn  int // failure window; 0: threshold
-	stale   bool
-	silence [][2]int
+	ft, rt int
+	wm, wn int // failure window; 0: threshold
+	stale  bool
 }
 
 type refCase struct {

@@ -139,21 +139,3 @@ func catalogIndex(service, feature string) int {
 	}
 	return -1
 }
-
-// checkCount is how many checks watch the feature.
-func (f *Feature) checkCount() int {
-	n := 0
-	for range f.Sites {
-		n++
-		if f.DNS {
-			n++
-		}
-		if f.WebSocket {
-			n++
-		}
-		if f.Messaging {
-			n += 2
-		}
-	}
-	return n
-}
