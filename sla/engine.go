@@ -660,7 +660,6 @@ func (f *feature) observe(idx int, o Observation, e *Engine) {
 		// and the feature is evaluated afresh when the vantage is back.
 		return
 	}
-	f.catchUpStale(t, e)
 	c.has, c.lastStart, c.last = true, t, o
 	if o.AgentFault != "" {
 		// The agent could not check: no evaluation, and the feature's time
@@ -681,7 +680,8 @@ func (f *feature) observe(idx int, o Observation, e *Engine) {
 
 // catchUpStale feeds the stale results due before t, in time order: a check
 // with no run for 2 × interval + timeout counts a failed run then, and
-// again every such span it stays silent. Call with f.mu held.
+// again every such span it stays silent. Only the heartbeat calls it, with
+// t a heartbeat interval back (catchUpAll). Call with f.mu held.
 func (f *feature) catchUpStale(t int64, e *Engine) {
 	for {
 		i, due := -1, int64(0)
@@ -805,7 +805,9 @@ func (e *Engine) beat(final bool) error {
 	defer e.beatMu.Unlock()
 	e.retryUnsaved()
 	now := e.nowNanos()
-	e.catchUpAll(now)
+	// Silences older than a heartbeat interval: a run the agent started late
+	// under load is never one (its result is on the way).
+	e.catchUpAll(now - int64(e.heartbeatInterval))
 	e.mu.RLock()
 	all, gaps := e.all, e.gaps
 	e.mu.RUnlock()

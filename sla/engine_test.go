@@ -90,16 +90,6 @@ func TestStateMachine(t *testing.T) {
 			ok(11, "b", StateDown), ok(12, "c", StateDegraded), ok(20, "a", StateUp)},
 		wantOutages: []outageSpan{{10, 12}}, wantCause: Cause{"a", "connection refused"}, wantFailed: []string{"a", "c"},
 	}, {
-		// Changed (issue 16): no run for 2 × interval + timeout is a failed
-		// run at that moment, and the outage starts there.
-		name:   "a stale result counts as a failed run",
-		spec:   func(s *FeatureSpec) { *s = staleSpec(*s) },
-		checks: []string{"a", "b"},
-		steps: []step{ok(0, "a", StateUp), ok(0, "b", StateUp), ok(10, "a", StateUp), ok(25, "a", StateUp),
-			{at: 26, check: "a", ok: true, want: StateDown, reason: "check b failing: stale: no result for 25s"},
-			ok(30, "b", StateUp)},
-		wantOutages: []outageSpan{{25, 30}}, wantCause: Cause{"b", "stale: no result for 25s"}, wantFailed: []string{"b"},
-	}, {
 		name:        "before every check reported, only reported checks count",
 		checks:      []string{"a", "b"},
 		steps:       []step{ok(0, "a", StateUp), ok(10, "a", StateUp), fail(11, "b", StateDown)},
@@ -348,5 +338,49 @@ func TestDowntimeCounterNeverTakesBackRecoveryTime(t *testing.T) {
 				t.Fatalf("downtime counter %v at the end, want %v (history %v)", got, want, seen)
 			}
 		})
+	}
+}
+
+// TestStaleResultIsAFailedRun: a check with no run for 2 × interval +
+// timeout counts a failed run at that moment, found by the heartbeat once
+// the silence is older than a heartbeat interval; a run that is merely late
+// is not one (issue 16).
+func TestStaleResultIsAFailedRun(t *testing.T) {
+	clock := newFakeClock(t0)
+	e := memTest(t, clock)
+	mustConfigure(t, e, staleSpec(testSpec("f", "a", "b")))
+	obs := func(sec float64, check string, ok bool) {
+		clock.Set(at(sec))
+		e.Observe("talk", "f", check, Observation{Start: at(sec), Success: ok, Error: "503"})
+	}
+	beat := func(sec float64) {
+		clock.Set(at(sec))
+		if err := e.Heartbeat(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	obs(0, "a", true)
+	obs(0, "b", true)
+	obs(10, "a", true)
+	obs(20, "a", true)
+	beat(32) // b is 32 s silent, but a run of it may be on its way: not yet
+	if got := spans(e.Outages(OutageQuery{})); len(got) != 0 {
+		t.Fatalf("outages %v after a silence younger than a heartbeat interval, want none", got)
+	}
+	obs(30, "a", true)
+	beat(36) // now b's silence since 25 s is older than the interval
+	got := e.Outages(OutageQuery{})
+	if s := spans(got); fmt.Sprint(s) != fmt.Sprint([]outageSpan{{25, -1}}) {
+		t.Fatalf("outages %v, want one from 25s (the moment b went stale)", s)
+	}
+	if c := got[0].Cause; c != (Cause{"b", "stale: no result for 25s"}) {
+		t.Errorf("cause %+v, want check b stale", c)
+	}
+	if st := status(t, e, "f"); st.State != StateDown || st.Reason != "check b failing: stale: no result for 25s" {
+		t.Errorf("state %s reason %q, want down with b stale", st.State, st.Reason)
+	}
+	obs(40, "b", true)
+	if s := spans(e.Outages(OutageQuery{})); fmt.Sprint(s) != fmt.Sprint([]outageSpan{{25, 40}}) {
+		t.Errorf("outages %v, want {25 40}", s)
 	}
 }

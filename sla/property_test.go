@@ -47,7 +47,12 @@ type refCase struct {
 	results  []refResult // sorted by start (features' before canaries' at one second), none inside gaps
 }
 
-const refStale = 25 // 2 × 10s + 5s
+const (
+	refStale = 25 // 2 × 10s + 5s
+	// refBeat is the heartbeat interval: the heartbeat finds silences older
+	// than that.
+	refBeat = 10
+)
 
 func inSpans(list [][2]int, s int) bool {
 	for _, w := range list {
@@ -502,7 +507,7 @@ func (m *refSim) restart(s int) {
 // stop is the agent stopping at s: stale results due before s, then the
 // impairment (if any) ends there.
 func (m *refSim) stop(s int) {
-	m.catchUp(s)
+	m.catchUp(s - refBeat)
 	if m.impaired {
 		m.impSpans[len(m.impSpans)-1][1] = s
 	}
@@ -553,7 +558,6 @@ func (m *refSim) canaryCatchUp(s int) {
 func (m *refSim) result(r refResult) {
 	run := refRun{at: r.at, ok: r.ok, dur: r.dur}
 	if r.canary {
-		m.canaryCatchUp(r.at)
 		m.canLast[r.check] = run
 		m.canaryFeed(r.check, run)
 		if !m.impaired {
@@ -564,7 +568,6 @@ func (m *refSim) result(r refResult) {
 	if m.impaired {
 		return
 	}
-	m.featureCatchUp(r.at)
 	m.last[r.check] = run
 	m.feed(r.check, run)
 }
@@ -804,7 +807,7 @@ func reference(c *refCase) refOutcome {
 		m.result(r)
 	}
 	restartUntil(c.horizon - 1)
-	m.catchUp(c.horizon)
+	m.catchUp(c.horizon - refBeat)
 	return m.outcome()
 }
 

@@ -126,7 +126,7 @@ func (r *CheckRef) observeCanary(o Observation) {
 		vf.mu.Unlock()
 		return
 	}
-	events := v.catchUp(t, nil)
+	var events []vantageEvent
 	c.has, c.lastStart, c.last = true, t, o
 	c.blind = o.AgentFault != ""
 	if !c.blind {
@@ -176,17 +176,17 @@ func (v *vantage) settle(events []vantageEvent) {
 	}
 }
 
-// catchUpAll feeds the stale results due before now, the canaries' first:
-// the heartbeat's part, so that a silent check counts as failing even when
-// nothing else of its feature reports.
-func (e *Engine) catchUpAll(now int64) {
+// catchUpAll feeds the stale results due before t, the canaries' first: the
+// heartbeat's part. The edges are backdated, so finding a silence late
+// changes when it is known, not the record.
+func (e *Engine) catchUpAll(t int64) {
 	v := e.vantage
 	v.f.mu.Lock()
-	v.settle(v.catchUp(now, nil))
+	v.settle(v.catchUp(t, nil))
 	for _, f := range v.features() {
 		f.mu.Lock()
 		if !f.impaired && f.configured {
-			f.catchUpStale(now, e)
+			f.catchUpStale(t, e)
 		}
 		f.mu.Unlock()
 	}
