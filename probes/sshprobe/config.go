@@ -2,6 +2,7 @@ package sshprobe
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"regexp"
 	"strings"
@@ -31,9 +32,12 @@ type Config struct {
 	Username     string             `yaml:"username,omitempty" json:"username,omitempty"`
 	Password     probeconfig.Secret `yaml:"password,omitempty" json:"password,omitempty"`
 	PasswordFile string             `yaml:"password_file,omitempty" json:"password_file,omitempty"`
-	// PrivateKey is a PEM private key (unencrypted), or PrivateKeyFile its file.
-	PrivateKey     probeconfig.Secret `yaml:"private_key,omitempty" json:"private_key,omitempty"`
-	PrivateKeyFile string             `yaml:"private_key_file,omitempty" json:"private_key_file,omitempty"`
+	// PrivateKey is a PEM private key, or PrivateKeyFile its file; an
+	// encrypted one needs PrivateKeyPassphrase (or its file).
+	PrivateKey               probeconfig.Secret `yaml:"private_key,omitempty" json:"private_key,omitempty"`
+	PrivateKeyFile           string             `yaml:"private_key_file,omitempty" json:"private_key_file,omitempty"`
+	PrivateKeyPassphrase     probeconfig.Secret `yaml:"private_key_passphrase,omitempty" json:"private_key_passphrase,omitempty"`
+	PrivateKeyPassphraseFile string             `yaml:"private_key_passphrase_file,omitempty" json:"private_key_passphrase_file,omitempty"`
 
 	probeconfig.IPConfig `yaml:",inline"`
 }
@@ -101,19 +105,17 @@ func (c *Config) compileHostKey(p *plan) error {
 func (c *Config) compileAuth(p *plan) error {
 	password, perr := probeconfig.ResolveSecret("password", c.Password, c.PasswordFile)
 	keyPEM, kerr := probeconfig.ResolveSecret("private_key", c.PrivateKey, c.PrivateKeyFile)
-	errs := []error{perr, kerr}
+	phrase, pherr := probeconfig.ResolveSecret("private_key_passphrase", c.PrivateKeyPassphrase, c.PrivateKeyPassphraseFile)
+	errs := []error{perr, kerr, pherr}
 	if keyPEM != "" {
-		key := "private_key"
-		if c.PrivateKeyFile != "" {
-			key = "private_key_file"
-		}
-		signer, err := ssh.ParsePrivateKey([]byte(keyPEM.Reveal()))
+		signer, err := parseKey(keyPEM, phrase, c.PrivateKeyFile != "")
 		if err != nil {
-			// The parser's text never holds the key itself.
-			errs = append(errs, probeconfig.Errorf(key, "cannot parse the private key: %v", err))
+			errs = append(errs, err)
 		} else {
 			p.auth = append(p.auth, ssh.PublicKeys(signer))
 		}
+	} else if phrase != "" {
+		errs = append(errs, probeconfig.Errorf("private_key_passphrase", "set only with private_key or private_key_file"))
 	}
 	if password != "" {
 		p.auth = append(p.auth, ssh.Password(password.Reveal()))
@@ -125,6 +127,35 @@ func (c *Config) compileAuth(p *plan) error {
 		errs = append(errs, probeconfig.Errorf("username", "set password, password_file, private_key or private_key_file to log in"))
 	}
 	return errors.Join(errs...)
+}
+
+// parseKey parses a PEM private key, encrypted when phrase is set. Errors
+// name the key (fromFile: private_key_file) and never hold the key or the
+// passphrase.
+func parseKey(keyPEM, phrase probeconfig.Secret, fromFile bool) (ssh.Signer, error) {
+	key := "private_key"
+	if fromFile {
+		key = "private_key_file"
+	}
+	var signer ssh.Signer
+	var err error
+	if phrase != "" {
+		signer, err = ssh.ParsePrivateKeyWithPassphrase([]byte(keyPEM.Reveal()), []byte(phrase.Reveal()))
+		if errors.Is(err, x509.IncorrectPasswordError) {
+			return nil, probeconfig.Errorf("private_key_passphrase", "does not decrypt the private key")
+		}
+	} else {
+		signer, err = ssh.ParsePrivateKey([]byte(keyPEM.Reveal()))
+		var missing *ssh.PassphraseMissingError
+		if errors.As(err, &missing) {
+			return nil, probeconfig.Errorf(key, "the private key is encrypted: set private_key_passphrase or private_key_passphrase_file")
+		}
+	}
+	if err != nil {
+		// The parser's text never holds the key itself.
+		return nil, probeconfig.Errorf(key, "cannot parse the private key: %v", err)
+	}
+	return signer, nil
 }
 
 // matches says whether key is the pinned host key.

@@ -38,7 +38,17 @@ func testKey(t *testing.T) (ssh.Signer, ed25519.PrivateKey) {
 // keyFile writes priv in OpenSSH PEM form to a file.
 func keyFile(t *testing.T, priv ed25519.PrivateKey) string {
 	t.Helper()
+	return encryptedKeyFile(t, priv, "")
+}
+
+// encryptedKeyFile writes priv in OpenSSH PEM form, encrypted with
+// passphrase unless it is empty, to a file.
+func encryptedKeyFile(t *testing.T, priv ed25519.PrivateKey, passphrase string) string {
+	t.Helper()
 	block, err := ssh.MarshalPrivateKey(priv, "")
+	if passphrase != "" {
+		block, err = ssh.MarshalPrivateKeyWithPassphrase(priv, "", []byte(passphrase))
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +156,8 @@ func TestProbe(t *testing.T) {
 			[]string{"connect", "banner", "handshake", "auth"}, banner, false},
 		{"private key file", Config{Target: addr, Username: "vigil", PrivateKeyFile: keyFile(t, clientPriv)}, "",
 			[]string{"connect", "banner", "handshake", "auth"}, banner, true},
+		{"encrypted private key", Config{Target: addr, Username: "vigil", PrivateKeyFile: encryptedKeyFile(t, clientPriv, "open sesame"),
+			PrivateKeyPassphrase: "open sesame"}, "", []string{"connect", "banner", "handshake", "auth"}, banner, true},
 		{"lines before the banner", Config{Target: preBanner}, "", []string{"connect", "banner"}, "SSH-2.0-Raw_1", false},
 		{"line too long", Config{Target: longLine}, "ssh probe s/f/c: banner of " + longLine + ": a line longer than 255 bytes (RFC 4253)", nil, "", false},
 		{"not ssh", Config{Target: httpServer}, "ssh probe s/f/c: banner of " + httpServer + ": no SSH identification line in the first 33 lines", nil, "", false},
@@ -201,6 +213,11 @@ func TestProbeTimeout(t *testing.T) {
 func TestValidate(t *testing.T) {
 	_, priv := testKey(t)
 	good := keyFile(t, priv)
+	encrypted := encryptedKeyFile(t, priv, "correct horse")
+	phraseFile := filepath.Join(t.TempDir(), "passphrase")
+	if err := os.WriteFile(phraseFile, []byte("correct horse\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	notKey := filepath.Join(t.TempDir(), "not-a-key")
 	if err := os.WriteFile(notKey, []byte("hello"), 0o600); err != nil {
 		t.Fatal(err)
@@ -219,6 +236,13 @@ func TestValidate(t *testing.T) {
 			"private_key_file: cannot parse the private key: ssh: no key found"},
 		{"both password forms", Config{Target: "127.0.0.1", Username: "u", Password: "x", PasswordFile: good},
 			"password: set only one of password and password_file"},
+		{"encrypted key without passphrase", Config{Target: "127.0.0.1", Username: "u", PrivateKeyFile: encrypted},
+			"private_key_file: the private key is encrypted: set private_key_passphrase or private_key_passphrase_file"},
+		{"wrong passphrase", Config{Target: "127.0.0.1", Username: "u", PrivateKeyFile: encrypted, PrivateKeyPassphrase: "guess"},
+			"private_key_passphrase: does not decrypt the private key"},
+		{"passphrase from a file", Config{Target: "127.0.0.1", Username: "u", PrivateKeyFile: encrypted, PrivateKeyPassphraseFile: phraseFile}, ""},
+		{"passphrase without a key", Config{Target: "127.0.0.1", Username: "u", Password: "x", PrivateKeyPassphrase: "p"},
+			"private_key_passphrase: set only with private_key or private_key_file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
