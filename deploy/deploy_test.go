@@ -253,6 +253,8 @@ func TestAmtool(t *testing.T) {
 		{[]string{"alertname=VigilDatacenterDark", "severity=page", "region=kr-south-1", "datacenter=pangyo"}, "vigil-pages"},
 		{[]string{"alertname=VigilAgentDown", "severity=ticket", "instance=vigil:9797"}, "vigil-tickets"},
 		{[]string{"alertname=VigilAgentAbsent", "severity=page", "job=vigil"}, "vigil-pages"},
+		{[]string{"alertname=VigilVantageImpaired", "severity=ticket", "instance=vigil:9797", "region=kr-central-1"}, "vigil-tickets"},
+		{[]string{"alertname=VigilFeatureFlapping", "severity=ticket", "service=talk", "feature=message"}, "vigil-tickets"},
 		{[]string{"alertname=VigilTLSCertExpiringSoon", "severity=info"}, "vigil-info"},
 		{[]string{"alertname=SomethingElse"}, "vigil-tickets"},
 	}

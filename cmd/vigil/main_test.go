@@ -45,6 +45,19 @@ func TestExitCodesAndConfigCheck(t *testing.T) {
 	os.WriteFile(bad, []byte("agent:\n  region: kr-central-1\n  labls: {}\nservices: []\n"), 0o600)
 	empty := filepath.Join(dir, "empty.yml")
 	os.WriteFile(empty, nil, 0o600)
+	canaries := filepath.Join(dir, "canaries.yml")
+	os.WriteFile(canaries, []byte(`agent:
+  region: kr-central-1
+  canaries:
+    - {name: gateway, tcp: {target: "127.0.0.1:1"}}
+    - {name: resolver, dns: {server: "127.0.0.1:53", query_name: example.com}}
+services:
+  - name: talk
+    features:
+      - name: api
+        checks:
+          - {name: api, http: {url: "http://127.0.0.1:1/"}}
+`), 0o600)
 	tests := []struct {
 		name     string
 		args     []string
@@ -52,6 +65,7 @@ func TestExitCodesAndConfigCheck(t *testing.T) {
 		wantOut  string
 	}{
 		{"valid example", []string{"--config.check", "--config.file=../../examples/minimal.yml"}, 0, "ok, 1 services, 1 checks"},
+		{"canaries counted", []string{"--config.check", "--config.file=" + canaries}, 0, "ok, 1 services, 1 checks, 2 canaries"},
 		{"misspelled key", []string{"--config.check", "--config.file=" + bad}, 1, bad + `:3: agent.labls: unknown key "labls" (did you mean "labels"?)`},
 		{"all errors at once", []string{"--config.check", "--config.file=" + bad}, 1, "services: at least one service is required"},
 		{"empty file", []string{"--config.check", "--config.file=" + empty}, 1, empty + ": config is empty"},

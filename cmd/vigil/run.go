@@ -143,7 +143,11 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, err)
 			return exitFailure
 		}
-		fmt.Fprintf(stdout, "%s: ok, %d services, %d checks\n", *configFile, len(cfg.Services), len(cfg.Checks()))
+		summary := fmt.Sprintf("%s: ok, %d services, %d checks", *configFile, len(cfg.Services), len(cfg.Checks()))
+		if n := len(cfg.Canaries()); n > 0 {
+			summary += fmt.Sprintf(", %d canaries", n)
+		}
+		fmt.Fprintln(stdout, summary)
 		return exitOK
 	}
 	if err := web.ValidateWebConfig(*webConfig); err != nil {

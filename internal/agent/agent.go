@@ -182,6 +182,9 @@ func (a *Agent) applyLocked(cfg *config.Config) error {
 		return fmt.Errorf("configure SLA engine: vantage: %w", err)
 	}
 	if err := a.engine.Configure(FeatureSpecs(refs)); err != nil {
+		if old := a.cfg.Load(); old != nil { // the features stay as they were: so do the canaries
+			_ = a.engine.ConfigureVantage(VantageSpec(old.Canaries()))
+		}
 		return fmt.Errorf("configure SLA engine: %w", err)
 	}
 	// Canaries are scheduled, probed and exported as any check is; only
