@@ -119,6 +119,10 @@ func newMailServersWith(t testing.TB, mode mailTLSMode, wrapIMAP func(net.Listen
 		once.Do(func() {
 			smtpServer.Close()
 			imapServer.Close()
+			// A server closed before its Serve registered the listener
+			// does not close it (go-smtp): Serve would accept forever.
+			_ = smtpLn.Close()
+			_ = imapLn.Close()
 			<-smtpDone
 			<-imapDone
 		})
