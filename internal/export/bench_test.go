@@ -26,6 +26,26 @@ func BenchmarkObserve(b *testing.B) {
 	}
 }
 
+// BenchmarkObserveKind records each kind's golden results in turn (the tls
+// kind's change TLS version and cipher every run).
+func BenchmarkObserveKind(b *testing.B) {
+	for _, kind := range []string{"http", "dns", "messaging", "tcp", "tls", "ssh", "grpc", "icmp"} {
+		b.Run(kind, func(b *testing.B) {
+			c := NewMetrics(prometheus.NewRegistry(), prometheus.Labels{"region": "bench"}).Check("svc", "f", kind, kind)
+			results := goldenCases[kind]
+			for _, r := range results {
+				c.Observe(r)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				c.Observe(results[i%len(results)])
+				i++
+			}
+		})
+	}
+}
+
 // httpResult is a result as the HTTP probe makes it.
 func httpResult(at time.Time, ok bool) *probes.Result {
 	r := &probes.Result{Start: at, Duration: 300 * time.Microsecond, Success: ok,

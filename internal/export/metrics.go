@@ -180,30 +180,13 @@ type CheckMetrics struct {
 	scheduled         atomic.Bool
 	runs              [3]atomic.Uint64
 	duration          histogram
-	// The values only runs of one kind have: the check's kind's is set.
-	http *httpValues
-	dns  *dnsValues
-	msg  *messagingValues
+	// values are what only runs of the check's kind have (*httpValues,
+	// *dnsValues, ..., nil for a kind with none; kinds.go). One interface
+	// rather than a pointer per kind keeps CheckMetrics in its size class.
+	values any
 
 	phaseMu sync.Mutex
 	phases  []phaseValue
-}
-
-type httpValues struct {
-	status, version, length, redi atomicFloat
-	cert                          atomicFloat
-	hasCert                       atomic.Bool
-}
-
-type dnsValues struct {
-	answer, authority, additional atomicFloat
-	serial                        atomicFloat
-	hasSerial                     atomic.Bool
-}
-
-type messagingValues struct {
-	counts [6]atomic.Uint64 // sent, received, lost, duplicated, reordered, corrupted
-	rtt    histogram
 }
 
 // phaseValue is the duration of one phase in the check's last run that had it.
@@ -237,7 +220,8 @@ func checkKey(service, feature, check, kind string) string {
 	return service + "\x00" + feature + "\x00" + check + "\x00" + kind
 }
 
-// Check binds the series of one check; kind is http, dns or messaging. The
+// Check binds the series of one check; kind is one of probes/kinds's (http,
+// dns, messaging, tcp, tls, ssh, grpc, icmp). The
 // same labels give the same CheckMetrics, so counters survive reloads.
 func (m *Metrics) Check(service, feature, check, kind string) *CheckMetrics {
 	key := checkKey(service, feature, check, kind)
@@ -258,15 +242,7 @@ func (m *Metrics) Check(service, feature, check, kind string) *CheckMetrics {
 		}
 	}
 	c.labels = expo.NewLabels(m.schema, values...)
-	switch kind {
-	case "http":
-		c.http = &httpValues{}
-	case "dns":
-		c.dns = &dnsValues{}
-	case "messaging":
-		c.msg = &messagingValues{}
-		c.msg.rtt.init(roundtripBuckets)
-	}
+	c.values = newKindValues(kind)
 	m.checks[key] = c
 	m.sorted = nil
 	return c
@@ -311,36 +287,7 @@ func (c *CheckMetrics) Observe(r *probes.Result) {
 		}
 		c.phaseMu.Unlock()
 	}
-	if h := r.HTTP; h != nil && c.kind == "http" {
-		v := c.http
-		v.status.Set(float64(h.StatusCode))
-		v.version.Set(httpVersionNumber(h.Version))
-		v.length.Set(float64(h.ContentLength))
-		v.redi.Set(float64(h.Redirects))
-		if !h.CertExpiry.IsZero() {
-			v.cert.Set(float64(h.CertExpiry.Unix()))
-			v.hasCert.Store(true)
-		}
-	}
-	if d := r.DNS; d != nil && c.kind == "dns" {
-		v := c.dns
-		v.answer.Set(float64(d.Answer))
-		v.authority.Set(float64(d.Authority))
-		v.additional.Set(float64(d.Additional))
-		if d.HasSOA {
-			v.serial.Set(float64(d.SOASerial))
-			v.hasSerial.Store(true)
-		}
-	}
-	if mi := r.Messaging; mi != nil && c.kind == "messaging" {
-		v := c.msg
-		for i, n := range [6]int{mi.Sent, mi.Received, mi.Lost, mi.Duplicated, mi.Reordered, mi.Corrupted} {
-			v.counts[i].Add(uint64(n))
-		}
-		for _, rt := range mi.RoundTrips {
-			v.rtt.Observe(rt.Seconds())
-		}
-	}
+	c.observeKind(r)
 }
 
 // Forget deletes the check's series (the check was removed or replaced).
@@ -388,34 +335,43 @@ type checkFamily struct {
 	write func(w *expo.Writer, c *CheckMetrics)
 }
 
-func gauge(name, help string, kind string, v func(c *CheckMetrics) (float64, bool)) checkFamily {
+func gauge(name, help string, v func(c *CheckMetrics) (float64, bool)) checkFamily {
 	return checkFamily{expo.Family{Name: name, Help: help, Type: expo.Gauge}, func(w *expo.Writer, c *CheckMetrics) {
-		if kind != "" && c.kind != kind {
-			return
-		}
 		if x, ok := v(c); ok {
 			w.Sample(&c.labels, x)
 		}
 	}}
 }
 
+// of reads a value from the check's kind-specific values when the check has
+// values of type V (get returns nil otherwise).
+func of[V any](get func(*CheckMetrics) *V, value func(v *V) (float64, bool)) func(c *CheckMetrics) (float64, bool) {
+	return func(c *CheckMetrics) (float64, bool) {
+		if v := get(c); v != nil {
+			return value(v)
+		}
+		return 0, false
+	}
+}
+
 func always(f *atomicFloat) (float64, bool) { return f.Load(), true }
 
 func messageCounter(name, help string, i int) checkFamily {
 	return checkFamily{expo.Family{Name: name, Help: help, Type: expo.Counter}, func(w *expo.Writer, c *CheckMetrics) {
-		if c.kind == "messaging" {
-			w.Sample(&c.labels, float64(c.msg.counts[i].Load()))
+		if v := c.msgv(); v != nil {
+			w.Sample(&c.labels, float64(v.counts[i].Load()))
 		}
 	}}
 }
 
-// checkFamilies are written in this order, sorted by name.
+// checkFamilies are written in this order, sorted by name. Where
+// blackbox_exporter has the same series, the help says which.
 var checkFamilies = []checkFamily{
 	{expo.Family{Name: "vigil_check_duration_seconds", Help: "Duration of whole check runs.", Type: expo.Histogram},
 		func(w *expo.Writer, c *CheckMetrics) { c.duration.write(w, &c.labels) }},
-	gauge("vigil_check_interval_seconds", "How often the check is scheduled to run.", "",
+	gauge("vigil_check_interval_seconds", "How often the check is scheduled to run.",
 		func(c *CheckMetrics) (float64, bool) { return c.interval.Load(), c.scheduled.Load() }),
-	gauge("vigil_check_last_run_timestamp_seconds", "Start time of the check's last run (Unix seconds).", "",
+	gauge("vigil_check_last_run_timestamp_seconds", "Start time of the check's last run (Unix seconds).",
 		func(c *CheckMetrics) (float64, bool) { return always(&c.lastRun) }),
 	{expo.Family{Name: "vigil_check_phase_duration_seconds", Help: "Duration of each phase of the check's last run.", Type: expo.Gauge},
 		func(w *expo.Writer, c *CheckMetrics) {
@@ -431,30 +387,43 @@ var checkFamilies = []checkFamily{
 				w.SampleWith(&c.labels, &resultPairs[i], float64(c.runs[i].Load()))
 			}
 		}},
-	gauge("vigil_check_timeout_seconds", "How long one run of the check may take.", "",
+	gauge("vigil_check_timeout_seconds", "How long one run of the check may take.",
 		func(c *CheckMetrics) (float64, bool) { return c.timeout.Load(), c.scheduled.Load() }),
-	gauge("vigil_check_up", "1 if the check's last run passed, 0 if it failed.", "",
+	gauge("vigil_check_up", "1 if the check's last run passed, 0 if it failed.",
 		func(c *CheckMetrics) (float64, bool) { return always(&c.up) }),
-	gauge("vigil_dns_additional_rrs", "Resource records in the additional section of the last run.", "dns",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.dns.additional) }),
-	gauge("vigil_dns_answer_rrs", "Resource records in the answer section of the last run.", "dns",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.dns.answer) }),
-	gauge("vigil_dns_authority_rrs", "Resource records in the authority section of the last run.", "dns",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.dns.authority) }),
-	gauge("vigil_dns_serial", "SOA serial seen in the last run.", "dns",
-		func(c *CheckMetrics) (float64, bool) { return c.dns.serial.Load(), c.dns.hasSerial.Load() }),
-	gauge("vigil_http_content_length_bytes", "Body bytes read in the last run.", "http",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.http.length) }),
-	gauge("vigil_http_redirects", "Redirects followed in the last run.", "http",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.http.redi) }),
-	gauge("vigil_http_status_code", "HTTP status code of the last run's final response (0 if none).", "http",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.http.status) }),
-	gauge("vigil_http_version", "HTTP version of the last run's final response, e.g. 1.1 or 2.", "http",
-		func(c *CheckMetrics) (float64, bool) { return always(&c.http.version) }),
+	gauge("vigil_dns_additional_rrs", "Resource records in the additional section of the last run.",
+		of((*CheckMetrics).dnsv, func(v *dnsValues) (float64, bool) { return always(&v.additional) })),
+	gauge("vigil_dns_answer_rrs", "Resource records in the answer section of the last run.",
+		of((*CheckMetrics).dnsv, func(v *dnsValues) (float64, bool) { return always(&v.answer) })),
+	gauge("vigil_dns_authority_rrs", "Resource records in the authority section of the last run.",
+		of((*CheckMetrics).dnsv, func(v *dnsValues) (float64, bool) { return always(&v.authority) })),
+	gauge("vigil_dns_serial", "SOA serial seen in the last run.",
+		of((*CheckMetrics).dnsv, func(v *dnsValues) (float64, bool) { return v.serial.Load(), v.hasSerial.Load() })),
+	{expo.Family{Name: "vigil_grpc_healthcheck_response", Help: "1 for the serving status of the last health check answered, 0 for the others; all 0 when the call failed (blackbox_exporter: probe_grpc_healthcheck_response).", Type: expo.Gauge},
+		func(w *expo.Writer, c *CheckMetrics) {
+			if v := c.grpcv(); v != nil && v.hasCall.Load() {
+				serving := int(v.serving.Load())
+				for i := range servingStatuses {
+					w.SampleWith(&c.labels, &servingStatuses[i].pair, b2f(i == serving))
+				}
+			}
+		}},
+	gauge("vigil_grpc_status_code", "gRPC status code of the last health check call, 0 for OK (blackbox_exporter: probe_grpc_status_code).",
+		of((*CheckMetrics).grpcv, func(v *grpcValues) (float64, bool) { return v.code.Load(), v.hasCall.Load() })),
+	gauge("vigil_http_content_length_bytes", "Body bytes read in the last run.",
+		of((*CheckMetrics).httpv, func(v *httpValues) (float64, bool) { return always(&v.length) })),
+	gauge("vigil_http_redirects", "Redirects followed in the last run.",
+		of((*CheckMetrics).httpv, func(v *httpValues) (float64, bool) { return always(&v.redi) })),
+	gauge("vigil_http_status_code", "HTTP status code of the last run's final response (0 if none).",
+		of((*CheckMetrics).httpv, func(v *httpValues) (float64, bool) { return always(&v.status) })),
+	gauge("vigil_http_version", "HTTP version of the last run's final response, e.g. 1.1 or 2.",
+		of((*CheckMetrics).httpv, func(v *httpValues) (float64, bool) { return always(&v.version) })),
+	gauge("vigil_icmp_reply_ttl", "TTL (hop limit for IPv6) of the last echo reply (blackbox_exporter: probe_icmp_reply_hop_limit).",
+		of((*CheckMetrics).icmpv, func(v *icmpValues) (float64, bool) { return v.ttl.Load(), v.hasTTL.Load() })),
 	{expo.Family{Name: "vigil_message_roundtrip_seconds", Help: "Per message, publish to delivery.", Type: expo.Histogram},
 		func(w *expo.Writer, c *CheckMetrics) {
-			if c.kind == "messaging" {
-				c.msg.rtt.write(w, &c.labels)
+			if v := c.msgv(); v != nil {
+				v.rtt.write(w, &c.labels)
 			}
 		}},
 	messageCounter("vigil_messages_corrupted_total", "Messages received with a bad checksum or an unreadable payload.", 5),
@@ -463,8 +432,26 @@ var checkFamilies = []checkFamily{
 	messageCounter("vigil_messages_received_total", "Messages of this agent received back by round-trip checks.", 1),
 	messageCounter("vigil_messages_reordered_total", "Messages received after a message published later.", 4),
 	messageCounter("vigil_messages_sent_total", "Messages published by round-trip checks.", 0),
-	gauge("vigil_tls_cert_expiry_timestamp_seconds", "Earliest NotAfter of the certificate chain seen in the last run (Unix seconds).", "http",
-		func(c *CheckMetrics) (float64, bool) { return c.http.cert.Load(), c.http.hasCert.Load() }),
+	gauge("vigil_ssh_authenticated", "1 if the configured user logged in on the last run that tried, 0 if not; absent without a user.",
+		of((*CheckMetrics).sshv, func(v *sshValues) (float64, bool) { return v.authenticated.Load(), v.hasAuth.Load() })),
+	gauge("vigil_tcp_exchanges", "query_response steps completed in the last run that connected.",
+		of((*CheckMetrics).tcpv, func(v *tcpValues) (float64, bool) { return v.exchanges.Load(), v.hasExchanges.Load() })),
+	gauge("vigil_tls_cert_expiry_timestamp_seconds", "Earliest NotAfter of the certificate chain of the last run that made a TLS handshake (Unix seconds; blackbox_exporter: probe_ssl_earliest_cert_expiry).",
+		of((*CheckMetrics).tlsv, func(v *tlsValues) (float64, bool) { return v.cert.Load(), v.hasCert.Load() })),
+	infoGauge("vigil_tls_cipher_info", "Always 1; the cipher suite of the last TLS handshake (blackbox_exporter: probe_tls_cipher_info).",
+		func(c *CheckMetrics) *infoLabel {
+			if v := c.tlsv(); v != nil {
+				return v.cipher.Load()
+			}
+			return nil
+		}),
+	infoGauge("vigil_tls_version_info", "Always 1; the TLS version of the last TLS handshake (blackbox_exporter: probe_tls_version_info).",
+		func(c *CheckMetrics) *infoLabel {
+			if v := c.tlsv(); v != nil {
+				return v.version.Load()
+			}
+			return nil
+		}),
 }
 
 // WriteMetrics writes every bound check's series (expo.Source).

@@ -51,6 +51,54 @@ var goldenCases = map[string][]*probes.Result{
 			Phases:    []probes.Phase{{Name: "connect", Duration: 2 * time.Millisecond}, {Name: "subscribe", Duration: time.Millisecond}, {Name: "publish", Duration: 3 * time.Millisecond}, {Name: "deliver", Duration: 5 * time.Second}},
 			Messaging: &probes.MessagingInfo{Protocol: "nats", Sent: 3, Received: 2, Lost: 2, Duplicated: 1, Reordered: 1, RoundTrips: []time.Duration{2 * time.Millisecond}}},
 	},
+	"tcp": {
+		// query_response: expect a greeting, STARTTLS, then one exchange over TLS.
+		{Start: start, Duration: 9 * time.Millisecond, Success: true,
+			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "connect", Duration: time.Millisecond}, {Name: "exchange_1", Duration: time.Millisecond}, {Name: "exchange_2", Duration: time.Millisecond}, {Name: "tls", Duration: 4 * time.Millisecond}, {Name: "exchange_3", Duration: 2 * time.Millisecond}},
+			TCP:    &probes.TCPInfo{Addr: "127.0.0.1:2525", Exchanges: 3},
+			TLS:    &probes.TLSInfo{Version: "TLS 1.3", CipherSuite: "TLS_AES_128_GCM_SHA256", CertExpiry: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Subject: "CN=mail.example.com", Issuer: "CN=Example CA"}},
+		// The greeting did not match: one step short of STARTTLS, so the
+		// TLS series stay those of the run before.
+		{Start: start.Add(30 * time.Second), Duration: 3 * time.Millisecond, Err: errors.New(`query_response[1]: expect "^220 ": read: EOF`),
+			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "connect", Duration: time.Millisecond}, {Name: "exchange_1", Duration: time.Millisecond}},
+			TCP:    &probes.TCPInfo{Addr: "127.0.0.1:2525", Exchanges: 1}},
+	},
+	"tls": {
+		{Start: start, Duration: 6 * time.Millisecond, Success: true,
+			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "connect", Duration: time.Millisecond}, {Name: "tls", Duration: 5 * time.Millisecond}},
+			TLS:    &probes.TLSInfo{Version: "TLS 1.3", CipherSuite: "TLS_AES_256_GCM_SHA384", CertExpiry: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Subject: "CN=talk.example.com", Issuer: "CN=Example CA", SANs: []string{"talk.example.com"}}},
+		// A server that fell back to TLS 1.2 with a certificate close to its
+		// end: the version and cipher series are the new ones only.
+		{Start: start.Add(30 * time.Second), Duration: 7 * time.Millisecond, Err: errors.New("certificate expires in 6 days, min_days_left is 14"),
+			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "connect", Duration: time.Millisecond}, {Name: "tls", Duration: 6 * time.Millisecond}},
+			TLS:    &probes.TLSInfo{Version: "TLS 1.2", CipherSuite: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", CertExpiry: time.Date(2026, 10, 21, 12, 0, 0, 0, time.UTC), Subject: "CN=talk.example.com", Issuer: "CN=Example CA", SANs: []string{"talk.example.com"}}},
+	},
+	"ssh": {
+		{Start: start, Duration: 20 * time.Millisecond, Success: true,
+			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "connect", Duration: time.Millisecond}, {Name: "banner", Duration: time.Millisecond}, {Name: "handshake", Duration: 12 * time.Millisecond}, {Name: "auth", Duration: 6 * time.Millisecond}},
+			SSH:    &probes.SSHInfo{Banner: "SSH-2.0-OpenSSH_9.6", HostKeyFingerprint: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU", Authenticated: true}},
+		{Start: start.Add(30 * time.Second), Duration: 15 * time.Millisecond, Err: errors.New("login 127.0.0.1:2222 as probe: ssh: unable to authenticate"),
+			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "connect", Duration: time.Millisecond}, {Name: "banner", Duration: time.Millisecond}, {Name: "handshake", Duration: 11 * time.Millisecond}, {Name: "auth", Duration: 2 * time.Millisecond}},
+			SSH:    &probes.SSHInfo{Banner: "SSH-2.0-OpenSSH_9.6", HostKeyFingerprint: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"}},
+	},
+	"grpc": {
+		{Start: start, Duration: 8 * time.Millisecond, Success: true,
+			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "connect", Duration: time.Millisecond}, {Name: "tls", Duration: 4 * time.Millisecond}, {Name: "check", Duration: 3 * time.Millisecond}},
+			GRPC:   &probes.GRPCInfo{ServingStatus: "SERVING", StatusCode: "OK", Code: 0},
+			TLS:    &probes.TLSInfo{Version: "TLS 1.3", CipherSuite: "TLS_CHACHA20_POLY1305_SHA256", CertExpiry: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		{Start: start.Add(30 * time.Second), Duration: 7 * time.Millisecond, Err: errors.New("127.0.0.1:50051: service talk.Messages is NOT_SERVING"),
+			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "connect", Duration: time.Millisecond}, {Name: "tls", Duration: 4 * time.Millisecond}, {Name: "check", Duration: 2 * time.Millisecond}},
+			GRPC:   &probes.GRPCInfo{ServingStatus: "NOT_SERVING", StatusCode: "OK", Code: 0},
+			TLS:    &probes.TLSInfo{Version: "TLS 1.3", CipherSuite: "TLS_CHACHA20_POLY1305_SHA256", CertExpiry: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}},
+	},
+	"icmp": {
+		{Start: start, Duration: 400 * time.Microsecond, Success: true,
+			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "setup", Duration: 100 * time.Microsecond}, {Name: "rtt", Duration: 300 * time.Microsecond}},
+			ICMP:   &probes.ICMPInfo{Socket: "unprivileged", ReplyTTL: 64}},
+		// No reply: the TTL stays the last reply's.
+		{Start: start.Add(30 * time.Second), Duration: 10 * time.Second, TimedOut: true, Err: errors.New("127.0.0.1: read reply: i/o timeout"),
+			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "setup", Duration: 100 * time.Microsecond}, {Name: "rtt", Duration: 10 * time.Second}}},
+	},
 }
 
 // exposition renders the registry and m's per-check families as one
