@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 
+	promconfig "github.com/prometheus/common/config"
+
 	"github.com/vigil-monitoring/vigil/internal/testpki"
 	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
@@ -135,4 +137,37 @@ func retainedPerProber(b *testing.B, n int, cfg *Config, runAll bool) (heapInuse
 	runtime.KeepAlive(ps)
 	return float64(int64(after.HeapInuse)-int64(before.HeapInuse)) / float64(n),
 		float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+}
+
+// BenchmarkAuthorization is why authorization's header is resolved at load
+// rather than by prometheus/common's round tripper: that one reads
+// credentials_file on every request and needs a transport, so a plain-http
+// check would leave the direct path.
+func BenchmarkAuthorization(b *testing.B) {
+	ts := newServer(b, reply(200, healthBody))
+	file := writeFile(b, "token", []byte("t0ken\n"))
+	b.Run("vigil-direct", func(b *testing.B) {
+		benchProbe(b, newProber(b, &Config{URL: ts.URL + "/health", Authorization: &Authorization{CredentialsFile: file}}))
+	})
+	b.Run("prometheus-common", func(b *testing.B) {
+		transport := &http.Transport{DisableKeepAlives: true, DisableCompression: true}
+		client := &http.Client{Transport: promconfig.NewAuthorizationCredentialsRoundTripper("Bearer", promconfig.NewFileSecret(file), transport)}
+		b.ReportAllocs()
+		for b.Loop() {
+			resp, err := client.Get(ts.URL + "/health")
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+}
+
+// BenchmarkProbeOAuth2 is a plain-http run with a cached OAuth2 token: the
+// transport path and prometheus/common's round tripper.
+func BenchmarkProbeOAuth2(b *testing.B) {
+	token := newServer(b, reply(200, `{"access_token":"t","token_type":"Bearer","expires_in":3600}`, "Content-Type", "application/json"))
+	ts := newServer(b, reply(200, healthBody))
+	benchProbe(b, newProber(b, &Config{URL: ts.URL + "/health", OAuth2: &OAuth2{ClientID: "vigil", ClientSecret: "s", TokenURL: token.URL}}))
 }

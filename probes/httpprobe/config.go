@@ -91,12 +91,28 @@ type Config struct {
 	BasicAuth       *BasicAuth         `yaml:"basic_auth,omitempty" json:"basic_auth,omitempty"`
 	BearerToken     probeconfig.Secret `yaml:"bearer_token,omitempty" json:"bearer_token,omitempty"`
 	BearerTokenFile string             `yaml:"bearer_token_file,omitempty" json:"bearer_token_file,omitempty"`
+	// Authorization sets Authorization to "type credentials" (type default
+	// Bearer); OAuth2 sends a token got by the client-credentials grant. With
+	// basic_auth and bearer_token, at most one of the four; client.go.
+	Authorization *Authorization `yaml:"authorization,omitempty" json:"authorization,omitempty"`
+	OAuth2        *OAuth2        `yaml:"oauth2,omitempty" json:"oauth2,omitempty"`
 
 	// TLSConfig applies to https targets (and an https proxy).
 	TLSConfig probeconfig.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitempty"`
 	// ProxyURL sends requests through an http, https or socks5 proxy. The
 	// target's name is then resolved by the proxy, never here.
 	ProxyURL string `yaml:"proxy_url,omitempty" json:"proxy_url,omitempty"`
+	// NoProxy lists the hosts, domains and CIDRs that bypass proxy_url
+	// (NO_PROXY's syntax); ProxyFromEnvironment takes the proxy from
+	// HTTP_PROXY, HTTPS_PROXY and NO_PROXY as the agent was started with;
+	// ProxyConnectHeader is sent to the proxy with CONNECT (https targets),
+	// its values secret. prometheus/common's ProxyConfig chooses the proxy.
+	NoProxy              string                          `yaml:"no_proxy,omitempty" json:"no_proxy,omitempty"`
+	ProxyFromEnvironment bool                            `yaml:"proxy_from_environment,omitempty" json:"proxy_from_environment,omitempty"`
+	ProxyConnectHeader   map[string][]probeconfig.Secret `yaml:"proxy_connect_header,omitempty" json:"proxy_connect_header,omitempty"`
+	// EnableHTTP2, default true, lets an https target answer over HTTP/2;
+	// false keeps every request HTTP/1.1.
+	EnableHTTP2 *bool `yaml:"enable_http2,omitempty" json:"enable_http2,omitempty"`
 	// PreferredIPProtocol is "ip4" (default; blackbox_exporter's is ip6) or
 	// "ip6": the address family used when the name has addresses of both.
 	PreferredIPProtocol string `yaml:"preferred_ip_protocol,omitempty" json:"preferred_ip_protocol,omitempty"`
@@ -155,9 +171,12 @@ type plan struct {
 	compression     string
 
 	tlsConfig          *tls.Config
-	proxyURL           *url.URL
-	ipProtocol         string // "ip4" or "ip6"
+	client             *clientPlan // nil unless a key of client.go is set
+	ipProtocol         string      // "ip4" or "ip6"
 	ipProtocolFallback bool
+	// viaTransport sends even plain-http requests through the transport: a
+	// proxy or oauth2 needs it.
+	viaTransport bool
 }
 
 var (
@@ -200,6 +219,7 @@ func (c *Config) plan() (*plan, error) {
 		c.planValidation(p),
 		c.planLimits(p),
 		c.planConnection(p),
+		c.planClient(p),
 		authErr,
 		p.buildHeaders(c.Headers, authorization),
 	)
@@ -294,8 +314,8 @@ func (c *Config) planLimits(p *plan) error {
 	return errors.Join(errs...)
 }
 
-// planConnection resolves how the target is reached: tls_config, proxy_url
-// and the IP protocol.
+// planConnection resolves how the target is reached: tls_config and the IP
+// protocol (proxies are planClient's).
 func (c *Config) planConnection(p *plan) error {
 	var errs []error
 	// A plain-http target without tls_config needs none: Go's default serves
@@ -305,7 +325,6 @@ func (c *Config) planConnection(p *plan) error {
 		errs = append(errs, probeconfig.Prefix("tls_config", err))
 		p.tlsConfig = tlsConfig
 	}
-	errs = append(errs, p.parseProxyURL(c.ProxyURL))
 	if !slices.Contains(ipProtocols, p.ipProtocol) {
 		errs = append(errs, probeconfig.Errorf("preferred_ip_protocol", "unknown protocol %q: want ip4 or ip6", c.PreferredIPProtocol))
 	}
@@ -336,29 +355,35 @@ func (p *plan) parseURL(raw string) error {
 	return nil
 }
 
-func (p *plan) parseProxyURL(raw string) error {
+func parseProxyURL(raw string) (*url.URL, error) {
 	if raw == "" {
-		return nil
+		return nil, nil
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return probeconfig.Errorf("proxy_url", "cannot parse: %v", err)
+		return nil, probeconfig.Errorf("proxy_url", "cannot parse: %v", err)
 	}
 	switch {
 	case !slices.Contains(proxySchemes, u.Scheme):
-		return probeconfig.Errorf("proxy_url", "scheme must be one of %s, not %q", strings.Join(proxySchemes, ", "), u.Scheme)
+		return nil, probeconfig.Errorf("proxy_url", "scheme must be one of %s, not %q", strings.Join(proxySchemes, ", "), u.Scheme)
 	case u.Host == "":
-		return probeconfig.Errorf("proxy_url", "has no host")
+		return nil, probeconfig.Errorf("proxy_url", "has no host")
 	case u.User != nil:
-		return probeconfig.Errorf("proxy_url", "must not hold credentials: they would show in /api and logs")
+		return nil, probeconfig.Errorf("proxy_url", "must not hold credentials (use proxy_connect_header): they would show in /api and logs")
 	}
-	p.proxyURL = u
-	return nil
+	return u, nil
 }
 
-// authorization resolves basic_auth or the bearer token into the value of the
-// Authorization header, "" when neither is set.
+// authorization resolves basic_auth, the bearer token or authorization into
+// the value of the Authorization header, "" when none is set (oauth2's token
+// is set per request).
 func (c *Config) authorization() (string, error) {
+	if err := c.oneAuthorization(); err != nil {
+		return "", err
+	}
+	if c.Authorization != nil {
+		return c.Authorization.header()
+	}
 	token, err := probeconfig.ResolveSecret("bearer_token", c.BearerToken, c.BearerTokenFile)
 	if err != nil {
 		return "", err

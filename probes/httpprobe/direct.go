@@ -14,12 +14,12 @@ import (
 	"time"
 )
 
-// The direct path sends a plain-HTTP request without a proxy on the probe's own
-// goroutine: dial, write, read, using net/http's own request writer and
-// response parser. http.Transport would add a dial goroutine, a read and a
+// The direct path sends a plain-HTTP request without a proxy or OAuth2 on the
+// probe's own goroutine: dial, write, read, using net/http's own request
+// writer and response parser. http.Transport would add a dial goroutine, a read and a
 // write goroutine, channels and 8 KiB of buffers per connection, about twice
 // the CPU of the request itself, for a connection that serves one request.
-// https and proxied requests go through the transport, where the TLS
+// https, proxied and OAuth2 requests go through the transport, where the TLS
 // handshake dominates the cost and HTTP/2, CONNECT and SOCKS are needed.
 
 // responseReaders are the buffered readers of direct connections.
@@ -30,7 +30,7 @@ const maxInterim = 8
 
 // direct reports whether the hop goes by the direct path.
 func (p *Prober) direct(h *hop) bool {
-	return h.url.Scheme == "http" && p.plan.proxyURL == nil
+	return h.url.Scheme == "http" && !p.plan.viaTransport
 }
 
 // sendDirect sends the hop's request on a new connection and reads the

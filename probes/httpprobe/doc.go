@@ -8,5 +8,7 @@
 // family choice), direct.go (plain HTTP on the probe's own goroutine),
 // conn_linux.go and rxstamp_linux.go (its connection on Linux: connect checked
 // at once, the kernel's receive times), body.go (bounded body reads and
-// decompression), tlserror.go (short TLS failure texts).
+// decompression), tlserror.go (short TLS failure texts), client.go (the keys
+// of prometheus/common's HTTP client config: authorization, oauth2, proxies,
+// enable_http2; cookies across redirects).
 package httpprobe

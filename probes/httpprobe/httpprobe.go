@@ -35,6 +35,8 @@ type Prober struct {
 	// redirect to https would).
 	transportOnce sync.Once
 	transport     *http.Transport
+	// oauth2 wraps transport for an oauth2 check; nil otherwise.
+	oauth2 *oauth2Client
 }
 
 // dialer dials every prober's connections; it holds no state of its own.
@@ -51,7 +53,11 @@ func New(cfg *Config, opts probes.Options) (*Prober, error) {
 		return nil, fmt.Errorf("http probe %s: invalid config: %w", opts.CheckID, err)
 	}
 	holdStamps()
-	return &Prober{plan: pl, checkID: opts.CheckID, resolver: net.DefaultResolver}, nil
+	p := &Prober{plan: pl, checkID: opts.CheckID, resolver: net.DefaultResolver}
+	if pl.client != nil && pl.client.oauth2 != nil {
+		p.oauth2 = p.newOAuth2Client(pl.client)
+	}
+	return p, nil
 }
 
 // httpTransport is the prober's http.Transport, built on first use.
@@ -75,9 +81,8 @@ func (p *Prober) httpTransport() *http.Transport {
 			// HTTP/2 advertises).
 			MaxResponseHeaderBytes: p.plan.maxHeaderBytes,
 		}
-		if p.plan.proxyURL != nil {
-			p.transport.Proxy = http.ProxyURL(p.plan.proxyURL)
-		}
+		// Proxies and enable_http2 (client.go).
+		p.plan.client.configureTransport(p.transport)
 	})
 	return p.transport
 }
@@ -141,6 +146,7 @@ func (p *Prober) Probe(ctx context.Context) *probes.Result {
 // response, the trace of the final request, and that request.
 func (p *Prober) roundTrips(ctx context.Context, start time.Time, info *probes.HTTPInfo) (*http.Response, *requestTrace, hop, error) {
 	h := hop{method: p.plan.method, url: p.plan.url, header: p.plan.header, host: p.plan.host, body: p.plan.body}
+	var cookies redirectCookies
 	for {
 		tr := newRequestTrace(start)
 		var resp *http.Response
@@ -148,8 +154,7 @@ func (p *Prober) roundTrips(ctx context.Context, start time.Time, info *probes.H
 		if p.direct(&h) {
 			resp, err = p.sendDirect(ctx, &h, tr)
 		} else {
-			resp, err = p.httpTransport().RoundTrip(h.request(ctx, tr))
-			err = p.headerLimitError(err)
+			resp, err = p.sendTransport(ctx, &h, tr)
 		}
 		if err != nil {
 			return nil, tr, h, err
@@ -179,7 +184,9 @@ func (p *Prober) roundTrips(ctx context.Context, start time.Time, info *probes.H
 			return nil, tr, h, failf("redirect %d to unsupported scheme %q", resp.StatusCode, next.Scheme)
 		}
 		info.Redirects++
+		cookies.keep(h.url, resp)
 		h = p.redirectHop(h, resp.StatusCode, next)
+		cookies.add(&h)
 	}
 }
 
