@@ -3,6 +3,7 @@ package httpprobe
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -92,6 +93,7 @@ func (p *Prober) httpTransport() *http.Transport {
 type outcome struct {
 	result probes.Result
 	info   probes.HTTPInfo
+	tls    probes.TLSInfo // Result.TLS points here after an https response
 	phases [5]probes.Phase
 }
 
@@ -131,6 +133,11 @@ func (p *Prober) Probe(ctx context.Context) *probes.Result {
 	resp, tr, last, err := p.roundTrips(ctx, out.result.Start, &out.info)
 	if err != nil {
 		return p.finish(ctx, out, tr, 0, last, err)
+	}
+	if resp.TLS != nil { // the final response's handshake: version and cipher, as blackbox_exporter shows them
+		out.tls = probes.TLSInfo{Version: tls.VersionName(resp.TLS.Version),
+			CipherSuite: tls.CipherSuiteName(resp.TLS.CipherSuite), CertExpiry: out.info.CertExpiry}
+		out.result.TLS = &out.tls
 	}
 	if err := p.checkResponse(resp); err != nil {
 		resp.Body.Close()

@@ -116,6 +116,9 @@ func TestProbe(t *testing.T) {
 				if h.StatusCode != 200 || h.Version != "HTTP/1.1" || h.ContentLength != 11 || h.Redirects != 0 || h.SSL || !h.CertExpiry.IsZero() {
 					t.Errorf("HTTP = %+v", *h)
 				}
+				if r.TLS != nil {
+					t.Errorf("TLS = %+v for plain HTTP, want none", r.TLS)
+				}
 				// An IP literal is not resolved, plain HTTP has no handshake.
 				if phase(r, "resolve") != 0 || phase(r, "tls") != 0 {
 					t.Errorf("resolve/tls phases = %v", r.Phases)

@@ -48,6 +48,10 @@ func TestTLS(t *testing.T) {
 				if !h.CertExpiry.Equal(good.Leaf.NotAfter) {
 					t.Errorf("CertExpiry %v, want the leaf's %v", h.CertExpiry, good.Leaf.NotAfter)
 				}
+				// The handshake's version and cipher, for vigil_tls_version_info.
+				if r.TLS == nil || r.TLS.Version != "TLS 1.3" || r.TLS.CipherSuite == "" || !r.TLS.CertExpiry.Equal(h.CertExpiry) {
+					t.Errorf("TLS = %+v, want TLS 1.3, a cipher and the chain's expiry", r.TLS)
+				}
 				if phase(r, "tls") <= 0 || phase(r, "connect") <= 0 {
 					t.Errorf("phases %v", r.Phases)
 				}
