@@ -76,7 +76,14 @@ func (p *Prober) resolve(ctx context.Context, tr *requestTrace, address string) 
 		}
 		tr.mark(&tr.dnsDone)
 	}
-	return ip.Unmap(), port, nil
+	ip = ip.Unmap()
+	if !p.plan.ipProtocolFallback && ip.Is4() != (p.plan.ipProtocol == "ip4") {
+		// blackbox_exporter's rule: the preferred family without fallback
+		// binds an address literal too.
+		return netip.Addr{}, "", fmt.Errorf("address %s is not %s (preferred_ip_protocol %s, ip_protocol_fallback false)",
+			ip, p.plan.ipProtocol, p.plan.ipProtocol)
+	}
+	return ip, port, nil
 }
 
 // pickAddress resolves host and picks its first address of the preferred

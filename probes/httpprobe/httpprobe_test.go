@@ -798,7 +798,10 @@ func TestIPProtocol(t *testing.T) {
 		{"ip6 preferred, falls back to ip4", "http://v4only.vigil.test:" + port4, "ip6", nil, "127.0.0.1", ""},
 		{"ip4 preferred, falls back to ip6", "http://v6only.vigil.test:" + port6, "ip4", nil, "::1", ""},
 		{"ip6 preferred, no fallback", "http://v4only.vigil.test:" + port4, "ip6", ptr(false), "", "lookup v4only.vigil.test: no IPv6 address"},
-		{"ip6 literal", "http://[::1]:" + port6, "ip4", ptr(false), "::1", ""},
+		// Changed (issue 18): as in blackbox_exporter, the preferred family
+		// without fallback binds a literal too (the parity test found it).
+		{"ip6 literal, ip4 without fallback", "http://[::1]:" + port6, "ip4", ptr(false), "", "address ::1 is not ip4 (preferred_ip_protocol ip4, ip_protocol_fallback false)"},
+		{"ip6 literal, ip4 with fallback", "http://[::1]:" + port6, "ip4", nil, "::1", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

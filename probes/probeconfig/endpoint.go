@@ -117,6 +117,12 @@ func (e *Endpoint) Source() netip.Addr { return e.source }
 // honouring preferred_ip_protocol and ip_protocol_fallback.
 func (e *Endpoint) Resolve(ctx context.Context) (netip.Addr, string, error) {
 	if e.literal.IsValid() {
+		if !e.fallback && e.literal.Is6() != e.preferIP6 {
+			// blackbox_exporter's rule: the preferred family without
+			// fallback binds an address literal too.
+			return netip.Addr{}, e.show(e.literal), fmt.Errorf("address %s is not %s (preferred_ip_protocol %s, ip_protocol_fallback false)",
+				e.literal, family(e.preferIP6), family(e.preferIP6))
+		}
 		return e.literal, e.show(e.literal), nil
 	}
 	network := "ip4"
@@ -152,6 +158,14 @@ func (e *Endpoint) Resolve(ctx context.Context) (netip.Addr, string, error) {
 		return netip.Addr{}, e.String(), fmt.Errorf("resolve %s: no %s address", e.Host, want)
 	}
 	return chosen, e.show(chosen) + " (" + e.Host + ")", nil
+}
+
+// family is the preferred_ip_protocol value for ip6 or not.
+func family(ip6 bool) string {
+	if ip6 {
+		return "ip6"
+	}
+	return "ip4"
 }
 
 func (e *Endpoint) show(ip netip.Addr) string {
