@@ -39,6 +39,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runDemo(args[1:], stdout, stderr)
 		case "report":
 			return runReport(args[1:], stdout, stderr)
+		case "import":
+			return runImport(args[1:], stdout, stderr)
 		case "version":
 			version, revision := export.Build()
 			fmt.Fprintf(stdout, "vigil %s (revision %s, %s)\n", version, revision, runtime.Version())
@@ -64,6 +66,7 @@ func usage(w io.Writer) {
   vigil demo [--web.listen-address=:9797] [--storage.path=vigil-demo-data]
         [--speed=1] [--loop]                                   embedded landscape + scripted incident
   vigil report [--storage.path=data/] [--from=T] [--to=T] [--format=markdown|csv|json|bulletin] [--lang=en|ko]
+  vigil import blackbox --modules=blackbox.yml --prometheus=prometheus.yml [--region=R] > vigil.yml
   vigil version
 `)
 }
