@@ -7,6 +7,9 @@
 #   bench/run.sh                 full run, about 13 minutes on 2 cores
 #   BENCH_QUICK=1 bench/run.sh   smoke run, about 2.5 minutes
 #   BENCH_REPS=5 bench/run.sh    more repetitions (about 3.5 minutes each)
+#   BENCH_PARTS=tcp,icmp bench/run.sh   some of the comparison's parts only
+#                                (http, idle, dns, tcp, icmp; default all),
+#                                written to bench/out/RESULTS.md, not bench/RESULTS.md
 #
 # Every process it starts is stopped when it ends, fails or is interrupted:
 # the children of benchrun and of the test binaries die with their parent
@@ -18,7 +21,8 @@ GO=${GO:-go}
 OUT=bench/out
 BIN=$OUT/bin
 QUICK=${BENCH_QUICK:-0}
-COMMAND="${BENCH_QUICK:+BENCH_QUICK=$BENCH_QUICK }${BENCH_REPS:+BENCH_REPS=$BENCH_REPS }bench/run.sh"
+PARTS=${BENCH_PARTS:-http,idle,dns,tcp,icmp}
+COMMAND="${BENCH_QUICK:+BENCH_QUICK=$BENCH_QUICK }${BENCH_REPS:+BENCH_REPS=$BENCH_REPS }${BENCH_PARTS:+BENCH_PARTS=$BENCH_PARTS }bench/run.sh"
 
 # 10,000 checks, each with a connection in flight now and then, plus the
 # targets' listeners: raise the open-files limit as far as allowed.
@@ -88,7 +92,12 @@ fi
 echo "== comparison" >&2
 # The previous run's configs and logs, so that bench/out holds one run.
 rm -rf "$OUT"/vigil-* "$OUT"/blackbox-* "$OUT"/floor-* "$OUT"/results.json
-args=(-bin "$BIN" -work "$OUT" -out bench/RESULTS.md -gobench "$GOBENCH" -command "$COMMAND")
+# A partial run does not replace the results of record.
+RESULTS=bench/RESULTS.md
+if [ -n "${BENCH_PARTS:-}" ]; then
+	RESULTS=$OUT/RESULTS.md
+fi
+args=(-bin "$BIN" -work "$OUT" -out "$RESULTS" -gobench "$GOBENCH" -command "$COMMAND" -parts "$PARTS")
 if [ "$QUICK" = 1 ]; then
 	args+=(-quick)
 fi

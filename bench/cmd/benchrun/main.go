@@ -39,7 +39,12 @@ type plan struct {
 	DNSInterval      time.Duration
 	DNSWindow        time.Duration
 	ExpoRepeats      int
-	// Parts are the measurements to run: http, idle, dns.
+	// Connect and echo (issue 18): TCP connects and ICMP echoes, each
+	// ConnectChecks checks every ConnectInterval, measured over ConnectWindow.
+	ConnectChecks   int
+	ConnectInterval time.Duration
+	ConnectWindow   time.Duration
+	// Parts are the measurements to run: http, idle, dns, tcp, icmp.
 	Parts map[string]bool
 }
 
@@ -47,14 +52,14 @@ func fullPlan() plan {
 	return plan{Reps: 3, HTTPChecks: []int{1000, 10000}, Interval: 10 * time.Second, Window: 20 * time.Second,
 		FloorWindow: 10 * time.Second, Warmup: 4 * time.Second, Fidelity: 100, FidelityInterval: 30 * time.Second,
 		IdleInterval: 2 * time.Second, IdlePeriods: 5, DNSChecks: 1000, DNSInterval: time.Second, DNSWindow: 10 * time.Second,
-		ExpoRepeats: 5}
+		ExpoRepeats: 5, ConnectChecks: 1000, ConnectInterval: 10 * time.Second, ConnectWindow: 30 * time.Second}
 }
 
 func quickPlan() plan {
 	return plan{Quick: true, Reps: 1, HTTPChecks: []int{1000, 10000}, Interval: 10 * time.Second, Window: 10 * time.Second,
 		FloorWindow: 5 * time.Second, Warmup: 3 * time.Second, Fidelity: 50, FidelityInterval: 30 * time.Second,
 		IdleInterval: 2 * time.Second, IdlePeriods: 3, DNSChecks: 1000, DNSInterval: time.Second, DNSWindow: 5 * time.Second,
-		ExpoRepeats: 3}
+		ExpoRepeats: 3, ConnectChecks: 1000, ConnectInterval: 10 * time.Second, ConnectWindow: 10 * time.Second}
 }
 
 // harness holds what every measurement needs.
@@ -79,7 +84,8 @@ func main() {
 	goBench := flag.String("gobench", "", "file with the Go benchmark output to include")
 	command := flag.String("command", "bench/run.sh", "the command line to print in the results")
 	checks := flag.String("checks", "", "comma-separated HTTP check counts instead of the plan's (experiments)")
-	parts := flag.String("parts", "http,idle,dns", "which measurements to run (experiments)")
+	parts := flag.String("parts", "http,idle,dns,tcp,icmp", "which measurements to run (experiments)")
+	connectWindow := flag.Duration("connect-window", 0, "steady window of the tcp and icmp parts (default 30s, quick 10s)")
 	flag.Parse()
 
 	p := fullPlan()
@@ -100,13 +106,16 @@ func main() {
 			p.HTTPChecks = append(p.HTTPChecks, n)
 		}
 	}
+	if *connectWindow > 0 {
+		p.ConnectWindow = *connectWindow
+	}
 	p.Parts = map[string]bool{}
 	for _, part := range strings.Split(*parts, ",") {
 		switch part = strings.TrimSpace(part); part {
-		case "http", "idle", "dns":
+		case "http", "idle", "dns", "tcp", "icmp":
 			p.Parts[part] = true
 		default:
-			fmt.Fprintf(os.Stderr, "benchrun: -parts: %q is not http, idle or dns\n", part)
+			fmt.Fprintf(os.Stderr, "benchrun: -parts: %q is not http, idle, dns, tcp or icmp\n", part)
 			os.Exit(2)
 		}
 	}
@@ -137,6 +146,8 @@ type results struct {
 	HTTP    map[int][]httpRep
 	Idle    []idleRep
 	DNS     []dnsRep
+	// Connect holds the issue 18 parts by kind: "tcp", "icmp".
+	Connect map[string][]connectRep
 	GoBench string
 	Command string
 	// LoadAfter is /proc/loadavg when the run ended.
@@ -162,7 +173,8 @@ func (h *harness) run(ctx context.Context, out, goBenchFile, command string) err
 	if err := os.MkdirAll(h.work, 0o755); err != nil {
 		return err
 	}
-	res := &results{Plan: h.plan, Started: time.Now(), HTTP: map[int][]httpRep{}, Command: command}
+	res := &results{Plan: h.plan, Started: time.Now(), HTTP: map[int][]httpRep{}, Command: command,
+		Connect: map[string][]connectRep{}}
 	res.Machine = readMachine(h.vigilBin, h.blackboxBin)
 	if goBenchFile != "" {
 		b, err := os.ReadFile(goBenchFile)
@@ -225,6 +237,16 @@ func (h *harness) run(ctx context.Context, out, goBenchFile, command string) err
 				return fmt.Errorf("dns rep %d: %w", rep+1, err)
 			}
 			res.DNS = append(res.DNS, d)
+		}
+		for _, kind := range connectKinds {
+			if !p.Parts[kind] {
+				continue
+			}
+			c, err := h.connectRep(ctx, rep, kind)
+			if err != nil {
+				return fmt.Errorf("%s rep %d: %w", kind, rep+1, err)
+			}
+			res.Connect[kind] = append(res.Connect[kind], c)
 		}
 	}
 	res.Elapsed = time.Since(res.Started)

@@ -131,6 +131,7 @@ func renderResults(r *results) string {
 	writeScheduling(&b, r, ns)
 	writeFidelity(&b, r, ns)
 	writeDNS(&b, r)
+	writeConnect(&b, r)
 	writeExposition(&b, r, ns)
 	writeGoBench(&b, r)
 	return b.String()

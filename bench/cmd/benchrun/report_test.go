@@ -56,8 +56,12 @@ func TestRenderResults(t *testing.T) {
 			{Vigil: vigil(0.20), Blackbox: peer(0.80), Floor: peer(0.19)},
 			{Vigil: vigil(0.22), Blackbox: peer(0.70), Floor: peer(0.20)},
 		}},
-		Idle:    []idleRep{{Vigil: vigil(0), Blackbox: peer(0)}},
-		DNS:     []dnsRep{{Vigil: vigil(0.1), Blackbox: peer(0.5), Floor: peer(0.08)}},
+		Idle: []idleRep{{Vigil: vigil(0), Blackbox: peer(0)}},
+		DNS:  []dnsRep{{Vigil: vigil(0.1), Blackbox: peer(0.5), Floor: peer(0.08)}},
+		Connect: map[string][]connectRep{
+			"tcp":  {{Vigil: vigil(0.1), Blackbox: peer(0.5)}, {Vigil: vigil(0.1), Blackbox: peer(0.4)}, {Vigil: vigil(0.2), Blackbox: peer(0.5)}},
+			"icmp": {{Vigil: vigil(0.05), Blackbox: peer(0.25)}},
+		},
 		GoBench: "BenchmarkProbe-2 1000 200000 ns/op",
 	}
 	out := renderResults(r)
@@ -75,6 +79,10 @@ func TestRenderResults(t *testing.T) {
 		"| 10000 | Vigil | 1003.3 | 0.210 [0.200–0.220] | 1.0000 |",
 		"| 10000 | 0.28 [0.25–0.31] | 1.08 [1.05–1.10] | 3.86 [3.50–4.21] |",
 		"BenchmarkProbe-2 1000 200000 ns/op",
+		// Issue 18: ratios per repetition, 0.2x, 0.25x and 0.4x.
+		"| CPU per TCP connect <= 0.3x blackbox_exporter | 0.25x [0.20x–0.40x] | met by the median, not by every repetition |",
+		"| CPU per ICMP echo <= 0.3x blackbox_exporter | 0.20x | met |",
+		"| TCP connect | blackbox_exporter | 0.500 [0.400–0.500] | 1.000 | 0 | 0.0 |",
 		// Six runs pooled from two repetitions: connect p50 0.1 ms, p99 0.3.
 		"| load, 10000 checks | 0.100 / 0.300 | 0.500 / 0.600 | 0.000 / 0.000 | 0.200 / 0.200 |",
 	} {

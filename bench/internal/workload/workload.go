@@ -25,13 +25,14 @@ type Check struct {
 	// groups none, would put this check's /probe scrapes of blackbox_exporter.
 	Spread   time.Duration
 	Fidelity bool
-	// Target is the URL (http) or host:port (dns) the check probes.
+	// Target is the URL (http), host:port (dns, tcp) or address (icmp) the
+	// check probes.
 	Target string
 }
 
 // Workload is what one agent (or one blackbox_exporter drive) runs.
 type Workload struct {
-	Kind    string // "http" or "dns"
+	Kind    string // "http", "dns", "tcp" or "icmp"
 	Checks  []Check
 	Timeout time.Duration
 	// FeaturesPerService groups the checks' features into services.
@@ -89,6 +90,33 @@ func DNS(n int, interval time.Duration, addrs []string) *Workload {
 	return w
 }
 
+// TCP is n TCP connects at interval spread round-robin over addrs
+// (host:port): connect and close, blackbox_exporter's tcp_connect module.
+func TCP(n int, interval time.Duration, addrs []string) *Workload {
+	return simple("tcp", n, interval, addrs)
+}
+
+// ICMP is n ICMP echoes at interval spread round-robin over hosts (IP
+// addresses without a port).
+func ICMP(n int, interval time.Duration, hosts []string) *Workload {
+	return simple("icmp", n, interval, hosts)
+}
+
+// simple is n checks of one kind whose whole config is the target, with
+// the HTTP load's timeout.
+func simple(kind string, n int, interval time.Duration, targets []string) *Workload {
+	w := &Workload{Kind: kind, Timeout: 5 * time.Second, FeaturesPerService: 100}
+	for i := range n {
+		w.Checks = append(w.Checks, Check{
+			ID:       fmt.Sprintf("%s%03d/f%05d/%s", kind, i/w.FeaturesPerService, i, kind),
+			Interval: interval,
+			Target:   targets[i%len(targets)],
+		})
+	}
+	w.plan()
+	return w
+}
+
 // plan sets every check's Offset: the agent rounds offsets to the grid of
 // the whole config's rate.
 func (w *Workload) plan() {
@@ -120,12 +148,19 @@ func VigilConfig(w *Workload) string {
 		case "dns":
 			fmt.Fprintf(&b, "            dns: {server: %q, query_name: %s, query_type: A, transport_protocol: udp, valid_rcodes: [NOERROR]}\n",
 				c.Target, strings.TrimSuffix(target.QueryName, "."))
+		case "tcp":
+			fmt.Fprintf(&b, "            tcp: {target: %q, preferred_ip_protocol: ip4}\n", c.Target)
+		case "icmp":
+			fmt.Fprintf(&b, "            icmp: {target: %q, preferred_ip_protocol: ip4, payload_size: %d}\n", c.Target, ICMPPayloadSize)
 		}
 	}
 	return b.String()
 }
 
-// BlackboxConfig is blackbox_exporter's config with the two modules the
+// ICMPPayloadSize is the echo's data size for both probers (ping's default).
+const ICMPPayloadSize = 56
+
+// BlackboxConfig is blackbox_exporter's config with the modules the
 // harness drives, set to do the same work as Vigil's checks: IPv4 only (the
 // targets are IPv4 literals), the same timeouts and validations.
 func BlackboxConfig(httpTimeout, dnsTimeout time.Duration) string {
@@ -147,5 +182,18 @@ modules:
       preferred_ip_protocol: ip4
       ip_protocol_fallback: false
       valid_rcodes: [NOERROR]
-`, httpTimeout, dnsTimeout, strings.TrimSuffix(target.QueryName, "."))
+  tcp_connect:
+    prober: tcp
+    timeout: %[1]s
+    tcp:
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+  icmp:
+    prober: icmp
+    timeout: %[1]s
+    icmp:
+      preferred_ip_protocol: ip4
+      ip_protocol_fallback: false
+      payload_size: %[4]d
+`, httpTimeout, dnsTimeout, strings.TrimSuffix(target.QueryName, "."), ICMPPayloadSize)
 }

@@ -69,10 +69,30 @@ func TestHTTPWorkload(t *testing.T) {
 	}
 }
 
+// TestTCPAndICMPWorkloads checks the ids, targets and offsets of the issue 18
+// workloads.
+func TestTCPAndICMPWorkloads(t *testing.T) {
+	tcp := TCP(250, 10*time.Second, []string{"127.0.0.2:1", "127.0.0.3:2"})
+	icmp := ICMP(250, 10*time.Second, []string{"127.0.0.2", "127.0.0.3", "127.0.0.4"})
+	for _, tt := range []struct {
+		w          *Workload
+		id, target string
+	}{{tcp, "tcp001/f00101/tcp", "127.0.0.3:2"}, {icmp, "icmp001/f00101/icmp", "127.0.0.4"}} {
+		if len(tt.w.Checks) != 250 || tt.w.Rate() < 24.999 || tt.w.Rate() > 25.001 {
+			t.Errorf("%s: %d checks at %v/s, want 250 at 25/s", tt.w.Kind, len(tt.w.Checks), tt.w.Rate())
+		}
+		c := tt.w.Checks[101]
+		if c.ID != tt.id || c.Target != tt.target || c.Offset != schedule.Offset(c.ID, c.Interval, schedule.Grid(25)) {
+			t.Errorf("%s: check 101 = %+v, want %s on %s at the agent's offset", tt.w.Kind, c, tt.id, tt.target)
+		}
+	}
+}
+
 // TestVigilConfigLoads checks the generated configs with Vigil's own loader.
 func TestVigilConfigLoads(t *testing.T) {
 	addrs := []string{"127.0.0.2:8001"}
-	for _, w := range []*Workload{HTTP(150, 10*time.Second, 2, 30*time.Second, addrs, nil), DNS(120, time.Second, addrs)} {
+	for _, w := range []*Workload{HTTP(150, 10*time.Second, 2, 30*time.Second, addrs, nil), DNS(120, time.Second, addrs),
+		TCP(130, 10*time.Second, addrs), ICMP(110, 10*time.Second, []string{"127.0.0.2", "127.0.0.3"})} {
 		t.Run(w.Kind, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "vigil.yml")
 			if err := os.WriteFile(path, []byte(VigilConfig(w)), 0o644); err != nil {
