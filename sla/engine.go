@@ -62,6 +62,8 @@ type Engine struct {
 	gaps       []interval // the agent was not running; sorted
 	// generation changes whenever configured does (Figures).
 	generation uint64
+	// nConfigured is len(configured), for outbox heartbeats (outbox.go).
+	nConfigured atomic.Int64
 
 	beatMu      sync.Mutex
 	writeMu     sync.RWMutex
@@ -126,7 +128,7 @@ func New(st store.Store, opts Options) (*Engine, error) {
 
 func start(st store.Store, opts Options, file string) (*Engine, error) {
 	e := newEngine(opts, file, false)
-	e.store = st
+	e.store = e.withOutbox(st, opts)
 	h, err := st.Load()
 	if err != nil {
 		return nil, err
@@ -139,7 +141,7 @@ func start(st store.Store, opts Options, file string) (*Engine, error) {
 	b := &store.Batch{Region: e.region, Unclean: true, Heartbeat: now}
 	e.resume(b, heartbeat, now, h.Clean)
 	b.Compactions = append(b.Compactions, *e.compactMemory(now))
-	if err := st.Write(b); err != nil {
+	if err := e.store.Write(b); err != nil {
 		return nil, err
 	}
 	e.stop, e.done = make(chan struct{}), make(chan struct{})
@@ -248,6 +250,7 @@ func (e *Engine) rebuildLists() {
 		}
 	}
 	e.all, e.configured = all, configured
+	e.nConfigured.Store(int64(len(configured)))
 	e.generation++
 }
 

@@ -27,6 +27,14 @@ type Options struct {
 	// Heartbeat every HeartbeatInterval() (the agent runs it as its gocron
 	// duty "sla-heartbeat"); otherwise the engine beats on a ticker of its own.
 	ScheduledHeartbeat bool
+	// Outbox, when set, makes every store write that records a transition,
+	// an outage, a degraded or presence span, a gap or a heartbeat also
+	// append those records to the store's outbox in the same transaction,
+	// for a publisher to read (Store.OutboxAfter) and acknowledge
+	// (Store.AckOutbox). Record format: outbox.go.
+	Outbox bool
+	// Agent is the agent's id in outbox records; "" means Region.
+	Agent string
 
 	// noSync skips fsync: tests and benchmarks only, never the agent.
 	noSync bool

@@ -16,6 +16,8 @@ type Memory struct {
 	history     History
 	transitions map[string][]memTransition
 	seq         uint64
+	outbox      []OutboxEntry // in sequence order
+	outboxSeq   uint64        // the last sequence number handed out
 }
 
 type memTransition struct {
@@ -105,6 +107,42 @@ func (s *Memory) Write(b *Batch) error {
 		s.compact(&b.Compactions[i])
 	}
 	s.mark(b)
+	for _, data := range b.Outbox {
+		s.outboxSeq++
+		s.outbox = append(s.outbox, OutboxEntry{Seq: s.outboxSeq, Data: slices.Clone(data)})
+	}
+	return nil
+}
+
+// OutboxAfter returns up to max entries above seq, in order.
+func (s *Memory) OutboxAfter(seq uint64, max int) ([]OutboxEntry, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(s.outbox, seq+1, func(e OutboxEntry, seq uint64) int { return cmp.Compare(e.Seq, seq) })
+	list := s.outbox[i:]
+	if max > 0 && len(list) > max {
+		list = list[:max]
+	}
+	out := make([]OutboxEntry, len(list))
+	for k, e := range list {
+		out[k] = OutboxEntry{Seq: e.Seq, Data: slices.Clone(e.Data)}
+	}
+	return out, nil
+}
+
+// OutboxLast is the last sequence number handed out.
+func (s *Memory) OutboxLast() (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.outboxSeq, nil
+}
+
+// AckOutbox deletes the entries up to upTo.
+func (s *Memory) AckOutbox(upTo uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(s.outbox, upTo+1, func(e OutboxEntry, seq uint64) int { return cmp.Compare(e.Seq, seq) })
+	s.outbox = slices.Delete(s.outbox, 0, i)
 	return nil
 }
 

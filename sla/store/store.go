@@ -25,6 +25,18 @@ type Store interface {
 	Transitions(key string, fn func(at int64, r TransitionRecord) error) error
 	// LastTransition returns feature key's newest transition, if any.
 	LastTransition(key string) (TransitionRecord, bool)
+	// OutboxAfter returns up to max outbox entries with a sequence number
+	// above seq, in order. It only reads: a publisher calls it beside the
+	// engine's writes.
+	OutboxAfter(seq uint64, max int) ([]OutboxEntry, error)
+	// AckOutbox deletes the outbox entries up to and including upTo (they
+	// reached their destination). Sequence numbers are never reused: the
+	// next entry after an ack, a restart or an empty outbox still gets a
+	// higher one.
+	AckOutbox(upTo uint64) error
+	// OutboxLast is the last sequence number handed out (0: none yet);
+	// with the first entry's it tells how many wait.
+	OutboxLast() (uint64, error)
 	// Close releases the store.
 	Close() error
 }
@@ -147,6 +159,17 @@ type Batch struct {
 	// the mark (Open: the agent runs).
 	Clean, Unclean bool
 	Heartbeat      int64 // written if not 0
+	// Outbox are records to publish (the sla package's JSON), appended to
+	// the outbox in order in the same transaction as the rest, each under
+	// the next sequence number.
+	Outbox [][]byte
+}
+
+// OutboxEntry is one record waiting in the outbox under its sequence
+// number (1, 2, ... in the order written, per store).
+type OutboxEntry struct {
+	Seq  uint64
+	Data []byte
 }
 
 // KeyedFeature is a feature record and its feature key.

@@ -64,6 +64,9 @@ func Open(file string, opts Options) (*Store, error) {
 					return fmt.Errorf("create bucket %s: %w", name, err)
 				}
 			}
+			if err := createOutbox(tx); err != nil {
+				return err
+			}
 			meta := tx.Bucket(bucketMeta)
 			if meta.Get(keyFormat) == nil {
 				return meta.Put(keyFormat, []byte(storeFormat))
@@ -282,7 +285,97 @@ func apply(tx *bbolt.Tx, b *store.Batch) error {
 			return err
 		}
 	}
+	if err := putOutbox(tx, b.Outbox); err != nil {
+		return err
+	}
 	return applyMarks(tx.Bucket(bucketMeta), b)
+}
+
+// createOutbox adds the outbox bucket to a store that lacks it (new, or
+// written before the outbox). Its numbers start at the time in
+// microseconds, not at 1: an agent whose store was wiped or replaced
+// (a new disk, a pod without a volume) keeps its agent id, and numbers
+// from 1 again would collide with its earlier records' message ids, which
+// the stream and consumers drop as duplicates.
+func createOutbox(tx *bbolt.Tx) error {
+	if tx.Bucket(bucketOutbox) != nil {
+		return nil
+	}
+	b, err := tx.CreateBucket(bucketOutbox)
+	if err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketOutbox, err)
+	}
+	return b.SetSequence(uint64(time.Now().UnixMicro()))
+}
+
+// putOutbox appends records to the outbox, each under the next sequence
+// number. A transaction that fails rolls the sequence back with it.
+func putOutbox(tx *bbolt.Tx, records [][]byte) error {
+	if len(records) == 0 {
+		return nil
+	}
+	b := tx.Bucket(bucketOutbox)
+	for _, data := range records {
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		if err := b.Put(be64(int64(seq)), data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OutboxAfter reads up to max entries above seq, in order.
+func (s *Store) OutboxAfter(seq uint64, max int) ([]store.OutboxEntry, error) {
+	var out []store.OutboxEntry
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(be64(int64(seq + 1))); k != nil && (max <= 0 || len(out) < max); k, v = c.Next() {
+			if len(k) != 8 {
+				return badRecord(bucketOutbox, k, fmt.Errorf("malformed key"))
+			}
+			out = append(out, store.OutboxEntry{Seq: uint64(get64(k)), Data: bytes.Clone(v)})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// OutboxLast is the outbox bucket's sequence: the last number handed out.
+func (s *Store) OutboxLast() (uint64, error) {
+	var last uint64
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucketOutbox); b != nil {
+			last = b.Sequence()
+		}
+		return nil
+	})
+	return last, err
+}
+
+// AckOutbox deletes the entries up to upTo, in a commit shared with the
+// engine's writes.
+func (s *Store) AckOutbox(upTo uint64) error {
+	return s.commits.write(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		var doomed [][]byte
+		c := b.Cursor()
+		for k, _ := c.First(); len(k) == 8 && uint64(get64(k)) <= upTo; k, _ = c.Next() {
+			doomed = append(doomed, bytes.Clone(k))
+		}
+		for _, k := range doomed {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 func applyMarks(meta *bbolt.Bucket, b *store.Batch) error {

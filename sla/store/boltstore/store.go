@@ -24,6 +24,11 @@ var (
 	bucketMaint       = []byte("maintenance") // featureKey\0start -> end
 	bucketPresence    = []byte("presence")    // featureKey\0start -> end
 	bucketGaps        = []byte("gaps")        // start -> end: the agent was not running
+	// bucketOutbox holds records waiting to be published, keyed by be64 of
+	// the bucket's NextSequence; its Sequence is the last number handed out
+	// and survives acknowledgement. Stores written before it existed lack
+	// it: Open adds it, and it is not in allBuckets, which Load requires.
+	bucketOutbox = []byte("outbox") // be64(seq) -> record
 
 	allBuckets = [][]byte{bucketMeta, bucketFeatures, bucketMachine, bucketCounters, bucketOutages, bucketTransitions,
 		bucketDegraded, bucketMaint, bucketPresence, bucketGaps}
