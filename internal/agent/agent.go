@@ -54,6 +54,7 @@ type Agent struct {
 	engine  *sla.Engine
 	sched   *schedule.Scheduler
 	agentID string
+	global  *globalPublisher // nil without a global block
 
 	mu     sync.Mutex // serialises reloads
 	cfg    atomic.Pointer[config.Config]
@@ -95,8 +96,12 @@ func New(opts Options) (*Agent, error) {
 	for k := range cfg.Agent.Labels {
 		reserved = append(reserved, k)
 	}
-	a.engine, err = sla.Open(sla.Options{Path: opts.StoragePath, Region: cfg.Agent.Region, Clock: opts.Clock, Logger: opts.Logger,
-		ScheduledHeartbeat: true})
+	slaOpts := sla.Options{Path: opts.StoragePath, Region: cfg.Agent.Region, Clock: opts.Clock, Logger: opts.Logger,
+		ScheduledHeartbeat: true}
+	if cfg.Global != nil { // the record goes through the store's outbox to JetStream
+		slaOpts.Outbox, slaOpts.Agent = true, cfg.Global.AgentID
+	}
+	a.engine, err = sla.Open(slaOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -119,6 +124,11 @@ func New(opts Options) (*Agent, error) {
 		_ = a.engine.Close()
 		return nil, err
 	}
+	if err := a.startGlobal(cfg, wrapped); err != nil {
+		_ = a.sched.Stop(context.Background())
+		_ = a.engine.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -128,11 +138,15 @@ func (a *Agent) Reload() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	cfg, err := config.Load(a.opts.ConfigFile)
+	old := a.cfg.Load()
 	if err == nil {
-		err = sameAgentIdentity(a.cfg.Load(), cfg)
+		err = sameAgentIdentity(old, cfg)
 	}
 	if err == nil {
 		err = a.applyLocked(cfg)
+	}
+	if err == nil {
+		a.noteGlobalReload(old, cfg)
 	}
 	if err != nil {
 		a.metrics.ReloadSuccess.Set(0)
@@ -384,5 +398,6 @@ func (a *Agent) Ready() bool { return a.cfg.Load() != nil && a.engine.Ready() }
 // ctx), and closes the store. It is safe to call once.
 func (a *Agent) Shutdown(ctx context.Context) error {
 	err := a.sched.Stop(ctx)
+	a.stopGlobal() // before the store closes under it
 	return errors.Join(err, a.engine.Close())
 }

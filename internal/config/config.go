@@ -42,6 +42,9 @@ type Config struct {
 	Agent    Agent     `yaml:"agent" json:"agent"`
 	Defaults Defaults  `yaml:"defaults" json:"defaults"`
 	Services []Service `yaml:"services" json:"services"`
+	// Global, when set, makes the agent publish its record to NATS
+	// JetStream (global.go).
+	Global *Global `yaml:"global,omitempty" json:"global,omitempty"`
 
 	// File is the path the config was read from.
 	File string `yaml:"-" json:"-"`
@@ -52,6 +55,9 @@ type Agent struct {
 	Region string            `yaml:"region" json:"region"`
 	Labels map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
 	Shard  *Shard            `yaml:"shard,omitempty" json:"shard,omitempty"`
+	// Replica tells apart agents that run in one region with the same
+	// config (HA); it is part of the default global.agent_id. Default "0".
+	Replica string `yaml:"replica,omitempty" json:"replica,omitempty"`
 	// Canaries are checks of what must answer from this agent's network
 	// whatever happens to the services (the region's gateway, resolvers,
 	// another region's agent); while CanaryRequire fails, the agent's vantage

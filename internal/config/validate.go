@@ -37,6 +37,7 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // error, not the default in disguise.
 func (p *parser) validate(c *Config) {
 	p.agent(&c.Agent)
+	p.global(c)
 	defaultSLO, defaultFlap := p.defaults(&c.Defaults)
 	p.canaries(&c.Agent, &c.Defaults)
 	if len(c.Services) == 0 {
