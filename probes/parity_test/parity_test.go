@@ -138,8 +138,10 @@ func startBlackbox(t *testing.T, bin, dir string, cases []parityCase) string {
 	if out, err := exec.Command(bin, "--config.check", "--config.file="+cfg).CombinedOutput(); err != nil {
 		t.Fatalf("blackbox_exporter refuses %s: %v\n%s\n%s", cfg, err, out, b.String())
 	}
-	_, port := closedPorts(t)
-	addr := "127.0.0.1:" + port[strings.LastIndexByte(port, ':')+1:]
+	// A TCP port that was free a moment ago (it was a UDP one's number,
+	// which a TCP listener of the targets could hold: CI saw the exporter
+	// fail to bind and the wait run out).
+	addr, _ := closedPorts(t)
 	cmd := exec.Command(bin, "--config.file="+cfg, "--web.listen-address="+addr, "--log.level=warn")
 	log, err := os.Create(filepath.Join(dir, "blackbox.log"))
 	if err != nil {
@@ -149,9 +151,17 @@ func startBlackbox(t *testing.T, bin, dir string, cases []parityCase) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait(); log.Close() })
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited; log.Close() })
 	base := "http://" + addr
 	testenv.WaitFor(t, 30*time.Second, "blackbox_exporter ready at "+base, func() bool {
+		select {
+		case <-exited:
+			out, _ := os.ReadFile(log.Name())
+			t.Fatalf("blackbox_exporter exited before it was ready:\n%s", out)
+		default:
+		}
 		resp, err := http.Get(base + "/-/healthy")
 		if err != nil {
 			return false
