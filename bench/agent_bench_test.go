@@ -120,11 +120,14 @@ func BenchmarkAgentHTTP(b *testing.B) {
 }
 
 func benchAgent(b *testing.B, w *workload.Workload, counter string) {
+	benchAgentConfig(b, w, counter, workload.VigilConfig(w))
+}
+
+// benchAgentConfig is benchAgent on the config text given (the workload's,
+// possibly with more blocks).
+func benchAgentConfig(b *testing.B, w *workload.Workload, counter, text string) {
 	dir := b.TempDir()
-	cfg := filepath.Join(dir, "vigil.yml")
-	if err := os.WriteFile(cfg, []byte(workload.VigilConfig(w)), 0o644); err != nil {
-		b.Fatal(err)
-	}
+	cfg := writeConfig(b, dir, text)
 	base, baseG := memInUse()
 	a, err := agent.New(agent.Options{ConfigFile: cfg, StoragePath: filepath.Join(dir, "data"), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
