@@ -206,7 +206,13 @@ func (w *websocketTransport) Close() error {
 			w.cancel()
 		}
 		_ = conn.CloseNow()
-		err = <-closed
+		// CloseNow does nothing while the library's own Close is in its
+		// handshake (it waits up to 5 s more): do not wait for that too.
+		select {
+		case err = <-closed:
+		case <-time.After(time.Second):
+			err = errors.New("closing handshake abandoned")
+		}
 	}
 	if err != nil {
 		w.log.Debug("websocket close failed", "check", w.checkID, "url", w.safeURL, "err", err)
