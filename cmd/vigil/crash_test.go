@@ -20,6 +20,10 @@ type outageJSON struct {
 	ID    uint64     `json:"id"`
 	Start time.Time  `json:"start"`
 	End   *time.Time `json:"end"`
+	Cause struct {
+		Check string `json:"check"`
+		Error string `json:"error"`
+	} `json:"cause"`
 }
 
 func fetchOutages(addr string) ([]outageJSON, error) {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -346,14 +347,21 @@ func checkOutagesAgainstLog(t *testing.T, outages []outageJSON, target *scripted
 			continue // maybe killed before its result was written
 		}
 		evaluated++
-		if i := inOutage(r.at); r.failing != (i >= 0) && bad < 10 {
+		if i := inOutage(r.at); r.failing != (i >= 0) && (i < 0 || !timedOut(outages[i].Cause.Error)) && bad < 10 {
 			bad++
 			t.Errorf("request at %s answered failing=%v, but in outage: %v", r.at.Format("15:04:05.000"), r.failing, i >= 0)
 		}
 	}
 	for i, n := range holds {
-		if n == 0 {
-			t.Errorf("outage %d %v-%v holds no failing request: a false outage", outages[i].ID, outages[i].Start, outages[i].End)
+		switch o := outages[i]; {
+		case n > 0:
+		case timedOut(o.Cause.Error):
+			// The target runs in this test's process: on a loaded machine
+			// its answer can miss the 80 ms timeout. That is the target
+			// being slow, which the record rightly calls down.
+			t.Logf("outage %d %v-%v: a run timed out (%s) with no failing answer logged", o.ID, o.Start, o.End, o.Cause.Error)
+		default:
+			t.Errorf("outage %d %v-%v holds no failing request: a false outage (cause %+v)", o.ID, o.Start, o.End, o.Cause)
 		}
 	}
 	if evaluated < len(log)/2 || len(outages) < 5 {
@@ -362,6 +370,11 @@ func checkOutagesAgainstLog(t *testing.T, outages []outageJSON, target *scripted
 	if t.Failed() {
 		t.Logf("the target's switches: %v", switches)
 	}
+}
+
+// timedOut reports whether a run's error is its timeout.
+func timedOut(err string) bool {
+	return strings.Contains(err, "timed out") || strings.Contains(err, "deadline exceeded") || strings.Contains(err, "timeout")
 }
 
 // lifeOf is the index of the agent's life holding at, -1 if none.

@@ -207,12 +207,24 @@ func (w *websocketTransport) Close() error {
 		}
 		_ = conn.CloseNow()
 		// CloseNow does nothing while the library's own Close is in its
-		// handshake (it waits up to 5 s more): do not wait for that too.
+		// handshake (which waits up to 5 s more, and the read loop with
+		// it): give both one second more, then leave them to end alone.
+		giveUp := time.After(time.Second)
 		select {
 		case err = <-closed:
-		case <-time.After(time.Second):
+		case <-giveUp:
 			err = errors.New("closing handshake abandoned")
 		}
+		w.log.Debug("websocket close failed", "check", w.checkID, "url", w.safeURL, "err", err)
+		if w.cancel != nil {
+			select {
+			case <-w.done:
+			case <-giveUp:
+			}
+			w.cancel = nil
+		}
+		w.dial.HTTPClient.CloseIdleConnections()
+		return nil
 	}
 	if err != nil {
 		w.log.Debug("websocket close failed", "check", w.checkID, "url", w.safeURL, "err", err)
