@@ -37,7 +37,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "demo":
 			return runDemo(args[1:], stdout, stderr)
+		case "global":
+			return runGlobal(args[1:], stdout, stderr)
 		case "report":
+			if isGlobalScope(args[1:]) {
+				return runGlobalReport(args[1:], stdout, stderr)
+			}
 			return runReport(args[1:], stdout, stderr)
 		case "import":
 			return runImport(args[1:], stdout, stderr)
@@ -65,7 +70,10 @@ func usage(w io.Writer) {
   vigil --config.check [--config.file=F]                       validate, print errors, exit 0 or 1
   vigil demo [--web.listen-address=:9797] [--storage.path=vigil-demo-data]
         [--speed=1] [--loop]                                   embedded landscape + scripted incident
+  vigil global [--config.file=global.yml] [--web.listen-address=:9798] [--web.config.file=FILE]
+                                                               the view across regions, from NATS JetStream
   vigil report [--storage.path=data/] [--from=T] [--to=T] [--format=markdown|csv|json|bulletin] [--lang=en|ko]
+  vigil report --scope=global --nats.url=URL|--config.file=global.yml [--from=T] [--to=T] [--format=markdown|json]
   vigil import blackbox --modules=blackbox.yml --prometheus=prometheus.yml [--region=R] > vigil.yml
   vigil version
 `)

@@ -131,8 +131,12 @@ func (p *parser) document(data []byte) (*yaml.Node, error) {
 // decode decodes the walked tree. The walk nulled every value it reported, so
 // decoding gets past them; yaml.v3's own type errors at lines the walk did not
 // already report are kept. It returns nil when decoding could not finish.
-func (p *parser) decode(doc *yaml.Node) *Config {
-	var cfg Config
+func (p *parser) decode(doc *yaml.Node) *Config { return decodeAs[Config](p, doc) }
+
+// decodeAs is decode for any file's type (vigil.yml's Config, vigil
+// global's GlobalRole).
+func decodeAs[T any](p *parser, doc *yaml.Node) *T {
+	var cfg T
 	err := doc.Decode(&cfg)
 	if err == nil {
 		return &cfg

@@ -79,6 +79,28 @@ type Server struct {
 
 // New returns a server for backend; Start begins serving.
 func New(backend Backend, opts Options) *Server {
+	s := &Server{opts: withDefaults(opts), backend: backend}
+	s.readFeatures = func() []sla.FeatureStatus { return s.backend.Engine().Features() }
+	s.readVantage = func() sla.VantageStatus { return s.backend.Engine().Vantage() }
+	s.srv = s.httpServer(s.Handler())
+	return s
+}
+
+// NewServer returns a server of handler with the agent's plumbing (its
+// timeouts, connection limit and --web.config.file); `vigil global`
+// serves its own endpoints with it.
+func NewServer(handler http.Handler, opts Options) *Server {
+	s := &Server{opts: withDefaults(opts)}
+	s.srv = s.httpServer(handler)
+	return s
+}
+
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: s.opts.ReadHeaderTimeout,
+		ReadTimeout: max(readTimeout, s.opts.ReadHeaderTimeout), WriteTimeout: writeTimeout, IdleTimeout: s.opts.IdleTimeout}
+}
+
+func withDefaults(opts Options) Options {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -91,12 +113,7 @@ func New(backend Backend, opts Options) *Server {
 	if opts.MaxConnections <= 0 {
 		opts.MaxConnections = DefaultMaxConnections(fileLimit())
 	}
-	s := &Server{opts: opts, backend: backend}
-	s.readFeatures = func() []sla.FeatureStatus { return s.backend.Engine().Features() }
-	s.readVantage = func() sla.VantageStatus { return s.backend.Engine().Vantage() }
-	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: opts.ReadHeaderTimeout,
-		ReadTimeout: max(readTimeout, opts.ReadHeaderTimeout), WriteTimeout: writeTimeout, IdleTimeout: opts.IdleTimeout}
-	return s
+	return opts
 }
 
 // Handler routes every endpoint.
