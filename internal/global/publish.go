@@ -35,6 +35,8 @@ const (
 	// ackTimeout bounds the wait for the stream's acknowledgement of one
 	// message.
 	ackTimeout = 10 * time.Second
+	// streamInfoTimeout bounds looking the stream up (and creating it).
+	streamInfoTimeout = 2 * time.Second
 	// logEvery is how often a failure that goes on is logged again.
 	logEvery = time.Minute
 )
@@ -86,8 +88,12 @@ type Publisher struct {
 	failed      atomic.Uint64 // messages that failed
 	lastSuccess atomic.Int64  // Unix nanoseconds of the last acknowledged message
 
-	nc        *nats.Conn
-	js        jetstream.JetStream
+	nc *nats.Conn
+	js jetstream.JetStream
+	// lost is closed when the connection drops (the client does not
+	// reconnect): acknowledgements in flight will not come, so waiting
+	// for them ends at once instead of at their timeout.
+	lost      chan struct{}
 	complaint complaint
 }
 
@@ -210,7 +216,12 @@ func (p *Publisher) step(ctx context.Context) (more bool, err error) {
 
 // connect opens the connection and makes sure the stream exists.
 func (p *Publisher) connect(ctx context.Context) error {
-	nc, err := nats.Connect(p.cfg.URL, p.natsOptions()...)
+	lost := make(chan struct{})
+	var once sync.Once
+	drop := func(*nats.Conn) { once.Do(func() { close(lost) }) }
+	opts := append(p.natsOptions(), nats.ClosedHandler(drop),
+		nats.DisconnectErrHandler(func(nc *nats.Conn, _ error) { drop(nc) }))
+	nc, err := nats.Connect(p.cfg.URL, opts...)
 	if err != nil {
 		return fmt.Errorf("connect: %w", err)
 	}
@@ -220,7 +231,7 @@ func (p *Publisher) connect(ctx context.Context) error {
 		nc.Close()
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	p.nc, p.js = nc, js
+	p.nc, p.js, p.lost = nc, js, lost
 	if err := p.ensureStream(ctx); err != nil {
 		p.disconnect()
 		return err
@@ -253,7 +264,9 @@ func (p *Publisher) natsOptions() []nats.Option {
 // with other settings is used as it is, and the difference logged.
 func (p *Publisher) ensureStream(ctx context.Context) error {
 	want := p.StreamConfig()
-	ctx, cancel := context.WithTimeout(ctx, ackTimeout)
+	// Short: while a cluster elects the stream's leader, the request waits
+	// unanswered; the reconnect loop asks again after its backoff.
+	ctx, cancel := context.WithTimeout(ctx, streamInfoTimeout)
 	defer cancel()
 	s, err := p.js.Stream(ctx, want.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -352,6 +365,8 @@ func (p *Publisher) publish(ctx context.Context, entries []store.OutboxEntry) (i
 			continue
 		case err := <-f.Err():
 			sendErr = fmt.Errorf("publish %s: %w", f.Msg().Subject, err)
+		case <-p.lost:
+			sendErr = fmt.Errorf("publish %s: connection lost before the acknowledgement", f.Msg().Subject)
 		case <-ctx.Done():
 			sendErr = ctx.Err()
 		}
