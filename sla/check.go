@@ -194,6 +194,29 @@ func (c *checkState) staleDue() int64 {
 	return c.lastStart + c.staleAfter
 }
 
+// skipStale counts the stale results due before t as failed runs without
+// feeding them one by one (the check is failing already: they change
+// nothing but its streak), and returns the last one's start.
+func (c *checkState) skipStale(t int64) (int64, bool) {
+	due := c.staleDue()
+	if due == 0 || due >= t {
+		return 0, false
+	}
+	n := (t - 1 - due) / c.staleAfter // more due after the first, before t
+	last := due + n*c.staleAfter
+	c.fails += int(min(n+1, MaxWindowRuns))
+	c.passes = 0
+	c.window = uint64(1)<<c.wn - 1
+	if c.starts != nil {
+		for k := range min(int(n+1), c.wn) {
+			c.pos = (c.pos + 1) % c.wn
+			c.starts[c.pos] = last - int64(min(int(n+1), c.wn)-1-k)*c.staleAfter
+		}
+	}
+	c.lastStart, c.last = last, c.staleObservation(last)
+	return last, true
+}
+
 // staleObservation is the failed run a stale result counts as.
 func (c *checkState) staleObservation(at int64) Observation {
 	return Observation{Start: timeOf(at), Success: false,

@@ -696,12 +696,33 @@ func (f *feature) catchUpStale(t int64, e *Engine) {
 		if i < 0 {
 			return
 		}
+		if f.skipStale(t) {
+			return
+		}
 		c := &f.checks[i]
 		c.lastStart, c.last = due, c.staleObservation(due)
 		if ch := f.feed(i, due, false, c.last.Error, e); ch.any() {
 			e.persist(f, ch)
 		}
 	}
+}
+
+// skipStale settles at once the stale results due before t when every
+// check they fall on is confirmed failing already: more failed runs change
+// no state then, only how far the evaluations have gone. So a long silence
+// costs a few steps, not one per stale result. It reports whether it did.
+func (f *feature) skipStale(t int64) bool {
+	for k := range f.checks {
+		if c := &f.checks[k]; c.staleDue() != 0 && c.staleDue() < t && c.conf != confFailing {
+			return false
+		}
+	}
+	for k := range f.checks {
+		if last, ok := f.checks[k].skipStale(t); ok {
+			f.lastEval = max(f.lastEval, last)
+		}
+	}
+	return true
 }
 
 // feed runs one run of check idx, started at s, through the check's

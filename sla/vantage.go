@@ -146,7 +146,7 @@ func (v *vantage) catchUp(t int64, events []vantageEvent) []vantageEvent {
 				i, due = k, d
 			}
 		}
-		if i < 0 {
+		if i < 0 || vf.skipStale(t) {
 			return events
 		}
 		s := &vf.checks[i]
