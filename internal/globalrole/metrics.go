@@ -37,6 +37,9 @@ var (
 		"Global objective of the feature, e.g. 0.999.", sf, nil)
 	outageActive = prometheus.NewDesc("vigil_global_outage_active",
 		"1 while a global outage of the feature is open.", sf, nil)
+	incidentsActive = prometheus.NewDesc("vigil_global_incidents_active",
+		"Global incidents (global outages of 2 or more features starting within 5m, grouped by service first) with an open outage.",
+		nil, nil)
 	heartbeat = prometheus.NewDesc("vigil_global_agent_last_heartbeat_timestamp_seconds",
 		"Time of the last heartbeat an agent published.", []string{"region", "agent"}, nil)
 	ingested = prometheus.NewDesc("vigil_global_records_ingested_total",
@@ -59,7 +62,7 @@ type collector struct {
 // Describe implements prometheus.Collector.
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{featureState, featureUp, regionsDown, regionState, availability, budget,
-		objective, outageActive, heartbeat, ingested, rejected, caughtUp, streamSeq} {
+		objective, outageActive, incidentsActive, heartbeat, ingested, rejected, caughtUp, streamSeq} {
 		ch <- d
 	}
 }
@@ -69,6 +72,8 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	for _, f := range c.st.view.Features() {
 		collectFeature(ch, f)
 	}
+	ch <- prometheus.MustNewConstMetric(incidentsActive, prometheus.GaugeValue,
+		float64(len(c.st.incidents(globalview.IncidentQuery{Active: true}))))
 	for k, t := range c.st.lastHeartbeats() {
 		ch <- prometheus.MustNewConstMetric(heartbeat, prometheus.GaugeValue, t, k.region, k.agent)
 	}

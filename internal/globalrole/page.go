@@ -14,8 +14,8 @@ import (
 
 // words is the page's text in one language.
 type words struct {
-	Lang, Title, Feature, Global, NotCaughtUp, NoFeatures, NoDataSince, RegionsDown, Since, OtherLang, OtherName string
-	States                                                                                                       map[string]string
+	Lang, Title, Feature, Global, NotCaughtUp, NoFeatures, NoDataSince, RegionsDown, Since, OtherLang, OtherName, Bulletin string
+	States                                                                                                                 map[string]string
 }
 
 var (
@@ -23,14 +23,14 @@ var (
 		NotCaughtUp: "Still reading the stream: the view may be behind.",
 		NoFeatures:  "No agent has published a record yet.",
 		NoDataSince: "no data since %s", RegionsDown: "down in %s", Since: "since %s",
-		OtherLang: "ko", OtherName: "한국어",
+		OtherLang: "ko", OtherName: "한국어", Bulletin: "Bulletin",
 		States: map[string]string{globalview.StateUp: "Up", globalview.StateRegional: "Regional",
 			globalview.StateDegraded: "Degraded", globalview.StateDown: "Down", globalview.StateUnknown: "Unknown"}}
 	korean = words{Lang: "ko", Title: "Vigil: 전체 리전", Feature: "기능", Global: "전체",
 		NotCaughtUp: "스트림을 아직 읽는 중입니다: 화면이 최신이 아닐 수 있습니다.",
 		NoFeatures:  "아직 기록을 보낸 에이전트가 없습니다.",
 		NoDataSince: "%s 이후 데이터 없음", RegionsDown: "%s 장애", Since: "%s부터",
-		OtherLang: "en", OtherName: "English",
+		OtherLang: "en", OtherName: "English", Bulletin: "복구 현황",
 		States: map[string]string{globalview.StateUp: "정상", globalview.StateRegional: "일부 리전 장애",
 			globalview.StateDegraded: "성능 저하", globalview.StateDown: "장애", globalview.StateUnknown: "알 수 없음"}}
 	languages = language.NewMatcher([]language.Tag{language.English, language.Korean})
@@ -64,7 +64,7 @@ type pageData struct {
 func (r *Role) statusPage(w http.ResponseWriter, req *http.Request) {
 	wd := wordsFor(req)
 	features, regions := r.st.view.Features(), r.st.view.Regions()
-	data := pageData{W: wd, AsOf: time.Now().In(r.loc).Format("2006-01-02 15:04:05 MST"), Ready: r.Ready(), Regions: regions}
+	data := pageData{W: wd, AsOf: r.clock.Now().In(r.loc).Format("2006-01-02 15:04:05 MST"), Ready: r.Ready(), Regions: regions}
 	for _, f := range features {
 		data.Rows = append(data.Rows, r.row(wd, f, regions))
 	}
@@ -117,7 +117,7 @@ small{display:block;color:#555}.banner{background:#fff3cd;padding:.5rem}
 </style>
 </head>
 <body>
-<header><h1>{{.W.Title}}</h1><p><a href="?lang={{.W.OtherLang}}" lang="{{.W.OtherLang}}">{{.W.OtherName}}</a> · {{.AsOf}}</p></header>
+<header><h1>{{.W.Title}}</h1><p><a href="?lang={{.W.OtherLang}}" lang="{{.W.OtherLang}}">{{.W.OtherName}}</a> · <a href="bulletin?lang={{.W.Lang}}">{{.W.Bulletin}}</a> · {{.AsOf}}</p></header>
 <main>
 {{- if not .Ready}}
 <p class="banner" role="status">{{.W.NotCaughtUp}}</p>

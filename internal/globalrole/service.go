@@ -19,6 +19,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Location is the time zone of the status page; nil: local.
 	Location *time.Location
+	// Clock is the time of the pages and the bulletin ("as of"); nil: the
+	// wall clock. Give it the view's clock.
+	Clock interface{ Now() time.Time }
 	// MinBackoff and MaxBackoff bound the wait after a failure to read
 	// the stream (0: 500ms doubling to 30s).
 	MinBackoff, MaxBackoff time.Duration
@@ -34,6 +37,7 @@ type Role struct {
 	consumer *consumer
 	registry *prometheus.Registry
 	loc      *time.Location
+	clock    interface{ Now() time.Time }
 }
 
 // New returns the role reading src into opts.View; Run starts reading.
@@ -56,7 +60,10 @@ func New(src Source, opts Options) *Role {
 	}
 	log = log.With("component", "global", "url", redactURL(src.URL), "stream", src.Stream)
 	st := newState(opts.View, log)
-	r := &Role{st: st, loc: opts.Location,
+	if opts.Clock == nil {
+		opts.Clock = wallClock{}
+	}
+	r := &Role{st: st, loc: opts.Location, clock: opts.Clock,
 		consumer: &consumer{src: src, st: st, log: log, minBackoff: opts.MinBackoff, maxBackoff: opts.MaxBackoff,
 			streamCheck: opts.StreamCheck}}
 	r.registry = prometheus.NewRegistry()
@@ -64,6 +71,10 @@ func New(src Source, opts Options) *Role {
 		collector{st: st, c: r.consumer})
 	return r
 }
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
 
 // Run reads the stream until ctx ends: the replay from its start, then
 // what comes.
@@ -88,6 +99,8 @@ func (r *Role) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/global/features", r.features)
 	mux.HandleFunc("GET /api/v1/global/outages", r.outages)
 	mux.HandleFunc("GET /api/v1/global/report", r.report)
+	mux.HandleFunc("GET /api/v1/global/incidents", r.incidents)
+	mux.HandleFunc("GET /bulletin", r.bulletinPage)
 	mux.HandleFunc("GET /{$}", r.statusPage)
 	return mux
 }

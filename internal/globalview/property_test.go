@@ -351,7 +351,13 @@ func TestPropertyAgainstReference(t *testing.T) {
 	if testing.Short() {
 		runs = 40
 	}
+	// Bounded in time too: -race makes each seed several times slower.
+	deadline := time.Now().Add(40 * time.Second)
 	for seed := range uint64(runs) {
+		if time.Now().After(deadline) {
+			t.Logf("%d seeds checked in the time allowed", seed)
+			break
+		}
 		rng := rand.New(rand.NewPCG(seed, 17))
 		w := randomWorld(rng)
 		recs, repeats := w.records(rng)
