@@ -6,6 +6,10 @@ import "time"
 const (
 	SitePangyo = "pangyo" // the data center that burns
 	SiteBusan  = "busan"  // the data center that stays up
+	// SiteBusanGateway is busan's regional gateway: kr-south-1 reaches the
+	// features marked Gateway through it, so a failure of the gateway alone
+	// is one only kr-south-1 sees (regional, not global).
+	SiteBusanGateway = "busan-gateway"
 )
 
 // Region is one agent of the demo: where it watches from and what.
@@ -15,12 +19,15 @@ type Region struct {
 	// AllFeatures: the agent watches the whole catalog; otherwise only the
 	// features served from SiteBusan and those marked WatchedFromBusan.
 	AllFeatures bool
+	// ViaGateway: the agent checks features marked Gateway through
+	// SiteBusanGateway instead of their sites.
+	ViaGateway bool
 }
 
 // regions are the demo's two agents; the first gets --web.listen-address.
 var regions = []Region{
 	{Name: "kr-central-1", Nickname: "pangyo", AllFeatures: true},
-	{Name: "kr-south-1", Nickname: "busan"},
+	{Name: "kr-south-1", Nickname: "busan", ViaGateway: true},
 }
 
 // Service groups features the way the recovery bulletin does.
@@ -56,6 +63,9 @@ type Feature struct {
 	TrustAfter time.Duration
 	// WatchedFromBusan: the kr-south-1 agent watches it too.
 	WatchedFromBusan bool
+	// Gateway: the feature is also reached through SiteBusanGateway (a target
+	// of its own, failing as well while the feature's first site is Down).
+	Gateway bool
 }
 
 // Key is "service/feature", the key used by the script and the tests.
@@ -106,7 +116,7 @@ var catalog = []Service{
 		{Name: "melon", Title: "Melon streaming", Sites: []string{SitePangyo, SiteBusan}, WatchedFromBusan: true},
 	}},
 	{Name: "games", Title: "Kakao Games", Datacenter: SiteBusan, Features: []Feature{
-		{Name: "main", Title: "Mobile and PC games", Sites: []string{SiteBusan}},
+		{Name: "main", Title: "Mobile and PC games", Sites: []string{SiteBusan}, Gateway: true},
 	}},
 	{Name: "zigzag", Title: "Kakao Style (Zigzag)", Datacenter: SiteBusan, Features: []Feature{
 		{Name: "main", Title: "Main functions", Sites: []string{SiteBusan}},
@@ -124,6 +134,14 @@ func (r Region) watches(f *Feature) bool {
 		}
 	}
 	return true
+}
+
+// sitesOf are the sites whose targets r checks for f.
+func (r Region) sitesOf(f *Feature) []string {
+	if r.ViaGateway && f.Gateway {
+		return []string{SiteBusanGateway}
+	}
+	return f.Sites
 }
 
 // catalogIndex is the position of a feature in the catalog (-1 if absent).

@@ -60,8 +60,9 @@ func (tm timing) recoveryThreshold(trust time.Duration) int {
 
 func duration(d time.Duration) string { return probeconfig.Duration(d).String() }
 
-// renderConfig writes the vigil.yml of region r for the running landscape.
-func renderConfig(r Region, l *Landscape, tm timing) string {
+// renderConfig writes the vigil.yml of region r for the running landscape;
+// with natsURL, the agent publishes its record there (the global view).
+func renderConfig(r Region, l *Landscape, tm timing, natsURL string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Written by vigil demo for agent %s (%q). The targets listen on random
 # loopback ports and live only while the demo runs: this file is here to read.
@@ -72,8 +73,12 @@ defaults:
   timeout: %s
   failure_threshold: 2
   recovery_threshold: 3
-services:
 `, r.Name, r.Nickname, r.Name, duration(tm.interval), duration(tm.timeout))
+	if natsURL != "" {
+		fmt.Fprintf(&b, "global:   # the record, for the view across regions\n  url: %s\n  stream: %s\n  agent_id: %s\n",
+			natsURL, globalStream, r.Name)
+	}
+	b.WriteString("services:\n")
 	for si := range catalog {
 		s := &catalog[si]
 		var features []*Feature
@@ -95,8 +100,9 @@ services:
 
 func renderFeature(b *strings.Builder, r Region, s *Service, f *Feature, l *Landscape, tm timing) {
 	fmt.Fprintf(b, "      - name: %s\n        title: %q\n", f.Name, f.Title)
-	if len(f.Sites) > 1 {
-		fmt.Fprintf(b, "        require: any   # served from %s: passes while either answers, degraded with one\n", strings.Join(f.Sites, " and "))
+	sites := r.sitesOf(f)
+	if len(sites) > 1 {
+		fmt.Fprintf(b, "        require: any   # served from %s: passes while either answers, degraded with one\n", strings.Join(sites, " and "))
 	}
 	if f.TrustAfter > 0 {
 		fmt.Fprintf(b, "        recovery_threshold: %d   # restored from backup: trusted after %s of passing runs\n",
@@ -109,10 +115,10 @@ func renderFeature(b *strings.Builder, r Region, s *Service, f *Feature, l *Land
 	}
 	b.WriteString("        checks:\n")
 	key := s.Key(f)
-	for _, site := range f.Sites {
+	for _, site := range sites {
 		t := l.Target(key, site)
 		name := "api"
-		if len(f.Sites) > 1 {
+		if len(sites) > 1 {
 			name = "api-" + site
 		}
 		fmt.Fprintf(b, "          - name: %s\n            http: {url: \"http://%s%s\", valid_status_codes: [200], fail_if_body_not_matches_regexp: ['\"status\":\\s*\"ok\"']}\n",

@@ -67,7 +67,7 @@ func TestConfigsLoad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.region.Name, func(t *testing.T) {
-			text := renderConfig(tt.region, l, tm)
+			text := renderConfig(tt.region, l, tm, "nats://127.0.0.1:4222")
 			file := filepath.Join(t.TempDir(), "vigil.yml")
 			if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 				t.Fatal(err)
@@ -78,6 +78,10 @@ func TestConfigsLoad(t *testing.T) {
 			}
 			if cfg.Agent.Region != tt.region.Name {
 				t.Errorf("region %q, want %q", cfg.Agent.Region, tt.region.Name)
+			}
+			// Both publish their record to the demo's stream, named by region.
+			if g := cfg.Global; g == nil || g.URL != "nats://127.0.0.1:4222" || g.Stream != globalStream || g.AgentID != tt.region.Name {
+				t.Errorf("global block %+v, want the demo's stream %s, agent id %s", g, globalStream, tt.region.Name)
 			}
 			checks := cfg.Checks()
 			features := map[string]*config.Feature{}
@@ -114,6 +118,16 @@ func TestConfigsLoad(t *testing.T) {
 			if f := features["entertainment/melon"]; f.Require.Mode != "any" || len(f.Checks) != 2 {
 				t.Errorf("melon: require %s with %d checks, want any of 2", f.Require, len(f.Checks))
 			}
+			// kr-south-1 reaches Kakao Games through busan's gateway, kr-central-1 directly.
+			site := SiteBusan
+			if tt.region.ViaGateway {
+				site = SiteBusanGateway
+			}
+			games := features["games/main"]
+			if want := "http://" + l.Target("games/main", site).Addr + healthPath; len(games.Checks) != 1 || games.Checks[0].HTTP == nil ||
+				games.Checks[0].HTTP.URL != want {
+				t.Errorf("games/main checks %+v, want one HTTP check of %s", games.Checks, want)
+			}
 			// Each region has its own topics, so their round trips never mix.
 			msg := features["talk/message-send-receive"]
 			var kinds []string
@@ -143,6 +157,7 @@ func TestScripts(t *testing.T) {
 		{"entertainment/melon", SitePangyo, []Phase{s(0, Up), s(20, Down), s(108, Up)}},
 		{"entertainment/melon", SiteBusan, []Phase{s(0, Up)}},
 		{"games/main", SiteBusan, []Phase{s(0, Up)}},
+		{"games/main", SiteBusanGateway, []Phase{s(0, Up), s(40, Down), s(64, Up)}},
 	}
 	for _, tt := range tests {
 		got := scriptFor(timeline, tt.key, tt.site)

@@ -27,11 +27,12 @@ const DefaultStoragePath = "vigil-demo-data"
 
 // Options configure the demo.
 type Options struct {
-	// ListenAddress is the first agent's web address; the second agent takes
-	// the next port (or any free one).
+	// ListenAddress is the first agent's web address; the second agent and
+	// then the global view take the next ports (or any free ones).
 	ListenAddress string
 	// StoragePath is the base directory: the history of each region goes to
-	// StoragePath/<region>. "" means DefaultStoragePath.
+	// StoragePath/<region>, the stream of their records to
+	// StoragePath/global. "" means DefaultStoragePath.
 	StoragePath string
 	// Speed compresses the script: 2 plays it twice as fast. 0 means 1.
 	Speed float64
@@ -71,14 +72,16 @@ type Demo struct {
 	tm        timing
 	landscape *Landscape
 	watchers  []*Watcher
+	global    *Global
 	out       io.Writer
 
 	mu     sync.Mutex
 	played []PlayedBeat
 }
 
-// Start starts the landscape, writes each region's config, and starts the
-// agents and their web servers. Nothing is scripted yet: call Play.
+// Start starts the landscape and the stream of the agents' records, writes
+// each region's config, and starts the agents, the global view and their web
+// servers. Nothing is scripted yet: call Play.
 func Start(opts Options) (*Demo, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -98,6 +101,10 @@ func Start(opts Options) (*Demo, error) {
 	if err != nil {
 		return nil, err
 	}
+	if d.global, err = startGlobalNATS(opts.StoragePath); err != nil {
+		d.landscape.Close()
+		return nil, err
+	}
 	listen := opts.ListenAddress
 	for _, r := range regions {
 		w, err := d.startWatcher(r, listen)
@@ -107,6 +114,10 @@ func Start(opts Options) (*Demo, error) {
 		}
 		d.watchers = append(d.watchers, w)
 		listen = nextAddress(w.Web.Addr(), listen)
+	}
+	if err := d.global.startRole(listen, opts.Logger.With("component", "global")); err != nil {
+		_ = d.Close()
+		return nil, err
 	}
 	return d, nil
 }
@@ -120,7 +131,7 @@ func (d *Demo) startWatcher(r Region, listen string) (*Watcher, error) {
 		return nil, fmt.Errorf("demo %s: storage: %w", r.Name, err)
 	}
 	w := &Watcher{Region: r, ConfigFile: filepath.Join(dir, "vigil.yml"), StoragePath: dir}
-	if err := os.WriteFile(w.ConfigFile, []byte(renderConfig(r, d.landscape, d.tm)), 0o600); err != nil {
+	if err := os.WriteFile(w.ConfigFile, []byte(renderConfig(r, d.landscape, d.tm, d.global.NATSURL)), 0o600); err != nil {
 		return nil, fmt.Errorf("demo %s: write config: %w", r.Name, err)
 	}
 	logger := d.opts.Logger.With("region", r.Name)
@@ -172,6 +183,9 @@ func displayAddr(addr string) string {
 // Watchers are the agents, the first being kr-central-1.
 func (d *Demo) Watchers() []*Watcher { return d.watchers }
 
+// Global is the view across regions the agents publish to.
+func (d *Demo) Global() *Global { return d.global }
+
 // Landscape is what the agents watch.
 func (d *Demo) Landscape() *Landscape { return d.landscape }
 
@@ -205,7 +219,24 @@ func (d *Demo) PrintGuide() {
 		fmt.Fprintf(w, "  %-12s %s\n", "config", wt.ConfigFile)
 		fmt.Fprintf(w, "  %-12s vigil report --storage.path=%s   (once the demo has stopped)\n", "SLA report", wt.StoragePath)
 	}
+	d.printGlobalGuide()
 	fmt.Fprintf(w, "\nStory clock: one second of the script is one minute of that Saturday (speed %g).\n", d.tm.speed)
+}
+
+// printGlobalGuide tells where the view across regions is.
+func (d *Demo) printGlobalGuide() {
+	w, g := d.out, d.global
+	fmt.Fprintf(w, "\nGlobal view (vigil global): both agents publish their records to stream %s on %s;\n"+
+		"  a feature is down globally when %d regions see it down, regional when fewer do.\n", g.Stream, g.NATSURL, globalMinRegions)
+	for _, link := range []struct{ what, path string }{
+		{"status page", "/"},
+		{"features", "/api/v1/global/features"},
+		{"outages", "/api/v1/global/outages"},
+		{"report", "/api/v1/global/report"},
+		{"metrics", "/metrics"},
+	} {
+		fmt.Fprintf(w, "  %-12s %s%s\n", link.what, g.URL, link.path)
+	}
 }
 
 // Play plays the script once, narrating, and returns when it is over or ctx
@@ -317,13 +348,17 @@ func (d *Demo) printBulletin(at time.Duration) {
 
 // serveErrors yields the first web server failure.
 func (d *Demo) serveErrors(ctx context.Context) <-chan error {
-	failed := make(chan error, len(d.watchers))
+	servers := map[string]*web.Server{"global": d.global.Web}
 	for _, w := range d.watchers {
+		servers[w.Region.Name] = w.Web
+	}
+	failed := make(chan error, len(servers))
+	for name, srv := range servers {
 		go func() {
 			select {
-			case err := <-w.Web.Done():
+			case err := <-srv.Done():
 				if err != nil {
-					failed <- fmt.Errorf("demo %s: web server: %w", w.Region.Name, err)
+					failed <- fmt.Errorf("demo %s: web server: %w", name, err)
 				}
 			case <-ctx.Done():
 			}
@@ -332,8 +367,9 @@ func (d *Demo) serveErrors(ctx context.Context) <-chan error {
 	return failed
 }
 
-// Close stops the web servers, then the agents (so that no check fails
-// because of the shutdown), then the landscape.
+// Close stops the web servers and the global role, then the agents (so that
+// no check fails because of the shutdown), then the stream's server and the
+// landscape.
 func (d *Demo) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -342,6 +378,9 @@ func (d *Demo) Close() error {
 		if err := w.Web.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("demo %s: stop web server: %w", w.Region.Name, err))
 		}
+	}
+	if err := d.global.stopRole(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	var wg sync.WaitGroup
 	agentErrs := make([]error, len(d.watchers))
@@ -353,6 +392,7 @@ func (d *Demo) Close() error {
 		})
 	}
 	wg.Wait()
+	d.global.stopNATS()
 	d.landscape.Close()
 	return errors.Join(append(errs, agentErrs...)...)
 }

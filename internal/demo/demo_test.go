@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -69,6 +70,11 @@ var (
 	neverDown = []string{"entertainment/melon", "games/main", "zigzag/main"}
 	// watchedFromBusan: what kr-south-1 watches besides busan's own features.
 	watchedFromBusan = []string{"talk/message-send-receive", "daum/search", "pay/payment", "mobility/kakao-t", "entertainment/melon"}
+	// busanOnly fail only as kr-south-1 sees them (busan's gateway, from 40s
+	// to 64s of the script): an outage of kr-south-1 alone, after the fire's.
+	busanOnly = []string{"games/main"}
+	// fireSeenFromBoth: the fire's features both regions watch.
+	fireSeenFromBoth = []string{"talk/message-send-receive", "daum/search", "pay/payment", "mobility/kakao-t"}
 )
 
 func key(service, feature string) string { return service + "/" + feature }
@@ -153,6 +159,7 @@ func TestGameDay(t *testing.T) {
 			wantOutages[south.Region.Name] = append(wantOutages[south.Region.Name], k)
 		}
 	}
+	wantOutages[south.Region.Name] = append(wantOutages[south.Region.Name], busanOnly...)
 
 	for _, w := range d.Watchers() {
 		t.Run(w.Region.Name, func(t *testing.T) {
@@ -172,15 +179,31 @@ func TestGameDay(t *testing.T) {
 				t.Errorf("features with outages:\n got %v\nwant %v", got, sorted(want))
 			}
 
-			// One incident: every outage starts right after the fire, and all
-			// overlap (each starts before the first one ends).
+			// The gateway's outage, seen from busan only, lasts as scripted.
+			gatewayDown, gatewayUp := beatAt[40*time.Second], beatAt[64*time.Second]
+			fireOutages := maps.Clone(outages)
+			for _, k := range busanOnly {
+				o, ok := outages[k]
+				if !ok {
+					continue // reported above
+				}
+				delete(fireOutages, k)
+				if o.Start.Before(gatewayDown.Began.Add(-tm.interval)) || o.Start.After(gatewayDown.At.Add(slack)) ||
+					o.End == nil || o.End.Before(gatewayUp.Began.Add(-tm.interval/2)) || o.End.After(gatewayUp.At.Add(slack)) {
+					t.Errorf("%s: outage %s to %v, want from the gateway's failure (%s) to its return (%s), within %s", k,
+						o.Start.Format("15:04:05.000"), o.End, gatewayDown.At.Format("15:04:05.000"), gatewayUp.At.Format("15:04:05.000"), slack)
+				}
+			}
+
+			// One incident: every other outage starts right after the fire,
+			// and all overlap (each starts before the first one ends).
 			firstEnd := time.Now()
-			for _, o := range outages {
+			for _, o := range fireOutages {
 				if o.End != nil && o.End.Before(firstEnd) {
 					firstEnd = *o.End
 				}
 			}
-			for k, o := range outages {
+			for k, o := range fireOutages {
 				if early := tm.interval + tm.timeout; o.Start.Before(fire.Began.Add(-early)) || o.Start.After(fire.At.Add(slack)) {
 					t.Errorf("%s: outage starts %s after the fire, want within [-%s, %s]", k, o.Start.Sub(fire.At), early, slack)
 				}
@@ -288,7 +311,7 @@ func TestGameDay(t *testing.T) {
 				t.Errorf("melon: downtime %.3fs, degraded %.3fs; want 0 and %.3fs", melon.DowntimeSeconds, melon.DegradedSeconds, melonScripted)
 			}
 			for _, k := range neverDown {
-				if _, ok := outages[k]; ok {
+				if _, ok := fireOutages[k]; ok {
 					t.Errorf("%s (busan) had an outage", k)
 				}
 			}

@@ -56,6 +56,12 @@ func startLandscape(beats []Beat, tm timing, logger *slog.Logger) (*Landscape, e
 				l.targets = append(l.targets, t)
 				l.byKey[s.Key(f)+"@"+site] = t
 			}
+			if f.Gateway {
+				if err := l.startGateway(beats, tm, logger, s, f); err != nil {
+					l.Close()
+					return nil, err
+				}
+			}
 		}
 	}
 	z, err := startZone(names)
@@ -65,6 +71,24 @@ func startLandscape(beats []Beat, tm timing, logger *slog.Logger) (*Landscape, e
 	}
 	l.zone, l.DNSAddr = z, z.addr
 	return l, nil
+}
+
+// startGateway starts the target of f on SiteBusanGateway: it answers as its
+// script says, and fails while f's first site is Down.
+func (l *Landscape) startGateway(beats []Beat, tm timing, logger *slog.Logger, s *Service, f *Feature) error {
+	key := s.Key(f)
+	t := &Target{
+		Service: s.Name, Feature: f.Name, Site: SiteBusanGateway, Fail: Unavailable,
+		Script:    scriptFor(beats, key, SiteBusanGateway),
+		slowDelay: tm.slow, upstream: l.byKey[key+"@"+f.Sites[0]],
+		logger: logger.With("target", key+"@"+SiteBusanGateway),
+	}
+	if err := startTarget(t); err != nil {
+		return err
+	}
+	l.targets = append(l.targets, t)
+	l.byKey[key+"@"+SiteBusanGateway] = t
+	return nil
 }
 
 // Target returns the target of feature key ("service/feature") on site, nil if

@@ -78,7 +78,9 @@ const scriptLength = 200 * time.Second
 // Map, Pay, Mobility, Entertainment; Talk drawer, Talk Channel, Daum mail and
 // road view recover last and stay "recovering" at the end (their restored data
 // is trusted only after TrustAfter), Friends shop search, Cafe popular posts
-// and, with the evening traffic, payments stay slow ("degraded").
+// and, with the evening traffic, payments stay slow ("degraded"). Meanwhile
+// busan's gateway fails Kakao Games for a while: a failure only kr-south-1
+// sees, which the global view shows as regional.
 var timeline = []Beat{
 	{At: 0, Say: "a calm Saturday afternoon: every feature answers",
 		Changes: []Change{{State: Up}}},
@@ -88,12 +90,16 @@ var timeline = []Beat{
 		Changes: back("talk/message-send-receive")},
 	{At: 36 * time.Second, Say: "chat rooms back",
 		Changes: back("talk/chat-rooms")},
+	{At: 40 * time.Second, Say: "busan's regional gateway fails for Kakao Games: only kr-south-1 sees it (regional, not global)",
+		Changes: []Change{{Site: SiteBusanGateway, Feature: "games/main", State: Down}}},
 	{At: 44 * time.Second, Say: "wallet back (e-certificates, digital cards)",
 		Changes: back("talk/wallet")},
 	{At: 52 * time.Second, Say: "shopping back; Friends shop search answers, slowly",
 		Changes: append(back("talk/shopping"), Change{Feature: "talk/friends-shop-search", State: Slow})},
 	{At: 60 * time.Second, Say: "business back (chatbot, admin center)",
 		Changes: back("talk/business")},
+	{At: 64 * time.Second, Say: "busan's gateway for Kakao Games back",
+		Changes: []Change{{Site: SiteBusanGateway, Feature: "games/main", State: Up}}},
 	{At: 68 * time.Second, Say: "Daum news, search and video back",
 		Changes: back("daum/news", "daum/search", "daum/video")},
 	{At: 76 * time.Second, Say: "Daum Cafe back; popular posts and statistics slow",

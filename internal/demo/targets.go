@@ -47,6 +47,7 @@ type Target struct {
 	slowDelay time.Duration
 	webSocket bool
 	brokers   *brokers // nil unless the feature has messaging checks
+	upstream  *Target  // a gateway's: the target it forwards to (nil: none)
 	logger    *slog.Logger
 	closing   context.Context // cancelled by close: ends WebSocket echoes
 	cancel    context.CancelFunc
@@ -165,10 +166,15 @@ func (t *Target) close() {
 	}
 }
 
-// answer says how to answer now: the state and, when Slow, the delay.
+// answer says how to answer now: the state and, when Slow, the delay. A
+// gateway fails while its upstream is Down.
 func (t *Target) answer() (State, time.Duration) {
+	upstreamDown := t.upstream != nil && t.upstream.State() == Down
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if upstreamDown {
+		return Down, 0
+	}
 	return t.state, t.slowDelay
 }
 
