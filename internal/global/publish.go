@@ -245,17 +245,25 @@ func (p *Publisher) connect(ctx context.Context) error {
 func (p *Publisher) natsOptions() []nats.Option {
 	c := p.cfg
 	opts := []nats.Option{nats.Name(c.Name), nats.NoReconnect(), nats.Timeout(5 * time.Second)}
-	if c.CredentialsFile != "" {
-		opts = append(opts, nats.UserCredentials(c.CredentialsFile))
+	return append(opts, AuthOptions(c.CredentialsFile, c.Username, c.Password, c.Token, c.TLS)...)
+}
+
+// AuthOptions are a connection's credentials and TLS, as the agent's
+// global block and vigil global's nats block give them (one kind of
+// credentials; empty values are left out).
+func AuthOptions(credentialsFile, username, password, token string, tlsConfig *tls.Config) []nats.Option {
+	var opts []nats.Option
+	if credentialsFile != "" {
+		opts = append(opts, nats.UserCredentials(credentialsFile))
 	}
-	if c.Username != "" || c.Password != "" {
-		opts = append(opts, nats.UserInfo(c.Username, c.Password))
+	if username != "" || password != "" {
+		opts = append(opts, nats.UserInfo(username, password))
 	}
-	if c.Token != "" {
-		opts = append(opts, nats.Token(c.Token))
+	if token != "" {
+		opts = append(opts, nats.Token(token))
 	}
-	if c.TLS != nil {
-		opts = append(opts, nats.Secure(c.TLS))
+	if tlsConfig != nil {
+		opts = append(opts, nats.Secure(tlsConfig))
 	}
 	return opts
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/vigil-monitoring/vigil/internal/config"
+	"github.com/vigil-monitoring/vigil/internal/global"
 )
 
 // Source is the stream of the agents' records and how to reach it.
@@ -61,19 +62,7 @@ func (s Source) options(log *slog.Logger) []nats.Option {
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("global: reconnected to NATS", "server", nc.ConnectedUrlRedacted())
 		})}
-	if s.CredentialsFile != "" {
-		opts = append(opts, nats.UserCredentials(s.CredentialsFile))
-	}
-	if s.Username != "" || s.Password != "" {
-		opts = append(opts, nats.UserInfo(s.Username, s.Password))
-	}
-	if s.Token != "" {
-		opts = append(opts, nats.Token(s.Token))
-	}
-	if s.TLS != nil {
-		opts = append(opts, nats.Secure(s.TLS))
-	}
-	return opts
+	return append(opts, global.AuthOptions(s.CredentialsFile, s.Username, s.Password, s.Token, s.TLS)...)
 }
 
 // consumer replays the stream from its start into state, then follows
