@@ -211,3 +211,22 @@ func TestGlobalIncidentsEndpoint(t *testing.T) {
 		t.Errorf("vigil_global_incidents_active = %v, want 1", got)
 	}
 }
+
+// TestClockSkewSeries: an agent whose records run 10 minutes ahead of the
+// role's clock is accepted and shown with its skew; the others are not.
+func TestClockSkewSeries(t *testing.T) {
+	f := newRecordFeed(t)
+	beat := func(r *globalview.Record) { r.VantageUp = true }
+	f.add("a-0", "a", globalview.TypeHeartbeat, 1490, beat)
+	f.add("c-0", "c", globalview.TypeHeartbeat, 2090, beat) // its clock is 600 s ahead
+	srv := httptest.NewServer(f.role(1490).Handler())
+	defer srv.Close()
+	_, body := get(t, srv.URL+"/metrics")
+	m := parseMetrics(t, body)
+	if got := m[`vigil_global_agent_clock_skew_seconds{agent="c-0"}`]; got != 600 {
+		t.Errorf("c-0's skew %v, want 600\n%s", got, body)
+	}
+	if _, ok := m[`vigil_global_agent_clock_skew_seconds{agent="a-0"}`]; ok {
+		t.Errorf("a-0 shown with a skew; its clock agrees")
+	}
+}

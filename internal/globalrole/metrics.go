@@ -42,6 +42,9 @@ var (
 		nil, nil)
 	heartbeat = prometheus.NewDesc("vigil_global_agent_last_heartbeat_timestamp_seconds",
 		"Time of the last heartbeat an agent published.", []string{"region", "agent"}, nil)
+	clockSkew = prometheus.NewDesc("vigil_global_agent_clock_skew_seconds",
+		"For an agent whose newest record's time is further than max_clock_skew from this role's clock: how far (positive: ahead). Its records are taken with their times.",
+		[]string{"agent"}, nil)
 	ingested = prometheus.NewDesc("vigil_global_records_ingested_total",
 		"Records read from the stream and taken into the view.", nil, nil)
 	rejected = prometheus.NewDesc("vigil_global_records_rejected_total",
@@ -62,7 +65,7 @@ type collector struct {
 // Describe implements prometheus.Collector.
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{featureState, featureUp, regionsDown, regionState, availability, budget,
-		objective, outageActive, incidentsActive, heartbeat, ingested, rejected, caughtUp, streamSeq} {
+		objective, outageActive, incidentsActive, heartbeat, clockSkew, ingested, rejected, caughtUp, streamSeq} {
 		ch <- d
 	}
 }
@@ -76,6 +79,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		float64(len(c.st.incidents(globalview.IncidentQuery{Active: true}))))
 	for k, t := range c.st.lastHeartbeats() {
 		ch <- prometheus.MustNewConstMetric(heartbeat, prometheus.GaugeValue, t, k.region, k.agent)
+	}
+	for agent, d := range c.st.view.Flagged() {
+		ch <- prometheus.MustNewConstMetric(clockSkew, prometheus.GaugeValue, d.Seconds(), agent)
 	}
 	ch <- prometheus.MustNewConstMetric(ingested, prometheus.CounterValue, float64(c.st.ingested.Load()))
 	c.st.rejected.Range(func(k, v any) bool {

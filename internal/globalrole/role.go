@@ -18,6 +18,8 @@ type View interface {
 	Outages(service, feature string, since, until time.Time) []globalview.Outage
 	Report(from, to time.Time) globalview.Report
 	Regions() []string
+	// Flagged are the agents whose clocks are off, and by how much.
+	Flagged() map[string]time.Duration
 }
 
 // Rejection reasons the role counts from the start, so that each series
