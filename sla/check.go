@@ -1,6 +1,7 @@
 package sla
 
 import (
+	"cmp"
 	"fmt"
 	"math/bits"
 	"time"
@@ -65,7 +66,7 @@ const (
 // back to the feature's thresholds; it keeps the streaks when the rule is
 // unchanged.
 func (c *checkState) setRule(cs CheckSpec, failTh, recTh int) {
-	wm, wn := clampRuns(cmpOr(cs.FailureThreshold, failTh)), 0
+	wm, wn := clampRuns(cmp.Or(cs.FailureThreshold, failTh)), 0
 	if w := cs.FailureWindow; w.Runs > 0 {
 		wm, wn = clampRuns(w.Failures), clampRuns(w.Runs)
 		wm = min(wm, wn)
@@ -73,7 +74,7 @@ func (c *checkState) setRule(cs CheckSpec, failTh, recTh int) {
 	if wn == 0 {
 		wn = wm
 	}
-	rt := clampRuns(cmpOr(cs.RecoveryThreshold, recTh))
+	rt := clampRuns(cmp.Or(cs.RecoveryThreshold, recTh))
 	c.staleAfter = int64(2*cs.Interval + cs.Timeout)
 	if c.wm == wm && c.wn == wn && c.rt == rt {
 		return
@@ -83,13 +84,6 @@ func (c *checkState) setRule(cs CheckSpec, failTh, recTh int) {
 	if wm < wn {
 		c.starts = make([]int64, wn)
 	}
-}
-
-func cmpOr(a, b int) int {
-	if a != 0 {
-		return a
-	}
-	return b
 }
 
 // clampRuns keeps a threshold or window within [1, MaxWindowRuns].

@@ -743,7 +743,7 @@ func (f *feature) feed(idx int, s int64, ok bool, err string, e *Engine) change 
 	if len(f.held) > 0 {
 		v := f.vantage
 		v.holdFor(f)
-		if !v.impaired2() { // the canaries may have vouched meanwhile
+		if !v.isImpaired() { // the canaries may have vouched meanwhile
 			f.commitHeld(v.good.Load(), e)
 		}
 	}

@@ -216,7 +216,7 @@ func (e *Engine) withOutbox(st store.Store, opts Options) store.Store {
 	}
 	return outboxStore{Store: st, w: &outboxWriter{agent: agent, region: opts.Region, clock: e.clock,
 		configured: func() int { return int(e.nConfigured.Load()) },
-		vantageUp:  func() bool { return !e.vantage.impaired2() }}}
+		vantageUp:  func() bool { return !e.vantage.isImpaired() }}}
 }
 
 // OutboxAfter returns up to max outbox entries above seq, in order

@@ -1,6 +1,7 @@
 package sla
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -466,7 +467,7 @@ type stateAt struct {
 func newSim(c *refCase) *refSim {
 	m := &refSim{c: c, machine: StateUnknown, flapAt: -1}
 	for _, rc := range c.checks {
-		rc.ft, rc.rt = cmpOr(rc.ft, c.failTh), cmpOr(rc.rt, c.recTh)
+		rc.ft, rc.rt = cmp.Or(rc.ft, c.failTh), cmp.Or(rc.rt, c.recTh)
 		if rc.wn > 0 && rc.wm == rc.wn {
 			rc.ft, rc.wm, rc.wn = rc.wm, 0, 0 // M of M is M in a row
 		}

@@ -171,7 +171,7 @@ func (v *vantage) settle(events []vantageEvent) {
 			v.restoreAll(ev.at)
 		}
 	}
-	if !v.impaired2() {
+	if !v.isImpaired() {
 		v.commitAll(good)
 	}
 }
@@ -192,8 +192,8 @@ func (e *Engine) catchUpAll(t int64) {
 	}
 }
 
-// impaired2 reads whether the vantage is impaired without f.mu.
-func (v *vantage) impaired2() bool { return v.impairedAt.Load() != 0 }
+// isImpaired reads whether the vantage is impaired without f.mu.
+func (v *vantage) isImpaired() bool { return v.impairedAt.Load() != 0 }
 
 // vantageEvent is the vantage lost (impaired) or regained at a moment.
 type vantageEvent struct {

@@ -230,7 +230,7 @@ func (f *feature) noteFailed(list *[]string) bool {
 	added := false
 	for i := range f.checks {
 		name := f.spec.Checks[i].Name
-		if f.checks[i].conf != confFailing || f.checks[i].blind || containsString(*list, name) {
+		if f.checks[i].conf != confFailing || f.checks[i].blind || slices.Contains(*list, name) {
 			continue
 		}
 		*list = append(*list, name)
@@ -257,5 +257,3 @@ func (f *feature) setReason(v tally) {
 	}
 	f.reason = r
 }
-
-func containsString(list []string, s string) bool { return slices.Contains(list, s) }
