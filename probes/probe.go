@@ -29,6 +29,22 @@ type Options struct {
 	CheckID string
 	// Logger is never nil when set by the agent; probes log only at debug level.
 	Logger *slog.Logger
+	// ArtifactDir is where a check may keep files a person looks at after a
+	// failed run (a browser check's screenshots), under the agent's storage
+	// path; "" when the agent keeps none (no storage path).
+	ArtifactDir string
+	// Browser lends headless browsers to browser checks; nil when the agent has
+	// none configured or found (the browser kind then fails its runs clearly).
+	Browser Browser
+}
+
+// Browser lends a headless browser (probes/browserprobe.Pool). Allocate blocks
+// until one of a bounded number of slots is free or ctx is done, and returns a
+// context that browser actions run in (a fresh profile per call) and a release
+// function that ends the browser and everything it started; release is safe to
+// call more than once.
+type Browser interface {
+	Allocate(ctx context.Context) (browserCtx context.Context, release func(), err error)
 }
 
 // Phase is one timed step of a run, e.g. "connect" or "deliver".
@@ -54,11 +70,47 @@ type Result struct {
 	HTTP      *HTTPInfo
 	DNS       *DNSInfo
 	Messaging *MessagingInfo
-	TCP       *TCPInfo  // tcp kind
-	TLS       *TLSInfo  // tls kind, and tcp or grpc over TLS
-	ICMP      *ICMPInfo // icmp kind
-	SSH       *SSHInfo  // ssh kind
-	GRPC      *GRPCInfo // grpc kind
+	TCP       *TCPInfo     // tcp kind
+	TLS       *TLSInfo     // tls kind, and tcp or grpc over TLS
+	ICMP      *ICMPInfo    // icmp kind
+	SSH       *SSHInfo     // ssh kind
+	GRPC      *GRPCInfo    // grpc kind
+	Journey   *JourneyInfo // journey kind
+	Browser   *BrowserInfo // browser kind, and a journey's browser steps
+}
+
+// JourneyInfo holds the steps of a journey run in order, one per configured
+// step, including steps skipped after a failure.
+type JourneyInfo struct {
+	Steps []StepInfo
+	// FailedStep is the name of the first step that failed; "" on success.
+	FailedStep string
+}
+
+// StepInfo is one step of a journey run.
+type StepInfo struct {
+	Name     string
+	Kind     string // the step's check kind: "http", "messaging", ...
+	Duration time.Duration
+	Success  bool
+	// Skipped is true for a step not run because an earlier step failed (and
+	// the step is not always: true).
+	Skipped bool
+	// Err is the step's failure, with secrets already redacted; "" on success.
+	Err    string
+	Phases []Phase
+}
+
+// BrowserInfo holds what a browser run saw.
+type BrowserInfo struct {
+	// Screenshot is the file name (under Options.ArtifactDir) of the screenshot
+	// taken when the run failed; "" when none was taken.
+	Screenshot string
+	// ConsoleErrors are the page's console errors and uncaught exceptions.
+	ConsoleErrors []string
+	// FailedRequests are "METHOD URL: reason" of requests that failed or got
+	// a status of 400 or more.
+	FailedRequests []string
 }
 
 // HTTPInfo holds what an HTTP run learned about the final response.
