@@ -137,15 +137,20 @@ func (f *feature) extendMaint(until int64) {
 // truncateMaint drops the windows (and parts) at or after t, when the
 // maintenance schedule changes at t, and marks them for the store.
 func (f *feature) truncateMaint(t int64) {
-	keep := f.maint[:0]
+	keep, changed := f.maint[:0], false
 	for _, iv := range f.maint {
 		if iv.start >= t {
+			changed = true
 			continue
 		}
+		changed = changed || iv.end > t
 		iv.end = min(iv.end, t)
 		keep = append(keep, iv)
 	}
 	f.maint = keep
+	if !changed {
+		return // the store holds the same windows: nothing to rewrite
+	}
 	if f.maintDirty == 0 || t < f.maintDirty {
 		f.maintDirty = t
 	}

@@ -12,9 +12,9 @@ import (
 
 // The outbox is the agent's record as others may read it: with
 // Options.Outbox set, every store write that records a transition, an
-// outage, a degraded spell, a presence span, a gap or a heartbeat also
-// appends those records, as JSON, to the store's outbox in the same
-// transaction. So the outbox is exactly as durable as the history: a crash
+// outage, a degraded spell, a presence span, maintenance windows, a gap or
+// a heartbeat also appends those records, as JSON, to the store's outbox in
+// the same transaction. So the outbox is exactly as durable as the history: a crash
 // loses at most the writes in flight, and a record is in the outbox if and
 // only if it is in the history. The records are derived from the batch
 // itself (outboxStore wraps the store), so no write path can forget them.
@@ -32,6 +32,10 @@ const (
 	RecordPresence   = "presence"
 	RecordGap        = "gap"
 	RecordHeartbeat  = "heartbeat"
+	// RecordMaintenance says a feature's maintenance windows from Since on
+	// are exactly its Windows (an agent's schedule changed, or it planned
+	// further ahead).
+	RecordMaintenance = "maintenance"
 )
 
 // RecordHeader is what every outbox record carries besides its own fields:
@@ -69,6 +73,15 @@ type (
 		RecordHeader
 		Start time.Time  `json:"start"`
 		End   *time.Time `json:"end"`
+	}
+	maintenanceBody struct {
+		RecordHeader
+		Since   time.Time      `json:"since"`
+		Windows []windowRecord `json:"windows"`
+	}
+	windowRecord struct {
+		Start time.Time `json:"start"`
+		End   time.Time `json:"end"`
 	}
 	heartbeatBody struct {
 		RecordHeader
@@ -113,7 +126,7 @@ func (s outboxStore) Write(b *store.Batch) error {
 }
 
 // records encodes what b records, in a fixed order: transitions, outages,
-// degraded and presence spans, gaps, the heartbeat. now is the write's
+// degraded and presence spans, maintenance, gaps, the heartbeat. now is the write's
 // time, the "at" of every record but a transition (its own time) and a
 // heartbeat (the heartbeat's).
 func (w *outboxWriter) records(b *store.Batch, now int64) [][]byte {
@@ -145,6 +158,16 @@ func (w *outboxWriter) records(b *store.Batch, now int64) [][]byte {
 			continue
 		}
 		out = append(out, encodeRecord(spanBody{header(typ, iv.Key, now), timeOf(iv.Start).UTC(), endOf(iv.End)}))
+	}
+	for _, m := range b.Maintenance {
+		if m.From == 0 && len(m.Windows) == 0 {
+			continue // a feature's full rewrite with no windows: nothing to say
+		}
+		windows := make([]windowRecord, len(m.Windows))
+		for i, iv := range m.Windows {
+			windows[i] = windowRecord{timeOf(iv.Start).UTC(), timeOf(iv.End).UTC()}
+		}
+		out = append(out, encodeRecord(maintenanceBody{header(RecordMaintenance, m.Key, now), timeOf(m.From).UTC(), windows}))
 	}
 	for _, g := range b.Gaps {
 		out = append(out, encodeRecord(spanBody{header(RecordGap, "", now), timeOf(g.Start).UTC(), endOf(g.End)}))

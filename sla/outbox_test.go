@@ -40,6 +40,8 @@ func outboxLines(t *testing.T, st store.Store) []string {
 			Final                 bool
 			ChecksFailed          []string `json:"checks_failed"`
 			Service, Feature, Typ string
+			Since                 time.Time
+			Windows               []struct{ Start, End time.Time }
 		}
 		if err := json.Unmarshal(msg, &r); err != nil {
 			t.Fatalf("message %s: %v", msg, err)
@@ -63,6 +65,11 @@ func outboxLines(t *testing.T, st store.Store) []string {
 			line += fmt.Sprintf(" id=%d %s..%s cause=%s:%s failed=%v", r.ID, sec(r.Start), end, r.Cause.Check, r.Cause.Error, r.ChecksFailed)
 		case RecordDegraded, RecordPresence, RecordGap:
 			line += fmt.Sprintf(" %s..%s", sec(r.Start), end)
+		case RecordMaintenance:
+			line += " since=" + sec(r.Since)
+			for _, w := range r.Windows {
+				line += fmt.Sprintf(" [%s..%s)", sec(w.Start), sec(w.End))
+			}
 		case RecordHeartbeat:
 			line += fmt.Sprintf(" features=%d vantage_up=%t final=%t", r.Features, r.VantageUp, r.Final)
 		}
@@ -222,5 +229,38 @@ func TestOutboxAfterFailedWrite(t *testing.T) {
 	}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("records of the failed write, written again:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestOutboxMaintenance: a feature's maintenance windows are published when
+// they are planned (at Configure, up to the planning horizon) and again
+// when the schedule changes, each record saying what the windows are from
+// its since on.
+func TestOutboxMaintenance(t *testing.T) {
+	clock := newFakeClock(t0)
+	mem := store.NewMemory()
+	e, err := New(mem, Options{Region: "kr-central-1", Agent: "kr-central-1-0", Clock: clock, Outbox: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	spec := testSpec("send", "api")
+	spec.Maintenance = []Maintenance{{Start: at(100), Duration: time.Minute}}
+	mustConfigure(t, e, spec)
+	clock.Set(at(130))
+	spec.Maintenance = nil // the window is called off half way
+	mustConfigure(t, e, spec)
+	var got []string
+	for _, l := range outboxLines(t, mem) {
+		if strings.Contains(l, " maintenance ") {
+			got = append(got, l)
+		}
+	}
+	want := []string{
+		"@0 maintenance talk/send since=100 [100..160)",
+		"@130 maintenance talk/send since=100 [100..130)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("maintenance records:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -34,18 +34,18 @@ const bulletinAllNormalOver = 4
 // filled in order (feature, regions).
 type bulletinWords struct {
 	Title, StatusLink, AsOf, NoData, NoDataItem, AllNormal, Normal string
-	Down, Regional, Degraded, Unknown                              string
+	Down, Regional, Degraded, Maintenance, Unknown                 string
 }
 
 var (
 	englishBulletin = bulletinWords{Title: "Vigil: bulletin, all regions", StatusLink: "Status page", AsOf: "As of %s —",
 		NoData: "No data from %s; not counted.", NoDataItem: "%s since %s", AllNormal: "all %d features normal",
 		Normal: "normal", Down: "%s down from %s", Regional: "%s down from %s only", Degraded: "%s degraded in %s",
-		Unknown: "%s no data"}
+		Maintenance: "%s under maintenance", Unknown: "%s no data"}
 	koreanBulletin = bulletinWords{Title: "Vigil: 전체 리전 복구 현황", StatusLink: "서비스 상태", AsOf: "%s 기준 —",
 		NoData: "데이터 없음: %s, 집계에서 제외.", NoDataItem: "%s(%s 이후)", AllNormal: "기능 %d개 모두 정상",
 		Normal: "정상", Down: "%s %s에서 장애", Regional: "%s %s에서만 장애", Degraded: "%s %s에서 성능 저하",
-		Unknown: "%s 데이터 없음"}
+		Maintenance: "%s 점검 중", Unknown: "%s 데이터 없음"}
 )
 
 func bulletinWordsFor(wd words) bulletinWords {
@@ -76,7 +76,7 @@ func (l bulletinLine) Text() string {
 
 // severity orders exceptions worst first.
 var severity = map[string]int{globalview.StateDown: 0, globalview.StateRegional: 1, globalview.StateDegraded: 2,
-	globalview.StateUnknown: 3}
+	globalview.StateMaintenance: 3, globalview.StateUnknown: 4}
 
 // bulletinService is one service's line from its features (in feature order).
 func bulletinService(bw bulletinWords, features []globalview.FeatureStatus) bulletinLine {
@@ -129,6 +129,8 @@ func exceptionText(bw bulletinWords, f globalview.FeatureStatus) string {
 			}
 		}
 		return fmt.Sprintf(bw.Degraded, f.Feature, strings.Join(in, ", "))
+	case globalview.StateMaintenance:
+		return fmt.Sprintf(bw.Maintenance, f.Feature)
 	}
 	return fmt.Sprintf(bw.Unknown, f.Feature)
 }

@@ -145,9 +145,12 @@ func TestReplayForTheReport(t *testing.T) {
 	if err := WriteReportMarkdown(&b, rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"regions: a, b, c", "| talk | send | 99.9% |", "| talk | drawer | 99.9% | 100% | yes | 0s | 10s |"} {
+	for _, s := range []string{"regions: a, b, c", "| talk | send | 99.9% |", "| talk | drawer | 99.9% | 100% | yes | 0s | 10s | 0s | 0s | 0 |",
+		"## talk / drawer\n\n| region | availability | down | degraded | maintenance | unmonitored |\n|---|---|---|---|---|---|\n" +
+			"| a | 50% | 10s | 0s | 0s | 0s |\n| b | 100% | 0s | 0s | 0s | 0s |\n| c | 100% | 0s | 0s | 0s | 0s |\n"} {
 		if !strings.Contains(b.String(), s) {
 			t.Errorf("report lacks %q:\n%s", s, b.String())
+
 		}
 	}
 }

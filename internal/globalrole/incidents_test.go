@@ -230,3 +230,26 @@ func TestClockSkewSeries(t *testing.T) {
 		t.Errorf("a-0 shown with a skew; its clock agrees")
 	}
 }
+
+// TestGlobalPageIncidents: the status page lists the active incidents
+// (only those), in the page's language and time zone.
+func TestGlobalPageIncidents(t *testing.T) {
+	f := newRecordFeed(t)
+	f.agent("a-0", "a", 1500, incidentFeatures...)
+	f.agent("b-0", "b", 1500, incidentFeatures...)
+	f.both("talk/send", 1, 60, 300)
+	f.both("talk/drawer", 2, 90, 300)
+	f.both("pay/card", 3, 660, -1)
+	f.both("pay/refund", 4, 700, -1)
+	srv := httptest.NewServer(f.role(1500).Handler())
+	defer srv.Close()
+	for _, tc := range []struct{ query, want string }{
+		{"", "<li>pay: 2 of 2 features down since 2026-11-01 00:11:00 UTC</li>"},
+		{"?lang=ko", "<li>pay: 기능 2개 중 2개 장애, 2026-11-01 00:11:00 UTC부터</li>"},
+	} {
+		_, page := get(t, srv.URL+"/"+tc.query)
+		if !strings.Contains(page, tc.want) || strings.Count(page, "<li>") != 1 {
+			t.Errorf("page%s: want exactly the active incident %q:\n%s", tc.query, tc.want, page)
+		}
+	}
+}

@@ -12,8 +12,9 @@ import (
 // vigil_global_feature_state and vigil_global_region_state.
 var (
 	featureStates = []string{globalview.StateUp, globalview.StateRegional, globalview.StateDegraded,
-		globalview.StateDown, globalview.StateUnknown}
-	regionStates = []string{globalview.StateUp, globalview.StateDegraded, globalview.StateDown, globalview.StateUnknown}
+		globalview.StateDown, globalview.StateMaintenance, globalview.StateUnknown}
+	regionStates = []string{globalview.StateUp, globalview.StateDegraded, globalview.StateDown, globalview.StateMaintenance,
+		globalview.StateUnknown}
 )
 
 var (

@@ -1,6 +1,7 @@
 package globalrole
 
 import (
+	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
@@ -15,7 +16,10 @@ import (
 // words is the page's text in one language.
 type words struct {
 	Lang, Title, Feature, Global, NotCaughtUp, NoFeatures, NoDataSince, RegionsDown, Since, OtherLang, OtherName, Bulletin string
-	States                                                                                                                 map[string]string
+	// Incidents heads the active incidents; Incident is one: services, the
+	// features down, all of the incident's features, since when.
+	Incidents, Incident string
+	States              map[string]string
 }
 
 var (
@@ -24,15 +28,17 @@ var (
 		NoFeatures:  "No agent has published a record yet.",
 		NoDataSince: "no data since %s", RegionsDown: "down in %s", Since: "since %s",
 		OtherLang: "ko", OtherName: "한국어", Bulletin: "Bulletin",
+		Incidents: "Active incidents", Incident: "%[1]s: %[2]d of %[3]d features down since %[4]s",
 		States: map[string]string{globalview.StateUp: "Up", globalview.StateRegional: "Regional",
-			globalview.StateDegraded: "Degraded", globalview.StateDown: "Down", globalview.StateUnknown: "Unknown"}}
+			globalview.StateDegraded: "Degraded", globalview.StateDown: "Down", globalview.StateMaintenance: "Maintenance", globalview.StateUnknown: "Unknown"}}
 	korean = words{Lang: "ko", Title: "Vigil: 전체 리전", Feature: "기능", Global: "전체",
 		NotCaughtUp: "스트림을 아직 읽는 중입니다: 화면이 최신이 아닐 수 있습니다.",
 		NoFeatures:  "아직 기록을 보낸 에이전트가 없습니다.",
 		NoDataSince: "%s 이후 데이터 없음", RegionsDown: "%s 장애", Since: "%s부터",
 		OtherLang: "en", OtherName: "English", Bulletin: "복구 현황",
+		Incidents: "진행 중인 장애", Incident: "%[1]s: 기능 %[3]d개 중 %[2]d개 장애, %[4]s부터",
 		States: map[string]string{globalview.StateUp: "정상", globalview.StateRegional: "일부 리전 장애",
-			globalview.StateDegraded: "성능 저하", globalview.StateDown: "장애", globalview.StateUnknown: "알 수 없음"}}
+			globalview.StateDegraded: "성능 저하", globalview.StateDown: "장애", globalview.StateMaintenance: "점검 중", globalview.StateUnknown: "알 수 없음"}}
 	languages = language.NewMatcher([]language.Tag{language.English, language.Korean})
 )
 
@@ -54,11 +60,12 @@ type pageRow struct {
 type pageCell struct{ State, Text, Note string }
 
 type pageData struct {
-	W       words
-	AsOf    string
-	Ready   bool
-	Regions []string
-	Rows    []pageRow
+	W         words
+	AsOf      string
+	Ready     bool
+	Regions   []string
+	Incidents []string
+	Rows      []pageRow
 }
 
 func (r *Role) statusPage(w http.ResponseWriter, req *http.Request) {
@@ -67,6 +74,10 @@ func (r *Role) statusPage(w http.ResponseWriter, req *http.Request) {
 	data := pageData{W: wd, AsOf: r.clock.Now().In(r.loc).Format("2006-01-02 15:04:05 MST"), Ready: r.Ready(), Regions: regions}
 	for _, f := range features {
 		data.Rows = append(data.Rows, r.row(wd, f, regions))
+	}
+	for _, inc := range r.st.incidents(globalview.IncidentQuery{Active: true}) {
+		data.Incidents = append(data.Incidents, fmt.Sprintf(wd.Incident, strings.Join(inc.Services, ", "),
+			inc.ActiveCount, len(inc.Features), r.stamp(inc.Start)))
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_ = page.Execute(w, data)
@@ -112,8 +123,9 @@ var page = template.Must(template.New("global").Parse(`<!doctype html>
 <style>
 body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
 table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:left;vertical-align:top}
-.st-up{background:#e3f6e3}.st-degraded,.st-regional{background:#fff3cd}.st-down{background:#f8d7da}.st-unknown{background:#eee}
+.st-up{background:#e3f6e3}.st-degraded,.st-regional{background:#fff3cd}.st-down{background:#f8d7da}.st-unknown{background:#eee}.st-maintenance{background:#dbe9ff}
 small{display:block;color:#555}.banner{background:#fff3cd;padding:.5rem}
+.incidents{background:#f8d7da;padding:.2rem 1rem;margin-bottom:1rem}.incidents h2{font-size:1.1rem}
 </style>
 </head>
 <body>
@@ -121,6 +133,9 @@ small{display:block;color:#555}.banner{background:#fff3cd;padding:.5rem}
 <main>
 {{- if not .Ready}}
 <p class="banner" role="status">{{.W.NotCaughtUp}}</p>
+{{- end}}
+{{- with .Incidents}}
+<section class="incidents" role="alert"><h2>{{$.W.Incidents}}</h2><ul>{{range .}}<li>{{.}}</li>{{end}}</ul></section>
 {{- end}}
 {{- if .Rows}}
 <table>

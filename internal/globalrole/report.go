@@ -17,28 +17,39 @@ func WriteReportJSON(w io.Writer, rep globalview.Report) error {
 	return enc.Encode(rep)
 }
 
-// WriteReportMarkdown writes the global report as a Markdown table per
-// feature and a list of its global outages.
+// WriteReportMarkdown writes the global report as a Markdown table of the
+// features, then per feature its regions' own figures and its global
+// outages.
 func WriteReportMarkdown(w io.Writer, rep globalview.Report) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Global SLA report\n\n%s to %s (UTC); regions: %s\n\n", rep.From.UTC().Format(time.RFC3339),
 		rep.To.UTC().Format(time.RFC3339), strings.Join(rep.Regions, ", "))
-	b.WriteString("| service | feature | objective | availability | met | down | regional | unmonitored | outages |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| service | feature | objective | availability | met | down | regional | maintenance | unmonitored | outages |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, f := range rep.Features {
 		met := "no"
 		if f.Met {
 			met = "yes"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s%% | %s%% | %s | %s | %s | %s | %d |\n", f.Service, f.Feature, percent(f.Objective),
+		fmt.Fprintf(&b, "| %s | %s | %s%% | %s%% | %s | %s | %s | %s | %s | %d |\n", f.Service, f.Feature, percent(f.Objective),
 			percent(f.Availability), met, seconds(f.DowntimeSeconds), seconds(f.RegionalSeconds),
-			seconds(f.UnmonitoredSeconds), len(f.Outages))
+			seconds(f.MaintenanceSeconds), seconds(f.UnmonitoredSeconds), len(f.Outages))
 	}
 	for _, f := range rep.Features {
+		fmt.Fprintf(&b, "\n## %s / %s\n\n", f.Service, f.Feature)
+		b.WriteString("| region | availability | down | degraded | maintenance | unmonitored |\n|---|---|---|---|---|---|\n")
+		for _, r := range f.Regions {
+			avail := percent(r.Availability) + "%"
+			if r.NoData {
+				avail = "no data"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.Region, avail, seconds(r.DowntimeSeconds),
+				seconds(r.DegradedSeconds), seconds(r.MaintenanceSeconds), seconds(r.UnmonitoredSeconds))
+		}
 		if len(f.Outages) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "\n## %s / %s: global outages\n\n", f.Service, f.Feature)
+		b.WriteString("\nGlobal outages:\n\n")
 		for _, o := range f.Outages {
 			end := "ongoing"
 			if o.End != nil {

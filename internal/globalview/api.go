@@ -19,7 +19,7 @@ type Record struct {
 	Agent   string    `json:"agent"`
 	Region  string    `json:"region"`
 	At      time.Time `json:"at"`
-	Type    string    `json:"type"` // transition, outage, degraded, presence, gap, heartbeat
+	Type    string    `json:"type"` // transition, outage, degraded, presence, gap, heartbeat, maintenance
 	Service string    `json:"service,omitempty"`
 	Feature string    `json:"feature,omitempty"`
 	// transition
@@ -32,10 +32,19 @@ type Record struct {
 	End          *time.Time `json:"end,omitempty"`
 	Cause        sla.Cause  `json:"cause,omitzero"`
 	ChecksFailed []string   `json:"checks_failed,omitempty"`
+	// maintenance: the feature's windows from Since on are Windows
+	Since   time.Time `json:"since,omitzero"`
+	Windows []Window  `json:"windows,omitempty"`
 	// heartbeat
 	Features  int  `json:"features,omitempty"`
 	VantageUp bool `json:"vantage_up,omitempty"`
 	Final     bool `json:"final,omitempty"`
+}
+
+// Window is a maintenance window [Start, End).
+type Window struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 // Options configure a View.
@@ -69,12 +78,16 @@ const (
 	StateDegraded = "degraded" // some region sees it degraded
 	StateDown     = "down"
 	StateUnknown  = "unknown" // no region monitors it
+	// StateMaintenance: every region that would monitor it is in
+	// maintenance; the time counts neither up nor down.
+	StateMaintenance = "maintenance"
 )
 
 // RegionStatus is one region's view of a feature, its replicas merged.
 type RegionStatus struct {
 	Region string `json:"region"`
-	// State is up, degraded, down or unknown (not monitoring: no replica
+	// State is up, degraded, down, maintenance (every monitoring replica
+	// is in a maintenance window) or unknown (not monitoring: no replica
 	// monitors, all are stale, or their vantage is impaired).
 	State     string    `json:"state"`
 	Since     time.Time `json:"since"`
@@ -135,7 +148,25 @@ type ReportFeature struct {
 	DowntimeSeconds    float64  `json:"downtime_seconds"`    // down by consensus
 	RegionalSeconds    float64  `json:"regional_seconds"`    // down from some, too few, regions
 	UnmonitoredSeconds float64  `json:"unmonitored_seconds"` // no region monitoring
+	MaintenanceSeconds float64  `json:"maintenance_seconds"` // every monitoring region in maintenance
 	Outages            []Outage `json:"outages"`
+	// Regions are each region's own figures over the range, by region name.
+	Regions []RegionFigures `json:"regions"`
+}
+
+// RegionFigures are one region's figures of a feature over a range: its
+// replicas merged (rule 2), availability as an agent's (down over the time
+// the region monitored, maintenance out).
+type RegionFigures struct {
+	Region             string  `json:"region"`
+	Availability       float64 `json:"availability"`
+	DowntimeSeconds    float64 `json:"downtime_seconds"`
+	DegradedSeconds    float64 `json:"degraded_seconds"`
+	MaintenanceSeconds float64 `json:"maintenance_seconds"`
+	UnmonitoredSeconds float64 `json:"unmonitored_seconds"`
+	// NoData is true when the region did not monitor the feature at any
+	// moment of the range (its availability then says nothing).
+	NoData bool `json:"no_data"`
 }
 
 // Report is the global report over [From, To).

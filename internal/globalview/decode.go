@@ -21,6 +21,8 @@ const (
 	TypePresence   = "presence"
 	TypeGap        = "gap"
 	TypeHeartbeat  = "heartbeat"
+	// TypeMaintenance: a feature's maintenance windows from since on.
+	TypeMaintenance = "maintenance"
 )
 
 // Rejection is why a record was refused: Reason is one of the Reject*
@@ -69,6 +71,8 @@ type wireRecord struct {
 	End          *time.Time `json:"end"`
 	Cause        sla.Cause  `json:"cause"`
 	ChecksFailed []string   `json:"checks_failed"`
+	Since        *time.Time `json:"since"`
+	Windows      []Window   `json:"windows"`
 	Features     int        `json:"features"`
 	VantageUp    *bool      `json:"vantage_up"`
 	Final        bool       `json:"final"`
@@ -102,7 +106,10 @@ func Decode(data []byte) (Record, error) {
 	r := Record{V: *w.V, Seq: w.Seq, Agent: w.Agent, Region: w.Region, At: w.At, Type: w.Type,
 		Service: w.Service, Feature: w.Feature, From: w.From, To: w.To, Reason: w.Reason,
 		ID: w.ID, Start: w.Start, End: w.End, Cause: w.Cause, ChecksFailed: w.ChecksFailed,
-		Features: w.Features, VantageUp: w.VantageUp != nil && *w.VantageUp, Final: w.Final}
+		Windows: w.Windows, Features: w.Features, VantageUp: w.VantageUp != nil && *w.VantageUp, Final: w.Final}
+	if w.Since != nil {
+		r.Since = *w.Since
+	}
 	if err := validate(&r); err != nil {
 		return Record{}, err
 	}
@@ -116,7 +123,7 @@ func validate(r *Record) error {
 	}
 	feature := false
 	switch r.Type {
-	case TypeTransition, TypeOutage, TypeDegraded, TypePresence:
+	case TypeTransition, TypeOutage, TypeDegraded, TypePresence, TypeMaintenance:
 		feature = true
 	case TypeGap, TypeHeartbeat:
 	case "":
@@ -148,6 +155,15 @@ func validate(r *Record) error {
 		}
 		if r.To == "" {
 			return missing("to")
+		}
+	case TypeMaintenance:
+		if r.Since.IsZero() {
+			return missing("since")
+		}
+		for i, w := range r.Windows {
+			if w.Start.IsZero() || w.End.Before(w.Start) {
+				return &Rejection{Reason: RejectMalformed, Field: fmt.Sprintf("windows[%d]", i), Msg: "needs a start and an end not before it"}
+			}
 		}
 	case TypeOutage:
 		if r.ID == 0 {

@@ -25,6 +25,16 @@ func TestDecode(t *testing.T) {
 	if r.ID != 4 || !r.Start.Equal(at(40)) || r.End != nil || r.Cause.Check != "api" || r.Cause.Error != "503" || r.Service != "shop" {
 		t.Errorf("decoded %+v", r)
 	}
+	const maint = `{"v":1,"seq":9,"agent":"a1","region":"a","at":"2026-03-01T00:01:00Z","type":"maintenance","service":"shop",` +
+		`"feature":"checkout","since":"2026-03-01T00:01:40Z","windows":[{"start":"2026-03-01T00:01:40Z","end":"2026-03-01T00:02:40Z"}]}`
+	r, err = Decode([]byte(maint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Type != TypeMaintenance || !r.Since.Equal(at(100)) || len(r.Windows) != 1 ||
+		!r.Windows[0].Start.Equal(at(100)) || !r.Windows[0].End.Equal(at(160)) {
+		t.Errorf("decoded %+v", r)
+	}
 }
 
 func TestDecodeRejections(t *testing.T) {
@@ -56,6 +66,9 @@ func TestDecodeRejections(t *testing.T) {
 		{"presence without start", `{"v":1,` + head + `,"type":"presence","service":"s","feature":"f"}`, RejectMissing, "start"},
 		{"gap without start", `{"v":1,` + head + `,"type":"gap"}`, RejectMissing, "start"},
 		{"transition without from", `{"v":1,` + head + `,"type":"transition","service":"s","feature":"f","to":"down"}`, RejectMissing, "from"},
+		{"maintenance without since", `{"v":1,` + head + `,"type":"maintenance","service":"s","feature":"f","windows":[]}`, RejectMissing, "since"},
+		{"maintenance window backwards", `{"v":1,` + head + `,"type":"maintenance","service":"s","feature":"f","since":"2026-03-01T00:00:00Z",` +
+			`"windows":[{"start":"2026-03-01T00:10:00Z","end":"2026-03-01T00:05:00Z"}]}`, RejectMalformed, "windows[0]"},
 		{"transition without to", `{"v":1,` + head + `,"type":"transition","service":"s","feature":"f","from":"up"}`, RejectMissing, "to"},
 	}
 	for _, tc := range cases {

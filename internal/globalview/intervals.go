@@ -106,3 +106,14 @@ func union(dst, a, b []interval) []interval {
 	}
 	return dst
 }
+
+// measure is the length of list ∩ [from, to).
+func measure(list []interval, from, to int64) int64 {
+	var total int64
+	for _, iv := range list {
+		if s, e := max(iv.s, from), min(iv.e, to); s < e {
+			total += e - s
+		}
+	}
+	return total
+}

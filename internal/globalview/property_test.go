@@ -9,8 +9,9 @@ import (
 )
 
 // The property test runs random timelines of 2-4 regions × 1-2 replicas
-// (presence spans, gaps, outages, degraded spells, heartbeats with
-// silences, impaired vantage and clean stops) through the View, delivered
+// (presence spans, gaps, outages, degraded spells, maintenance windows
+// sent as rewrites, heartbeats with silences, impaired vantage and clean
+// stops) through the View, delivered
 // out of order and with repeats, and through a plain second-by-second
 // reference written from the rules in timeline.go. Report figures, the
 // state now and the global outages' edges and causes must agree to the
@@ -35,6 +36,10 @@ type refAgent struct {
 	presence   []refSpan
 	outages    []refSpan
 	degraded   []refSpan
+	maint      []refSpan // closed windows
+	// maintCut is where the second maintenance rewrite starts: the first
+	// (since 0) says maint before it and decoys after it.
+	maintCut int
 }
 
 type refWorld struct {
@@ -87,15 +92,28 @@ func (a *refAgent) vantageOut(t int) bool {
 	return out
 }
 
-func (a *refAgent) monitoring(t, now int) bool {
+// wouldMonitor: monitoring but for maintenance.
+func (a *refAgent) wouldMonitor(t, now int) bool {
 	cov := a.covEnd(now)
 	return t < cov && within(a.presence, t, cov) && !within(a.gaps, t, 1<<40) && !a.vantageOut(t)
 }
 
-// region returns the region's state at t: unknown, up, degraded, down.
+func (a *refAgent) inMaint(t, now int) bool {
+	return a.wouldMonitor(t, now) && within(a.maint, t, 1<<40)
+}
+
+func (a *refAgent) monitoring(t, now int) bool {
+	return a.wouldMonitor(t, now) && !within(a.maint, t, 1<<40)
+}
+
+// region returns the region's state at t: unknown, maintenance, up,
+// degraded, down.
 func (w *refWorld) region(name string, t int) string {
-	mon, down, deg := 0, 0, 0
+	mon, down, deg, maint := 0, 0, 0, 0
 	for _, a := range w.agents {
+		if a.region == name && a.inMaint(t, w.horizon) {
+			maint++
+		}
 		if a.region != name || !a.monitoring(t, w.horizon) {
 			continue
 		}
@@ -108,6 +126,8 @@ func (w *refWorld) region(name string, t int) string {
 		}
 	}
 	switch {
+	case mon == 0 && maint > 0:
+		return StateMaintenance
 	case mon == 0:
 		return StateUnknown
 	case down == mon:
@@ -129,11 +149,14 @@ func (w *refWorld) regions() []string {
 }
 
 func (w *refWorld) global(t int) (string, []string) {
-	mon, deg := 0, 0
+	mon, deg, maint := 0, 0, 0
 	var down []string
 	for _, r := range w.regions() {
 		switch w.region(r, t) {
 		case StateUnknown:
+			continue
+		case StateMaintenance:
+			maint++
 			continue
 		case StateDown:
 			down = append(down, r)
@@ -144,6 +167,8 @@ func (w *refWorld) global(t int) (string, []string) {
 	}
 	k := min(w.minRegions, mon)
 	switch {
+	case mon == 0 && maint > 0:
+		return StateMaintenance, nil
 	case mon == 0:
 		return StateUnknown, nil
 	case len(down) >= k:
@@ -190,6 +215,13 @@ func randomWorld(rng *rand.Rand) *refWorld {
 			a.gaps = randomSpans(rng, 1, h, &id)
 			a.outages = randomSpans(rng, 3, h, &id)
 			a.degraded = randomSpans(rng, 2, h, &id)
+			for _, m := range randomSpans(rng, 2, h, &id) {
+				if m.end < 0 {
+					m.end = h + 1
+				}
+				a.maint = append(a.maint, m)
+			}
+			a.maintCut = rng.IntN(h)
 			a.beats = randomBeats(rng, h)
 			w.agents = append(w.agents, a)
 		}
@@ -231,6 +263,30 @@ func (w *refWorld) records(rng *rand.Rand) (ordered []Record, repeats int) {
 			if !b.silent {
 				f.add(a.id, a.region, TypeHeartbeat, b.at, func(r *Record) { r.VantageUp, r.Final = b.up, b.final })
 				beats = append(beats, f.recs[len(f.recs)-1])
+			}
+		}
+		// Maintenance as two rewrites: since 0 (the windows before the
+		// cut and a decoy after it), then since the cut (the windows
+		// starting from it on).
+		if len(a.maint) > 0 {
+			first, second := []Window{}, []Window{}
+			for _, m := range a.maint {
+				win := Window{at(m.start), at(m.end)}
+				if m.start < a.maintCut {
+					first = append(first, win)
+				} else {
+					second = append(second, win)
+				}
+			}
+			first = append(first, Window{at(a.maintCut), at(a.maintCut + 50)})
+			for _, rw := range []struct {
+				since   int
+				windows []Window
+			}{{0, first}, {a.maintCut, second}} {
+				f.add(a.id, a.region, TypeMaintenance, rw.since, func(r *Record) {
+					r.Service, r.Feature, r.Since, r.Windows = "shop", "checkout", at(rw.since), rw.windows
+				})
+				rest = append(rest, f.recs[len(f.recs)-1])
 			}
 		}
 		for _, kind := range []struct {
@@ -279,7 +335,7 @@ func spanSetter(typ string, s refSpan, asOpen bool) func(*Record) {
 }
 
 type refFigures struct {
-	down, regional, unmonitored int
+	down, regional, unmonitored, maintenance int
 }
 
 func (w *refWorld) figures(from, to int) refFigures {
@@ -292,6 +348,8 @@ func (w *refWorld) figures(from, to int) refFigures {
 			fig.regional++
 		case StateUnknown:
 			fig.unmonitored++
+		case StateMaintenance:
+			fig.maintenance++
 		}
 	}
 	return fig
@@ -390,9 +448,29 @@ func checkAgainstReference(t *testing.T, seed uint64, v *View, w *refWorld, rng 
 		}
 		got := rep.Features[0]
 		if got.DowntimeSeconds != float64(want.down) || got.RegionalSeconds != float64(want.regional) ||
-			got.UnmonitoredSeconds != float64(want.unmonitored) {
-			t.Fatalf("seed %d, report %v: down %v regional %v unmonitored %v; reference %+v",
-				seed, rg, got.DowntimeSeconds, got.RegionalSeconds, got.UnmonitoredSeconds, want)
+			got.UnmonitoredSeconds != float64(want.unmonitored) || got.MaintenanceSeconds != float64(want.maintenance) {
+			t.Fatalf("seed %d, report %v: down %v regional %v unmonitored %v maintenance %v; reference %+v",
+				seed, rg, got.DowntimeSeconds, got.RegionalSeconds, got.UnmonitoredSeconds, got.MaintenanceSeconds, want)
+		}
+		for _, rf := range got.Regions {
+			var want [4]int // down, degraded, maintenance, unmonitored
+			for t := rg[0]; t < rg[1]; t++ {
+				switch w.region(rf.Region, t) {
+				case StateDown:
+					want[0]++
+				case StateDegraded:
+					want[1]++
+				case StateMaintenance:
+					want[2]++
+				case StateUnknown:
+					want[3]++
+				}
+			}
+			gotRegion := [4]int{int(rf.DowntimeSeconds), int(rf.DegradedSeconds), int(rf.MaintenanceSeconds), int(rf.UnmonitoredSeconds)}
+			if gotRegion != want {
+				t.Fatalf("seed %d, report %v, region %s: down, degraded, maintenance, unmonitored %v; reference %v",
+					seed, rg, rf.Region, gotRegion, want)
+			}
 		}
 	}
 	edges, causes := w.outages()

@@ -168,7 +168,7 @@ func (v *View) regionStatus(c *calc, rt *regionTL, replicas []string) RegionStat
 		rs.NoDataSince = &ts
 	}
 	edges := c.edges[:0]
-	for _, list := range [...][]interval{rt.mon, rt.dn, rt.deg} {
+	for _, list := range [...][]interval{rt.mon, rt.dn, rt.deg, rt.mnt} {
 		for _, iv := range list {
 			edges = append(edges, iv.s, iv.e)
 		}
@@ -186,6 +186,8 @@ func (v *View) regionStatus(c *calc, rt *regionTL, replicas []string) RegionStat
 
 func (rt *regionTL) stateAt(t int64) string {
 	switch {
+	case containsAt(rt.mnt, t):
+		return StateMaintenance
 	case !containsAt(rt.mon, t):
 		return StateUnknown
 	case containsAt(rt.dn, t):
@@ -299,9 +301,26 @@ func (v *View) Report(from, to time.Time) Report {
 		rf := ReportFeature{Service: f.service, Feature: f.feature, Objective: f.objective,
 			Availability: ratio, Met: ratio >= f.objective, DowntimeSeconds: seconds(down),
 			RegionalSeconds:    seconds(c.measureState(codeRegional, f0, t0)),
-			UnmonitoredSeconds: seconds(c.measureState(codeUnknown, f0, t0))}
+			UnmonitoredSeconds: seconds(c.measureState(codeUnknown, f0, t0)),
+			MaintenanceSeconds: seconds(c.measureState(codeMaintenance, f0, t0))}
 		rf.Outages = c.appendOutages([]Outage{}, f, f0, t0)
+		rf.Regions = make([]RegionFigures, len(c.regs))
+		for i := range c.regs {
+			rf.Regions[i] = c.regs[i].figures(f0, t0)
+		}
 		rep.Features = append(rep.Features, rf)
 	}
 	return rep
+}
+
+// figures are the region's own figures over [from, to).
+func (rt *regionTL) figures(from, to int64) RegionFigures {
+	mon, mnt := measure(rt.mon, from, to), measure(rt.mnt, from, to)
+	rf := RegionFigures{Region: rt.name, Availability: 1, NoData: mon == 0,
+		DowntimeSeconds: seconds(measure(rt.dn, from, to)), DegradedSeconds: seconds(measure(rt.deg, from, to)),
+		MaintenanceSeconds: seconds(mnt), UnmonitoredSeconds: seconds(max(to-from, 0) - mon - mnt)}
+	if mon > 0 {
+		rf.Availability = 1 - float64(measure(rt.dn, from, to))/float64(mon)
+	}
+	return rf
 }

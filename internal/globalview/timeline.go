@@ -19,22 +19,28 @@ import (
 //     reaching the coverage end), before the coverage end, and not in a gap
 //     or an impaired vantage. It *says down* at t when monitoring and t is
 //     in one of its outages [start, end or coverage end), *says degraded*
-//     when monitoring and in one of its degraded spells.
+//     when monitoring and in one of its degraded spells. Inside one of its
+//     maintenance windows for the feature it says neither: it is *in
+//     maintenance* there (when it would monitor) and does not vote.
 //  2. Region timeline: monitored while any replica monitors; down while
 //     every monitoring replica says down; degraded while some (not all)
 //     monitoring replicas say down, or any says degraded; else up. So one
 //     replica dying leaves no gap, and one replica's false alarm does not
-//     make the region down.
+//     make the region down. A region is in maintenance while it does not
+//     monitor and some replica that would is in maintenance.
 //  3. Global: k(t) = min(MinRegions for the feature, monitoring regions at
 //     t); down while at least k(t) ≥ 1 monitoring regions are down;
 //     regional while at least one but fewer than k(t) are; degraded while
 //     none is down but some is degraded; up otherwise; unknown while no
-//     region monitors. A global outage is a maximal interval of global
+//     region monitors and none is in maintenance; maintenance while no
+//     region monitors and some is in maintenance (regions in maintenance
+//     do not count in k). A global outage is a maximal interval of global
 //     down: its edges are the agents' own backdated outage edges (or the
 //     edges of their monitoring), never a grid. Its causes: per region down
 //     in it, the cause of the agent outage covering the moment the region
 //     was first down in it (the outage's start if it was down then).
-//  4. Availability(W) = 1 − down(W) / (|W| − unmonitored(W)), 1 when the
+//  4. Availability(W) = 1 − down(W) / (|W| − unmonitored(W) −
+//     maintenance(W)), 1 when the
 //     denominator is 0, over rolling windows 1h, 24h, 7d and 30d ending now
 //     (SLO = 30d); error budget remaining = 1 − down / ((1 − objective) ×
 //     eligible) over 30 days. A report over [from, to) gives the same with
@@ -48,11 +54,12 @@ const (
 	codeDegraded
 	codeRegional
 	codeDown
+	codeMaintenance
 )
 
 // States are the global states in the order of FeatureFigures.StateIndex,
 // for a one-hot gauge.
-var States = [...]string{StateUnknown, StateUp, StateDegraded, StateRegional, StateDown}
+var States = [...]string{StateUnknown, StateUp, StateDegraded, StateRegional, StateDown, StateMaintenance}
 
 // segment is a piece of the global timeline with one state; pieces that are
 // not listed are unknown.
@@ -68,17 +75,18 @@ type agentCalc struct {
 	blocked []interval
 }
 
-// replicaTL is a replica's timeline of one feature.
+// replicaTL is a replica's timeline of one feature: monitoring (and
+// voting), down, degraded, and in maintenance (would monitor, does not vote).
 type replicaTL struct {
-	rep          *replica
-	mon, dn, deg []interval
+	rep               *replica
+	mon, dn, deg, mnt []interval
 }
 
 // regionTL is a region's timeline of one feature: its replicas merged.
 type regionTL struct {
-	name         string
-	reps         []replicaTL
-	mon, dn, deg []interval
+	name              string
+	reps              []replicaTL
+	mon, dn, deg, mnt []interval
 }
 
 // calc is one read's scratch: reused from feature to feature, so a read of
@@ -96,7 +104,7 @@ type calc struct {
 
 type event struct {
 	t     int64
-	kind  uint8 // 0 monitoring, 1 down, 2 degraded
+	kind  uint8 // 0 monitoring, 1 down, 2 degraded, 3 maintenance
 	delta int8
 }
 
@@ -176,6 +184,16 @@ func (c *calc) feature(f *featureState) {
 		start := len(c.buf)
 		c.buf = subtract(c.buf, presence, ac.blocked)
 		mon := c.take(start)
+		var mnt []interval
+		if len(rep.maint) > 0 {
+			maint := c.spans(rep.maint, ac.covEnd)
+			start = len(c.buf)
+			c.buf = intersect(c.buf, mon, maint)
+			mnt = c.take(start)
+			start = len(c.buf)
+			c.buf = subtract(c.buf, mon, maint)
+			mon = c.take(start)
+		}
 		outages := c.spans(rep.outages, ac.covEnd)
 		start = len(c.buf)
 		c.buf = intersect(c.buf, outages, mon)
@@ -183,7 +201,7 @@ func (c *calc) feature(f *featureState) {
 		degraded := c.spans(rep.degraded, ac.covEnd)
 		start = len(c.buf)
 		c.buf = intersect(c.buf, degraded, mon)
-		c.reps = append(c.reps, replicaTL{rep: rep, mon: mon, dn: dn, deg: c.take(start)})
+		c.reps = append(c.reps, replicaTL{rep: rep, mon: mon, dn: dn, deg: c.take(start), mnt: mnt})
 	}
 	for i := 0; i < len(c.reps); {
 		j := i + 1
@@ -200,15 +218,16 @@ func (c *calc) feature(f *featureState) {
 func (c *calc) region(reps []replicaTL) regionTL {
 	rt := regionTL{name: reps[0].rep.agent.region, reps: reps}
 	if len(reps) == 1 {
-		rt.mon, rt.dn = reps[0].mon, reps[0].dn
+		rt.mon, rt.dn, rt.mnt = reps[0].mon, reps[0].dn, reps[0].mnt
 		start := len(c.buf)
 		c.buf = subtract(c.buf, reps[0].deg, reps[0].dn)
 		rt.deg = c.take(start)
 		return rt
 	}
-	var mon, notDown, anyDown, anyDeg []interval
+	var mon, notDown, anyDown, anyDeg, anyMnt []interval
 	for _, r := range reps {
 		mon = c.unionTake(mon, r.mon)
+		anyMnt = c.unionTake(anyMnt, r.mnt)
 		start := len(c.buf)
 		c.buf = subtract(c.buf, r.mon, r.dn)
 		notDown = c.unionTake(notDown, c.take(start))
@@ -218,6 +237,9 @@ func (c *calc) region(reps []replicaTL) regionTL {
 	start := len(c.buf)
 	c.buf = subtract(c.buf, mon, notDown)
 	rt.mon, rt.dn = mon, c.take(start)
+	start = len(c.buf)
+	c.buf = subtract(c.buf, anyMnt, mon)
+	rt.mnt = c.take(start)
 	either := c.unionTake(anyDown, anyDeg)
 	start = len(c.buf)
 	c.buf = subtract(c.buf, either, rt.dn)
@@ -234,14 +256,14 @@ func (c *calc) unionTake(a, b []interval) []interval {
 // sweep runs a sweep line over the regions' edges (rule 3) into c.segs.
 func (c *calc) sweep(minRegions int) {
 	for _, rt := range c.regs {
-		for kind, list := range [...][]interval{rt.mon, rt.dn, rt.deg} {
+		for kind, list := range [...][]interval{rt.mon, rt.dn, rt.deg, rt.mnt} {
 			for _, iv := range list {
 				c.events = append(c.events, event{iv.s, uint8(kind), 1}, event{iv.e, uint8(kind), -1})
 			}
 		}
 	}
 	slices.SortFunc(c.events, func(x, y event) int { return cmpInt(x.t, y.t) })
-	var count [3]int
+	var count [4]int
 	for i := 0; i < len(c.events); {
 		t := c.events[i].t
 		for ; i < len(c.events) && c.events[i].t == t; i++ {
@@ -250,7 +272,7 @@ func (c *calc) sweep(minRegions int) {
 		if i == len(c.events) {
 			break
 		}
-		st := globalState(count[0], count[1], count[2], minRegions)
+		st := globalState(count[0], count[1], count[2], count[3], minRegions)
 		next := c.events[i].t
 		if st == codeUnknown {
 			continue
@@ -263,9 +285,13 @@ func (c *calc) sweep(minRegions int) {
 	}
 }
 
-// globalState is rule 3 for monitoring, down and degraded region counts.
-func globalState(monitoring, down, degraded, minRegions int) uint8 {
+// globalState is rule 3 for monitoring, down, degraded and in-maintenance
+// region counts.
+func globalState(monitoring, down, degraded, maintenance, minRegions int) uint8 {
 	if monitoring == 0 {
+		if maintenance > 0 {
+			return codeMaintenance
+		}
 		return codeUnknown
 	}
 	k := max(1, min(minRegions, monitoring))
@@ -301,7 +327,7 @@ func (c *calc) measureState(st uint8, from, to int64) int64 {
 // eligible time.
 func (c *calc) availability(from, to int64) (ratio float64, down, eligible int64) {
 	down = c.measureState(codeDown, from, to)
-	eligible = max(to-from, 0) - c.measureState(codeUnknown, from, to)
+	eligible = max(to-from, 0) - c.measureState(codeUnknown, from, to) - c.measureState(codeMaintenance, from, to)
 	if eligible <= 0 {
 		return 1, down, 0
 	}

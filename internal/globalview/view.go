@@ -1,6 +1,7 @@
 package globalview
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"sync"
@@ -79,7 +80,26 @@ type replica struct {
 	presence []span
 	degraded []span
 	outages  []span
+	// maint are the agent's maintenance windows of the feature: maintBase
+	// (the rewrites up to maintFolded applied) with the rewrites of
+	// maintLog applied in seq order.
+	maint       []span
+	maintBase   []span
+	maintFolded uint64
+	maintLog    []maintRewrite // by seq
 }
+
+// maintRewrite is a maintenance record: the windows from since on.
+type maintRewrite struct {
+	seq     uint64
+	since   int64
+	windows []span
+}
+
+// maintLogMax bounds a replica's log of maintenance rewrites; older ones
+// are folded into its base, and a rewrite older than the folded ones is
+// ignored (records come in seq order but for a republish).
+const maintLogMax = 32
 
 // New returns an empty view; zero options take their defaults.
 func New(opt Options) *View {
@@ -146,6 +166,8 @@ func (v *View) Ingest(r Record) error {
 	case TypeOutage:
 		rep := v.replica(a, r.Service, r.Feature)
 		rep.outages = putOutage(rep.outages, spanOf(&r), cutoff)
+	case TypeMaintenance:
+		v.replica(a, r.Service, r.Feature).rewriteMaint(&r, cutoff)
 	}
 	return nil
 }
@@ -215,6 +237,50 @@ func (v *View) objective(service, feature string) float64 {
 		return o
 	}
 	return v.opt.Objective
+}
+
+// rewriteMaint takes a maintenance record. Applied in seq order, as the
+// agent's store applies them, each rewrite replaces the windows starting
+// at or after its since by its own; so the result does not depend on the
+// order the records came in.
+func (rep *replica) rewriteMaint(r *Record, cutoff int64) {
+	if r.Seq <= rep.maintFolded {
+		return
+	}
+	rw := maintRewrite{seq: r.Seq, since: r.Since.UnixNano()}
+	for _, w := range r.Windows {
+		if s, e := w.Start.UnixNano(), w.End.UnixNano(); s < e {
+			rw.windows = append(rw.windows, span{start: s, end: e, seq: r.Seq})
+		}
+	}
+	i, _ := slices.BinarySearchFunc(rep.maintLog, r.Seq, func(m maintRewrite, seq uint64) int {
+		return cmp.Compare(m.seq, seq)
+	})
+	rep.maintLog = slices.Insert(rep.maintLog, i, rw)
+	if len(rep.maintLog) > maintLogMax {
+		rep.maintBase = prune(applyRewrite(rep.maintBase, rep.maintLog[0]), cutoff)
+		rep.maintFolded = rep.maintLog[0].seq
+		rep.maintLog = slices.Delete(rep.maintLog, 0, 1)
+	}
+	list := slices.Clone(rep.maintBase)
+	for _, m := range rep.maintLog {
+		list = applyRewrite(list, m)
+	}
+	rep.maint = prune(list, cutoff)
+}
+
+// applyRewrite replaces list's windows starting at or after m.since by
+// m's windows, keeping the list sorted by start.
+func applyRewrite(list []span, m maintRewrite) []span {
+	keep := list[:0]
+	for _, w := range list {
+		if w.start < m.since {
+			keep = append(keep, w)
+		}
+	}
+	keep = append(keep, m.windows...)
+	slices.SortFunc(keep, func(x, y span) int { return cmpInt(x.start, y.start) })
+	return keep
 }
 
 // putSpan sets the span starting at sp.start (the highest seq wins) in the

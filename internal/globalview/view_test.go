@@ -1,6 +1,7 @@
 package globalview
 
 import (
+	"maps"
 	"math"
 	"slices"
 	"testing"
@@ -402,5 +403,107 @@ func TestConcurrentIngestAndRead(t *testing.T) {
 	rep := v.Report(at(0), at(horizon)).Features[0]
 	if len(rep.Outages) != 0 || rep.RegionalSeconds != 50*30 {
 		t.Errorf("outages %v regional %v, want none and 1500", rep.Outages, rep.RegionalSeconds)
+	}
+}
+
+// maint sends a maintenance rewrite: from since on, the windows given as
+// start, end pairs.
+func (f *feed) maint(agent, region string, since int, windows ...[2]int) {
+	f.add(agent, region, TypeMaintenance, since, func(r *Record) {
+		r.Service, r.Feature, r.Since = "shop", "checkout", at(since)
+		for _, w := range windows {
+			r.Windows = append(r.Windows, Window{at(w[0]), at(w[1])})
+		}
+	})
+}
+
+// TestMaintenance: an agent in maintenance says neither down nor up; a
+// region is in maintenance when its replicas that would monitor all are;
+// regions in maintenance do not count towards k; time with every region
+// that would monitor in maintenance is maintenance globally, out of the
+// availability's denominator; a later rewrite replaces the windows from
+// its since on.
+func TestMaintenance(t *testing.T) {
+	cases := []struct {
+		name     string
+		opt      Options
+		setup    func(f *feed)
+		state    string            // global, now
+		regions  map[string]string // now
+		down     float64           // report seconds over [0, horizon)
+		regional float64
+		maint    float64
+		aMaint   float64 // region a's own maintenance seconds
+	}{{
+		name: "a1 in maintenance, a2 down with b: a down, a global outage",
+		setup: func(f *feed) {
+			standard(f, nil)
+			f.maint("a1", "a", 0, [2]int{1000, horizon + 600})
+			f.outage("a2", "a", 1, 1000, -1, "api")
+			f.outage("b1", "b", 1, 1000, -1, "web")
+		},
+		state:   StateDown,
+		regions: map[string]string{"a": StateDown, "b": StateDown, "c": StateUp},
+		down:    2600,
+	}, {
+		name: "c in maintenance does not vote: a down alone with min 2 of a, b is regional",
+		opt:  Options{MinRegions: 3},
+		setup: func(f *feed) {
+			standard(f, nil)
+			f.maint("c1", "c", 0, [2]int{500, horizon + 600})
+			f.outage("a1", "a", 1, 1000, -1, "api")
+			f.outage("a2", "a", 1, 1000, -1, "api")
+		},
+		state:    StateRegional,
+		regions:  map[string]string{"a": StateDown, "b": StateUp, "c": StateMaintenance},
+		regional: 2600,
+	}, {
+		name: "every region in maintenance: global maintenance, outages inside it not down",
+		setup: func(f *feed) {
+			standard(f, nil)
+			for _, ag := range [...][2]string{{"a1", "a"}, {"a2", "a"}, {"b1", "b"}, {"c1", "c"}} {
+				f.maint(ag[0], ag[1], 0, [2]int{1000, 1600})
+				f.outage(ag[0], ag[1], 1, 1200, 1900, "api")
+			}
+		},
+		state:   StateUp,
+		regions: map[string]string{"a": StateUp, "b": StateUp, "c": StateUp},
+		down:    300, maint: 600, aMaint: 600,
+	}, {
+		name: "a rewrite calls off the rest of a window: maintenance to the cut only",
+		setup: func(f *feed) {
+			standard(f, nil)
+			for _, ag := range [...][2]string{{"a1", "a"}, {"a2", "a"}, {"b1", "b"}, {"c1", "c"}} {
+				f.maint(ag[0], ag[1], 0, [2]int{1000, 3000})
+				f.maint(ag[0], ag[1], 1000, [2]int{1000, 1200})
+			}
+		},
+		state:   StateUp,
+		regions: map[string]string{"a": StateUp, "b": StateUp, "c": StateUp},
+		maint:   200, aMaint: 200,
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFeed(t)
+			tc.setup(f)
+			v, _ := f.view(tc.opt, horizon)
+			fs := v.Features()[0]
+			got := map[string]string{}
+			for _, r := range fs.Regions {
+				got[r.Region] = r.State
+			}
+			if fs.State != tc.state || !maps.Equal(got, tc.regions) {
+				t.Errorf("state %s regions %v, want %s %v", fs.State, got, tc.state, tc.regions)
+			}
+			rf := v.Report(at(0), at(horizon)).Features[0]
+			if rf.DowntimeSeconds != tc.down || rf.RegionalSeconds != tc.regional || rf.MaintenanceSeconds != tc.maint ||
+				rf.Regions[0].MaintenanceSeconds != tc.aMaint {
+				t.Errorf("report down %v regional %v maintenance %v (a: %v), want %v %v %v (a: %v)", rf.DowntimeSeconds,
+					rf.RegionalSeconds, rf.MaintenanceSeconds, rf.Regions[0].MaintenanceSeconds, tc.down, tc.regional, tc.maint, tc.aMaint)
+			}
+			if want := 1 - tc.down/(horizon-tc.maint); math.Abs(rf.Availability-want) > 1e-12 {
+				t.Errorf("availability %v, want %v (maintenance out of the denominator)", rf.Availability, want)
+			}
+		})
 	}
 }
