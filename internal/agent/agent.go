@@ -24,6 +24,7 @@ import (
 	"github.com/vigil-monitoring/vigil/internal/config"
 	"github.com/vigil-monitoring/vigil/internal/expo"
 	"github.com/vigil-monitoring/vigil/internal/export"
+	"github.com/vigil-monitoring/vigil/internal/maintenance"
 	"github.com/vigil-monitoring/vigil/internal/schedule"
 	"github.com/vigil-monitoring/vigil/probes"
 	"github.com/vigil-monitoring/vigil/sla"
@@ -55,6 +56,7 @@ type Agent struct {
 	sched   *schedule.Scheduler
 	agentID string
 	global  *globalPublisher // nil without a global block
+	maint   *maintenance.Book // runtime maintenance windows
 
 	mu     sync.Mutex // serialises reloads
 	cfg    atomic.Pointer[config.Config]
@@ -101,12 +103,16 @@ func New(opts Options) (*Agent, error) {
 	if cfg.Global != nil { // the record goes through the store's outbox to JetStream
 		slaOpts.Outbox, slaOpts.Agent = true, cfg.Global.AgentID
 	}
+	if a.maint, err = openMaintenance(opts.StoragePath); err != nil {
+		return nil, err
+	}
 	a.engine, err = sla.Open(slaOpts)
 	if err != nil {
 		return nil, err
 	}
 	a.expo = expo.New(a.reg, opts.Logger, a.metrics, export.NewSLAMetrics(a.engine, labels, reserved))
-	wrapped.MustRegister(export.IncidentCollector(a.engine), export.StorageCollector(a.engine), export.VantageCollector(a.engine))
+	wrapped.MustRegister(export.IncidentCollector(a.engine), export.StorageCollector(a.engine), export.VantageCollector(a.engine),
+		newMaintenanceCollector(a))
 	jobRuns, jobLastRun := export.NewDutyMetrics(wrapped)
 	a.sched, err = schedule.New(schedule.Options{Logger: opts.Logger, Lateness: a.metrics.Lateness, InFlight: a.metrics.InFlight,
 		JobRuns: jobRuns, JobLastRun: jobLastRun})
@@ -195,7 +201,9 @@ func (a *Agent) applyLocked(cfg *config.Config) error {
 	if err := a.engine.ConfigureVantage(VantageSpec(canaries)); err != nil {
 		return fmt.Errorf("configure SLA engine: vantage: %w", err)
 	}
-	if err := a.engine.Configure(FeatureSpecs(refs)); err != nil {
+	specs := FeatureSpecs(refs)
+	a.addRuntimeMaintenance(specs, a.now())
+	if err := a.engine.Configure(specs); err != nil {
 		if old := a.cfg.Load(); old != nil { // the features stay as they were: so do the canaries
 			_ = a.engine.ConfigureVantage(VantageSpec(old.Canaries()))
 		}
@@ -204,13 +212,13 @@ func (a *Agent) applyLocked(cfg *config.Config) error {
 	// Canaries are scheduled, probed and exported as any check is; only
 	// where their results go differs (see slaRef).
 	refs = append(refs, canaries...)
-	specs := make([]schedule.Spec, 0, len(refs))
+	jobs := make([]schedule.Spec, 0, len(refs))
 	seen := map[string]bool{}
 	for _, ref := range refs {
 		seen[ref.ID] = true
-		specs = append(specs, a.scheduleSpec(ref))
+		jobs = append(jobs, a.scheduleSpec(ref))
 	}
-	changes, err := a.sched.Apply(specs)
+	changes, err := a.sched.Apply(jobs)
 	if err != nil {
 		return err
 	}
@@ -221,7 +229,7 @@ func (a *Agent) applyLocked(cfg *config.Config) error {
 		}
 	}
 	a.cfg.Store(cfg)
-	a.metrics.ChecksConfigured.Set(float64(len(specs)))
+	a.metrics.ChecksConfigured.Set(float64(len(jobs)))
 	a.metrics.ReloadSuccess.Set(1)
 	a.metrics.ReloadTimestamp.SetToCurrentTime()
 	a.logger.Info("checks scheduled", "added", changes.Added, "replaced", changes.Replaced, "removed", changes.Removed, "kept", changes.Kept,
@@ -247,7 +255,11 @@ func (a *Agent) scheduleSpec(ref config.CheckRef) schedule.Spec {
 		ID: ref.ID, Interval: ref.Interval, Timeout: ref.Timeout, Fingerprint: ref.Check.Fingerprint,
 		Cron: ref.Cron, Location: ref.Location,
 		Build: func() (probes.Prober, error) {
-			return ref.Check.Build(probes.Options{AgentID: a.agentID, CheckID: ref.ID, Logger: a.logger.With("check", ref.ID)})
+			p, err := ref.Check.Build(probes.Options{AgentID: a.agentID, CheckID: ref.ID, Logger: a.logger.With("check", ref.ID)})
+			if err != nil || ref.Canary {
+				return p, err
+			}
+			return &pausable{Prober: p, a: a, target: targetOf(ref.Service, ref.Feature)}, nil
 		},
 		OnResult: a.onResult(ref, bc, a.slaRef(ref)),
 	}
@@ -266,6 +278,12 @@ func (a *Agent) onResult(ref config.CheckRef, bc *boundCheck, slaRef *sla.CheckR
 	var lastOK atomic.Int32 // 0 unknown, 1 ok, 2 failing
 	id := ref.ID
 	return func(r *probes.Result) {
+		if id, ok := paused(r); ok { // not run: the check is blind, not failing
+			if slaRef != nil {
+				slaRef.Observe(sla.Observation{Start: r.Start, AgentFault: "paused by maintenance " + id})
+			}
+			return
+		}
 		bc.metrics.Observe(r)
 		if slaRef != nil {
 			slaRef.Observe(sla.Observation{Start: r.Start, Duration: r.Duration, Success: r.Success, Error: r.ErrorString(),

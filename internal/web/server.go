@@ -42,6 +42,9 @@ type Options struct {
 	// IdleTimeout closes a keep-alive connection idle this long; 0 means
 	// DefaultIdleTimeout. ReadHeaderTimeout likewise.
 	IdleTimeout, ReadHeaderTimeout time.Duration
+	// AuthorizeWrite accepts a write request (declaring maintenance, posting
+	// an incident update) or says why not; nil refuses every write.
+	AuthorizeWrite func(*http.Request) error
 }
 
 // The server's timeouts. A connection that says nothing, or nothing more,
@@ -141,6 +144,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/outages", s.outages)
 	mux.HandleFunc("GET /api/v1/report", s.report)
 	mux.HandleFunc("GET /api/v1/incidents", s.incidents)
+	mux.HandleFunc("GET /api/v1/maintenance", s.listMaintenance)
+	mux.HandleFunc("POST /api/v1/maintenance", s.addMaintenance)
+	mux.HandleFunc("DELETE /api/v1/maintenance/{id}", s.endMaintenance)
 	mux.HandleFunc("GET /{$}", s.statusPage)
 	mux.HandleFunc("GET /bulletin", s.bulletinPage)
 	return mux
