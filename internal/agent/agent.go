@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/vigil-monitoring/vigil/internal/config"
+	"github.com/vigil-monitoring/vigil/internal/delivery"
 	"github.com/vigil-monitoring/vigil/internal/expo"
 	"github.com/vigil-monitoring/vigil/internal/export"
 	"github.com/vigil-monitoring/vigil/internal/maintenance"
@@ -55,8 +56,16 @@ type Agent struct {
 	engine  *sla.Engine
 	sched   *schedule.Scheduler
 	agentID string
-	global  *globalPublisher // nil without a global block
+	global  *globalPublisher  // nil without a global block
 	maint   *maintenance.Book // runtime maintenance windows
+	// deliverer sends scheduled reports (nil without reports); mailReport
+	// mails one (nil without a mailer).
+	deliverer  *delivery.Deliverer
+	mailReport func(ctx context.Context, to, subject string, body []byte, contentType string, job delivery.Job) error
+	// catchUpDone is closed when the start's catch-up of missed reports
+	// ended; catchUpCancel ends it early.
+	catchUpDone   chan struct{}
+	catchUpCancel context.CancelFunc
 
 	mu     sync.Mutex // serialises reloads
 	cfg    atomic.Pointer[config.Config]
@@ -135,6 +144,12 @@ func New(opts Options) (*Agent, error) {
 		_ = a.engine.Close()
 		return nil, err
 	}
+	if err := a.startReports(cfg); err != nil {
+		_ = a.sched.Stop(context.Background())
+		a.stopGlobal()
+		_ = a.engine.Close()
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -153,6 +168,10 @@ func (a *Agent) Reload() error {
 	}
 	if err == nil {
 		a.noteGlobalReload(old, cfg)
+		if !sameReports(old.Reports, cfg.Reports) {
+			a.logger.Warn("config reload: reports changed; restart the agent to apply them (the schedules go on as started)",
+				"file", cfg.File)
+		}
 	}
 	if err != nil {
 		a.metrics.ReloadSuccess.Set(0)
@@ -416,6 +435,7 @@ func (a *Agent) Ready() bool { return a.cfg.Load() != nil && a.engine.Ready() }
 // ctx), and closes the store. It is safe to call once.
 func (a *Agent) Shutdown(ctx context.Context) error {
 	err := a.sched.Stop(ctx)
+	a.stopReports()
 	a.stopGlobal() // before the store closes under it
 	return errors.Join(err, a.engine.Close())
 }

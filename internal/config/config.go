@@ -45,6 +45,8 @@ type Config struct {
 	// Global, when set, makes the agent publish its record to NATS
 	// JetStream (global.go).
 	Global *Global `yaml:"global,omitempty" json:"global,omitempty"`
+	// Reports are sent on a schedule (reports.go).
+	Reports []Report `yaml:"reports,omitempty" json:"reports,omitempty"`
 
 	// File is the path the config was read from.
 	File string `yaml:"-" json:"-"`

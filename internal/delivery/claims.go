@@ -36,9 +36,13 @@ type FileClaims struct {
 	claims map[string]claim
 }
 
-// OpenFileClaims reads the claims at file (missing: none).
+// OpenFileClaims reads the claims at file (missing: none; "": kept in
+// memory only).
 func OpenFileClaims(file string, clock func() time.Time) (*FileClaims, error) {
 	c := &FileClaims{file: file, clock: clock, claims: map[string]claim{}}
+	if file == "" {
+		return c, nil
+	}
 	data, err := os.ReadFile(file)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -88,13 +92,17 @@ func (c *FileClaims) Delivered(_ context.Context, key string) (bool, error) {
 }
 
 // save writes the claims atomically, dropping delivered ones older than
-// the catch-up horizon (nothing will ask for them again); c.mu is held.
+// the catch-up horizon (nothing will ask for them again); c.mu is held. A
+// book with no file keeps them in memory.
 func (c *FileClaims) save() error {
 	cutoff := c.clock().Add(-2 * CatchUpHorizon)
 	for k, cl := range c.claims {
 		if cl.At.Before(cutoff) {
 			delete(c.claims, k)
 		}
+	}
+	if c.file == "" {
+		return nil
 	}
 	data, err := json.MarshalIndent(c.claims, "", "  ")
 	if err != nil {
