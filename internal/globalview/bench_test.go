@@ -22,7 +22,7 @@ type benchSize struct{ regions, features int }
 
 var benchViews = map[benchSize]*View{}
 
-func benchView(b *testing.B, size benchSize) *View {
+func benchView(b testing.TB, size benchSize) *View {
 	if v, ok := benchViews[size]; ok {
 		return v
 	}
@@ -109,5 +109,26 @@ func BenchmarkView(b *testing.B) {
 				b.Fatalf("%d features", len(buf))
 			}
 		})
+	}
+}
+
+// TestReadsSplitOverCores: the readers give the same answers computed on
+// one core as split over several (forEach's workers).
+func TestReadsSplitOverCores(t *testing.T) {
+	v := benchView(t, benchSize{3, 4 * minPerWorker})
+	read := func() string {
+		rep := v.Report(t0, t0.Add(24*time.Hour))
+		return fmt.Sprint(v.Features(), v.Figures(), v.Outages("", "", time.Time{}, time.Time{}), rep.Features)
+	}
+	prev := runtime.GOMAXPROCS(1)
+	one := read()
+	runtime.GOMAXPROCS(4)
+	split := read()
+	runtime.GOMAXPROCS(prev)
+	if one != split {
+		t.Error("reads differ between one core and four")
+	}
+	if n := len(v.Outages("", "", time.Time{}, time.Time{})); n == 0 {
+		t.Error("no global outage in the landscape: the comparison says little")
 	}
 }

@@ -57,10 +57,9 @@ func (v *View) AppendFigures(dst []FeatureFigures) []FeatureFigures {
 	now := v.opt.Clock.Now()
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	c := v.newCalc(now)
-	dst = slices.Grow(dst, len(v.sorted))
-	for _, f := range v.sorted {
-		c.feature(f)
+	n0 := len(dst)
+	dst = slices.Grow(dst, len(v.sorted))[:n0+len(v.sorted)]
+	v.forEach(now, nil, func(c *calc, i int, f *featureState) {
 		ff := FeatureFigures{Service: f.service, Feature: f.feature, MinRegions: f.minRegions, Objective: f.objective}
 		st, _ := c.stateNow()
 		ff.StateIndex = int(st)
@@ -90,8 +89,8 @@ func (v *View) AppendFigures(dst []FeatureFigures) []FeatureFigures {
 				break
 			}
 		}
-		dst = append(dst, ff)
-	}
+		dst[n0+i] = ff
+	})
 	return dst
 }
 
@@ -119,10 +118,8 @@ func (v *View) Features() []FeatureStatus {
 	now := v.opt.Clock.Now()
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	c := v.newCalc(now)
-	out := make([]FeatureStatus, 0, len(v.sorted))
-	for _, f := range v.sorted {
-		c.feature(f)
+	out := make([]FeatureStatus, len(v.sorted))
+	v.forEach(now, nil, func(c *calc, i int, f *featureState) {
 		fs := FeatureStatus{Service: f.service, Feature: f.feature, MinRegions: f.minRegions,
 			Objective: f.objective, RegionsDown: []string{}, Regions: make([]RegionStatus, 0, len(c.regs))}
 		st, since := c.stateNow()
@@ -144,8 +141,8 @@ func (v *View) Features() []FeatureStatus {
 			o := c.outage(f, c.segs[len(c.segs)-1])
 			fs.Outage = &o
 		}
-		out = append(out, fs)
-	}
+		out[i] = fs
+	})
 	return out
 }
 
@@ -251,7 +248,6 @@ func (v *View) Outages(service, feature string, since, until time.Time) []Outage
 	now := v.opt.Clock.Now()
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	c := v.newCalc(now)
 	from, to := int64(noTime), int64(openEnd)
 	if !since.IsZero() {
 		from = since.UnixNano()
@@ -259,13 +255,16 @@ func (v *View) Outages(service, feature string, since, until time.Time) []Outage
 	if !until.IsZero() {
 		to = until.UnixNano()
 	}
-	out := []Outage{}
-	for _, f := range v.sorted {
-		if (service != "" && f.service != service) || (feature != "" && f.feature != feature) {
-			continue
-		}
-		c.feature(f)
-		out = c.appendOutages(out, f, from, to)
+	per := make([][]Outage, len(v.sorted))
+	match := func(f *featureState) bool {
+		return (service == "" || f.service == service) && (feature == "" || f.feature == feature)
+	}
+	v.forEach(now, match, func(c *calc, i int, f *featureState) {
+		per[i] = c.appendOutages(nil, f, from, to)
+	})
+	out := slices.Concat(per...)
+	if out == nil {
+		out = []Outage{}
 	}
 	slices.SortStableFunc(out, func(a, b Outage) int { return b.Start.Compare(a.Start) })
 	return out
@@ -288,15 +287,13 @@ func (v *View) Report(from, to time.Time) Report {
 	now := v.opt.Clock.Now()
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	c := v.newCalc(now)
-	rep := Report{From: from, To: to, Regions: make([]string, 0, len(v.regions)), Features: []ReportFeature{}}
+	rep := Report{From: from, To: to, Regions: make([]string, 0, len(v.regions)), Features: make([]ReportFeature, len(v.sorted))}
 	for r := range v.regions {
 		rep.Regions = append(rep.Regions, r)
 	}
 	slices.Sort(rep.Regions)
 	f0, t0 := from.UnixNano(), to.UnixNano()
-	for _, f := range v.sorted {
-		c.feature(f)
+	v.forEach(now, nil, func(c *calc, i int, f *featureState) {
 		ratio, down, _ := c.availability(f0, t0)
 		rf := ReportFeature{Service: f.service, Feature: f.feature, Objective: f.objective,
 			Availability: ratio, Met: ratio >= f.objective, DowntimeSeconds: seconds(down),
@@ -308,8 +305,8 @@ func (v *View) Report(from, to time.Time) Report {
 		for i := range c.regs {
 			rf.Regions[i] = c.regs[i].figures(f0, t0)
 		}
-		rep.Features = append(rep.Features, rf)
-	}
+		rep.Features[i] = rf
+	})
 	return rep
 }
 

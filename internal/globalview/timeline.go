@@ -1,7 +1,9 @@
 package globalview
 
 import (
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -106,6 +108,43 @@ type event struct {
 	t     int64
 	kind  uint8 // 0 monitoring, 1 down, 2 degraded, 3 maintenance
 	delta int8
+}
+
+// minPerWorker is the fewest features worth a worker of forEach.
+const minPerWorker = 256
+
+// forEach computes the timelines of every feature keep accepts (all when
+// nil) at now and calls fn with them, index i in v.sorted. The features
+// are split over the machine's cores, each worker with a calc of its own
+// (they share the agents' part, read only), so fn must write only its own
+// index's result. v.mu is held for reading.
+func (v *View) forEach(now time.Time, keep func(*featureState) bool, fn func(c *calc, i int, f *featureState)) {
+	base := v.newCalc(now)
+	run := func(c *calc, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			if f := v.sorted[i]; keep == nil || keep(f) {
+				c.feature(f)
+				fn(c, i, f)
+			}
+		}
+	}
+	n := len(v.sorted)
+	workers := min(runtime.GOMAXPROCS(0), n/minPerWorker)
+	if workers <= 1 {
+		run(base, 0, n)
+		return
+	}
+	chunk := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		c := base
+		if w > 0 {
+			c = &calc{now: base.now, agents: base.agents}
+		}
+		lo, hi := w*chunk, min(n, (w+1)*chunk)
+		wg.Go(func() { run(c, lo, hi) })
+	}
+	wg.Wait()
 }
 
 // newCalc prepares a read at now; v.mu is held.
