@@ -141,6 +141,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/outages", s.outages)
 	mux.HandleFunc("GET /api/v1/report", s.report)
 	mux.HandleFunc("GET /api/v1/incidents", s.incidents)
+	mux.HandleFunc("GET /api/v1/gate", s.gate)
 	mux.HandleFunc("GET /{$}", s.statusPage)
 	mux.HandleFunc("GET /bulletin", s.bulletinPage)
 	return mux
