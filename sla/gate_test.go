@@ -1,12 +1,14 @@
 package sla
 
 import (
+	"errors"
 	"os"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBurnConditionsMatchShippedRules: the page and ticket conditions the
@@ -68,5 +70,47 @@ func TestFiringAtThreshold(t *testing.T) {
 		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: firing %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// TestGateCalendarBudgetResets: with a calendar-month window in Asia/Seoul
+// the gate that blocks on November's spent budget opens at midnight of
+// 1 December there (15:00 UTC), when the budget starts afresh.
+func TestGateCalendarBudgetResets(t *testing.T) {
+	seoul := mustZone(t, "Asia/Seoul")
+	start := time.Date(2026, 10, 31, 15, 0, 0, 0, time.UTC)
+	clock := newFakeClock(start)
+	e := memTest(t, clock)
+	spec := testSpec("f", "a")
+	spec.Calendar = Calendar{Period: CalendarMonth, Location: seoul}
+	spec.Gate = &GatePolicy{HasMinBudget: true, MinBudgetRemaining: 0.5}
+	mustConfigure(t, e, spec)
+	e.Observe("talk", "f", "a", Observation{Start: start, Success: true})
+	down := time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)
+	clock.Set(down)
+	e.Observe("talk", "f", "a", Observation{Start: down, Error: "refused"})
+	clock.Set(down.Add(1800 * time.Second))
+	e.Observe("talk", "f", "a", Observation{Start: down.Add(1800 * time.Second), Success: true})
+
+	boundary := time.Date(2026, 11, 30, 15, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		now   time.Time
+		allow bool
+	}{{boundary.Add(-time.Second), false}, {boundary, true}} {
+		clock.Set(c.now)
+		d, err := e.Gate("talk", "f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d[0].Allow != c.allow || d[0].Window != "calendar-month" {
+			t.Errorf("at %s: allow %v over %q (budget %v, reasons %q); want %v over calendar-month",
+				c.now, d[0].Allow, d[0].Window, d[0].ErrorBudgetRemaining, d[0].Reasons, c.allow)
+		}
+	}
+	if _, err := e.Gate("talk", "g"); !errors.Is(err, ErrUnknownFeature) {
+		t.Errorf("unknown feature: %v", err)
+	}
+	if _, err := e.Gate("mail", ""); !errors.Is(err, ErrUnknownService) {
+		t.Errorf("unknown service: %v", err)
 	}
 }
