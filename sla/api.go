@@ -123,6 +123,12 @@ type FeatureSpec struct {
 	Flap              Flap
 	Maintenance       []Maintenance
 	Checks            []CheckSpec
+
+	// Calendar, when enabled, replaces Window: the SLO window is the
+	// current calendar month or week in its zone.
+	Calendar Calendar
+	// Gate is the feature's error-budget gate (Engine.Gate); nil: none.
+	Gate *GatePolicy
 }
 
 // Observation is one check result as the engine sees it.

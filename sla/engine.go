@@ -599,9 +599,9 @@ func sameChecks(a, b []CheckSpec) bool { return slices.Equal(a, b) }
 func sameSpec(a, b FeatureSpec) bool {
 	return a.Service == b.Service && a.Feature == b.Feature && a.ServiceTitle == b.ServiceTitle &&
 		a.Title == b.Title && maps.Equal(a.Labels, b.Labels) && a.Require == b.Require &&
-		a.Objective == b.Objective && a.Window == b.Window && a.Latency == b.Latency &&
+		a.Objective == b.Objective && a.Window == b.Window && sameCalendar(a.Calendar, b.Calendar) && a.Latency == b.Latency &&
 		a.FailureThreshold == b.FailureThreshold && a.RecoveryThreshold == b.RecoveryThreshold &&
-		sameMaintenance(a.Maintenance, b.Maintenance) && sameChecks(a.Checks, b.Checks)
+		sameMaintenance(a.Maintenance, b.Maintenance) && sameChecks(a.Checks, b.Checks) && sameGate(a.Gate, b.Gate)
 }
 
 // Check returns a handle for observing a check's results, nil if the check

@@ -30,6 +30,15 @@ type FeatureFigures struct {
 	LastOutageSeconds float64
 	// Flapping is FeatureStatus.Flapping.
 	Flapping bool
+	// Calendar is set for a feature with a calendar SLO window: its
+	// availability and burn rate over the current period (also the last of
+	// Availability; BudgetRemaining is the period's) and the period's
+	// bounds in seconds since the epoch.
+	Calendar             bool
+	CalendarAvailability float64
+	CalendarBurn         float64
+	PeriodStart          float64
+	PeriodEnd            float64
 }
 
 // AvailabilityWindows names FeatureFigures.Availability's windows, in order:
@@ -90,5 +99,7 @@ func (n numbers) figures(index int, objective float64) FeatureFigures {
 	return FeatureFigures{Index: index, Objective: objective, State: n.state, Availability: n.availability,
 		BudgetRemaining: n.budget, Burn: n.burn, DowntimeSeconds: n.downtime, DegradedSeconds: n.degraded,
 		UnmonitoredSeconds: n.unmonitored, Outages: n.outages, OutageActive: n.outageActive,
-		OutageStart: n.outageStart, LastOutageSeconds: n.lastDuration}
+		OutageStart: n.outageStart, LastOutageSeconds: n.lastDuration,
+		Calendar: n.calendar.on, CalendarAvailability: n.calendar.availability, CalendarBurn: n.calendar.burn,
+		PeriodStart: float64(n.calendar.start) / 1e9, PeriodEnd: float64(n.calendar.end) / 1e9}
 }

@@ -115,6 +115,7 @@ type numbers struct {
 	outageActive bool
 	outageStart  float64 // seconds since the epoch of the current or last outage
 	lastDuration float64
+	calendar     calendarNumbers
 }
 
 // defaultSLOWindow is used when a feature has no window configured.
@@ -133,6 +134,10 @@ func (f *feature) numbers(now int64, gaps []interval, l *ledger) numbers {
 	var n numbers
 	n.state, n.since = f.shownState(now)
 	slo := int64(sloWindow(f.spec))
+	calStart, calEnd, calendar := calendarSpan(f.spec, now)
+	if calendar {
+		slo = now - calStart
+	}
 	longest := max(slo, int64(30*24*time.Hour))
 	from := min(now-longest, f.counters.at, f.counters.downAt)
 	l.build(f, gaps, from, now, now)
@@ -142,6 +147,11 @@ func (f *feature) numbers(now int64, gaps []interval, l *ledger) numbers {
 	sloSpan := l.window(now-slo, now)
 	n.availability[len(availabilityWindows)] = sloSpan.availability()
 	n.budget = sloSpan.budgetRemaining(f.spec.Objective)
+	if calendar {
+		n.budget = calendarBudget(sloSpan, calStart, calEnd, f.spec.Objective)
+		n.calendar = calendarNumbers{on: true, start: calStart, end: calEnd,
+			availability: n.availability[len(availabilityWindows)], burn: sloSpan.burnRate(f.spec.Objective)}
+	}
 	for i, w := range burnWindows {
 		n.burn[i] = l.window(now-int64(w.d), now).burnRate(f.spec.Objective)
 	}

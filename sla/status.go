@@ -42,6 +42,13 @@ func (e *Engine) status(f *feature, now int64, gaps []interval, l *ledger) Featu
 	if n.since == 0 {
 		s.Since = time.Time{}
 	}
+	if c := n.calendar; c.on {
+		loc := f.spec.Calendar.location()
+		start, end, avail := timeOf(c.start).In(loc), timeOf(c.end).In(loc), c.availability
+		s.Availability.Calendar = &avail
+		s.SLO.Window, s.SLO.Timezone = f.spec.Calendar.String(), loc.String()
+		s.SLO.PeriodStart, s.SLO.PeriodEnd = &start, &end
+	}
 	if n.state != StateUp && n.state != StateUnknown && n.state != StateMaintenance {
 		s.Reason = f.reason.String(n.state)
 	}

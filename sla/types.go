@@ -83,6 +83,9 @@ type Availability struct {
 	Week  float64 `json:"7d"`
 	Month float64 `json:"30d"`
 	SLO   float64 `json:"slo"`
+	// Calendar is the availability over the current calendar period, only
+	// for a feature with a calendar SLO window (then equal to SLO).
+	Calendar *float64 `json:"calendar,omitempty"`
 }
 
 // SLOStatus is a feature's objective and what is left of its error budget.
@@ -91,6 +94,12 @@ type SLOStatus struct {
 	// Window is the SLO window in Prometheus duration form, e.g. "30d".
 	Window               string  `json:"window"`
 	ErrorBudgetRemaining float64 `json:"error_budget_remaining"`
+	// Timezone, PeriodStart and PeriodEnd describe a calendar window
+	// (Window "calendar-month" or "calendar-week"): the zone and the
+	// current period [start, end), whose budget started afresh at start.
+	Timezone    string     `json:"timezone,omitempty"`
+	PeriodStart *time.Time `json:"period_start,omitempty"`
+	PeriodEnd   *time.Time `json:"period_end,omitempty"`
 }
 
 // CheckStatus is the latest result of one check of a feature.

@@ -46,6 +46,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return runReport(args[1:], stdout, stderr)
 		case "import":
 			return runImport(args[1:], stdout, stderr)
+		case "slo":
+			return runSLO(args[1:], stdout, stderr)
 		case "version":
 			version, revision := export.Build()
 			fmt.Fprintf(stdout, "vigil %s (revision %s, %s)\n", version, revision, runtime.Version())
@@ -75,6 +77,7 @@ func usage(w io.Writer) {
   vigil report [--storage.path=data/] [--from=T] [--to=T] [--format=markdown|csv|json|bulletin] [--lang=en|ko]
   vigil report --scope=global --nats.url=URL|--config.file=global.yml [--from=T] [--to=T] [--format=markdown|json]
   vigil import blackbox --modules=blackbox.yml --prometheus=prometheus.yml [--region=R] > vigil.yml
+  vigil slo export --format=openslo|sloth|pyrra [--config.file=vigil.yml] | vigil slo import --format=openslo FILE
   vigil version
 `)
 }

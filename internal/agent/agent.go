@@ -368,11 +368,12 @@ func featureSpec(s *config.Service, f *config.Feature) sla.FeatureSpec {
 		Service: s.Name, Feature: f.Name, ServiceTitle: s.Title, Title: f.Title, Labels: labels,
 		Require:           slaRequire(f.Require),
 		Objective:         math.Round(f.SLO.Objective*1e7) / 1e9, // 99.9 -> 0.999 exactly
-		Window:            time.Duration(f.SLO.Window),
+		Window:            f.SLO.Window.Rolling,
 		Latency:           time.Duration(f.SLO.Latency),
 		FailureThreshold:  f.FailureThreshold,
 		RecoveryThreshold: f.RecoveryThreshold,
 	}
+	spec.Calendar, spec.Gate = agentCalendar(f.SLO), agentGate(f.Gate)
 	if f.Flap != nil {
 		spec.Flap = sla.Flap{Changes: f.Flap.Changes, Window: time.Duration(f.Flap.Window)}
 	}

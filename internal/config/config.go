@@ -84,6 +84,8 @@ type Defaults struct {
 	FailureWindow     *FailureWindow       `yaml:"failure_window,omitempty" json:"failure_window,omitempty"`
 	Flap              *Flap                `yaml:"flap,omitempty" json:"flap,omitempty"`
 	SLO               *SLO                 `yaml:"slo,omitempty" json:"slo,omitempty"`
+	// Gate is the error-budget gate of every feature that sets none.
+	Gate *Gate `yaml:"gate,omitempty" json:"gate,omitempty"`
 }
 
 // Service is one entry of `services`.
@@ -92,6 +94,9 @@ type Service struct {
 	Title    string            `yaml:"title,omitempty" json:"title,omitempty"`
 	Labels   map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
 	Features []Feature         `yaml:"features" json:"features"`
+	// Gate is the error-budget gate of the service's features, field by
+	// field over the defaults'.
+	Gate *Gate `yaml:"gate,omitempty" json:"gate,omitempty"`
 }
 
 // Feature is one thing users can do with a service, checked by one or more checks.
@@ -109,14 +114,23 @@ type Feature struct {
 	Flap              *Flap                `yaml:"flap,omitempty" json:"flap,omitempty"`
 	Maintenance       []Maintenance        `yaml:"maintenance,omitempty" json:"maintenance,omitempty"`
 	Checks            []Check              `yaml:"checks" json:"checks"`
+	// Gate is the feature's error-budget gate, field by field over its
+	// service's and the defaults'; validation leaves it nil when no level
+	// sets one.
+	Gate *Gate `yaml:"gate,omitempty" json:"gate,omitempty"`
 }
 
-// SLO is a feature's objective: Objective percent of Window, and an optional
-// latency over which passing runs count as degraded.
+// SLO is a feature's objective: Objective percent of Window (rolling, or
+// a calendar month or week in Timezone), and an optional latency over which
+// passing runs count as degraded.
 type SLO struct {
 	Objective float64              `yaml:"objective,omitempty" json:"objective"`
-	Window    probeconfig.Duration `yaml:"window,omitempty" json:"window"`
+	Window    SLOWindow            `yaml:"window,omitempty" json:"window"`
+	Timezone  string               `yaml:"timezone,omitempty" json:"timezone,omitempty"`
 	Latency   probeconfig.Duration `yaml:"latency,omitempty" json:"latency,omitempty"`
+
+	// Location is Timezone loaded by validation (UTC when unset).
+	Location *time.Location `yaml:"-" json:"-"`
 }
 
 // FailureWindow is `failure_window: {failures: M, runs: N}`: a check is

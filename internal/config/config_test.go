@@ -53,7 +53,7 @@ func TestParseAppliesDefaults(t *testing.T) {
 		{"dns kind", checks[1].Check.Kind(), "dns"},
 		{"require", checks[0].Feature.Require, Require{Mode: "quorum", N: 1}},
 		{"objective", checks[0].Feature.SLO.Objective, 99.95},
-		{"window default", time.Duration(checks[0].Feature.SLO.Window), 30 * 24 * time.Hour},
+		{"window default", checks[0].Feature.SLO.Window.Rolling, 30 * 24 * time.Hour},
 		{"latency", time.Duration(checks[0].Feature.SLO.Latency), 800 * time.Millisecond},
 		{"failure threshold", checks[0].Feature.FailureThreshold, 2},
 		{"recovery threshold", checks[0].Feature.RecoveryThreshold, 3},

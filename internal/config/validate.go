@@ -40,6 +40,7 @@ func (p *parser) validate(c *Config) {
 	p.global(c)
 	p.reports(c)
 	defaultSLO, defaultFlap := p.defaults(&c.Defaults)
+	defaultGate := p.gate("defaults.gate", c.Defaults.Gate, nil)
 	p.canaries(&c.Agent, &c.Defaults)
 	if len(c.Services) == 0 {
 		p.add("services", "at least one service is required")
@@ -53,6 +54,7 @@ func (p *parser) validate(c *Config) {
 			p.add(sp+".name", "service names starting with \"_\" are reserved for the agent itself (its canaries are exported as service %q)", CanaryService)
 		}
 		p.labels(sp+".labels", s.Labels)
+		serviceGate := p.gate(sp+".gate", s.Gate, defaultGate)
 		if len(s.Features) == 0 {
 			p.add(sp+".features", "service %q needs at least one feature", s.Name)
 		}
@@ -61,6 +63,7 @@ func (p *parser) validate(c *Config) {
 			fp := fmt.Sprintf("%s.features[%d]", sp, fi)
 			p.name(fp+".name", "feature", s.Features[fi].Name, features, fi)
 			p.feature(fp, &s.Features[fi], &c.Defaults, defaultSLO, defaultFlap)
+			s.Features[fi].Gate = p.gate(fp+".gate", s.Features[fi].Gate, serviceGate)
 		}
 	}
 }
@@ -110,7 +113,7 @@ func (p *parser) defaults(d *Defaults) (SLO, Flap) {
 	p.confirmation("defaults", &d.FailureThreshold, &d.RecoveryThreshold, &d.FailureWindow,
 		confirm{failure: DefaultFailureThreshold, recovery: DefaultRecoveryThreshold})
 	p.flap("defaults.flap", &d.Flap, Flap{Changes: DefaultFlapChanges, Window: probeconfig.Duration(DefaultFlapWindow)})
-	defaultSLO := SLO{Objective: DefaultObjective, Window: probeconfig.Duration(DefaultWindow)}
+	defaultSLO := SLO{Objective: DefaultObjective, Window: RollingWindow(DefaultWindow), Location: time.UTC}
 	if d.SLO != nil {
 		p.slo("defaults.slo", d.SLO, defaultSLO)
 		defaultSLO = *d.SLO
@@ -323,7 +326,13 @@ func (p *parser) slo(path string, s *SLO, def SLO) {
 	if s.Objective == 0 {
 		s.Objective = def.Objective
 	}
-	p.defaultDuration(path+".window", &s.Window, def.Window)
+	if s.Window.IsZero() {
+		if p.present(path + ".window") {
+			p.add(path+".window", "must be > 0 (leave the key out for the default, %s)", def.Window)
+		}
+		s.Window = def.Window
+	}
+	p.sloTimezone(path, s, def)
 	if s.Latency == 0 && p.present(path+".latency") {
 		p.add(path+".latency", "must be > 0 (leave the key out for no latency objective, or to inherit %s)", def.Latency)
 	}
@@ -337,7 +346,7 @@ func (p *parser) slo(path string, s *SLO, def SLO) {
 		// The SLA engine keeps the objective as a ratio to 9 decimal places.
 		p.add(path+".objective", "%v rounds to 100%%: at most 7 decimal places count", s.Objective)
 	}
-	if s.Window < probeconfig.Duration(time.Hour) {
+	if s.Window.Calendar == "" && s.Window.Rolling < time.Hour {
 		p.add(path+".window", "must be at least 1h, not %s", s.Window)
 	}
 	if s.Latency < 0 {

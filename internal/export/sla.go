@@ -220,6 +220,10 @@ var (
 	}()
 	availabilityPairs = windowPairs(sla.AvailabilityWindows())
 	burnPairs         = windowPairs(sla.BurnWindows())
+	// calendarPair labels the figures over a calendar SLO window's current
+	// period (slo.window: calendar-month or calendar-week), written only
+	// for features that have one.
+	calendarPair = expo.NewPair("window", "calendar")
 )
 
 func windowPairs(names []string) []expo.Pair {
@@ -252,23 +256,29 @@ var featureFamilies = []featureFamily{
 		func(r *sla.FeatureFigures) float64 { return r.OutageStart }),
 	featureGauge("vigil_outages_total", "Outages opened.", expo.Counter,
 		func(r *sla.FeatureFigures) float64 { return float64(r.Outages) }),
-	{expo.Family{Name: "vigil_sla_availability_ratio", Help: "Availability over a rolling window: 1 - downtime / (window - maintenance - unmonitored).", Type: expo.Gauge},
+	{expo.Family{Name: "vigil_sla_availability_ratio", Help: "Availability over a rolling window, the SLO window (slo) or the current calendar period (calendar): 1 - downtime / (window - maintenance - unmonitored).", Type: expo.Gauge},
 		func(w *expo.Writer, m *featureLabels, r *sla.FeatureFigures) {
 			for i := range r.Availability {
 				w.SampleWith(&m.labels, &availabilityPairs[i], r.Availability[i])
 			}
+			if r.Calendar {
+				w.SampleWith(&m.labels, &calendarPair, r.CalendarAvailability)
+			}
 		}},
-	{expo.Family{Name: "vigil_sla_burn_rate", Help: "Error rate over a rolling window divided by the error budget rate (1 - objective).", Type: expo.Gauge},
+	{expo.Family{Name: "vigil_sla_burn_rate", Help: "Error rate over a rolling window or the current calendar period (calendar) divided by the error budget rate (1 - objective).", Type: expo.Gauge},
 		func(w *expo.Writer, m *featureLabels, r *sla.FeatureFigures) {
 			for i := range r.Burn {
 				w.SampleWith(&m.labels, &burnPairs[i], r.Burn[i])
+			}
+			if r.Calendar {
+				w.SampleWith(&m.labels, &calendarPair, r.CalendarBurn)
 			}
 		}},
 	featureGauge("vigil_sla_degraded_seconds_total", "Time in state degraded (not downtime).", expo.Counter,
 		func(r *sla.FeatureFigures) float64 { return r.DegradedSeconds }),
 	featureGauge("vigil_sla_downtime_seconds_total", "Downtime counted against the SLA: outages less maintenance and unmonitored time.", expo.Counter,
 		func(r *sla.FeatureFigures) float64 { return r.DowntimeSeconds }),
-	featureGauge("vigil_sla_error_budget_remaining_ratio", "Error budget left over the SLO window: 1 untouched, 0 spent, below 0 overspent.", expo.Gauge,
+	featureGauge("vigil_sla_error_budget_remaining_ratio", "Error budget left over the SLO window (a calendar window: of the current period): 1 untouched, 0 spent, below 0 overspent.", expo.Gauge,
 		func(r *sla.FeatureFigures) float64 { return r.BudgetRemaining }),
 	featureGauge("vigil_sla_objective_ratio", "Availability objective of the feature, e.g. 0.999.", expo.Gauge,
 		func(r *sla.FeatureFigures) float64 { return r.Objective }),

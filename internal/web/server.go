@@ -147,6 +147,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/maintenance", s.listMaintenance)
 	mux.HandleFunc("POST /api/v1/maintenance", s.addMaintenance)
 	mux.HandleFunc("DELETE /api/v1/maintenance/{id}", s.endMaintenance)
+	mux.HandleFunc("GET /api/v1/gate", s.gate)
 	mux.HandleFunc("GET /{$}", s.statusPage)
 	mux.HandleFunc("GET /bulletin", s.bulletinPage)
 	return mux
