@@ -52,6 +52,7 @@ func (p *parser) validate(c *Config) {
 			p.add(sp+".name", "service names starting with \"_\" are reserved for the agent itself (its canaries are exported as service %q)", CanaryService)
 		}
 		p.labels(sp+".labels", s.Labels)
+		p.contract(sp+".sla", s.SLA)
 		if len(s.Features) == 0 {
 			p.add(sp+".features", "service %q needs at least one feature", s.Name)
 		}
@@ -120,6 +121,7 @@ func (p *parser) defaults(d *Defaults) (SLO, Flap) {
 // feature fills feature f at path fp from the defaults and checks it.
 func (p *parser) feature(fp string, f *Feature, d *Defaults, defaultSLO SLO, defaultFlap Flap) {
 	p.labels(fp+".labels", f.Labels)
+	p.contract(fp+".sla", f.SLA)
 	if f.Require.Mode == "" {
 		f.Require.Mode = "all"
 	}
