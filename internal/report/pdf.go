@@ -121,7 +121,7 @@ func pdfTable(pdf *fpdf.Fpdf, family string, text func(string) string, t table) 
 		lines := make([][]string, len(cells))
 		height := 0
 		for i, c := range cells {
-			lines[i] = pdf.SplitText(text(c), widths[i]-1.5)
+			lines[i] = pdf.SplitText(text(c), widths[i]) // less the cell margins
 			if len(lines[i]) == 0 {
 				lines[i] = []string{""}
 			}
@@ -161,12 +161,17 @@ func pdfTable(pdf *fpdf.Fpdf, family string, text func(string) string, t table) 
 }
 
 // columnWidths gives each column its widest cell (capped, so that long
-// errors wrap), then scales the columns to the page width.
+// errors wrap) and, when the columns are wider than the page, shrinks them
+// toward the widest word of their heading, which never wraps.
 func columnWidths(pdf *fpdf.Fpdf, family string, text func(string) string, t table) []float64 {
 	widths := make([]float64, len(t.Head))
+	least := make([]float64, len(t.Head))
 	pdf.SetFont(family, "B", pdfFontSize)
 	for i, h := range t.Head {
-		widths[i] = min(pdf.GetStringWidth(text(h))+2, 30)
+		for _, word := range strings.Fields(h) {
+			least[i] = max(least[i], pdf.GetStringWidth(text(word))+2.5)
+		}
+		widths[i] = max(least[i], min(pdf.GetStringWidth(text(h))+2, 30))
 	}
 	pdf.SetFont(family, "", pdfFontSize)
 	for _, r := range t.Rows {
@@ -174,12 +179,20 @@ func columnWidths(pdf *fpdf.Fpdf, family string, text func(string) string, t tab
 			widths[i] = max(widths[i], min(pdf.GetStringWidth(text(c))+2, 60))
 		}
 	}
-	var sum float64
-	for _, w := range widths {
+	var sum, sumLeast float64
+	for i, w := range widths {
 		sum += w
+		sumLeast += least[i]
 	}
+	if sum <= pdfWidth || sumLeast >= pdfWidth || sum == sumLeast {
+		for i := range widths {
+			widths[i] *= pdfWidth / sum
+		}
+		return widths
+	}
+	share := (pdfWidth - sumLeast) / (sum - sumLeast)
 	for i := range widths {
-		widths[i] *= pdfWidth / sum
+		widths[i] = least[i] + (widths[i]-least[i])*share
 	}
 	return widths
 }

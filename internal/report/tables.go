@@ -41,7 +41,7 @@ func (d *Document) tables() []table {
 		if f.Service != service {
 			service = f.Service
 			out = append(out, table{Title: titled(f.ServiceTitle, f.Service),
-				Head: []string{"Feature", "Objective", "Availability", "Met", "Budget left", "Coverage", "Downtime", "Degraded", "Maintenance", "Unmonitored", "Outages"},
+				Head:  []string{"Feature", "Objective", "Availability", "Met", "Budget left", "Coverage", "Downtime", "Degraded", "Maintenance", "Unmonitored", "Outages"},
 				Right: []bool{false, true, true, false, true, true, true, true, true, true, true}})
 		}
 		t := &out[len(out)-1]
