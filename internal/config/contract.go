@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -89,7 +90,7 @@ func (p *parser) contract(path string, c *Contract) {
 	}
 	// A lower availability never owes less.
 	tiers := slices.Clone(t.Credits)
-	slices.SortFunc(tiers, func(a, b contract.Tier) int { return compareFloat(b.Below, a.Below) })
+	slices.SortFunc(tiers, func(a, b contract.Tier) int { return cmp.Compare(b.Below, a.Below) })
 	for i := 1; i < len(tiers); i++ {
 		if tiers[i].Credit < tiers[i-1].Credit {
 			p.add(path+".credits", "below %v owes %v%%, less than %v%% below %v: credits must not fall as availability falls",
@@ -97,16 +98,6 @@ func (p *parser) contract(path string, c *Contract) {
 		}
 	}
 	c.Terms = t
-}
-
-func compareFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Contracts returns the SLA contract of every feature that has one (its own
