@@ -111,7 +111,8 @@ func humanDuration(sec float64) string {
 	return (time.Duration(sec*float64(time.Second)) / time.Second * time.Second).String()
 }
 
-// mdEscape keeps table cells intact.
+// mdEscape keeps table cells intact and markup in titles from being read
+// as HTML.
 func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ").Replace(s)
+	return strings.NewReplacer("|", `\|`, "<", `\<`, "\n", " ", "\r", " ").Replace(s)
 }
