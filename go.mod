@@ -3,6 +3,7 @@ module github.com/vigil-monitoring/vigil
 go 1.26.0
 
 require (
+	codeberg.org/go-pdf/fpdf v0.12.0
 	github.com/OpenSLO/oslo v0.12.0
 	github.com/VictoriaMetrics/metrics v1.44.0
 	github.com/chromedp/cdproto v0.159.0

@@ -74,7 +74,7 @@ services:
 		{"unknown command", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{"bad shard", []string{"--agent.shard=3/2"}, 2, `--agent.shard: "3/2" is not I/N`},
 		{"version", []string{"version"}, 0, "vigil "},
-		{"report bad format", []string{"report", "--storage.path=" + dir, "--format=pdf"}, 2, `--format "pdf"`},
+		{"report bad format", []string{"report", "--storage.path=" + dir, "--format=docx"}, 2, `--format "docx"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

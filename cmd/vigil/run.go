@@ -18,6 +18,7 @@ import (
 
 	"github.com/vigil-monitoring/vigil/internal/agent"
 	"github.com/vigil-monitoring/vigil/internal/config"
+	"github.com/vigil-monitoring/vigil/internal/contract"
 	"github.com/vigil-monitoring/vigil/internal/export"
 	"github.com/vigil-monitoring/vigil/internal/report"
 	"github.com/vigil-monitoring/vigil/internal/timerange"
@@ -74,7 +75,8 @@ func usage(w io.Writer) {
         [--speed=1] [--loop]                                   embedded landscape + scripted incident
   vigil global [--config.file=global.yml] [--web.listen-address=:9798] [--web.config.file=FILE]
                                                                the view across regions, from NATS JetStream
-  vigil report [--storage.path=data/] [--from=T] [--to=T] [--format=markdown|csv|json|bulletin] [--lang=en|ko]
+  vigil report [--storage.path=data/] [--config.file=vigil.yml] [--from=T] [--to=T] [--generated-at=T]
+        [--format=markdown|csv|json|html|pdf|records|bulletin] [--lang=en|ko]
   vigil report --scope=global --nats.url=URL|--config.file=global.yml [--from=T] [--to=T] [--format=markdown|json]
   vigil import blackbox --modules=blackbox.yml --prometheus=prometheus.yml [--region=R] > vigil.yml
   vigil slo export --format=openslo|sloth|pyrra [--config.file=vigil.yml] | vigil slo import --format=openslo FILE
@@ -179,7 +181,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
 	srv := web.New(a, web.Options{ListenAddress: *listen, WebConfigFile: *webConfig, Logger: logger, Region: a.Config().Agent.Region,
-		MaxConnections: *maxConns})
+		MaxConnections: *maxConns, Contracts: func() map[string]contract.Contract { return a.Config().Contracts() }})
 	if err := srv.Start(); err != nil {
 		fmt.Fprintln(stderr, "vigil:", err)
 		_ = a.Shutdown(context.Background())
@@ -245,9 +247,11 @@ loop:
 func runReport(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("vigil report", stderr)
 	storage := fs.String("storage.path", "data/", "directory of the SLA history store")
+	configFile := fs.String("config.file", "", "agent config whose sla: blocks give the contract figures (default: none)")
 	fromFlag := fs.String("from", "", "start: RFC 3339, date, month (2026-10), Unix seconds or duration ago (default 30d)")
 	toFlag := fs.String("to", "", "end, same forms (default now)")
-	format := fs.String("format", "markdown", "markdown, csv, json, or bulletin (the last known state of every feature, as text)")
+	generatedFlag := fs.String("generated-at", "", "generation time printed in the report, same forms (default: the range end, so the same data gives the same bytes)")
+	format := fs.String("format", "markdown", "markdown, csv, json, html, pdf, records (what the digest is the SHA-256 of), or bulletin (the last known state of every feature, as text)")
 	lang := fs.String("lang", "en", "language of the bulletin: en or ko")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -255,21 +259,36 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
-	from, to, err := timerange.Range("--from", *fromFlag, "--to", *toFlag, time.Now())
+	now := time.Now()
+	from, to, err := timerange.Range("--from", *fromFlag, "--to", *toFlag, now)
 	if err != nil {
 		fmt.Fprintln(stderr, "vigil report:", err)
 		return exitUsage
 	}
-	switch *format {
-	case "markdown", "md", "csv", "json", "bulletin":
-	default:
-		fmt.Fprintf(stderr, "vigil report: --format %q is not markdown, csv, json or bulletin\n", *format)
+	generatedAt, err := timerange.Parse(*generatedFlag, timerange.Start, time.Time{}, now)
+	if err != nil {
+		fmt.Fprintln(stderr, "vigil report: --generated-at:", err)
+		return exitUsage
+	}
+	name, ok := report.Format(*format)
+	if !ok && *format != "bulletin" && *format != "records" {
+		fmt.Fprintf(stderr, "vigil report: --format %q is not %s, records or bulletin\n", *format, strings.Join(report.Formats, ", "))
 		return exitUsage
 	}
 	if *lang != "en" && *lang != "ko" {
 		fmt.Fprintf(stderr, "vigil report: --lang %q is not en or ko\n", *lang)
 		return exitUsage
 	}
+	var opts report.Options
+	if *configFile != "" {
+		cfg, err := config.Load(*configFile)
+		if err != nil {
+			fmt.Fprintln(stderr, "vigil report:", err)
+			return exitFailure
+		}
+		opts.Contracts = cfg.Contracts()
+	}
+	opts.GeneratedAt = generatedAt
 	engine, err := sla.OpenReadOnly(*storage)
 	if err != nil {
 		fmt.Fprintln(stderr, "vigil report:", err)
@@ -286,14 +305,11 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	rep := engine.Report(from, to)
-	switch *format {
-	case "markdown", "md":
-		err = report.WriteMarkdown(stdout, rep)
-	case "csv":
-		err = report.WriteCSV(stdout, rep)
-	case "json":
-		err = report.WriteJSON(stdout, rep)
+	doc := report.Build(engine.Report(from, to), engine, opts)
+	if *format == "records" {
+		err = doc.WriteCanonical(stdout)
+	} else {
+		err = report.Write(stdout, name, doc)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "vigil report:", err)

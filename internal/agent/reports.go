@@ -18,7 +18,6 @@ import (
 	"github.com/vigil-monitoring/vigil/internal/delivery"
 	"github.com/vigil-monitoring/vigil/internal/global"
 	"github.com/vigil-monitoring/vigil/internal/report"
-	"github.com/vigil-monitoring/vigil/sla"
 )
 
 // Scheduled reports (config `reports:`, issue 21): each is a gocron cron
@@ -117,7 +116,7 @@ func (a *Agent) reportClaims(cfg *config.Config) (delivery.Claims, error) {
 // sendReport renders job's report and carries it to each recipient: an
 // http(s) URL gets it POSTed, a mail address by the agent's mailer.
 func (a *Agent) sendReport(ctx context.Context, job delivery.Job) error {
-	body, contentType, err := renderReport(a.engine.Report(job.Period.From, job.Period.To), job.Schedule.Format)
+	body, contentType, err := a.renderReport(job)
 	if err != nil {
 		return err
 	}
@@ -140,22 +139,20 @@ func (a *Agent) sendReport(ctx context.Context, job delivery.Job) error {
 	return errors.Join(errs...)
 }
 
-// renderReport writes r in format; its content type.
-func renderReport(r *sla.Report, format string) ([]byte, string, error) {
-	var b bytes.Buffer
-	var err error
-	contentType := "text/markdown; charset=utf-8"
-	switch format {
-	case "csv":
-		err, contentType = report.WriteCSV(&b, r), "text/csv; charset=utf-8"
-	case "json":
-		err, contentType = report.WriteJSON(&b, r), "application/json"
-	case "markdown", "":
-		err = report.WriteMarkdown(&b, r)
-	default:
-		return nil, "", fmt.Errorf("report format %q cannot be delivered yet", format)
+// renderReport is the report of job's period in the schedule's format,
+// with the contracts of the config in force, and its content type.
+func (a *Agent) renderReport(job delivery.Job) ([]byte, string, error) {
+	format, ok := report.Format(job.Schedule.Format)
+	if !ok {
+		return nil, "", fmt.Errorf("report format %q: not one of %v", job.Schedule.Format, report.Formats)
 	}
-	return b.Bytes(), contentType, err
+	opts := report.Options{Contracts: a.Config().Contracts()}
+	doc := report.Build(a.engine.Report(job.Period.From, job.Period.To), a.engine, opts)
+	var b bytes.Buffer
+	if err := report.Write(&b, format, doc); err != nil {
+		return nil, "", err
+	}
+	return b.Bytes(), report.ContentType(format), nil
 }
 
 // postReport POSTs the report to a webhook URL: the body is the report,

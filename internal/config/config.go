@@ -93,6 +93,7 @@ type Service struct {
 	Name     string            `yaml:"name" json:"name"`
 	Title    string            `yaml:"title,omitempty" json:"title,omitempty"`
 	Labels   map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
+	SLA      *Contract         `yaml:"sla,omitempty" json:"sla,omitempty"`
 	Features []Feature         `yaml:"features" json:"features"`
 	// Gate is the error-budget gate of the service's features, field by
 	// field over the defaults'.
@@ -106,6 +107,7 @@ type Feature struct {
 	Labels            map[string]string    `yaml:"labels,omitempty" json:"labels,omitempty"`
 	Require           Require              `yaml:"require,omitempty" json:"require"`
 	SLO               *SLO                 `yaml:"slo,omitempty" json:"slo,omitempty"`
+	SLA               *Contract            `yaml:"sla,omitempty" json:"sla,omitempty"`
 	Interval          probeconfig.Duration `yaml:"interval,omitempty" json:"interval,omitempty"`
 	Timeout           probeconfig.Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	FailureThreshold  int                  `yaml:"failure_threshold,omitempty" json:"failure_threshold"`

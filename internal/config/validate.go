@@ -55,6 +55,7 @@ func (p *parser) validate(c *Config) {
 		}
 		p.labels(sp+".labels", s.Labels)
 		serviceGate := p.gate(sp+".gate", s.Gate, defaultGate)
+		p.contract(sp+".sla", s.SLA)
 		if len(s.Features) == 0 {
 			p.add(sp+".features", "service %q needs at least one feature", s.Name)
 		}
@@ -124,6 +125,7 @@ func (p *parser) defaults(d *Defaults) (SLO, Flap) {
 // feature fills feature f at path fp from the defaults and checks it.
 func (p *parser) feature(fp string, f *Feature, d *Defaults, defaultSLO SLO, defaultFlap Flap) {
 	p.labels(fp+".labels", f.Labels)
+	p.contract(fp+".sla", f.SLA)
 	if f.Require.Mode == "" {
 		f.Require.Mode = "all"
 	}

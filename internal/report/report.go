@@ -1,6 +1,9 @@
-// Package report renders the SLA report for people and spreadsheets:
-// Markdown, CSV and JSON of an sla.Report, as `vigil report` writes them.
-// The engine computes the report; this package only lays it out.
+// Package report renders the SLA report for people, spreadsheets and
+// contracts: Markdown, CSV, JSON, HTML and PDF of an sla.Report, with
+// coverage, contract figures (covered hours, credits) and a digest of the
+// records it was computed from, as `vigil report` and /api/v1/report write
+// them. The engine computes the figures; this package lays them out and
+// adds what the contract terms make of the engine's spans.
 package report
 
 import (
@@ -12,67 +15,37 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/vigil-monitoring/vigil/sla"
 )
 
-// WriteMarkdown writes r as Markdown: a table per service, then the list of
-// outages.
-func WriteMarkdown(w io.Writer, r *sla.Report) error {
+// WriteMarkdown writes d as Markdown: the header, a table per service, the
+// contract figures and the outages.
+func WriteMarkdown(w io.Writer, d *Document) error {
 	b := bufio.NewWriter(w)
-	region := r.Region
-	if region == "" {
-		region = "(no region)"
+	fmt.Fprintf(b, "# SLA report: %s\n\n", mdEscape(d.header()[0][1]))
+	for _, kv := range d.header()[1:] {
+		fmt.Fprintf(b, "- %s: %s\n", kv[0], mdEscape(kv[1]))
 	}
-	fmt.Fprintf(b, "# SLA report: %s\n\n", mdEscape(region))
-	fmt.Fprintf(b, "From %s to %s (%s), generated %s.\n", r.From.Format(time.RFC3339), r.To.Format(time.RFC3339),
-		humanDuration(r.To.Sub(r.From).Seconds()), r.GeneratedAt.Format(time.RFC3339))
-	service := "\x00"
-	var outages []sla.Outage
-	for _, f := range r.Features {
-		if f.Service != service {
-			service = f.Service
-			title := mdEscape(f.Service)
-			if f.ServiceTitle != "" {
-				title = mdEscape(f.ServiceTitle) + " (" + mdEscape(f.Service) + ")"
+	for _, t := range d.tables() {
+		fmt.Fprintf(b, "\n## %s\n\n", mdEscape(t.Title))
+		if len(t.Rows) == 0 {
+			fmt.Fprintln(b, t.Empty)
+			continue
+		}
+		fmt.Fprintf(b, "| %s |\n|", strings.Join(t.Head, " | "))
+		for _, right := range t.Right {
+			if right {
+				b.WriteString("---:|")
+			} else {
+				b.WriteString("---|")
 			}
-			fmt.Fprintf(b, "\n## %s\n\n", title)
-			fmt.Fprintln(b, "| Feature | Objective | Availability | Met | Downtime | Degraded | Maintenance | Unmonitored | Outages |")
-			fmt.Fprintln(b, "|---|---:|---:|:---:|---:|---:|---:|---:|---:|")
 		}
-		name := mdEscape(f.Feature)
-		if f.Title != "" {
-			name = mdEscape(f.Title) + " (" + mdEscape(f.Feature) + ")"
-		}
-		if !f.Configured {
-			name += " (removed)"
-		}
-		availability, met := percent(f.Availability), "yes"
-		switch {
-		case f.NoData:
-			availability, met = "no data", "-"
-		case !f.Met:
-			met = "**no**"
-		}
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", name, percent(f.Objective),
-			availability, met, humanDuration(f.DowntimeSeconds), humanDuration(f.DegradedSeconds),
-			humanDuration(f.MaintenanceSeconds), humanDuration(f.UnmonitoredSeconds), len(f.Outages))
-		outages = append(outages, f.Outages...)
-	}
-	fmt.Fprintln(b, "\n## Outages")
-	if len(outages) == 0 {
-		fmt.Fprintln(b, "\nNone.")
-	} else {
-		fmt.Fprintln(b, "\n| Service | Feature | Start | End | Downtime | Cause check | Cause error | Checks failed |")
-		fmt.Fprintln(b, "|---|---|---|---|---:|---|---|---|")
-		for _, o := range outages {
-			end := "ongoing"
-			if o.End != nil {
-				end = o.End.Format(time.RFC3339)
+		b.WriteString("\n")
+		for _, row := range t.Rows {
+			cells := make([]string, len(row))
+			for i, c := range row {
+				cells[i] = mdEscape(c)
 			}
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(o.Service), mdEscape(o.Feature),
-				o.Start.Format(time.RFC3339), end, humanDuration(o.DowntimeSeconds), mdEscape(o.Cause.Check), mdEscape(o.Cause.Error),
-				mdEscape(strings.Join(o.ChecksFailed, ", ")))
+			fmt.Fprintf(b, "| %s |\n", strings.Join(cells, " | "))
 		}
 	}
 	return b.Flush()
@@ -80,19 +53,38 @@ func WriteMarkdown(w io.Writer, r *sla.Report) error {
 
 // csvHeader names the columns of WriteCSV.
 var csvHeader = []string{"region", "service", "feature", "title", "objective", "availability", "met",
-	"downtime_seconds", "degraded_seconds", "maintenance_seconds", "unmonitored_seconds", "outages", "from", "to"}
+	"downtime_seconds", "degraded_seconds", "maintenance_seconds", "unmonitored_seconds", "outages", "from", "to",
+	"monitored_seconds", "range_seconds", "insufficient_data", "error_budget_remaining",
+	"contract_objective", "contract_covered_seconds", "contract_monitored_seconds", "contract_maintenance_seconds",
+	"contract_eligible_seconds", "contract_downtime_seconds", "contract_availability", "contract_met",
+	"contract_error_budget_remaining", "contract_insufficient_data", "contract_credit_percent", "digest"}
 
-// WriteCSV writes r as CSV: a header line, then one row per feature.
-func WriteCSV(w io.Writer, r *sla.Report) error {
+// WriteCSV writes d as CSV: a header line, then one row per feature; the
+// contract columns are empty for a feature without a contract, and every row
+// carries the digest.
+func WriteCSV(w io.Writer, d *Document) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
 		return err
 	}
 	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-	for _, f := range r.Features {
-		row := []string{r.Region, f.Service, f.Feature, f.Title, num(f.Objective), num(f.Availability),
+	for _, f := range d.Features {
+		row := []string{d.Region, f.Service, f.Feature, f.Title, num(f.Objective), num(f.Availability),
 			strconv.FormatBool(f.Met), num(f.DowntimeSeconds), num(f.DegradedSeconds), num(f.MaintenanceSeconds),
-			num(f.UnmonitoredSeconds), strconv.Itoa(len(f.Outages)), r.From.Format(time.RFC3339), r.To.Format(time.RFC3339)}
+			num(f.UnmonitoredSeconds), strconv.Itoa(len(f.Outages)), d.From.Format(time.RFC3339), d.To.Format(time.RFC3339),
+			num(f.Coverage.MonitoredSeconds), num(f.Coverage.Seconds), strconv.FormatBool(f.InsufficientData), num(f.ErrorBudgetRemaining)}
+		if c := f.Contract; c != nil {
+			credit := "0"
+			if c.Credit != nil {
+				credit = num(c.Credit.Credit)
+			}
+			row = append(row, num(c.Objective), num(c.Coverage.Seconds), num(c.Coverage.MonitoredSeconds), num(c.MaintenanceSeconds),
+				num(c.EligibleSeconds), num(c.DowntimeSeconds), num(c.Availability), strconv.FormatBool(c.Met),
+				num(c.ErrorBudgetRemaining), strconv.FormatBool(c.InsufficientData), credit)
+		} else {
+			row = append(row, make([]string, 11)...)
+		}
+		row = append(row, d.Digest)
 		if err := cw.Write(row); err != nil {
 			return err
 		}
@@ -101,12 +93,12 @@ func WriteCSV(w io.Writer, r *sla.Report) error {
 	return cw.Error()
 }
 
-// WriteJSON writes r as indented JSON, the field names of the HTTP API's
+// WriteJSON writes d as indented JSON, the field names of the HTTP API's
 // /api/v1/report.
-func WriteJSON(w io.Writer, r *sla.Report) error {
+func WriteJSON(w io.Writer, d *Document) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return enc.Encode(d)
 }
 
 // percent formats a ratio as a percentage with enough digits for SLOs.
@@ -119,7 +111,8 @@ func humanDuration(sec float64) string {
 	return (time.Duration(sec*float64(time.Second)) / time.Second * time.Second).String()
 }
 
-// mdEscape keeps table cells intact.
+// mdEscape keeps table cells intact and markup in titles from being read
+// as HTML.
 func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ").Replace(s)
+	return strings.NewReplacer("|", `\|`, "<", `\<`, "\n", " ", "\r", " ").Replace(s)
 }

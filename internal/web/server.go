@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,12 +10,15 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/net/netutil"
 
+	"github.com/vigil-monitoring/vigil/internal/contract"
 	"github.com/vigil-monitoring/vigil/internal/expo"
+	"github.com/vigil-monitoring/vigil/internal/report"
 	"github.com/vigil-monitoring/vigil/internal/timerange"
 	"github.com/vigil-monitoring/vigil/sla"
 )
@@ -39,6 +44,9 @@ type Options struct {
 	// MaxConnections caps the connections served at once (more wait to be
 	// accepted); 0 picks DefaultMaxConnections from the file limit.
 	MaxConnections int
+	// Contracts gives the SLA contracts of the config in force, by
+	// "service/feature", for /api/v1/report's contract figures; nil: none.
+	Contracts func() map[string]contract.Contract
 	// IdleTimeout closes a keep-alive connection idle this long; 0 means
 	// DefaultIdleTimeout. ReadHeaderTimeout likewise.
 	IdleTimeout, ReadHeaderTimeout time.Duration
@@ -226,13 +234,41 @@ func (s *Server) outages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"outages": s.backend.Engine().Outages(q)})
 }
 
+// report serves /api/v1/report?from=&to=&format=&generated_at=: the report
+// of `vigil report` in any of its formats (default json).
 func (s *Server) report(w http.ResponseWriter, r *http.Request) {
-	from, to, err := timerange.Range("from", r.URL.Query().Get("from"), "to", r.URL.Query().Get("to"), time.Now())
+	q := r.URL.Query()
+	now := time.Now()
+	from, to, err := timerange.Range("from", q.Get("from"), "to", q.Get("to"), now)
 	if err != nil {
 		badRequest(w, "%v", err)
 		return
 	}
-	writeJSON(w, s.backend.Engine().Report(from, to))
+	var opts report.Options
+	if opts.GeneratedAt, err = timerange.Parse(q.Get("generated_at"), timerange.Start, time.Time{}, now); err != nil {
+		badRequest(w, "generated_at: %v", err)
+		return
+	}
+	format, ok := report.Format(cmp.Or(q.Get("format"), "json"))
+	if !ok {
+		badRequest(w, "format: %q is not one of %s", q.Get("format"), strings.Join(report.Formats, ", "))
+		return
+	}
+	if s.opts.Contracts != nil {
+		opts.Contracts = s.opts.Contracts()
+	}
+	engine := s.backend.Engine()
+	doc := report.Build(engine.Report(from, to), engine, opts)
+	var b bytes.Buffer
+	if err := report.Write(&b, format, doc); err != nil {
+		http.Error(w, "report: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", report.ContentType(format))
+	if format == "pdf" || format == "csv" {
+		w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=\"vigil-report-%s.%s\"", doc.To.Format("20060102T150405Z"), format))
+	}
+	_, _ = w.Write(b.Bytes())
 }
 
 // parseTime reads a `since` (edge Start) or `until` (edge End) parameter in
