@@ -45,6 +45,10 @@ type Config struct {
 	// Global, when set, makes the agent publish its record to NATS
 	// JetStream (global.go).
 	Global *Global `yaml:"global,omitempty" json:"global,omitempty"`
+	// Web holds the credentials of the API's write endpoints; Notify the
+	// webhooks and e-mail subscriptions (notify.go).
+	Web    *Web    `yaml:"web,omitempty" json:"web,omitempty"`
+	Notify *Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
 
 	// File is the path the config was read from.
 	File string `yaml:"-" json:"-"`

@@ -38,6 +38,7 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 func (p *parser) validate(c *Config) {
 	p.agent(&c.Agent)
 	p.global(c)
+	p.webAndNotify(c)
 	defaultSLO, defaultFlap := p.defaults(&c.Defaults)
 	p.canaries(&c.Agent, &c.Defaults)
 	if len(c.Services) == 0 {
