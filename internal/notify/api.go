@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/mail"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -83,11 +84,13 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	var maxErr *http.MaxBytesError
 	switch {
 	case errors.As(err, &typeErr) && typeErr.Field != "":
-		writeError(w, http.StatusBadRequest, "%s: must be %s, not %s", typeErr.Field, typeErr.Type, typeErr.Value)
+		writeError(w, http.StatusBadRequest, "%s: must be %s, not %s", typeErr.Field, typeName(typeErr.Type), typeErr.Value)
 	case errors.As(err, &syntaxErr):
 		writeError(w, http.StatusBadRequest, "body is not JSON: %v at byte %d", syntaxErr, syntaxErr.Offset)
 	case errors.As(err, &maxErr):
 		writeError(w, http.StatusRequestEntityTooLarge, "body is larger than %d bytes", maxRequestBytes)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		writeError(w, http.StatusBadRequest, "body is not JSON: it ends early")
 	case errors.Is(err, io.EOF):
 		writeError(w, http.StatusBadRequest, "body is empty: a JSON object is required")
 	default:
@@ -97,6 +100,19 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 		writeError(w, http.StatusBadRequest, "%s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	return false
+}
+
+// typeName says what JSON a Go type takes.
+func typeName(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[Message]():
+		return `a string or an object of language to text like {"en": "...", "ko": "..."}`
+	case t.Kind() == reflect.String:
+		return "a string"
+	case t.Kind() == reflect.Slice:
+		return "a list"
+	}
+	return t.Kind().String()
 }
 
 // updateRequest is the body of POST /api/v1/incidents/{id}/updates.

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/bcrypt"
@@ -40,6 +39,10 @@ type WriteAuth struct {
 	// users are the web config's basic_auth_users (bcrypt hashes).
 	users   map[string]string
 	writers []string
+	// decoy is a bcrypt hash at the users' cost that no password matches,
+	// compared against for an unknown user so that timing does not tell
+	// users apart.
+	decoy []byte
 }
 
 // NewWriteAuth reads the token file (""; no token) and the
@@ -80,15 +83,15 @@ func NewWriteAuth(tokenFile, webConfigFile string, writers []string) (*WriteAuth
 		}
 	}
 	a.users = wc.Users
+	cost, err := bcrypt.Cost([]byte(wc.Users[writers[0]]))
+	if err != nil {
+		return nil, fmt.Errorf("--web.config.file %s: user %q: %w", webConfigFile, writers[0], err)
+	}
+	if a.decoy, err = bcrypt.GenerateFromPassword([]byte(randomID("decoy")), cost); err != nil {
+		return nil, fmt.Errorf("web.writers: %w", err)
+	}
 	return a, nil
 }
-
-// decoyHash is a bcrypt hash nobody's password matches, compared against
-// for an unknown user.
-var decoyHash = sync.OnceValue(func() string {
-	h, _ := bcrypt.GenerateFromPassword([]byte(randomID("decoy")), bcrypt.DefaultCost)
-	return string(h)
-})
 
 // AuthorizeWrite implements Authorizer.
 func (a *WriteAuth) AuthorizeWrite(r *http.Request) error {
@@ -110,11 +113,12 @@ func (a *WriteAuth) AuthorizeWrite(r *http.Request) error {
 	if !ok {
 		return &AuthError{http.StatusUnauthorized, "Authorization must be Bearer or Basic"}
 	}
+	if a.users == nil {
+		return &AuthError{http.StatusUnauthorized, "user name or password is not valid (no user may write: web.writers is empty)"}
+	}
 	hash, known := a.users[user]
-	// bcrypt even for an unknown user, so that timing does not tell users
-	// apart.
 	if !known {
-		hash = decoyHash()
+		hash = string(a.decoy)
 	}
 	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil || !known {
 		return &AuthError{http.StatusUnauthorized, "user name or password is not valid"}

@@ -1,12 +1,15 @@
 package notify
 
 import (
+	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"reflect"
 	"time"
+
+	"golang.org/x/text/language"
 )
 
 // EventType names what happened; webhooks choose by it.
@@ -56,7 +59,8 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	}
 	var byLang map[string]string
 	if err := json.Unmarshal(b, &byLang); err != nil {
-		return errors.New(`must be a string or an object of language to text, like {"en": "...", "ko": "..."}`)
+		// A type error, so that encoding/json names the field.
+		return &json.UnmarshalTypeError{Value: jsonKind(b), Type: reflect.TypeFor[Message]()}
 	}
 	*m = byLang
 	return nil
@@ -105,16 +109,28 @@ func (m Message) check(field string) error {
 	return nil
 }
 
+// validLang reports whether tag is a BCP 47 language tag (en, ko, pt-BR).
 func validLang(tag string) bool {
-	if len(tag) < 2 || len(tag) > 16 {
-		return false
+	_, err := language.Parse(tag)
+	return err == nil && len(tag) <= 16
+}
+
+// jsonKind names the kind of a JSON value for an error.
+func jsonKind(b []byte) string {
+	switch t := bytes.TrimSpace(b); {
+	case len(t) == 0:
+		return "nothing"
+	case t[0] == '[':
+		return "array"
+	case t[0] == '{':
+		return "object with a value that is not a string"
+	case t[0] == 't' || t[0] == 'f':
+		return "bool"
+	case t[0] == 'n':
+		return "null"
+	default:
+		return "number"
 	}
-	for _, r := range tag {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 // Update is one operator's word on an incident, kept in the store.
