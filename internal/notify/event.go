@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
-	"reflect"
 	"time"
 
 	"golang.org/x/text/language"

@@ -315,7 +315,9 @@ func (s *Store) PutSubscriber(sub *Subscriber) error {
 	return nil
 }
 
-func emailKey(addr string) []byte { return hashKey("email:" + strings.ToLower(strings.TrimSpace(addr))) }
+func emailKey(addr string) []byte {
+	return hashKey("email:" + strings.ToLower(strings.TrimSpace(addr)))
+}
 
 func getSubscriber(tx *bbolt.Tx, id string) (*Subscriber, error) {
 	raw := tx.Bucket(bucketSubscribers).Get([]byte(id))
@@ -356,7 +358,9 @@ func (s *Store) SubscriberByEmail(addr string) (*Subscriber, error) {
 // Subscribers lists every subscriber.
 func (s *Store) Subscribers() ([]Subscriber, error) {
 	var out []Subscriber
-	err := s.db.View(func(tx *bbolt.Tx) error { return forEachSubscriber(tx, func(sub Subscriber) { out = append(out, sub) }) })
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return forEachSubscriber(tx, func(sub Subscriber) { out = append(out, sub) })
+	})
 	return out, err
 }
 
