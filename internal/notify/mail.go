@@ -241,7 +241,15 @@ func (c *SMTP) send(ctx context.Context, to string, msg []byte) error {
 				cfg.ServerName = host
 			}
 		}
-		if client, err = smtp.NewClientStartTLS(conn, cfg); err != nil {
+		client, err = smtp.NewClientStartTLS(conn, cfg)
+		if err == nil {
+			// The handshake happens at the first write: make it now, so
+			// that its error is named for what it is.
+			if err = client.Noop(); err != nil {
+				client.Close()
+			}
+		}
+		if err != nil {
 			_ = conn.Close()
 			return fmt.Errorf("smtp %s: STARTTLS: %w", c.Address, err)
 		}
