@@ -16,16 +16,18 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.etcd.io/bbolt"
+
+	"github.com/vigil-monitoring/vigil/internal/config"
 )
 
-// Defaults of DeliveryOptions (the config's notify.delivery).
+// Defaults of DeliveryOptions: the config's (notify.delivery).
 const (
-	DefaultMaxAttempts = 12
-	DefaultMaxAge      = 24 * time.Hour
-	DefaultMinBackoff  = 10 * time.Second
-	DefaultMaxBackoff  = 10 * time.Minute
-	DefaultTimeout     = 10 * time.Second
-	DefaultMaxPending  = 10000
+	DefaultMaxAttempts = config.DefaultNotifyMaxAttempts
+	DefaultMaxAge      = config.DefaultNotifyMaxAge
+	DefaultMinBackoff  = config.DefaultNotifyMinBackoff
+	DefaultMaxBackoff  = config.DefaultNotifyMaxBackoff
+	DefaultTimeout     = config.DefaultNotifyTimeout
+	DefaultMaxPending  = config.DefaultNotifyMaxPending
 	// ConfirmTTL is how long a confirmation link works; an address not
 	// confirmed by then is forgotten.
 	ConfirmTTL = 48 * time.Hour
@@ -128,8 +130,8 @@ func New(opts Options) (*Service, error) {
 	d.MaxBackoff = max(cmp.Or(d.MaxBackoff, DefaultMaxBackoff), d.MinBackoff)
 	d.Timeout = cmp.Or(d.Timeout, DefaultTimeout)
 	d.MaxPending = cmp.Or(d.MaxPending, DefaultMaxPending)
-	opts.SubscribeRequests = cmp.Or(opts.SubscribeRequests, 5)
-	opts.SubscribePer = cmp.Or(opts.SubscribePer, time.Hour)
+	opts.SubscribeRequests = cmp.Or(opts.SubscribeRequests, config.DefaultSubscribeRequests)
+	opts.SubscribePer = cmp.Or(opts.SubscribePer, config.DefaultSubscribeRatePeriod)
 	if opts.Clock == nil {
 		opts.Clock = realClock{}
 	}
