@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,7 +19,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) {
+	if os.Getenv(kill9ChildEnv) != "" {
+		os.Exit(runKill9Child())
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // t0 is the tests' start of time.
 var t0 = time.Date(2026, 10, 15, 6, 33, 0, 0, time.UTC)
@@ -193,6 +202,28 @@ func sample(text, series string) float64 {
 		}
 	}
 	return -1
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// golden compares got with the file at path; -update rewrites it.
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to write it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs (run with -update after checking):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
 }
 
 // do sends a request to h and returns the status and body.

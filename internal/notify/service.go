@@ -31,6 +31,9 @@ const (
 	// ConfirmTTL is how long a confirmation link works; an address not
 	// confirmed by then is forgotten.
 	ConfirmTTL = 48 * time.Hour
+	// pruneEvery is how often Run looks for unconfirmed subscribers to
+	// forget.
+	pruneEvery = time.Hour
 )
 
 // Clock is the time the delivery loop runs on: the real one, or a test's.
@@ -259,11 +262,15 @@ func (s *Service) Run(ctx context.Context) {
 		panic("notify: Service.Run called twice")
 	}
 	defer s.running.Store(false)
+	var pruned time.Time
 	for ctx.Err() == nil {
-		if n, err := s.store.PruneUnconfirmed(s.clock.Now(), ConfirmTTL); err != nil {
-			s.log.Error("notify: cannot prune unconfirmed subscribers", "err", err)
-		} else if n > 0 {
-			s.log.Info("notify: forgot unconfirmed e-mail subscribers", "count", n)
+		if now := s.clock.Now(); now.Sub(pruned) >= pruneEvery {
+			pruned = now
+			if n, err := s.store.PruneUnconfirmed(now, ConfirmTTL); err != nil {
+				s.log.Error("notify: cannot prune unconfirmed subscribers", "err", err)
+			} else if n > 0 {
+				s.log.Info("notify: forgot unconfirmed e-mail subscribers", "count", n)
+			}
 		}
 		next, err := s.DeliverDue(ctx)
 		if err != nil {

@@ -159,6 +159,7 @@ func TestWebhookDownThenUpDrainsInOrder(t *testing.T) {
 		t.Errorf("delivered in order %q, want update 1,update 2,update 3", got)
 	}
 	m := f.metrics()
+	golden(t, "testdata/metrics.golden", m)
 	for series, want := range map[string]float64{
 		`vigil_notify_deliveries_total{channel="webhook",result="success"}`: 3,
 		`vigil_notify_deliveries_total{channel="webhook",result="retry"}`:   3,
