@@ -451,17 +451,20 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <meta name="robots" content="noindex"><title>{{.Title}}</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem">
 <h1>{{.Title}}</h1><p>{{.Text}}</p>
-{{if .Token}}<form method="post" action="unsubscribe"><input type="hidden" name="token" value="{{.Token}}">
+{{if .Token}}<form method="post" action="{{.Action}}"><input type="hidden" name="token" value="{{.Token}}">
 <button type="submit">Unsubscribe</button></form>{{end}}
-<p><a href="./">Status page</a></p></body></html>
+<p><a href="{{.Home}}">Status page</a></p></body></html>
 `))
 
-func page(w http.ResponseWriter, status int, title, text, token string) {
+// page answers with a small HTML page; links go through BaseURL, so they
+// work behind a proxy's path prefix.
+func (s *Service) page(w http.ResponseWriter, status int, title, text, token string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
-	_ = pageTemplate.Execute(w, map[string]string{"Title": title, "Text": text, "Token": token})
+	_ = pageTemplate.Execute(w, map[string]string{"Title": title, "Text": text, "Token": token,
+		"Home": s.link("/", ""), "Action": s.link("/unsubscribe", "")})
 }
 
 // confirm serves GET /subscribe/confirm?token=.
@@ -471,11 +474,11 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 		if !errors.Is(err, errBadToken) {
 			s.log.Error("notify: cannot confirm a subscription", "err", err)
 		}
-		page(w, http.StatusNotFound, "Link not valid", "This confirmation link is not valid: it was used already, has expired (after 48 hours) or was cut short. Subscribe again to get a new one.", "")
+		s.page(w, http.StatusNotFound, "Link not valid", "This confirmation link is not valid: it was used already, has expired (after 48 hours) or was cut short. Subscribe again to get a new one.", "")
 		return
 	}
 	s.log.Info("notify: e-mail subscription confirmed", "subscriber", id)
-	page(w, http.StatusOK, "Subscribed", "Your subscription is confirmed. Every mail carries a link to unsubscribe.", "")
+	s.page(w, http.StatusOK, "Subscribed", "Your subscription is confirmed. Every mail carries a link to unsubscribe.", "")
 }
 
 // unsubscribeForm serves GET /unsubscribe?token=: a button, not the deed,
@@ -484,10 +487,10 @@ func (s *Service) confirm(w http.ResponseWriter, r *http.Request) {
 func (s *Service) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	if !s.store.CheckToken(token, purposeUnsubscribe, s.clock.Now()) {
-		page(w, http.StatusNotFound, "Link not valid", "This unsubscribe link is not valid: you may have unsubscribed already.", "")
+		s.page(w, http.StatusNotFound, "Link not valid", "This unsubscribe link is not valid: you may have unsubscribed already.", "")
 		return
 	}
-	page(w, http.StatusOK, "Unsubscribe", "Stop receiving status mails at this address?", token)
+	s.page(w, http.StatusOK, "Unsubscribe", "Stop receiving status mails at this address?", token)
 }
 
 // unsubscribe serves POST /unsubscribe with the token in the form or the
@@ -500,11 +503,11 @@ func (s *Service) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		if !errors.Is(err, errBadToken) {
 			s.log.Error("notify: cannot unsubscribe", "err", err)
 		}
-		page(w, http.StatusNotFound, "Link not valid", "This unsubscribe link is not valid: you may have unsubscribed already.", "")
+		s.page(w, http.StatusNotFound, "Link not valid", "This unsubscribe link is not valid: you may have unsubscribed already.", "")
 		return
 	}
 	s.log.Info("notify: e-mail subscriber unsubscribed", "subscriber", id)
-	page(w, http.StatusOK, "Unsubscribed", "You will receive no more status mails. Your address was deleted.", "")
+	s.page(w, http.StatusOK, "Unsubscribed", "You will receive no more status mails. Your address was deleted.", "")
 }
 
 // clientIP is the connection's address: X-Forwarded-For is not trusted,

@@ -248,7 +248,8 @@ func TestEmailDoubleOptIn(t *testing.T) {
 
 	// GET shows a button (mail scanners open links); the button POSTs.
 	code, body := get(unsubscribeURL)
-	if code != 200 || !strings.Contains(body, `<button type="submit">Unsubscribe</button>`) {
+	if code != 200 || !strings.Contains(body, `<form method="post" action="`+web.URL+`/unsubscribe">`) ||
+		!strings.Contains(body, `<button type="submit">Unsubscribe</button>`) {
 		t.Fatalf("unsubscribe page: %d %s", code, body)
 	}
 	if n := len(ms.received()); n != 3 || f.svc.store.PendingCount() != 0 {
