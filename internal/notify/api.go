@@ -390,6 +390,10 @@ type subscribeRequest struct {
 	Services []string `json:"services"`
 }
 
+// confirmResendAfter is the least time between two confirmation mails to
+// one address.
+const confirmResendAfter = time.Hour
+
 // maxEmailBytes is RFC 5321's limit on a path.
 const maxEmailBytes = 254
 
@@ -431,8 +435,9 @@ func (s *Service) subscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	// A subscriber's services change only through a confirmed link, so a
 	// stranger cannot change what someone else receives.
-	if !sub.Confirmed {
-		sub.Services = req.Services
+	now := s.clock.Now()
+	if !sub.Confirmed && now.Sub(sub.ConfirmRequested) >= confirmResendAfter {
+		sub.Services, sub.ConfirmRequested = req.Services, now
 		if err := s.store.PutSubscriber(sub); err != nil {
 			writeError(w, http.StatusInternalServerError, "cannot store the subscription")
 			s.log.Error("notify: cannot store a subscriber", "subscriber", sub.ID, "err", err)

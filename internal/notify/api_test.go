@@ -313,3 +313,24 @@ func jsonError(body string) string {
 	_ = json.Unmarshal([]byte(body), &e)
 	return e.Error
 }
+
+// The routes sit beside the web server's on one mux (Go's mux panics on
+// a conflict), and UpdatesOf reads several incidents' updates at once.
+func TestRoutesBesideWebServer(t *testing.T) {
+	f := newFixture(t, Options{})
+	mux := http.NewServeMux()
+	for _, p := range []string{"GET /metrics", "GET /-/healthy", "GET /-/ready", "POST /-/reload", "GET /api/v1/features",
+		"GET /api/v1/outages", "GET /api/v1/report", "GET /api/v1/incidents", "GET /{$}", "GET /bulletin"} {
+		mux.HandleFunc(p, func(http.ResponseWriter, *http.Request) {})
+	}
+	f.svc.Routes(mux, tokenAuth(t))
+	for _, id := range []string{"a", "b", "a"} {
+		if err := f.store.AddUpdate(&Update{IncidentID: id, Status: Monitoring, Message: Message{"en": id}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := f.store.UpdatesOf([]string{"a", "b", "c"})
+	if len(got) != 2 || len(got["a"]) != 2 || len(got["b"]) != 1 || got["b"][0].Message["en"] != "b" {
+		t.Errorf("UpdatesOf = %+v", got)
+	}
+}

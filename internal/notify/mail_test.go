@@ -361,3 +361,24 @@ func TestSubscribeValidationAndRateLimit(t *testing.T) {
 		t.Errorf("pruned %d (%v), want 1", n, err)
 	}
 }
+
+// Asking again for a pending address sends at most one confirmation an
+// hour, whoever asks.
+func TestConfirmationResendLimit(t *testing.T) {
+	ms := newMailServer(t)
+	f, mux := apiFixture(t, tokenAuth(t), Options{SMTP: ms.smtpConfig(), BaseURL: "http://127.0.0.1:1", SubscribeRequests: 100})
+	for i, at := range []time.Duration{0, time.Minute, 59 * time.Minute, 61 * time.Minute} {
+		f.clock.Set(t0.Add(at))
+		req := httptest.NewRequest("POST", "/api/v1/subscribe", strings.NewReader(`{"email":"`+subscriber+`"}`))
+		req.RemoteAddr = "127.0.0." + string(rune('1'+i)) + ":1234"
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != 202 {
+			t.Fatalf("request %d: %d %s", i, rec.Code, rec.Body)
+		}
+	}
+	f.drain(5)
+	if n := len(ms.received()); n != 2 {
+		t.Errorf("%d confirmation mails, want 2 (at 0 and 61 minutes)", n)
+	}
+}

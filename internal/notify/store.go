@@ -161,6 +161,27 @@ func (s *Store) Updates(incidentID string) []Update {
 	return out
 }
 
+// UpdatesOf returns the updates of several incidents in one read, by
+// incident id (those without updates are left out): for the web server's
+// incident list.
+func (s *Store) UpdatesOf(incidentIDs []string) map[string][]Update {
+	out := map[string][]Update{}
+	_ = s.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketUpdates).Cursor()
+		for _, id := range incidentIDs {
+			prefix := append([]byte(id), 0)
+			for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				var u Update
+				if json.Unmarshal(v, &u) == nil {
+					out[id] = append(out[id], u)
+				}
+			}
+		}
+		return nil
+	})
+	return out
+}
+
 func (s *Store) updates(incidentID string) ([]Update, error) {
 	var out []Update
 	prefix := append([]byte(incidentID), 0)
@@ -270,6 +291,9 @@ type Subscriber struct {
 	// confirmation mail; webhooks are confirmed when added.
 	Confirmed bool      `json:"confirmed"`
 	Created   time.Time `json:"created"`
+	// ConfirmRequested is when a confirmation mail was last queued: one
+	// an hour at most, so that nobody can flood an address with them.
+	ConfirmRequested time.Time `json:"confirm_requested,omitzero"`
 	// UnsubscribeTokens are the hashes of the newest unsubscribe links
 	// sent (at most maxUnsubscribeTokens).
 	UnsubscribeTokens [][]byte `json:"unsubscribe_tokens,omitempty"`
