@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -115,10 +115,7 @@ type Service struct {
 	limiter *ipLimiter
 	metrics *metrics
 
-	// publishMu orders Publish calls, so that events reach the queue in the
-	// order they were published.
-	publishMu sync.Mutex
-	running   atomic.Bool
+	running atomic.Bool
 }
 
 // New returns a service over opts.Store; Run delivers.
@@ -169,15 +166,14 @@ func New(opts Options) (*Service, error) {
 // package's incident JSON and pages.
 func (s *Service) Store() *Store { return s.store }
 
-// Publish queues the deliveries of an event to every subscriber that wants
-// it, in one transaction with the event, and wakes the delivery loop. It
-// does not wait for a delivery: it costs one store commit.
+// Publish records an event for its subscribers and wakes the delivery
+// loop, which turns it into one delivery per subscriber that wants it.
+// It costs the caller one small store commit, whatever the number of
+// subscribers, and never waits for a delivery.
 func (s *Service) Publish(e Event) error {
 	if err := e.check(); err != nil {
 		return err
 	}
-	s.publishMu.Lock()
-	defer s.publishMu.Unlock()
 	now := s.clock.Now()
 	if e.At.IsZero() {
 		e.At = now
@@ -187,11 +183,66 @@ func (s *Service) Publish(e Event) error {
 	if err != nil {
 		return fmt.Errorf("notify: encode event %s: %w", e.Type, err)
 	}
+	if err := s.store.addEvent(publishedEvent{Published: now, Body: body}); err != nil {
+		return fmt.Errorf("notify: record event %s: %w", e.Type, err)
+	}
+	s.poke()
+	return nil
+}
+
+// fanOut turns the published events into deliveries, oldest first: in one
+// transaction the events leave the store and their deliveries enter the
+// queue, so a crash loses neither.
+func (s *Service) fanOut() error {
+	var dropped []Delivery
+	err := s.store.db.Update(func(tx *bbolt.Tx) error {
+		events := tx.Bucket(bucketEvents)
+		if k, _ := events.Cursor().First(); k == nil {
+			return nil
+		}
+		var subs []Subscriber
+		if err := forEachSubscriber(tx, func(sub Subscriber) { subs = append(subs, sub) }); err != nil {
+			return err
+		}
+		var ds []Delivery
+		var keys [][]byte
+		if err := events.ForEach(func(k, v []byte) error {
+			keys = append(keys, slices.Clone(k))
+			var pe publishedEvent
+			var e Event
+			if err := json.Unmarshal(v, &pe); err != nil || json.Unmarshal(pe.Body, &e) != nil {
+				s.log.Error("notify: an unreadable event is skipped", "key", fmt.Sprintf("%x", k))
+				return nil
+			}
+			ds = append(ds, s.deliveriesOf(&e, pe, subs)...)
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := events.Delete(k); err != nil {
+				return err
+			}
+		}
+		var err error
+		dropped, err = enqueue(tx, ds, s.opts.Delivery.MaxPending)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("notify: queue the deliveries of published events: %w", err)
+	}
+	s.countDropped(dropped)
+	return nil
+}
+
+// deliveriesOf is one delivery of an event per config webhook and
+// subscriber that wants it.
+func (s *Service) deliveriesOf(e *Event, pe publishedEvent, subs []Subscriber) []Delivery {
 	services := e.services()
 	var ds []Delivery
 	add := func(channel, target string) {
 		ds = append(ds, Delivery{ID: randomID("d"), Channel: channel, Target: target, Kind: "event",
-			EventType: e.Type, Body: body, Created: now, NextAttempt: now})
+			EventType: e.Type, Body: pe.Body, Created: pe.Published, NextAttempt: pe.Published})
 	}
 	for i := range s.opts.Webhooks {
 		w := &s.opts.Webhooks[i]
@@ -199,29 +250,16 @@ func (s *Service) Publish(e Event) error {
 			add(ChannelWebhook, w.id())
 		}
 	}
-	var dropped []Delivery
-	err = s.store.db.Update(func(tx *bbolt.Tx) error {
-		if err := forEachSubscriber(tx, func(sub Subscriber) {
-			if !sub.Confirmed || !matchEvent(sub.Events, e.Type) || !matchServices(sub.Services, services) {
-				return
-			}
-			if sub.Type == ChannelEmail && s.opts.SMTP == nil {
-				return
-			}
-			add(sub.Type, sub.ID)
-		}); err != nil {
-			return err
+	for _, sub := range subs {
+		if !sub.Confirmed || !matchEvent(sub.Events, e.Type) || !matchServices(sub.Services, services) {
+			continue
 		}
-		var err error
-		dropped, err = enqueue(tx, ds, s.opts.Delivery.MaxPending)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("notify: queue event %s: %w", e.Type, err)
+		if sub.Type == ChannelEmail && s.opts.SMTP == nil {
+			continue
+		}
+		add(sub.Type, sub.ID)
 	}
-	s.countDropped(dropped)
-	s.poke()
-	return nil
+	return ds
 }
 
 // queueConfirmation queues the confirmation mail of a new subscriber.
@@ -306,6 +344,9 @@ func (e permanentError) Unwrap() error { return e.error }
 // target has no earlier delivery waiting is attempted. It returns when the
 // next attempt is due (zero: the queue is empty).
 func (s *Service) DeliverDue(ctx context.Context) (next time.Time, err error) {
+	if err := s.fanOut(); err != nil {
+		return time.Time{}, err
+	}
 	pending, err := s.store.Pending()
 	if err != nil {
 		return time.Time{}, err

@@ -29,8 +29,10 @@ var (
 	bucketEmails      = []byte("emails")      // sha256 of the lower-cased address -> subscriber id
 	bucketTokens      = []byte("tokens")      // sha256 of a token -> tokenRecord
 	bucketQueue       = []byte("queue")       // big-endian seq -> Delivery
+	bucketEvents      = []byte("events")      // big-endian seq -> publishedEvent not yet turned into deliveries
 	bucketMeta        = []byte("meta")        // "seq" -> the last seq handed out
-	allBuckets        = [][]byte{bucketUpdates, bucketManual, bucketSubscribers, bucketEmails, bucketTokens, bucketQueue, bucketMeta}
+	allBuckets        = [][]byte{bucketUpdates, bucketManual, bucketSubscribers, bucketEmails, bucketTokens, bucketQueue,
+		bucketEvents, bucketMeta}
 	keySeq            = []byte("seq")
 )
 
@@ -589,6 +591,23 @@ type Delivery struct {
 	LastError   string          `json:"last_error,omitempty"`
 }
 
+// publishedEvent is an event as Publish recorded it.
+type publishedEvent struct {
+	Published time.Time       `json:"published"`
+	Body      json.RawMessage `json:"body"`
+}
+
+// addEvent records a published event.
+func (s *Store) addEvent(pe publishedEvent) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		seq, err := nextSeq(tx)
+		if err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bucketEvents), be64(seq), pe)
+	})
+}
+
 // enqueue adds deliveries within tx, giving each its seq, and drops the
 // oldest entries over maxPending; it returns those dropped.
 func enqueue(tx *bbolt.Tx, ds []Delivery, maxPending int) ([]Delivery, error) {
@@ -649,11 +668,12 @@ func (s *Store) Pending() ([]Delivery, error) {
 	return out, nil
 }
 
-// PendingCount is the queue's length.
+// PendingCount is the queue's length, plus the events published but not
+// yet turned into deliveries (at least one each, most likely).
 func (s *Store) PendingCount() int {
 	n := 0
 	_ = s.db.View(func(tx *bbolt.Tx) error {
-		n = countKeys(tx.Bucket(bucketQueue))
+		n = countKeys(tx.Bucket(bucketQueue)) + countKeys(tx.Bucket(bucketEvents))
 		return nil
 	})
 	return n

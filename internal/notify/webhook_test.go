@@ -263,6 +263,9 @@ func TestQueueCapDropsOldest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := f.svc.fanOut(); err != nil {
+		t.Fatal(err)
+	}
 	m := f.metrics()
 	if got := sample(m, `vigil_notify_queue_pending`); got != 5 {
 		t.Errorf("pending = %v, want 5", got)
@@ -345,5 +348,24 @@ func TestRunLoop(t *testing.T) {
 	_, _, unique := rc.snapshot()
 	if len(unique) != 1 || unique[0].message != "first" {
 		t.Errorf("received %+v, want the one update", unique)
+	}
+}
+
+// An event published just before a restart, not yet turned into
+// deliveries, is delivered after it.
+func TestPublishedEventSurvivesRestart(t *testing.T) {
+	rc := newReceiver(t, hookSecret)
+	f := newFixture(t, Options{Webhooks: []Webhook{{URL: rc.srv.URL, Secret: hookSecret}}})
+	if err := f.svc.Publish(incidentEvent("inc-1", "just before the crash")); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.store.PendingCount(); n != 1 {
+		t.Errorf("pending before fan-out = %d, want 1 (the event)", n)
+	}
+	f.restart()
+	f.drain(3)
+	_, _, unique := rc.snapshot()
+	if len(unique) != 1 || unique[0].message != "just before the crash" {
+		t.Errorf("received %+v", unique)
 	}
 }
