@@ -33,7 +33,7 @@ var (
 	bucketMeta        = []byte("meta")        // "seq" -> the last seq handed out
 	allBuckets        = [][]byte{bucketUpdates, bucketManual, bucketSubscribers, bucketEmails, bucketTokens, bucketQueue,
 		bucketEvents, bucketMeta}
-	keySeq            = []byte("seq")
+	keySeq = []byte("seq")
 )
 
 // StoreOptions tune Open.
