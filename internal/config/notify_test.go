@@ -28,6 +28,10 @@ func TestNotifyDefaults(t *testing.T) {
 	if r := c.Notify.SubscribeRate; r.Requests != 5 || time.Duration(r.Per) != time.Hour {
 		t.Errorf("subscribe_rate defaults: %+v", r)
 	}
+	c, err = Parse("vigil.yml", globalConfig("notify:\n  base_url: \"https://status.example.com\"\n  smtp: {address: \"127.0.0.1:25\", from: \"Vigil <s@example.com>\", starttls: false, tls_config: {insecure_skip_verify: true}}"))
+	if err != nil || c.Notify.SMTP.UseStartTLS() || !c.Notify.SMTP.TLSConfig.InsecureSkipVerify {
+		t.Errorf("smtp with starttls: false: %v %+v", err, c.Notify)
+	}
 	c, err = Parse("vigil.yml", globalConfig(""))
 	if err != nil || c.Notify != nil || c.Web != nil {
 		t.Errorf("no blocks: %v, notify %v, web %v", err, c.Notify, c.Web)
