@@ -47,6 +47,10 @@ type Config struct {
 	Global *Global `yaml:"global,omitempty" json:"global,omitempty"`
 	// Reports are sent on a schedule (reports.go).
 	Reports []Report `yaml:"reports,omitempty" json:"reports,omitempty"`
+	// Web holds the credentials of the API's write endpoints; Notify the
+	// webhooks and e-mail subscriptions (notify.go).
+	Web    *Web    `yaml:"web,omitempty" json:"web,omitempty"`
+	Notify *Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
 
 	// File is the path the config was read from.
 	File string `yaml:"-" json:"-"`

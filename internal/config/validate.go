@@ -39,6 +39,7 @@ func (p *parser) validate(c *Config) {
 	p.agent(&c.Agent)
 	p.global(c)
 	p.reports(c)
+	p.webAndNotify(c)
 	defaultSLO, defaultFlap := p.defaults(&c.Defaults)
 	defaultGate := p.gate("defaults.gate", c.Defaults.Gate, nil)
 	p.canaries(&c.Agent, &c.Defaults)
