@@ -45,6 +45,8 @@ type Config struct {
 	// Global, when set, makes the agent publish its record to NATS
 	// JetStream (global.go).
 	Global *Global `yaml:"global,omitempty" json:"global,omitempty"`
+	// Web is how the status page presents itself (web.go).
+	Web Web `yaml:"web,omitempty" json:"web"`
 
 	// File is the path the config was read from.
 	File string `yaml:"-" json:"-"`
@@ -86,16 +88,22 @@ type Defaults struct {
 
 // Service is one entry of `services`.
 type Service struct {
-	Name     string            `yaml:"name" json:"name"`
-	Title    string            `yaml:"title,omitempty" json:"title,omitempty"`
+	Name string `yaml:"name" json:"name"`
+	// Title is the title in one language, Titles.Default (set by validation).
+	Title string `yaml:"-" json:"-"`
+	// Titles is the title as written: one string or one per language.
+	Titles   Text              `yaml:"title,omitempty" json:"title,omitzero"`
 	Labels   map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
 	Features []Feature         `yaml:"features" json:"features"`
 }
 
 // Feature is one thing users can do with a service, checked by one or more checks.
 type Feature struct {
-	Name              string               `yaml:"name" json:"name"`
-	Title             string               `yaml:"title,omitempty" json:"title,omitempty"`
+	Name string `yaml:"name" json:"name"`
+	// Title is the title in one language, Titles.Default (set by validation).
+	Title string `yaml:"-" json:"-"`
+	// Titles is the title as written: one string or one per language.
+	Titles            Text                 `yaml:"title,omitempty" json:"title,omitzero"`
 	Labels            map[string]string    `yaml:"labels,omitempty" json:"labels,omitempty"`
 	Require           Require              `yaml:"require,omitempty" json:"require"`
 	SLO               *SLO                 `yaml:"slo,omitempty" json:"slo,omitempty"`

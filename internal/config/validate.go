@@ -38,6 +38,7 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 func (p *parser) validate(c *Config) {
 	p.agent(&c.Agent)
 	p.global(c)
+	p.web(&c.Web)
 	defaultSLO, defaultFlap := p.defaults(&c.Defaults)
 	p.canaries(&c.Agent, &c.Defaults)
 	if len(c.Services) == 0 {
@@ -48,6 +49,7 @@ func (p *parser) validate(c *Config) {
 		s := &c.Services[si]
 		sp := fmt.Sprintf("services[%d]", si)
 		p.name(sp+".name", "service", s.Name, services, si)
+		s.Title = s.Titles.Default
 		if strings.HasPrefix(s.Name, "_") {
 			p.add(sp+".name", "service names starting with \"_\" are reserved for the agent itself (its canaries are exported as service %q)", CanaryService)
 		}
@@ -59,6 +61,7 @@ func (p *parser) validate(c *Config) {
 		for fi := range s.Features {
 			fp := fmt.Sprintf("%s.features[%d]", sp, fi)
 			p.name(fp+".name", "feature", s.Features[fi].Name, features, fi)
+			s.Features[fi].Title = s.Features[fi].Titles.Default
 			p.feature(fp, &s.Features[fi], &c.Defaults, defaultSLO, defaultFlap)
 		}
 	}
