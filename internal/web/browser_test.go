@@ -244,7 +244,7 @@ func TestStatusPageInChromium(t *testing.T) {
 			t.Errorf("lang %q, want en", got)
 		}
 		text := mainText()
-		for _, want := range []string{"Data center pangyo: 4 features down since 15:33", "Messages: send / receive",
+		for _, want := range []string{"Data center pangyo: 3 features down, 1 recovering since 15:33", "Messages: send / receive",
 			"Down", "Recovering", "Degraded", "Maintenance", "Unknown", "Normal", "Past outages", "api: HTTP 503"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("rendered page lacks %q", want)
@@ -281,7 +281,7 @@ func TestStatusPageInChromium(t *testing.T) {
 			t.Errorf("lang %q, want ko", got)
 		}
 		text := mainText()
-		for _, want := range []string{"데이터센터 pangyo: 기능 4개 장애 (15:33부터)", "장애", "복구 중", "성능 저하", "점검 중", "확인 중", "정상", "지난 장애"} {
+		for _, want := range []string{"데이터센터 pangyo: 기능 3개 장애, 1개 복구 중 (15:33부터)", "장애", "복구 중", "성능 저하", "점검 중", "확인 중", "정상", "지난 장애"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("Korean page lacks %q", want)
 			}
@@ -301,7 +301,7 @@ func TestStatusPageInChromium(t *testing.T) {
 			_, err := cdp.Call(ctx, target, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
 			return err
 		}), chromedp.Navigate(base+"/"), chromedp.WaitVisible("#main"))
-		if text := mainText(); !strings.Contains(text, "Data center pangyo: 4 features down since 15:33") {
+		if text := mainText(); !strings.Contains(text, "Data center pangyo: 3 features down, 1 recovering since 15:33") {
 			t.Errorf("page without JavaScript lacks the banner:\n%s", text)
 		}
 		run(chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
@@ -320,7 +320,7 @@ func TestStatusPageInChromium(t *testing.T) {
 		pollCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		_, err := chromedp.Run(pollCtx, chromedp.Poll[chromedp.Void](
-			`document.querySelector(".banner p").textContent.includes("3 features down")`,
+			`document.querySelector(".banner p").textContent.includes("2 features down, 1 recovering")`,
 			chromedp.WithPollingTimeout(12*time.Second)))
 		if err != nil {
 			t.Fatalf("the page did not refresh itself within 12s: %v; banner: %q", err,

@@ -39,6 +39,16 @@ type Options struct {
 	// MaxConnections caps the connections served at once (more wait to be
 	// accepted); 0 picks DefaultMaxConnections from the file limit.
 	MaxConnections int
+	// Updates returns the operators' updates of an incident, oldest first
+	// (internal/notify keeps them); nil shows none.
+	Updates func(incidentID string) []IncidentUpdate
+	// Maintenance returns the maintenance windows declared at run time, for
+	// the page and the feed; the config's own windows are read from the
+	// config. nil: none.
+	Maintenance func() []MaintenanceWindow
+	// StoryClock, when set and not zero, is the time of a story the agent
+	// plays (vigil demo): the pages show it beside the real time.
+	StoryClock func() time.Time
 	// IdleTimeout closes a keep-alive connection idle this long; 0 means
 	// DefaultIdleTimeout. ReadHeaderTimeout likewise.
 	IdleTimeout, ReadHeaderTimeout time.Duration
@@ -75,6 +85,7 @@ type Server struct {
 	// impaired vantage) that an engine reaches only through long timelines.
 	readFeatures func() []sla.FeatureStatus
 	readVantage  func() sla.VantageStatus
+	configs      configCache
 }
 
 // New returns a server for backend; Start begins serving.
@@ -142,7 +153,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/report", s.report)
 	mux.HandleFunc("GET /api/v1/incidents", s.incidents)
 	mux.HandleFunc("GET /{$}", s.statusPage)
+	mux.HandleFunc("GET /internal", s.statusPage)
+	mux.HandleFunc("GET /public", s.statusPage)
 	mux.HandleFunc("GET /bulletin", s.bulletinPage)
+	mux.HandleFunc("GET /feed.atom", s.feed)
+	mux.HandleFunc("GET /services/{service}/feed.atom", s.feed)
+	mux.HandleFunc("GET /badge/{file}", s.badge)
+	mux.HandleFunc("GET /badge/{service}/{file}", s.badge)
 	return mux
 }
 
