@@ -23,7 +23,6 @@ const (
 	maintenanceAhead = 14 * 24 * time.Hour
 )
 
-
 type atomFeed struct {
 	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
 	Lang    string      `xml:"xml:lang,attr,omitempty"`
