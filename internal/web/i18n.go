@@ -358,7 +358,7 @@ func (c *catalog) updateView(u IncidentUpdate, loc *time.Location, now time.Time
 	if !ok {
 		status = u.Status
 	}
-	return updateView{Time: c.shortTime(u.Time.In(loc), now.In(loc)), TimeISO: u.Time.Format(time.RFC3339),
+	return updateView{Time: c.shortTime(u.Time.In(loc), now.In(loc)), TimeISO: u.Time.UTC().Format(time.RFC3339),
 		Status: status, StatusClass: u.Status, Message: msg}
 }
 
