@@ -51,6 +51,8 @@ type catalog struct {
 	// UpdatesHeading heads an incident's updates; FeedLink and BadgeHelp
 	// name the feed and the badges in the footer.
 	UpdatesHeading, FeedLink string
+	// MaintenanceHeading heads the planned windows under way or ahead.
+	MaintenanceHeading string
 	// updateWords name an update's status (investigating, identified,
 	// monitoring, resolved).
 	updateWords map[string]string
@@ -88,6 +90,7 @@ var (
 		StoryTime:              "%s, story time",
 		MonitoringSince:        "monitoring since %s",
 		UpdatesHeading:         "Updates",
+		MaintenanceHeading:     "Planned maintenance",
 		FeedLink:               "Atom feed",
 		FeedSubject:            "Status of %s",
 		updateWords: map[string]string{"investigating": "Investigating", "identified": "Identified",
@@ -128,6 +131,7 @@ var (
 		StoryTime:              "시나리오 시각 %s",
 		MonitoringSince:        "%s부터 감시",
 		UpdatesHeading:         "진행 상황",
+		MaintenanceHeading:     "예정된 점검",
 		FeedLink:               "Atom 피드",
 		FeedSubject:            "%s 상태",
 		updateWords: map[string]string{"investigating": "원인 파악 중", "identified": "원인 확인",

@@ -69,6 +69,7 @@ type pageData struct {
 	Vantage        *vantageView // the agent's own network is impaired
 	Summary        summaryView
 	Incidents      []incidentView
+	Maintenance    []maintenanceView
 	Legend         []legendItem
 	Services       []serviceView
 	Outages        []outageView

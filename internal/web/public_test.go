@@ -112,6 +112,7 @@ func TestPublicAndInternalViews(t *testing.T) {
 			`<h2 id="svc-daum">다음</h2>`, // a plain title serves every language
 			`<th scope="row">다음 — News</th>`,
 			`<a href="feed.atom">Atom feed</a>`,
+			"<h2 id=\"maint-h\">Planned maintenance</h2>\n<ul>\n<li><strong>Kakao Pay — Online / offline payment</strong>: 15 Oct 16:00–17:00</li>",
 			// The updates, newest first.
 			`<li class="update"><span class="ustatus u-identified">Identified</span> <time datetime="2022-10-15T07:05:00Z">16:05</time><p class="umsg">Power is being restored to the pangyo site.</p></li>`,
 			`<li class="update"><span class="ustatus u-investigating">Investigating</span> <time datetime="2022-10-15T06:45:00Z">15:45</time><p class="umsg">We are looking into failures of several services.</p></li>`,
@@ -131,6 +132,7 @@ func TestPublicAndInternalViews(t *testing.T) {
 			`<span class="ustatus u-investigating">원인 파악 중</span> <time datetime="2022-10-15T06:45:00Z">15:45</time><p class="umsg">We are looking into failures of several services.</p>`,
 			"<li>카카오톡 — 메시지: 수발신: <span class=\"badge st-down\">장애</span></li>",
 			`<a href="feed.atom">Atom 피드</a>`,
+			"<li><strong>카카오페이 — 온·오프라인 결제</strong>: 10월 15일 16:00–17:00</li>",
 		},
 		notWant: internalText,
 	}, {

@@ -95,6 +95,11 @@ func vantageBanner(v sla.VantageStatus, c *catalog, now time.Time) *vantageView 
 	return b
 }
 
+// maintenanceView is a planned window under way or ahead.
+type maintenanceView struct {
+	Name, When, Reason string
+}
+
 type outageView struct {
 	Feature, Start, StartISO, Duration, Cause string
 }
@@ -144,6 +149,19 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 
 	for _, inc := range engine.Incidents(sla.IncidentQuery{Active: true}) {
 		data.Incidents = append(data.Incidents, s.incidentView(inc, pc, c, loc, now))
+	}
+
+	for _, m := range s.maintenanceWindows(pc, now) {
+		if !m.End.After(now) {
+			continue
+		}
+		name := pc.serviceTitle(c, m.Service, serviceTitleOf(features, m.Service))
+		for _, f := range features {
+			if m.Feature != "" && f.Service == m.Service && f.Feature == m.Feature {
+				name += " — " + pc.featureTitle(c, f.Service, f.Feature, f.Title)
+			}
+		}
+		data.Maintenance = append(data.Maintenance, maintenanceView{Name: name, When: c.span(m.Start.In(loc), m.End.In(loc)), Reason: m.Reason})
 	}
 
 	titles := map[[2]string]string{}
