@@ -68,6 +68,35 @@ func browser(t *testing.T) context.Context {
 	return ctx
 }
 
+// serve starts s on loopback until the test ends.
+func serve(t *testing.T, s *Server) {
+	t.Helper()
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Shutdown(shutdownCtx)
+		<-s.Done()
+	})
+}
+
+// evaluator returns a function that evaluates a JavaScript expression of
+// string value in the browser's page, failing the test on an error.
+func evaluator(t *testing.T, ctx context.Context) func(expr string) string {
+	return func(expr string) string {
+		t.Helper()
+		stepCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		v, err := chromedp.Run(stepCtx, chromedp.Evaluate[string](expr))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return v
+	}
+}
+
 // consoleLog records what the page writes to the console: errors,
 // exceptions, CSP violations and failed loads show up there.
 type consoleLog struct {
@@ -199,15 +228,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	ctx := browser(t)
 	b, clock := fireBackend(t)
 	s := New(b, Options{ListenAddress: "127.0.0.1:0", Region: "kr-central-1", Location: seoul})
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(shutdownCtx)
-		<-s.Done()
-	})
+	serve(t, s)
 	base := "http://" + s.Addr()
 	shots := os.Getenv("VIGIL_SCREENSHOT_DIR")
 	if shots == "" {
@@ -223,16 +244,7 @@ func TestStatusPageInChromium(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eval := func(expr string) string {
-		t.Helper()
-		stepCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(stepCtx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
-	}
+	eval := evaluator(t, ctx)
 	mainText := func() string { return eval(`document.getElementById("main").innerText`) }
 
 	t.Run("desktop", func(t *testing.T) {
@@ -353,25 +365,8 @@ func TestStatusPageInChromium(t *testing.T) {
 func TestVantageAndFlappingInChromium(t *testing.T) {
 	ctx := browser(t)
 	s := withFlapping(withVantage(fireServer(t), gwDown), "talk", "message", kst(0, 15, 40))
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(shutdownCtx)
-		<-s.Done()
-	})
-	eval := func(expr string) string {
-		t.Helper()
-		stepCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(stepCtx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
-	}
+	serve(t, s)
+	eval := evaluator(t, ctx)
 	for _, viewport := range [][2]int{{1280, 900}, {390, 844}} {
 		stepCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 		err := chromedp.Do(stepCtx, chromedp.EmulateViewport(int64(viewport[0]), int64(viewport[1])),

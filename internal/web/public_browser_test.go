@@ -64,31 +64,14 @@ func TestPublicPageInChromium(t *testing.T) {
 				"ko": "판교 데이터센터 화재로 전원이 차단되었습니다. 다른 데이터센터로 서비스를 옮기고 있습니다."}},
 		}
 	}
-	if err := s.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(shutdownCtx)
-		<-s.Done()
-	})
+	serve(t, s)
 	base := "http://" + s.Addr()
 	shots := os.Getenv("VIGIL_SCREENSHOT_DIR")
 	if shots == "" {
 		shots = t.TempDir()
 	}
 	console := watchConsole(ctx)
-	eval := func(expr string) string {
-		t.Helper()
-		stepCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(stepCtx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("evaluate %s: %v", expr, err)
-		}
-		return v
-	}
+	eval := evaluator(t, ctx)
 	open := func(width, height int, path string) {
 		t.Helper()
 		stepCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
