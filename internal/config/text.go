@@ -3,6 +3,8 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -64,14 +66,20 @@ func (t *Text) UnmarshalYAML(node *yaml.Node) error {
 }
 
 // In is the text in lang: the exact tag, else its base language ("ko" for
-// "ko-KR"), else Default.
+// "ko-KR"), else another tag of that language ("ko-KR" for "ko"), else
+// Default.
 func (t Text) In(lang string) string {
 	if s, ok := t.ByLang[lang]; ok {
 		return s
 	}
-	if base, _ := language.Make(lang).Base(); base.String() != lang {
-		if s, ok := t.ByLang[base.String()]; ok {
-			return s
+	base, _ := language.Make(lang).Base()
+	if s, ok := t.ByLang[base.String()]; ok {
+		return s
+	}
+	tags := slices.Sorted(maps.Keys(t.ByLang))
+	for _, tag := range tags {
+		if b, _ := language.Make(tag).Base(); b == base {
+			return t.ByLang[tag]
 		}
 	}
 	return t.Default

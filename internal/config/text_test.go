@@ -35,7 +35,7 @@ func TestTitlesPerLanguage(t *testing.T) {
 		{name: "no English: the first written", service: "{ko: 카카오톡}", feature: "{ko: 메시지, ja: メッセージ}",
 			wantService: "카카오톡", wantFeat: "메시지", wantKo: "메시지", wantKoKR: "메시지", wantJSON: `{"ja":"メッセージ","ko":"메시지"}`},
 		{name: "region tags kept", service: "x", feature: "{en: Messages, ko-KR: 메시지}",
-			wantService: "x", wantFeat: "Messages", wantKo: "Messages", wantKoKR: "메시지", wantJSON: `{"en":"Messages","ko-KR":"메시지"}`},
+			wantService: "x", wantFeat: "Messages", wantKo: "메시지", wantKoKR: "메시지", wantJSON: `{"en":"Messages","ko-KR":"메시지"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
