@@ -33,8 +33,9 @@ type Options struct {
 	Logger        *slog.Logger
 	// Region names the agent on the status page.
 	Region string
-	// Location is the time zone of the status page and the bulletin; nil
-	// means the machine's local zone (TZ).
+	// Location is the time zone of the pages, the bulletin and the feed
+	// unless the backend's config sets web.timezone; nil means the
+	// machine's local zone (TZ).
 	Location *time.Location
 	// MaxConnections caps the connections served at once (more wait to be
 	// accepted); 0 picks DefaultMaxConnections from the file limit.
