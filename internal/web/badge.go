@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"fmt"
 	"html"
 	"math"
@@ -126,9 +125,7 @@ func (s *Server) availabilityBadge(features []sla.FeatureStatus, window time.Dur
 func badgeNotFound(w http.ResponseWriter, r *http.Request, msg string) {
 	accept := r.Header.Get("Accept")
 	if strings.Contains(accept, "application/json") && !strings.Contains(accept, "image/") {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+		jsonError(w, http.StatusNotFound, msg)
 		return
 	}
 	writeBadge(w, http.StatusNotFound, "vigil", "not found", badgeNoneColor)

@@ -80,9 +80,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	service := cmp.Or(r.PathValue("service"), r.URL.Query().Get("service"))
 	features := s.readFeatures()
 	if service != "" && !slices.ContainsFunc(features, func(f sla.FeatureStatus) bool { return f.Service == service }) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		fmt.Fprintf(w, "{\"error\": %q}\n", "service "+strconv.Quote(service)+" is not configured")
+		jsonError(w, http.StatusNotFound, "service "+strconv.Quote(service)+" is not configured")
 		return
 	}
 	region := cmp.Or(s.opts.Region, engine.Region(), "vigil")

@@ -212,9 +212,14 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func badRequest(w http.ResponseWriter, format string, args ...any) {
+	jsonError(w, http.StatusBadRequest, fmt.Sprintf(format, args...))
+}
+
+// jsonError answers {"error": msg} with status.
+func jsonError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusBadRequest)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": fmt.Sprintf(format, args...)})
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
 // features serves /api/v1/features: every feature, and the agent's vantage
