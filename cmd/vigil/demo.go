@@ -16,8 +16,8 @@ import (
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("vigil demo", stderr)
-	listen := fs.String("web.listen-address", ":9797", "address of the kr-central-1 agent's status page, /metrics and API; the kr-south-1 agent takes the next port")
-	storage := fs.String("storage.path", demo.DefaultStoragePath, "base directory of the demo's SLA history: one directory per region, readable by `vigil report`")
+	listen := fs.String("web.listen-address", demo.DefaultListenAddress, "address of the kr-central-1 agent's status page, /metrics and API; the kr-south-1 agent takes the next port")
+	storage := fs.String("storage.path", "", "base directory of the demo's SLA history, one directory per region, readable by `vigil report`; default: a new temporary directory, so that each run starts fresh")
 	speed := fs.Float64("speed", 1, "play the script this many times faster (2 = twice as fast); check intervals shrink with it")
 	loop := fs.Bool("loop", false, "play the script over and over instead of once")
 	// Warnings would drown the narration: every check failing in the fire logs one.

@@ -47,9 +47,10 @@ type Config struct {
 	Global *Global `yaml:"global,omitempty" json:"global,omitempty"`
 	// Reports are sent on a schedule (reports.go).
 	Reports []Report `yaml:"reports,omitempty" json:"reports,omitempty"`
-	// Web holds the credentials of the API's write endpoints; Notify the
-	// webhooks and e-mail subscriptions (notify.go).
-	Web    *Web    `yaml:"web,omitempty" json:"web,omitempty"`
+	// Web is how the status page presents itself and who may write through
+	// the API (web.go); Notify the webhooks and e-mail subscriptions
+	// (notify.go).
+	Web    Web     `yaml:"web,omitempty" json:"web"`
 	Notify *Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
 
 	// File is the path the config was read from.
@@ -94,8 +95,11 @@ type Defaults struct {
 
 // Service is one entry of `services`.
 type Service struct {
-	Name     string            `yaml:"name" json:"name"`
-	Title    string            `yaml:"title,omitempty" json:"title,omitempty"`
+	Name string `yaml:"name" json:"name"`
+	// Title is the title in one language, Titles.Default (set by validation).
+	Title string `yaml:"-" json:"-"`
+	// Titles is the title as written: one string or one per language.
+	Titles   Text              `yaml:"title,omitempty" json:"title,omitzero"`
 	Labels   map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
 	SLA      *Contract         `yaml:"sla,omitempty" json:"sla,omitempty"`
 	Features []Feature         `yaml:"features" json:"features"`
@@ -106,8 +110,11 @@ type Service struct {
 
 // Feature is one thing users can do with a service, checked by one or more checks.
 type Feature struct {
-	Name              string               `yaml:"name" json:"name"`
-	Title             string               `yaml:"title,omitempty" json:"title,omitempty"`
+	Name string `yaml:"name" json:"name"`
+	// Title is the title in one language, Titles.Default (set by validation).
+	Title string `yaml:"-" json:"-"`
+	// Titles is the title as written: one string or one per language.
+	Titles            Text                 `yaml:"title,omitempty" json:"title,omitzero"`
 	Labels            map[string]string    `yaml:"labels,omitempty" json:"labels,omitempty"`
 	Require           Require              `yaml:"require,omitempty" json:"require"`
 	SLO               *SLO                 `yaml:"slo,omitempty" json:"slo,omitempty"`

@@ -29,17 +29,6 @@ const (
 var NotifyEvents = []string{"incident.opened", "incident.updated", "incident.resolved",
 	"maintenance.scheduled", "maintenance.started", "maintenance.ended"}
 
-// Web is the `web` block: who may write through the API (incident updates,
-// manual incidents, webhook subscribers). Reads need no credentials.
-type Web struct {
-	// WriteTokenFile holds the bearer token of write requests
-	// (Authorization: Bearer <token>).
-	WriteTokenFile string `yaml:"write_token_file,omitempty" json:"write_token_file,omitempty"`
-	// Writers are users of --web.config.file's basic_auth_users who may
-	// write; the other users there may only read.
-	Writers []string `yaml:"writers,omitempty" json:"writers,omitempty"`
-}
-
 // Notify is the `notify` block: webhooks and e-mail subscriptions to
 // incidents and maintenance (internal/notify).
 type Notify struct {
@@ -103,18 +92,17 @@ func (s *NotifySMTP) UseStartTLS() bool { return s.StartTLS == nil || *s.StartTL
 
 // webAndNotify checks the web and notify blocks and fills their defaults.
 func (p *parser) webAndNotify(c *Config) {
-	if w := c.Web; w != nil {
-		if w.WriteTokenFile != "" {
-			if b, err := probeconfig.ReadConfigFile(w.WriteTokenFile); err != nil {
-				p.add("web.write_token_file", "cannot read: %v", err)
-			} else if len(strings.TrimSpace(string(b))) < 16 {
-				p.add("web.write_token_file", "%s: the token must be at least 16 characters", w.WriteTokenFile)
-			}
+	w := &c.Web
+	if w.WriteTokenFile != "" {
+		if b, err := probeconfig.ReadConfigFile(w.WriteTokenFile); err != nil {
+			p.add("web.write_token_file", "cannot read: %v", err)
+		} else if len(strings.TrimSpace(string(b))) < 16 {
+			p.add("web.write_token_file", "%s: the token must be at least 16 characters", w.WriteTokenFile)
 		}
-		for i, u := range w.Writers {
-			if u == "" {
-				p.add(fmt.Sprintf("web.writers[%d]", i), "is empty: name a user of --web.config.file's basic_auth_users")
-			}
+	}
+	for i, u := range w.Writers {
+		if u == "" {
+			p.add(fmt.Sprintf("web.writers[%d]", i), "is empty: name a user of --web.config.file's basic_auth_users")
 		}
 	}
 	n := c.Notify

@@ -33,7 +33,7 @@ func TestNotifyDefaults(t *testing.T) {
 		t.Errorf("smtp with starttls: false: %v %+v", err, c.Notify)
 	}
 	c, err = Parse("vigil.yml", globalConfig(""))
-	if err != nil || c.Notify != nil || c.Web != nil {
+	if err != nil || c.Notify != nil || c.Web.WriteTokenFile != "" || c.Web.Writers != nil {
 		t.Errorf("no blocks: %v, notify %v, web %v", err, c.Notify, c.Web)
 	}
 }

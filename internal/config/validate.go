@@ -39,6 +39,7 @@ func (p *parser) validate(c *Config) {
 	p.agent(&c.Agent)
 	p.global(c)
 	p.reports(c)
+	p.web(&c.Web)
 	p.webAndNotify(c)
 	defaultSLO, defaultFlap := p.defaults(&c.Defaults)
 	defaultGate := p.gate("defaults.gate", c.Defaults.Gate, nil)
@@ -51,6 +52,7 @@ func (p *parser) validate(c *Config) {
 		s := &c.Services[si]
 		sp := fmt.Sprintf("services[%d]", si)
 		p.name(sp+".name", "service", s.Name, services, si)
+		s.Title = s.Titles.Default
 		if strings.HasPrefix(s.Name, "_") {
 			p.add(sp+".name", "service names starting with \"_\" are reserved for the agent itself (its canaries are exported as service %q)", CanaryService)
 		}
@@ -64,6 +66,7 @@ func (p *parser) validate(c *Config) {
 		for fi := range s.Features {
 			fp := fmt.Sprintf("%s.features[%d]", sp, fi)
 			p.name(fp+".name", "feature", s.Features[fi].Name, features, fi)
+			s.Features[fi].Title = s.Features[fi].Titles.Default
 			p.feature(fp, &s.Features[fi], &c.Defaults, defaultSLO, defaultFlap)
 			s.Features[fi].Gate = p.gate(fp+".gate", s.Features[fi].Gate, serviceGate)
 		}

@@ -34,6 +34,8 @@ var regions = []Region{
 type Service struct {
 	Name  string
 	Title string
+	// TitleKo is the title in Korean: the config gives both.
+	TitleKo string
 	// Datacenter is the site most of its features are served from, exported as
 	// the `datacenter` label so outages group into one incident per site.
 	Datacenter string
@@ -45,7 +47,9 @@ type Service struct {
 type Feature struct {
 	Name  string
 	Title string
-	Sites []string
+	// TitleKo is the title in Korean.
+	TitleKo string
+	Sites   []string
 	// Fail is how its targets fail when the script takes them down.
 	Fail Failure
 	// DNS adds a check resolving the feature's name in the demo zone.
@@ -79,47 +83,47 @@ const trustAfter = 2 * time.Minute
 // Daum Cafe, Kakao Map, Kakao Pay and Kakao Mobility are served from pangyo;
 // Kakao Games and Kakao Style from busan; Melon from both.
 var catalog = []Service{
-	{Name: "talk", Title: "KakaoTalk", Datacenter: SitePangyo, Features: []Feature{
-		{Name: "message-send-receive", Title: "Messages: send / receive", Sites: []string{SitePangyo}, DNS: true, Messaging: true, WatchedFromBusan: true},
-		{Name: "chat-rooms", Title: "Chat rooms: main functions", Sites: []string{SitePangyo}, WebSocket: true},
-		{Name: "talk-drawer", Title: "Chat rooms: Talk drawer", Sites: []string{SitePangyo}, TrustAfter: trustAfter},
-		{Name: "talk-channel", Title: "Talk Channel", Sites: []string{SitePangyo}, TrustAfter: trustAfter},
-		{Name: "wallet", Title: "Wallet: e-certificates, digital cards", Sites: []string{SitePangyo}},
-		{Name: "shopping", Title: "Shopping: gifts, Friends shop, ordering", Sites: []string{SitePangyo}},
-		{Name: "friends-shop-search", Title: "Shopping: Friends shop search", Sites: []string{SitePangyo}, Latency: true},
-		{Name: "business", Title: "Business: chatbot, admin center, biz plugin", Sites: []string{SitePangyo}},
+	{Name: "talk", Title: "KakaoTalk", TitleKo: "카카오톡", Datacenter: SitePangyo, Features: []Feature{
+		{Name: "message-send-receive", Title: "Messages: send / receive", TitleKo: "메시지: 수발신", Sites: []string{SitePangyo}, DNS: true, Messaging: true, WatchedFromBusan: true},
+		{Name: "chat-rooms", Title: "Chat rooms: main functions", TitleKo: "채팅방: 주요 기능", Sites: []string{SitePangyo}, WebSocket: true},
+		{Name: "talk-drawer", Title: "Chat rooms: Talk drawer", TitleKo: "채팅방: 톡서랍", Sites: []string{SitePangyo}, TrustAfter: trustAfter},
+		{Name: "talk-channel", Title: "Talk Channel", TitleKo: "톡채널", Sites: []string{SitePangyo}, TrustAfter: trustAfter},
+		{Name: "wallet", Title: "Wallet: e-certificates, digital cards", TitleKo: "지갑: 전자증명서, 디지털 카드", Sites: []string{SitePangyo}},
+		{Name: "shopping", Title: "Shopping: gifts, Friends shop, ordering", TitleKo: "쇼핑: 선물하기, 프렌즈샵, 주문하기", Sites: []string{SitePangyo}},
+		{Name: "friends-shop-search", Title: "Shopping: Friends shop search", TitleKo: "쇼핑: 프렌즈샵 검색", Sites: []string{SitePangyo}, Latency: true},
+		{Name: "business", Title: "Business: chatbot, admin center, biz plugin", TitleKo: "비즈니스: 챗봇, 관리자센터, 비즈플러그인", Sites: []string{SitePangyo}},
 	}},
-	{Name: "daum", Title: "Daum", Datacenter: SitePangyo, Features: []Feature{
-		{Name: "news", Title: "News", Sites: []string{SitePangyo}, Fail: Unavailable},
-		{Name: "search", Title: "Search", Sites: []string{SitePangyo}, Fail: Unavailable, DNS: true, WatchedFromBusan: true},
-		{Name: "video", Title: "Video", Sites: []string{SitePangyo}, Fail: Unavailable},
-		{Name: "mail", Title: "Daum / Kakao mail", Sites: []string{SitePangyo}, Fail: Unavailable, TrustAfter: trustAfter},
+	{Name: "daum", Title: "Daum", TitleKo: "다음", Datacenter: SitePangyo, Features: []Feature{
+		{Name: "news", Title: "News", TitleKo: "뉴스", Sites: []string{SitePangyo}, Fail: Unavailable},
+		{Name: "search", Title: "Search", TitleKo: "검색", Sites: []string{SitePangyo}, Fail: Unavailable, DNS: true, WatchedFromBusan: true},
+		{Name: "video", Title: "Video", TitleKo: "동영상", Sites: []string{SitePangyo}, Fail: Unavailable},
+		{Name: "mail", Title: "Daum / Kakao mail", TitleKo: "다음·카카오 메일", Sites: []string{SitePangyo}, Fail: Unavailable, TrustAfter: trustAfter},
 	}},
-	{Name: "cafe", Title: "Daum Cafe", Datacenter: SitePangyo, Features: []Feature{
-		{Name: "main", Title: "Main functions", Sites: []string{SitePangyo}, Fail: Unavailable},
-		{Name: "popular-posts", Title: "Popular posts and statistics", Sites: []string{SitePangyo}, Fail: Unavailable, Latency: true},
+	{Name: "cafe", Title: "Daum Cafe", TitleKo: "다음 카페", Datacenter: SitePangyo, Features: []Feature{
+		{Name: "main", Title: "Main functions", TitleKo: "주요 기능", Sites: []string{SitePangyo}, Fail: Unavailable},
+		{Name: "popular-posts", Title: "Popular posts and statistics", TitleKo: "인기글과 통계", Sites: []string{SitePangyo}, Fail: Unavailable, Latency: true},
 	}},
-	{Name: "map", Title: "Kakao Map", Datacenter: SitePangyo, Features: []Feature{
-		{Name: "main", Title: "Main functions", Sites: []string{SitePangyo}, DNS: true},
-		{Name: "road-view", Title: "Road view", Sites: []string{SitePangyo}, TrustAfter: trustAfter},
+	{Name: "map", Title: "Kakao Map", TitleKo: "카카오맵", Datacenter: SitePangyo, Features: []Feature{
+		{Name: "main", Title: "Main functions", TitleKo: "주요 기능", Sites: []string{SitePangyo}, DNS: true},
+		{Name: "road-view", Title: "Road view", TitleKo: "로드뷰", Sites: []string{SitePangyo}, TrustAfter: trustAfter},
 	}},
-	{Name: "pay", Title: "Kakao Pay", Datacenter: SitePangyo, Features: []Feature{
-		{Name: "transfer", Title: "In-chat and account transfer", Sites: []string{SitePangyo}, Fail: Unavailable},
-		{Name: "payment", Title: "Online / offline payment", Sites: []string{SitePangyo}, Fail: Unavailable, Latency: true, WatchedFromBusan: true},
+	{Name: "pay", Title: "Kakao Pay", TitleKo: "카카오페이", Datacenter: SitePangyo, Features: []Feature{
+		{Name: "transfer", Title: "In-chat and account transfer", TitleKo: "채팅방 송금과 계좌 이체", Sites: []string{SitePangyo}, Fail: Unavailable},
+		{Name: "payment", Title: "Online / offline payment", TitleKo: "온·오프라인 결제", Sites: []string{SitePangyo}, Fail: Unavailable, Latency: true, WatchedFromBusan: true},
 	}},
-	{Name: "mobility", Title: "Kakao Mobility", Datacenter: SitePangyo, Features: []Feature{
-		{Name: "kakao-t", Title: "Kakao T: taxi and driver apps", Sites: []string{SitePangyo}, WatchedFromBusan: true},
-		{Name: "navigation", Title: "Kakao Navi", Sites: []string{SitePangyo}},
+	{Name: "mobility", Title: "Kakao Mobility", TitleKo: "카카오모빌리티", Datacenter: SitePangyo, Features: []Feature{
+		{Name: "kakao-t", Title: "Kakao T: taxi and driver apps", TitleKo: "카카오 T: 택시와 대리운전 앱", Sites: []string{SitePangyo}, WatchedFromBusan: true},
+		{Name: "navigation", Title: "Kakao Navi", TitleKo: "카카오내비", Sites: []string{SitePangyo}},
 	}},
-	{Name: "entertainment", Title: "Kakao Entertainment", Datacenter: SitePangyo, Features: []Feature{
-		{Name: "webtoon", Title: "Kakao Page / Webtoon", Sites: []string{SitePangyo}},
-		{Name: "melon", Title: "Melon streaming", Sites: []string{SitePangyo, SiteBusan}, WatchedFromBusan: true},
+	{Name: "entertainment", Title: "Kakao Entertainment", TitleKo: "카카오엔터테인먼트", Datacenter: SitePangyo, Features: []Feature{
+		{Name: "webtoon", Title: "Kakao Page / Webtoon", TitleKo: "카카오페이지 / 웹툰", Sites: []string{SitePangyo}},
+		{Name: "melon", Title: "Melon streaming", TitleKo: "멜론 스트리밍", Sites: []string{SitePangyo, SiteBusan}, WatchedFromBusan: true},
 	}},
-	{Name: "games", Title: "Kakao Games", Datacenter: SiteBusan, Features: []Feature{
-		{Name: "main", Title: "Mobile and PC games", Sites: []string{SiteBusan}, Gateway: true},
+	{Name: "games", Title: "Kakao Games", TitleKo: "카카오게임즈", Datacenter: SiteBusan, Features: []Feature{
+		{Name: "main", Title: "Mobile and PC games", TitleKo: "모바일·PC 게임", Sites: []string{SiteBusan}, Gateway: true},
 	}},
-	{Name: "zigzag", Title: "Kakao Style (Zigzag)", Datacenter: SiteBusan, Features: []Feature{
-		{Name: "main", Title: "Main functions", Sites: []string{SiteBusan}},
+	{Name: "zigzag", Title: "Kakao Style (Zigzag)", TitleKo: "카카오스타일 (지그재그)", Datacenter: SiteBusan, Features: []Feature{
+		{Name: "main", Title: "Main functions", TitleKo: "주요 기능", Sites: []string{SiteBusan}},
 	}},
 }
 

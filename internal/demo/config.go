@@ -73,6 +73,9 @@ defaults:
   timeout: %s
   failure_threshold: 2
   recovery_threshold: 3
+web:   # / is the public page (no probe errors); /internal shows them
+  public: true
+  timezone: Asia/Seoul
 `, r.Name, r.Nickname, r.Name, duration(tm.interval), duration(tm.timeout))
 	if natsURL != "" {
 		fmt.Fprintf(&b, "global:   # the record, for the view across regions\n  url: %s\n  stream: %s\n  agent_id: %s\n",
@@ -90,7 +93,7 @@ defaults:
 		if len(features) == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, "  - name: %s\n    title: %q\n    labels: {datacenter: %s}\n    features:\n", s.Name, s.Title, s.Datacenter)
+		fmt.Fprintf(&b, "  - name: %s\n    title: {en: %q, ko: %q}\n    labels: {datacenter: %s}\n    features:\n", s.Name, s.Title, s.TitleKo, s.Datacenter)
 		for _, f := range features {
 			renderFeature(&b, r, s, f, l, tm)
 		}
@@ -99,7 +102,7 @@ defaults:
 }
 
 func renderFeature(b *strings.Builder, r Region, s *Service, f *Feature, l *Landscape, tm timing) {
-	fmt.Fprintf(b, "      - name: %s\n        title: %q\n", f.Name, f.Title)
+	fmt.Fprintf(b, "      - name: %s\n        title: {en: %q, ko: %q}\n", f.Name, f.Title, f.TitleKo)
 	sites := r.sitesOf(f)
 	if len(sites) > 1 {
 		fmt.Fprintf(b, "        require: any   # served from %s: passes while either answers, degraded with one\n", strings.Join(sites, " and "))

@@ -21,9 +21,9 @@ import (
 	"github.com/vigil-monitoring/vigil/sla"
 )
 
-// DefaultStoragePath is where the demo keeps its SLA history, one directory
-// per region, unless told otherwise.
-const DefaultStoragePath = "vigil-demo-data"
+// DefaultListenAddress is the first agent's web address unless told
+// otherwise: loopback, since the demo is for the one at the keyboard.
+const DefaultListenAddress = "127.0.0.1:9797"
 
 // Options configure the demo.
 type Options struct {
@@ -32,7 +32,9 @@ type Options struct {
 	ListenAddress string
 	// StoragePath is the base directory: the history of each region goes to
 	// StoragePath/<region>, the stream of their records to
-	// StoragePath/global. "" means DefaultStoragePath.
+	// StoragePath/global. "" means a new directory under the system's temp
+	// directory, so that each run starts from fresh history; it is kept
+	// after the demo (the guide names it) for `vigil report`.
 	StoragePath string
 	// Speed compresses the script: 2 plays it twice as fast. 0 means 1.
 	Speed float64
@@ -77,6 +79,9 @@ type Demo struct {
 
 	mu     sync.Mutex
 	played []PlayedBeat
+	// scriptStart is when the script being played began (zero before
+	// Play), for the story clock.
+	scriptStart time.Time
 }
 
 // Start starts the landscape and the stream of the agents' records, writes
@@ -90,7 +95,11 @@ func Start(opts Options) (*Demo, error) {
 		opts.Out = io.Discard
 	}
 	if opts.StoragePath == "" {
-		opts.StoragePath = DefaultStoragePath
+		dir, err := os.MkdirTemp("", "vigil-demo-")
+		if err != nil {
+			return nil, fmt.Errorf("demo: storage: %w", err)
+		}
+		opts.StoragePath = dir
 	}
 	if opts.Speed <= 0 {
 		opts.Speed = 1
@@ -140,12 +149,14 @@ func (d *Demo) startWatcher(r Region, listen string) (*Watcher, error) {
 		return nil, fmt.Errorf("demo %s: %w", r.Name, err)
 	}
 	w.Agent = a
-	w.Web = web.New(a, web.Options{ListenAddress: listen, Logger: logger, Region: r.Name})
+	webOpts := web.Options{ListenAddress: listen, Logger: logger, Region: r.Name, StoryClock: d.storyClock}
+	w.Web = web.New(a, webOpts)
 	err = w.Web.Start()
 	if err != nil && listen != d.opts.ListenAddress {
 		// Only the first address is the user's to choose; the next port may be taken.
 		host, _, _ := net.SplitHostPort(listen)
-		w.Web = web.New(a, web.Options{ListenAddress: net.JoinHostPort(host, "0"), Logger: logger, Region: r.Name})
+		webOpts.ListenAddress = net.JoinHostPort(host, "0")
+		w.Web = web.New(a, webOpts)
 		err = w.Web.Start()
 	}
 	if err != nil {
@@ -180,6 +191,23 @@ func displayAddr(addr string) string {
 	return net.JoinHostPort(host, port)
 }
 
+// storyClock is the time of the story the script is at: one second of the
+// script (at speed 1) is one minute of 15 October 2022, held at the end
+// once the script is over; zero before it starts.
+func (d *Demo) storyClock() time.Time {
+	d.mu.Lock()
+	start := d.scriptStart
+	d.mu.Unlock()
+	if start.IsZero() {
+		return time.Time{}
+	}
+	at := time.Duration(float64(time.Since(start)) * d.tm.speed)
+	return storyTime(min(at, timeline[len(timeline)-1].At))
+}
+
+// StoragePath is the base directory of the demo's history.
+func (d *Demo) StoragePath() string { return d.opts.StoragePath }
+
 // Watchers are the agents, the first being kr-central-1.
 func (d *Demo) Watchers() []*Watcher { return d.watchers }
 
@@ -208,7 +236,9 @@ func (d *Demo) PrintGuide() {
 		fmt.Fprintf(w, "\nAgent %s (%q): %d checks every %s\n", wt.Region.Name, wt.Region.Nickname, len(cfg.Checks()), d.tm.interval)
 		for _, link := range []struct{ what, path string }{
 			{"status page", "/"},
+			{"internal", "/internal"},
 			{"bulletin", "/bulletin"},
+			{"feed", "/feed.atom"},
 			{"features", "/api/v1/features"},
 			{"outages", "/api/v1/outages"},
 			{"incidents", "/api/v1/incidents"},
@@ -220,7 +250,8 @@ func (d *Demo) PrintGuide() {
 		fmt.Fprintf(w, "  %-12s vigil report --storage.path=%s   (once the demo has stopped)\n", "SLA report", wt.StoragePath)
 	}
 	d.printGlobalGuide()
-	fmt.Fprintf(w, "\nStory clock: one second of the script is one minute of that Saturday (speed %g).\n", d.tm.speed)
+	fmt.Fprintf(w, "\nHistory: %s (fresh for this run unless --storage.path names one).\n", d.opts.StoragePath)
+	fmt.Fprintf(w, "Story clock: one second of the script is one minute of that Saturday (speed %g); the pages show it.\n", d.tm.speed)
 }
 
 // printGlobalGuide tells where the view across regions is.
@@ -243,6 +274,9 @@ func (d *Demo) printGlobalGuide() {
 // is done (then with ctx's error).
 func (d *Demo) Play(ctx context.Context) error {
 	start := time.Now()
+	d.mu.Lock()
+	d.scriptStart = start
+	d.mu.Unlock()
 	for i, beat := range timeline {
 		if err := sleepUntil(ctx, start.Add(d.tm.scaled(beat.At))); err != nil {
 			return err

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"maps"
 	"math"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/net/html"
 
 	"github.com/vigil-monitoring/vigil/sla"
 )
@@ -351,6 +354,32 @@ func TestGameDay(t *testing.T) {
 		}
 	}
 
+	// The pages: / is public (no targets, no probe errors, titles in the
+	// reader's language), /internal shows the causes; both show the story
+	// clock, held at the script's last beat.
+	story := storyTime(timeline[len(timeline)-1].At)
+	for _, page := range []struct {
+		path          string
+		want, notWant []string
+	}{
+		{"/", []string{story.Format("2 Jan 15:04") + ", story time", "Times in KST (UTC+09:00).", "Working again;", "KakaoTalk"},
+			[]string{"127.0.0.1", "check api", "connection refused", "api/v1/"}},
+		{"/?lang=ko", []string{"시나리오 시각 10월 15일 " + story.Format("15:04"), "카카오톡", "채팅방: 톡서랍", "복구 중"}, nil},
+		{"/internal", []string{story.Format("2 Jan 15:04") + ", story time", "127.0.0.1", "recovering: check api"}, nil},
+	} {
+		body := html.UnescapeString(getText(t, central.URL+page.path))
+		for _, w := range page.want {
+			if !strings.Contains(body, w) {
+				t.Errorf("%s lacks %q", page.path, w)
+			}
+		}
+		for _, w := range page.notWant {
+			if strings.Contains(body, w) {
+				t.Errorf("%s shows %q", page.path, w)
+			}
+		}
+	}
+
 	text := out.String()
 	for _, want := range []string{
 		"status page  " + central.URL + "/",
@@ -403,6 +432,20 @@ func getJSON(t *testing.T, url string, v any) {
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
+}
+
+func getText(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", url, resp.Status, err)
+	}
+	return string(body)
 }
 
 func findReport(t *testing.T, rep *sla.Report, service, feature string) sla.ReportFeature {
@@ -520,5 +563,33 @@ func TestStartFailsCleanly(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "demo kr-central-1: listen on "+taken.Addr().String()) {
 		t.Errorf("error %q does not name the region and the address", err)
+	}
+}
+
+// TestFreshHistory: without a storage path each run gets a new, empty
+// directory, so that a second run does not show the first one's outages;
+// the directory outlives the demo for vigil report.
+func TestFreshHistory(t *testing.T) {
+	var dirs []string
+	for range 2 {
+		d, err := Start(Options{ListenAddress: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := d.StoragePath()
+		t.Cleanup(func() { _ = os.RemoveAll(dir) })
+		if err := d.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(dir, os.TempDir()) || !strings.Contains(filepath.Base(dir), "vigil-demo-") {
+			t.Errorf("history in %s, want a new directory under %s", dir, os.TempDir())
+		}
+		if _, err := os.Stat(filepath.Join(dir, "kr-central-1", "vigil.yml")); err != nil {
+			t.Errorf("history gone after the demo: %v", err)
+		}
+		dirs = append(dirs, dir)
+	}
+	if dirs[0] == dirs[1] {
+		t.Errorf("two runs share %s", dirs[0])
 	}
 }

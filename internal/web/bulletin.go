@@ -59,7 +59,7 @@ type bulletinGroup struct {
 }
 
 // bulletinLines builds the lines, services in the order features come
-// (Features() sorts them by service).
+// (Features() sorts them by service; the page puts them in config order).
 func bulletinLines(features []sla.FeatureStatus, c *catalog) []bulletinLine {
 	var lines []bulletinLine
 	for start := 0; start < len(features); {
@@ -208,8 +208,9 @@ func bulletinVantage(v sla.VantageStatus, c *catalog, now time.Time) string {
 // bulletinPage serves /bulletin: HTML, or text with ?format=text.
 func (s *Server) bulletinPage(w http.ResponseWriter, r *http.Request) {
 	c := catalogFor(r)
-	now := s.backend.Engine().Now().In(s.location())
-	features := s.readFeatures()
+	pc := s.pageConfig()
+	now := s.backend.Engine().Now().In(s.location(pc))
+	features := pc.localized(pc.configOrder(s.readFeatures()), c)
 	note := bulletinVantage(s.readVantage(), c, now)
 	if r.URL.Query().Get("format") == "text" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +44,22 @@ type catalog struct {
 	// Flapping badges a feature whose state keeps changing; FlappingTip
 	// explains it.
 	Flapping, FlappingTip string
+	// StoryTime is the time of the story a demo plays: "15 Oct 15:41, story
+	// time"; MonitoringSince is an uptime bar's left label once monitoring
+	// began less than 90 days ago.
+	StoryTime, MonitoringSince string
+	// UpdatesHeading heads an incident's updates; FeedLink and BadgeHelp
+	// name the feed and the badges in the footer.
+	UpdatesHeading, FeedLink string
+	// MaintenanceHeading heads the planned windows under way or ahead.
+	MaintenanceHeading string
+	// updateWords name an update's status (investigating, identified,
+	// monitoring, resolved).
+	updateWords map[string]string
+	// publicReasons explain a state to the public, without probe errors;
+	// Slow is a degraded feature that answers, slowly.
+	publicReasons                 map[sla.State]string
+	PublicReasonSlow, FeedSubject string
 }
 
 var (
@@ -69,6 +87,22 @@ var (
 		BulletinVantageNoSince: "Note: this agent's own network is impaired; what it sees now is not counted.",
 		Flapping:               "Flapping",
 		FlappingTip:            "Its state has changed often lately; its downtime is still counted.",
+		StoryTime:              "%s, story time",
+		MonitoringSince:        "monitoring since %s",
+		UpdatesHeading:         "Updates",
+		MaintenanceHeading:     "Planned maintenance",
+		FeedLink:               "Atom feed",
+		FeedSubject:            "Status of %s",
+		updateWords: map[string]string{"investigating": "Investigating", "identified": "Identified",
+			"monitoring": "Monitoring", "resolved": "Resolved"},
+		publicReasons: map[sla.State]string{
+			sla.StateDown:        "Not working: our checks from this region fail.",
+			sla.StateDegraded:    "Partly working: some of our checks fail.",
+			sla.StateRecovering:  "Working again; we are confirming the recovery before calling it normal.",
+			sla.StateMaintenance: "Planned maintenance.",
+			sla.StateUnknown:     "Not checked yet.",
+		},
+		PublicReasonSlow: "Slower than usual.",
 	}
 	korean = &catalog{
 		lang: "ko",
@@ -94,6 +128,22 @@ var (
 		BulletinVantageNoSince: "참고: 이 에이전트 자체의 네트워크에 문제가 있어, 지금 보이는 상태는 집계되지 않습니다.",
 		Flapping:               "불안정",
 		FlappingTip:            "최근 상태가 자주 바뀌었습니다. 장애 시간은 그대로 집계됩니다.",
+		StoryTime:              "시나리오 시각 %s",
+		MonitoringSince:        "%s부터 감시",
+		UpdatesHeading:         "진행 상황",
+		MaintenanceHeading:     "예정된 점검",
+		FeedLink:               "Atom 피드",
+		FeedSubject:            "%s 상태",
+		updateWords: map[string]string{"investigating": "원인 파악 중", "identified": "원인 확인",
+			"monitoring": "모니터링 중", "resolved": "해결됨"},
+		publicReasons: map[sla.State]string{
+			sla.StateDown:        "이용할 수 없습니다. 이 리전의 점검이 실패하고 있습니다.",
+			sla.StateDegraded:    "일부 기능이 원활하지 않습니다. 점검 일부가 실패하고 있습니다.",
+			sla.StateRecovering:  "다시 작동합니다. 정상으로 판단하기 전에 복구를 확인하고 있습니다.",
+			sla.StateMaintenance: "예정된 점검 중입니다.",
+			sla.StateUnknown:     "아직 점검하지 않았습니다.",
+		},
+		PublicReasonSlow: "평소보다 느립니다.",
 	}
 )
 
@@ -210,19 +260,110 @@ func (c *catalog) labelName(key string) string {
 	return key
 }
 
-// incidentText is the banner line: "Data center pangyo: 37 features down
-// since 15:33" / "데이터센터 pangyo: 기능 37개 장애 (15:33부터)".
+// incidentText is the banner line, its features counted per state:
+// "Data center pangyo: 3 features down, 1 recovering since 15:33" /
+// "데이터센터 pangyo: 기능 3개 장애, 1개 복구 중 (15:33부터)". Only features
+// whose outage is still open count.
 func (c *catalog) incidentText(inc sla.Incident, loc *time.Location, now time.Time) string {
 	since := c.shortTime(inc.Start.In(loc), now.In(loc))
 	what := c.labelName(inc.Label) + " " + inc.Value
+	counts := map[sla.State]int{}
+	for _, f := range inc.Features {
+		if f.End == nil {
+			counts[f.State]++
+		}
+	}
+	var parts []string
+	for _, st := range summaryOrder {
+		n := counts[st]
+		if n == 0 {
+			continue
+		}
+		switch {
+		case c.lang == "ko" && len(parts) == 0:
+			parts = append(parts, fmt.Sprintf("기능 %d개 %s", n, c.state(st, true)))
+		case c.lang == "ko":
+			parts = append(parts, fmt.Sprintf("%d개 %s", n, c.state(st, true)))
+		case len(parts) == 0 && n == 1:
+			parts = append(parts, fmt.Sprintf("1 feature %s", c.state(st, true)))
+		case len(parts) == 0:
+			parts = append(parts, fmt.Sprintf("%d features %s", n, c.state(st, true)))
+		default:
+			parts = append(parts, fmt.Sprintf("%d %s", n, c.state(st, true)))
+		}
+	}
+	if len(parts) == 0 { // the engine's count, should the states be unknown
+		parts = []string{fmt.Sprintf("%d", inc.ActiveCount)}
+	}
 	if c.lang == "ko" {
-		return fmt.Sprintf("%s: 기능 %d개 장애 (%s부터)", what, inc.ActiveCount, since)
+		return fmt.Sprintf("%s: %s (%s부터)", what, strings.Join(parts, ", "), since)
 	}
-	noun := "features"
-	if inc.ActiveCount == 1 {
-		noun = "feature"
+	return fmt.Sprintf("%s: %s since %s", what, strings.Join(parts, ", "), since)
+}
+
+// publicReason explains a state to the public: no check names, no probe
+// errors, no targets. raw is the engine's reason, read only to tell a slow
+// feature from a failing one.
+func (c *catalog) publicReason(st sla.State, raw string) string {
+	if st == sla.StateUp {
+		return ""
 	}
-	return fmt.Sprintf("%s: %d %s down since %s", what, inc.ActiveCount, noun, since)
+	if st == sla.StateDegraded && strings.HasPrefix(raw, "slowest passing run") {
+		return c.PublicReasonSlow
+	}
+	return c.publicReasons[st]
+}
+
+// Patterns of the engine's reasons (sla's reason.String), translated on the
+// internal view; what they quote (check names, errors) stays as it is.
+var (
+	reasonFailing    = regexp.MustCompile(`^check (\S+) failing: (.*)$`)
+	reasonSlow       = regexp.MustCompile(`^slowest passing run (\S+) over (\S+)$`)
+	reasonRecovering = regexp.MustCompile(`^recovering: check (\S+) (\d+) of (\d+) passing runs$`)
+)
+
+// reason is the engine's reason in c's language: English as it is, Korean
+// part by part ("recovering: ...; check ... failing: ...").
+func (c *catalog) reason(raw string) string {
+	if c.lang != "ko" || raw == "" {
+		return raw
+	}
+	parts := strings.Split(raw, "; ")
+	for i, p := range parts {
+		if m := reasonRecovering.FindStringSubmatch(p); m != nil {
+			parts[i] = fmt.Sprintf("복구 중: 체크 %s 연속 성공 %s/%s회", m[1], m[2], m[3])
+		} else if m := reasonSlow.FindStringSubmatch(p); m != nil {
+			parts[i] = fmt.Sprintf("가장 느린 성공 실행 %s, 기준 %s 초과", m[1], m[2])
+		} else if m := reasonFailing.FindStringSubmatch(p); m != nil {
+			parts[i] = fmt.Sprintf("체크 %s 실패: %s", m[1], m[2])
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// updateView is an operator's update in c's language: the message in that
+// language, else in English, else in any.
+func (c *catalog) updateView(u IncidentUpdate, loc *time.Location, now time.Time) updateView {
+	msg, ok := u.Message[c.lang]
+	if !ok {
+		msg, ok = u.Message["en"]
+	}
+	if !ok {
+		langs := make([]string, 0, len(u.Message))
+		for l := range u.Message {
+			langs = append(langs, l)
+		}
+		slices.Sort(langs)
+		if len(langs) > 0 {
+			msg = u.Message[langs[0]]
+		}
+	}
+	status, ok := c.updateWords[u.Status]
+	if !ok {
+		status = u.Status
+	}
+	return updateView{Time: c.shortTime(u.Time.In(loc), now.In(loc)), TimeISO: u.Time.UTC().Format(time.RFC3339),
+		Status: status, StatusClass: u.Status, Message: msg}
 }
 
 // summary counts features per state: "12 features: 9 normal, 1 down" /

@@ -135,12 +135,6 @@ func (s *Server) authorizeWrite(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func jsonError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
-}
-
 // jsonProblem says what is wrong with a request body, naming the field
 // where the decoder knows it.
 func jsonProblem(err error) string {

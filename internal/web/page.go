@@ -52,8 +52,12 @@ type pageData struct {
 	T          *catalog
 	Title      string
 	Page       string // "status" or "bulletin"
+	Public     bool   // the public view: no probe errors, no API links
 	Refresh    int
 	AsOf, Zone string
+	// Story is the time of the story being played (vigil demo), "" when
+	// there is none.
+	Story string
 
 	StatusHref, BulletinHref, OtherLangHref, OtherLang string
 
@@ -65,9 +69,9 @@ type pageData struct {
 	Vantage        *vantageView // the agent's own network is impaired
 	Summary        summaryView
 	Incidents      []incidentView
+	Maintenance    []maintenanceView
 	Legend         []legendItem
 	Services       []serviceView
-	DaysAgo        string
 	Outages        []outageView
 	OutagesCaption string
 
@@ -77,9 +81,12 @@ type pageData struct {
 	Lines       []bulletinLine
 }
 
-// location is where the pages show times: Options.Location, else the
-// machine's local zone (TZ).
-func (s *Server) location() *time.Location {
+// location is where the pages show times: the config's web.timezone, else
+// Options.Location, else the machine's local zone (TZ).
+func (s *Server) location(pc *pageConfig) *time.Location {
+	if pc.location != nil {
+		return pc.location
+	}
 	if s.opts.Location != nil {
 		return s.opts.Location
 	}
@@ -116,20 +123,33 @@ func (s *Server) pageBase(r *http.Request, c *catalog, title string, now time.Ti
 	}
 	page := "status"
 	self := "./"
-	if r.URL.Path == "/bulletin" {
+	switch r.URL.Path {
+	case "/bulletin":
 		page, self = "bulletin", "bulletin"
+	case "/internal", "/public":
+		self = r.URL.Path[1:]
+	}
+	status := "./"
+	if page == "status" {
+		status = self
 	}
 	zone := now.Format("MST")
 	if offset := now.Format("-07:00"); zone != "UTC" {
 		zone += " (UTC" + offset + ")"
 	}
-	return &pageData{
+	data := &pageData{
 		T: c, Title: s.pageTitle(title), Page: page, Refresh: refresh,
 		AsOf: fmt.Sprintf(c.AsOf, c.dateTime(now)), Zone: fmt.Sprintf(c.TimesIn, zone),
-		StatusHref: "./" + query(c.lang), BulletinHref: "bulletin" + query(c.lang),
+		StatusHref: status + query(c.lang), BulletinHref: "bulletin" + query(c.lang),
 		OtherLangHref: self + query(other.lang), OtherLang: other.lang,
 		CSS: template.CSS(styleCSS), Script: template.JS(refreshJS),
 	}
+	if s.opts.StoryClock != nil {
+		if story := s.opts.StoryClock(); !story.IsZero() {
+			data.Story = fmt.Sprintf(c.StoryTime, c.dateTime(story))
+		}
+	}
+	return data
 }
 
 // render executes a page into a buffer first, so that a template error

@@ -38,8 +38,9 @@ type Options struct {
 	Logger        *slog.Logger
 	// Region names the agent on the status page.
 	Region string
-	// Location is the time zone of the status page and the bulletin; nil
-	// means the machine's local zone (TZ).
+	// Location is the time zone of the pages, the bulletin and the feed
+	// unless the backend's config sets web.timezone; nil means the
+	// machine's local zone (TZ).
 	Location *time.Location
 	// MaxConnections caps the connections served at once (more wait to be
 	// accepted); 0 picks DefaultMaxConnections from the file limit.
@@ -47,6 +48,16 @@ type Options struct {
 	// Contracts gives the SLA contracts of the config in force, by
 	// "service/feature", for /api/v1/report's contract figures; nil: none.
 	Contracts func() map[string]contract.Contract
+	// Updates returns the operators' updates of an incident, oldest first
+	// (internal/notify keeps them); nil shows none.
+	Updates func(incidentID string) []IncidentUpdate
+	// Maintenance returns the maintenance windows declared at run time, for
+	// the page and the feed; the config's own windows are read from the
+	// config. nil: none.
+	Maintenance func() []MaintenanceWindow
+	// StoryClock, when set and not zero, is the time of a story the agent
+	// plays (vigil demo): the pages show it beside the real time.
+	StoryClock func() time.Time
 	// IdleTimeout closes a keep-alive connection idle this long; 0 means
 	// DefaultIdleTimeout. ReadHeaderTimeout likewise.
 	IdleTimeout, ReadHeaderTimeout time.Duration
@@ -86,6 +97,7 @@ type Server struct {
 	// impaired vantage) that an engine reaches only through long timelines.
 	readFeatures func() []sla.FeatureStatus
 	readVantage  func() sla.VantageStatus
+	configs      configCache
 }
 
 // New returns a server for backend; Start begins serving.
@@ -157,7 +169,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("DELETE /api/v1/maintenance/{id}", s.endMaintenance)
 	mux.HandleFunc("GET /api/v1/gate", s.gate)
 	mux.HandleFunc("GET /{$}", s.statusPage)
+	mux.HandleFunc("GET /internal", s.statusPage)
+	mux.HandleFunc("GET /public", s.statusPage)
 	mux.HandleFunc("GET /bulletin", s.bulletinPage)
+	mux.HandleFunc("GET /feed.atom", s.feed)
+	mux.HandleFunc("GET /services/{service}/feed.atom", s.feed)
+	mux.HandleFunc("GET /badge/{file}", s.badge)
+	mux.HandleFunc("GET /badge/{service}/{file}", s.badge)
 	return mux
 }
 
@@ -209,9 +227,14 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 func badRequest(w http.ResponseWriter, format string, args ...any) {
+	jsonError(w, http.StatusBadRequest, fmt.Sprintf(format, args...))
+}
+
+// jsonError answers {"error": msg} with status.
+func jsonError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusBadRequest)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": fmt.Sprintf(format, args...)})
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
 // features serves /api/v1/features: every feature, and the agent's vantage

@@ -3,6 +3,7 @@ package web
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/vigil-monitoring/vigil/sla"
@@ -10,10 +11,21 @@ import (
 
 // Status page figures.
 const (
-	// historyDays is how many days the uptime bar shows.
+	// historyDays is how many days the uptime bar can show.
 	historyDays = 90
 	// pastOutages is how many outages the page lists.
 	pastOutages = 20
+)
+
+// view is who a status page is for.
+type view int
+
+const (
+	// viewInternal shows everything: probe errors, causes, the store's
+	// health and links to the API and /metrics.
+	viewInternal view = iota
+	// viewPublic shows states, since, availability and human words only.
+	viewPublic
 )
 
 type summaryView struct {
@@ -24,12 +36,18 @@ type summaryView struct {
 type incidentView struct {
 	ID, Text, Affected string
 	Features           []incidentFeatureView
+	Updates            []updateView
 }
 
 type incidentFeatureView struct {
 	Service, Title string
 	State          sla.State
 	StateText      string
+}
+
+// updateView is one operator update under an incident, newest first.
+type updateView struct {
+	Time, TimeISO, Status, StatusClass, Message string
 }
 
 type legendItem struct{ Class, Text string }
@@ -50,6 +68,9 @@ type featureView struct {
 	Objective, Below    string
 	BarLabel            string
 	Days                []dayView
+	// From is the bar's left label: "90 days ago", or when monitoring
+	// began less than historyDays ago.
+	From string
 }
 
 type dayView struct{ Class, Tip string }
@@ -74,46 +95,91 @@ func vantageBanner(v sla.VantageStatus, c *catalog, now time.Time) *vantageView 
 	return b
 }
 
+// maintenanceView is a planned window under way or ahead.
+type maintenanceView struct {
+	Name, When, Reason string
+}
+
 type outageView struct {
 	Feature, Start, StartISO, Duration, Cause string
 }
 
-// statusPage serves / : per service, every feature's state in words and
-// color, since when, 30-day availability against its objective and a
-// 90-day uptime bar; active incidents on top, past outages below.
+// pageView is which view r asks for: /internal and /public always, /
+// the public one when web.public is set.
+func pageView(r *http.Request, pc *pageConfig) view {
+	switch r.URL.Path {
+	case "/internal":
+		return viewInternal
+	case "/public":
+		return viewPublic
+	}
+	if pc.public {
+		return viewPublic
+	}
+	return viewInternal
+}
+
+// statusPage serves /, /internal and /public: per service, every
+// feature's state in words and color, since when, 30-day availability
+// against its objective and an uptime bar of up to 90 days; active
+// incidents with their updates on top, past outages below. Services with
+// trouble come first, then in config order; within a service, features by
+// severity. The public view leaves out probe errors, causes and the links
+// to the API.
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	c := catalogFor(r)
+	pc := s.pageConfig()
+	v := pageView(r, pc)
 	engine := s.backend.Engine()
-	loc := s.location()
+	loc := s.location(pc)
 	now := engine.Now().In(loc)
 	features := s.readFeatures()
 	data := s.pageBase(r, c, c.StatusTitle, now)
-	data.DaysAgo = fmt.Sprintf(c.DaysAgo, historyDays)
-	if h := engine.StoreHealth(); h.Failing() {
+	data.Public = v == viewPublic
+	if h := engine.StoreHealth(); h.Failing() && v == viewInternal {
 		data.StoreWarning = fmt.Sprintf(c.StoreFailing, h.LastError, c.dateTime(h.Since.In(loc)), h.Pending)
 	}
 	data.Vantage = vantageBanner(s.readVantage(), c, now)
+	if data.Vantage != nil && v == viewPublic {
+		data.Vantage.Reason = ""
+	}
 	data.Summary = summarize(features, c)
 	data.Legend = []legendItem{{"ok", c.LegendNone}, {"minor", c.LegendMinor}, {"partial", c.LegendPartial},
 		{"major", c.LegendMajor}, {"nodata", c.LegendNoData}}
 
 	for _, inc := range engine.Incidents(sla.IncidentQuery{Active: true}) {
-		v := incidentView{ID: inc.ID, Text: c.incidentText(inc, loc, now), Affected: fmt.Sprintf(c.Affected, len(inc.Features))}
-		for _, f := range inc.Features {
-			v.Features = append(v.Features, incidentFeatureView{Service: orName(f.ServiceTitle, f.Service),
-				Title: orName(f.Title, f.Feature), State: f.State, StateText: c.state(f.State, false)})
+		data.Incidents = append(data.Incidents, s.incidentView(inc, pc, c, loc, now))
+	}
+
+	for _, m := range s.maintenanceWindows(pc, now) {
+		if !m.End.After(now) {
+			continue
 		}
-		data.Incidents = append(data.Incidents, v)
+		name := pc.serviceTitle(c, m.Service, serviceTitleOf(features, m.Service))
+		for _, f := range features {
+			if m.Feature != "" && f.Service == m.Service && f.Feature == m.Feature {
+				name += " — " + pc.featureTitle(c, f.Service, f.Feature, f.Title)
+			}
+		}
+		data.Maintenance = append(data.Maintenance, maintenanceView{Name: name, When: c.span(m.Start.In(loc), m.End.In(loc)), Reason: m.Reason})
 	}
 
 	titles := map[[2]string]string{}
-	for _, f := range features {
-		titles[[2]string{f.Service, f.Feature}] = orName(f.ServiceTitle, f.Service) + " — " + orName(f.Title, f.Feature)
+	for _, f := range pc.orderFeatures(features) {
+		svcTitle := pc.serviceTitle(c, f.Service, f.ServiceTitle)
+		f.Title = pc.featureTitle(c, f.Service, f.Feature, f.Title)
+		titles[[2]string{f.Service, f.Feature}] = svcTitle + " — " + f.Title
 		if n := len(data.Services); n == 0 || data.Services[n-1].ID != f.Service {
-			data.Services = append(data.Services, serviceView{ID: f.Service, Title: orName(f.ServiceTitle, f.Service)})
+			data.Services = append(data.Services, serviceView{ID: f.Service, Title: svcTitle})
 		}
 		svc := &data.Services[len(data.Services)-1]
-		svc.Features = append(svc.Features, featureStatusView(f, engine.DailyHistory(f.Service, f.Feature, historyDays, loc), c, now))
+		fv := featureStatusView(f, engine.DailyHistory(f.Service, f.Feature, historyDays, loc), c, now)
+		if v == viewPublic {
+			fv.Reason = c.publicReason(f.State, f.Reason)
+		} else {
+			fv.Reason = c.reason(f.Reason)
+		}
+		svc.Features = append(svc.Features, fv)
 	}
 
 	// Most pages need only the last month to find 20 outages.
@@ -128,22 +194,52 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			name = o.Service + "/" + o.Feature // no longer configured
 		}
-		v := outageView{Feature: name, Start: c.dateTime(o.Start.In(loc)), StartISO: o.Start.Format(time.RFC3339),
+		ov := outageView{Feature: name, Start: c.dateTime(o.Start.In(loc)), StartISO: o.Start.Format(time.RFC3339),
 			Duration: c.duration(o.DurationSeconds), Cause: "—"}
 		if o.End == nil {
-			v.Duration = fmt.Sprintf(c.Ongoing, c.duration(o.DurationSeconds))
+			ov.Duration = fmt.Sprintf(c.Ongoing, c.duration(o.DurationSeconds))
 		}
-		if o.Cause.Check != "" {
-			v.Cause = o.Cause.Check + ": " + o.Cause.Error
+		if o.Cause.Check != "" && v == viewInternal {
+			ov.Cause = o.Cause.Check + ": " + o.Cause.Error
 		}
-		data.Outages = append(data.Outages, v)
+		data.Outages = append(data.Outages, ov)
 	}
 	s.render(w, statusTemplate, c, data)
 }
 
+// incidentView is an active incident's banner: the count of its features
+// per state, the features, and the operators' updates, newest first.
+func (s *Server) incidentView(inc sla.Incident, pc *pageConfig, c *catalog, loc *time.Location, now time.Time) incidentView {
+	v := incidentView{ID: inc.ID, Text: c.incidentText(inc, loc, now), Affected: fmt.Sprintf(c.Affected, len(inc.Features))}
+	for _, f := range inc.Features {
+		v.Features = append(v.Features, incidentFeatureView{Service: pc.serviceTitle(c, f.Service, f.ServiceTitle),
+			Title: pc.featureTitle(c, f.Service, f.Feature, f.Title), State: f.State, StateText: c.state(f.State, false)})
+	}
+	for _, u := range s.updates(inc.ID) {
+		v.Updates = append(v.Updates, c.updateView(u, loc, now))
+	}
+	slices.Reverse(v.Updates)
+	return v
+}
+
+// updates are the operators' updates of an incident, oldest first.
+func (s *Server) updates(incidentID string) []IncidentUpdate {
+	if s.opts.Updates == nil {
+		return nil
+	}
+	u := slices.Clone(s.opts.Updates(incidentID))
+	slices.SortStableFunc(u, func(a, b IncidentUpdate) int { return a.Time.Compare(b.Time) })
+	return u
+}
+
 func featureStatusView(f sla.FeatureStatus, days []sla.Day, c *catalog, now time.Time) featureView {
+	days = monitoredDays(days)
 	v := featureView{Title: orName(f.Title, f.Feature), State: f.State, StateText: c.state(f.State, false),
-		Flapping: f.Flapping, Reason: f.Reason, Availability: percent(f.Availability.Month), BarLabel: c.barLabel(days)}
+		Flapping: f.Flapping, Reason: f.Reason, Availability: percent(f.Availability.Month), BarLabel: c.barLabel(days),
+		From: fmt.Sprintf(c.DaysAgo, historyDays)}
+	if len(days) < historyDays && len(days) > 0 {
+		v.From = fmt.Sprintf(c.MonitoringSince, c.date(days[0].Date))
+	}
 	if !f.Since.IsZero() {
 		v.SinceText, v.SinceISO = c.since(f.Since.In(now.Location()), now), f.Since.Format(time.RFC3339)
 	}
@@ -157,6 +253,17 @@ func featureStatusView(f sla.FeatureStatus, days []sla.Day, c *catalog, now time
 		v.Days = append(v.Days, dayView{Class: dayClass(d), Tip: c.dayTip(d)})
 	}
 	return v
+}
+
+// monitoredDays drops the days before monitoring began: a new install
+// shows its few days, not 89 grey ones. Today always stays.
+func monitoredDays(days []sla.Day) []sla.Day {
+	for i, d := range days {
+		if d.EligibleSeconds > 0 || d.MaintenanceSeconds > 0 || d.DowntimeSeconds > 0 {
+			return days[i:]
+		}
+	}
+	return days[max(len(days)-1, 0):]
 }
 
 // dayClass colors a day by the share of its eligible time that was down.

@@ -50,7 +50,7 @@ func TestStatusPageContent(t *testing.T) {
 			"<h1>Vigil — status (kr-central-1)</h1>",
 			"As of 15 Oct 16:10 · Times in KST (UTC+09:00).",
 			"9 features: 3 down, 1 recovering, 1 degraded, 1 maintenance, 1 unknown, 2 normal",
-			"<p>Data center pangyo: 4 features down since 15:33</p>",
+			"<p>Data center pangyo: 3 features down, 1 recovering since 15:33</p>",
 			`<h2 id="svc-talk">KakaoTalk</h2>`,
 			`<h3>Messages: send / receive</h3><span class="badge st-down">Down</span>`,
 			`<h3>Chat rooms: Talk drawer</h3><span class="badge st-recovering">Recovering</span>`,
@@ -64,9 +64,9 @@ func TestStatusPageContent(t *testing.T) {
 			"30 days: 99.775% (objective 99.9%) <span class=\"miss\">below objective</span>",
 			`title="12 Oct: 95.833% available, 1h down"`,
 			`title="2 Oct: 99.305% available, 10m down"`,
-			`title="15 Aug: no data"`, // before the feature was configured
-			`title="16 Aug: 100% available"`,
-			`aria-label="Last 90 days: 99.888% available; days with downtime: 12 Oct (1h), 15 Oct (37m)"`,
+			// The days before the feature was configured are left out.
+			`<div class="bar" role="img" aria-label="Last 61 days: 99.888% available; days with downtime: 12 Oct (1h), 15 Oct (37m)"><span class="d-ok" title="16 Aug: 100% available">`,
+			`<span>monitoring since 16 Aug</span><span>today</span>`,
 			`<th scope="row">KakaoTalk — Messages: send / receive</th><td><time datetime="2022-10-15T06:33:00Z">15 Oct 15:33</time></td><td>ongoing, 37m so far</td><td class="cause">api: nats: no responders available for request</td>`,
 			`<th scope="row">Daum — News</th><td><time datetime="2022-10-02T02:00:00Z">2 Oct 11:00</time></td><td>10m</td><td class="cause">api: HTTP 503</td>`,
 		},
@@ -77,7 +77,8 @@ func TestStatusPageContent(t *testing.T) {
 		want: []string{
 			"<title>Vigil — 서비스 상태 (kr-central-1)</title>",
 			"10월 15일 16:10 기준",
-			"<p>데이터센터 pangyo: 기능 4개 장애 (15:33부터)</p>",
+			"<p>데이터센터 pangyo: 기능 3개 장애, 1개 복구 중 (15:33부터)</p>",
+			"<span>8월 16일부터 감시</span>",
 			`<span class="badge st-down">장애</span>`, `<span class="badge st-recovering">복구 중</span>`,
 			`<span class="badge st-degraded">성능 저하</span>`, `<span class="badge st-maintenance">점검 중</span>`,
 			`<span class="badge st-unknown">확인 중</span>`, `<span class="badge st-up">정상</span>`,
@@ -90,13 +91,13 @@ func TestStatusPageContent(t *testing.T) {
 		path:   "/",
 		header: []string{"Accept-Language", "fr-FR, ko-KR;q=0.8, en;q=0.5"},
 		lang:   "ko",
-		want:   []string{"기능 4개 장애"},
+		want:   []string{"기능 3개 장애, 1개 복구 중"},
 	}, {
 		name:   "the query wins over Accept-Language",
 		path:   "/?lang=en",
 		header: []string{"Accept-Language", "ko"},
 		lang:   "en",
-		want:   []string{"4 features down since 15:33"},
+		want:   []string{"3 features down, 1 recovering since 15:33"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,7 +163,7 @@ func TestStatusPageStructure(t *testing.T) {
 			}
 			if strings.Contains(attr["class"], "bar") && attr["role"] == "img" {
 				bars++
-				if !strings.HasPrefix(attr["aria-label"], "Last 90 days:") {
+				if !strings.HasPrefix(attr["aria-label"], "Last 61 days:") {
 					t.Errorf("bar without a text alternative: %q", attr["aria-label"])
 				}
 				for c := n.FirstChild; c != nil; c = c.NextSibling {
@@ -193,8 +194,9 @@ func TestStatusPageStructure(t *testing.T) {
 			t.Errorf("heading h%d follows h%d: levels skipped (%v)", headings[i], headings[i-1], headings)
 		}
 	}
-	if bars != 9 || cells != 9*90 {
-		t.Errorf("%d bars with %d cells, want 9 with 90 each", bars, cells)
+	// Monitoring began 61 days ago: the bars show those days only.
+	if bars != 9 || cells != 9*61 {
+		t.Errorf("%d bars with %d cells, want 9 with 61 each", bars, cells)
 	}
 	if badges != 9+4 { // every feature, and the incident's four
 		t.Errorf("%d state badges, want 13", badges)
