@@ -18,7 +18,6 @@ import (
 
 	"github.com/vigil-monitoring/vigil/internal/agent"
 	"github.com/vigil-monitoring/vigil/internal/config"
-	"github.com/vigil-monitoring/vigil/internal/contract"
 	"github.com/vigil-monitoring/vigil/internal/export"
 	"github.com/vigil-monitoring/vigil/internal/report"
 	"github.com/vigil-monitoring/vigil/internal/timerange"
@@ -180,8 +179,14 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	srv := web.New(a, web.Options{ListenAddress: *listen, WebConfigFile: *webConfig, Logger: logger, Region: a.Config().Agent.Region,
-		MaxConnections: *maxConns, Contracts: func() map[string]contract.Contract { return a.Config().Contracts() }})
+	webOpts, err := a.WebOptions(web.Options{ListenAddress: *listen, WebConfigFile: *webConfig, Logger: logger,
+		Region: a.Config().Agent.Region, MaxConnections: *maxConns}, *webConfig)
+	if err != nil {
+		fmt.Fprintln(stderr, "vigil:", err)
+		_ = a.Shutdown(context.Background())
+		return exitFailure
+	}
+	srv := web.New(a, webOpts)
 	if err := srv.Start(); err != nil {
 		fmt.Fprintln(stderr, "vigil:", err)
 		_ = a.Shutdown(context.Background())

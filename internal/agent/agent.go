@@ -26,6 +26,7 @@ import (
 	"github.com/vigil-monitoring/vigil/internal/expo"
 	"github.com/vigil-monitoring/vigil/internal/export"
 	"github.com/vigil-monitoring/vigil/internal/maintenance"
+	"github.com/vigil-monitoring/vigil/internal/notify"
 	"github.com/vigil-monitoring/vigil/internal/schedule"
 	"github.com/vigil-monitoring/vigil/probes"
 	"github.com/vigil-monitoring/vigil/sla"
@@ -62,6 +63,10 @@ type Agent struct {
 	// mails one (nil without a mailer).
 	deliverer  *delivery.Deliverer
 	mailReport func(ctx context.Context, to, subject string, body []byte, contentType string, job delivery.Job) error
+	// notify is the communications service (nil without a storage path);
+	// notifyStop ends its loop and closes its store.
+	notify     *notify.Service
+	notifyStop func()
 	// catchUpDone is closed when the start's catch-up of missed reports
 	// ended; catchUpCancel ends it early.
 	catchUpDone   chan struct{}
@@ -144,7 +149,14 @@ func New(opts Options) (*Agent, error) {
 		_ = a.engine.Close()
 		return nil, err
 	}
+	if err := a.startNotify(cfg, wrapped); err != nil {
+		_ = a.sched.Stop(context.Background())
+		a.stopGlobal()
+		_ = a.engine.Close()
+		return nil, err
+	}
 	if err := a.startReports(cfg); err != nil {
+		a.stopNotify()
 		_ = a.sched.Stop(context.Background())
 		a.stopGlobal()
 		_ = a.engine.Close()
@@ -437,6 +449,7 @@ func (a *Agent) Ready() bool { return a.cfg.Load() != nil && a.engine.Ready() }
 func (a *Agent) Shutdown(ctx context.Context) error {
 	err := a.sched.Stop(ctx)
 	a.stopReports()
+	a.stopNotify()
 	a.stopGlobal() // before the store closes under it
 	return errors.Join(err, a.engine.Close())
 }

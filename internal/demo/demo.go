@@ -149,7 +149,11 @@ func (d *Demo) startWatcher(r Region, listen string) (*Watcher, error) {
 		return nil, fmt.Errorf("demo %s: %w", r.Name, err)
 	}
 	w.Agent = a
-	webOpts := web.Options{ListenAddress: listen, Logger: logger, Region: r.Name, StoryClock: d.storyClock}
+	webOpts, err := a.WebOptions(web.Options{ListenAddress: listen, Logger: logger, Region: r.Name, StoryClock: d.storyClock}, "")
+	if err != nil {
+		_ = a.Shutdown(context.Background())
+		return nil, fmt.Errorf("demo %s: %w", r.Name, err)
+	}
 	w.Web = web.New(a, webOpts)
 	err = w.Web.Start()
 	if err != nil && listen != d.opts.ListenAddress {

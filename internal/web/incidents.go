@@ -48,9 +48,20 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Window = d
 	}
-	incidents := s.backend.Engine().Incidents(q)
-	if incidents == nil {
-		incidents = []sla.Incident{}
+	type withUpdates struct {
+		sla.Incident
+		// Updates are the operators' updates, oldest first (issue 20).
+		Updates []IncidentUpdate `json:"updates"`
 	}
-	writeJSON(w, map[string]any{"incidents": incidents})
+	incidents := s.backend.Engine().Incidents(q)
+	out := make([]withUpdates, len(incidents))
+	for i, inc := range incidents {
+		out[i] = withUpdates{Incident: inc, Updates: []IncidentUpdate{}}
+		if s.opts.Updates != nil {
+			if u := s.opts.Updates(inc.ID); u != nil {
+				out[i].Updates = u
+			}
+		}
+	}
+	writeJSON(w, map[string]any{"incidents": out})
 }

@@ -61,6 +61,9 @@ type Options struct {
 	// IdleTimeout closes a keep-alive connection idle this long; 0 means
 	// DefaultIdleTimeout. ReadHeaderTimeout likewise.
 	IdleTimeout, ReadHeaderTimeout time.Duration
+	// Mount adds more endpoints to the server's mux (the communications
+	// endpoints of internal/notify); nil adds none.
+	Mount func(mux *http.ServeMux)
 	// AuthorizeWrite accepts a write request (declaring maintenance, posting
 	// an incident update) or says why not; nil refuses every write.
 	AuthorizeWrite func(*http.Request) error
@@ -176,6 +179,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /services/{service}/feed.atom", s.feed)
 	mux.HandleFunc("GET /badge/{file}", s.badge)
 	mux.HandleFunc("GET /badge/{service}/{file}", s.badge)
+	if s.opts.Mount != nil {
+		s.opts.Mount(mux)
+	}
 	return mux
 }
 

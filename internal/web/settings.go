@@ -21,9 +21,10 @@ type ConfigSource interface {
 // status then (investigating, identified, monitoring, resolved) and the
 // message in one or more languages (BCP 47 tag to text).
 type IncidentUpdate struct {
-	Time    time.Time
-	Status  string
-	Message map[string]string
+	Time    time.Time         `json:"at"`
+	Status  string            `json:"status"`
+	Message map[string]string `json:"message"`
+	Author  string            `json:"author,omitempty"`
 }
 
 // MaintenanceWindow is planned work shown on the page and in the feed: a

@@ -1,0 +1,55 @@
+package agent
+
+import (
+	"net/http"
+
+	"github.com/vigil-monitoring/vigil/internal/contract"
+	"github.com/vigil-monitoring/vigil/internal/notify"
+	"github.com/vigil-monitoring/vigil/internal/web"
+)
+
+// WebOptions fills in what the web server takes from the agent beyond the
+// Backend: the config's contracts, the write credentials (web block and
+// webConfigFile's users), the communications endpoints, operators'
+// updates and the maintenance declared at run time. A write credential
+// that cannot be read is an error.
+func (a *Agent) WebOptions(opts web.Options, webConfigFile string) (web.Options, error) {
+	opts.Contracts = func() map[string]contract.Contract { return a.Config().Contracts() }
+	wc := a.Config().Web
+	auth, err := notify.NewWriteAuth(wc.WriteTokenFile, webConfigFile, wc.Writers)
+	if err != nil {
+		return opts, err
+	}
+	opts.AuthorizeWrite = auth.AuthorizeWrite
+	opts.Maintenance = a.declaredMaintenance
+	if svc := a.notify; svc != nil {
+		opts.Mount = func(mux *http.ServeMux) { svc.Routes(mux, auth) }
+		opts.Updates = func(id string) []web.IncidentUpdate {
+			updates := svc.Store().Updates(id)
+			out := make([]web.IncidentUpdate, len(updates))
+			for i, u := range updates {
+				out[i] = web.IncidentUpdate{Time: u.At, Status: string(u.Status), Message: u.Message, Author: u.Author}
+			}
+			return out
+		}
+	}
+	return opts, nil
+}
+
+// declaredMaintenance are the windows declared at run time under way or
+// ahead, one per feature they select, for the page and the feed.
+func (a *Agent) declaredMaintenance() []web.MaintenanceWindow {
+	now := a.now()
+	var out []web.MaintenanceWindow
+	for _, w := range a.maint.List(now) {
+		if !w.End.After(now) {
+			continue
+		}
+		for _, key := range w.Features {
+			service, feature := splitFeatureKey(key)
+			out = append(out, web.MaintenanceWindow{ID: w.ID, Service: service, Feature: feature, Start: w.Start, End: w.End,
+				Reason: w.Reason})
+		}
+	}
+	return out
+}
