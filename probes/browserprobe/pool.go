@@ -1,0 +1,273 @@
+package browserprobe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// DefaultMaxConcurrent is how many browsers a Pool runs at once when
+// PoolOptions.MaxConcurrent is 0: each takes a few hundred MB and a core
+// while it loads a page.
+const DefaultMaxConcurrent = 2
+
+// browserNames are the programs looked up on PATH when no path is set, in
+// order: Debian's package, other distributions', Google's build.
+var browserNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+
+// ErrPoolClosed is returned by Allocate after Close.
+var ErrPoolClosed = errors.New("browser pool closed")
+
+// PoolOptions configure a Pool.
+type PoolOptions struct {
+	// Path is the browser's program; "" looks up chromium, chromium-browser,
+	// google-chrome and google-chrome-stable on PATH, in that order.
+	Path string
+	// MaxConcurrent bounds the browsers running at once; 0 means
+	// DefaultMaxConcurrent.
+	MaxConcurrent int
+	// TempDir is where the pool keeps its browsers' profiles, one directory
+	// per run; "" means os.TempDir().
+	TempDir string
+	// Logger gets debug lines about browsers started and ended; nil logs
+	// nothing.
+	Logger *slog.Logger
+}
+
+// Pool lends headless Chromium browsers to browser checks: a fresh browser
+// process with a fresh profile per Allocate, at most MaxConcurrent at once. It
+// implements probes.Browser. Releasing a browser kills its whole process
+// group and every process still using its profile, then removes the profile;
+// Close does that for every browser still lent and makes later Allocate calls
+// fail.
+type Pool struct {
+	path   string
+	root   string // the pool's directory of profiles, removed by Close
+	slots  chan struct{}
+	closed chan struct{}
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	lent    map[*lease]struct{}
+	isClose bool
+	wg      sync.WaitGroup // one per lease not yet released
+}
+
+// FindBrowser returns the browser program to run: path itself when set (it
+// must exist and be executable), else the first of chromium,
+// chromium-browser, google-chrome and google-chrome-stable found on PATH.
+// `vigil --config.check` reports its error.
+func FindBrowser(path string) (string, error) {
+	if path != "" {
+		found, err := exec.LookPath(path)
+		if err != nil {
+			return "", fmt.Errorf("browser: agent.browser.path %s: %w", path, err)
+		}
+		return found, nil
+	}
+	for _, name := range browserNames {
+		if found, err := exec.LookPath(name); err == nil {
+			return found, nil
+		}
+	}
+	return "", fmt.Errorf("browser: no Chromium found on PATH (%s); install chromium or set agent.browser.path", strings.Join(browserNames, ", "))
+}
+
+// NewPool finds the browser and makes the pool's profile directory. It starts
+// no browser: each Allocate starts its own.
+func NewPool(opts PoolOptions) (*Pool, error) {
+	path, err := FindBrowser(opts.Path)
+	if err != nil {
+		return nil, err
+	}
+	maxConcurrent := opts.MaxConcurrent
+	switch {
+	case maxConcurrent == 0:
+		maxConcurrent = DefaultMaxConcurrent
+	case maxConcurrent < 0:
+		return nil, fmt.Errorf("browser: agent.browser.max_concurrent %d is negative", maxConcurrent)
+	}
+	root, err := os.MkdirTemp(opts.TempDir, "vigil-browser-")
+	if err != nil {
+		return nil, fmt.Errorf("browser: profile directory: %w", err)
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Pool{
+		path:   path,
+		root:   root,
+		slots:  make(chan struct{}, maxConcurrent),
+		closed: make(chan struct{}),
+		logger: logger,
+		lent:   make(map[*lease]struct{}),
+	}, nil
+}
+
+// Path is the browser program the pool runs.
+func (p *Pool) Path() string { return p.path }
+
+// ProfilePrefix is the prefix of the --user-data-dir of every browser the
+// pool starts: a process whose command line holds it is the pool's.
+func (p *Pool) ProfilePrefix() string { return p.root + string(filepath.Separator) }
+
+// lease is one browser lent by Allocate.
+type lease struct {
+	pool        *Pool
+	dir         string
+	allocCtx    context.Context
+	cancelAlloc context.CancelFunc // kills the browser's main process and waits for it
+	cancelTab   context.CancelFunc
+	proc        *procGroup
+	once        sync.Once
+}
+
+// Allocate waits for a free slot (or ctx), starts a browser with a fresh
+// profile and returns a chromedp context on a blank tab of it and the release
+// function that ends the browser. The browser's life is not bound to ctx:
+// release ends it (the run may want a screenshot after its steps' deadline).
+// The start itself is bounded by ctx.
+func (p *Pool) Allocate(ctx context.Context) (context.Context, func(), error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-p.closed:
+		return nil, nil, ErrPoolClosed
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("waiting for a free browser: %w", ctx.Err())
+	}
+	l, err := p.lend()
+	if err != nil {
+		<-p.slots
+		return nil, nil, err
+	}
+	tab, cancelTab := chromedp.NewContext(l.allocCtx)
+	l.cancelTab = cancelTab
+	// The browser starts with the first action. It runs on the tab's context
+	// (no deadline: a deadline on the first action would bound the browser's
+	// whole life), and ctx bounds the wait for it.
+	started := make(chan error, 1)
+	begin := time.Now()
+	go func() { started <- chromedp.Do(tab) }()
+	select {
+	case err = <-started:
+	case <-ctx.Done():
+		l.release()
+		<-started
+		return nil, nil, fmt.Errorf("starting %s: %w", p.path, ctx.Err())
+	}
+	if err != nil {
+		l.release()
+		return nil, nil, fmt.Errorf("starting %s: %w", p.path, err)
+	}
+	if c := chromedp.FromContext(tab); c != nil && c.Browser != nil {
+		l.proc.setPID(c.Browser.Process())
+	}
+	p.logger.Debug("browser started", slog.String("profile", l.dir), slog.Duration("took", time.Since(begin)))
+	return tab, l.release, nil
+}
+
+// lend registers a new lease with its profile directory and allocator; the
+// caller holds a slot.
+func (p *Pool) lend() (*lease, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.isClose {
+		return nil, ErrPoolClosed
+	}
+	dir, err := os.MkdirTemp(p.root, "run-")
+	if err != nil {
+		return nil, fmt.Errorf("browser: profile directory: %w", err)
+	}
+	l := &lease{pool: p, dir: dir, proc: &procGroup{}}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(p.path),
+		chromedp.NoSandbox, // as root (containers, CI) Chromium refuses to start without
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.UserDataDir(dir),
+		chromedp.ModifyCmdFunc(l.proc.prepare),
+	)
+	l.allocCtx, l.cancelAlloc = chromedp.NewExecAllocator(context.Background(), opts...)
+	p.lent[l] = struct{}{}
+	p.wg.Add(1)
+	return l, nil
+}
+
+// release ends the browser: its main process (chromedp kills it and waits),
+// then its process group, then any process still using its profile (a child
+// that left the group), and removes the profile. It frees the slot. Safe to
+// call more than once and from any goroutine.
+func (l *lease) release() {
+	l.once.Do(func() {
+		p := l.pool
+		if l.cancelTab != nil {
+			l.cancelTab()
+		}
+		l.cancelAlloc()
+		l.proc.kill()
+		killProfileUsers(l.dir)
+		if err := removeProfile(l.dir); err != nil {
+			p.logger.Warn("browser profile not removed", slog.String("profile", l.dir), slog.String("err", err.Error()))
+		}
+		p.mu.Lock()
+		delete(p.lent, l)
+		p.mu.Unlock()
+		<-p.slots
+		p.wg.Done()
+		p.logger.Debug("browser ended", slog.String("profile", l.dir))
+	})
+}
+
+// removeProfile removes a profile directory, trying again for a moment: a
+// browser process that was just killed may still be writing into it.
+func removeProfile(dir string) error {
+	var err error
+	for range 50 {
+		if err = os.RemoveAll(dir); err == nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return err
+}
+
+// Close ends every browser still lent, waits until they are gone, removes the
+// pool's profile directory and makes later Allocate calls fail. Safe to call
+// more than once.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	if !p.isClose {
+		p.isClose = true
+		close(p.closed)
+	}
+	leases := make([]*lease, 0, len(p.lent))
+	for l := range p.lent {
+		leases = append(leases, l)
+	}
+	p.mu.Unlock()
+	for _, l := range leases {
+		l.release()
+	}
+	p.wg.Wait()
+	// Belt and braces: nothing of the pool's may outlive it.
+	killProfileUsers(p.root)
+	if err := removeProfile(p.root); err != nil {
+		return fmt.Errorf("browser pool: remove %s: %w", p.root, err)
+	}
+	return nil
+}
