@@ -77,7 +77,7 @@ func TestProbe(t *testing.T) {
 		timedOut        bool
 	}{
 		{name: "passing journey", cfg: Config{URL: site.URL + "/", Steps: journey}},
-		{name: "missing element", timeout: 6 * time.Second,
+		{name: "missing element", timeout: 12 * time.Second,
 			cfg:     Config{URL: site.URL + "/", Steps: []Step{{WaitVisible: "h1"}, {WaitVisible: "#panorama-that-never-comes"}}},
 			wantErr: prefix + `step 2 wait_visible "#panorama-that-never-comes": still waiting when the run's time ran out: context deadline exceeded`, timedOut: true},
 		{name: "text differs",
@@ -213,12 +213,16 @@ func TestProbeWithoutBrowser(t *testing.T) {
 	}
 }
 
-// mainProcess returns the pid of the browser (not a zygote or renderer)
-// using one of the pool's profiles, or 0.
+// mainProcess returns the pid of the browser's main process (the test's
+// child; its zygotes, renderers and crash handler are not), or 0.
 func mainProcess(pool *Pool) int {
 	for _, pid := range profileProcesses(pool.ProfilePrefix()) {
-		cmdline, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-		if err == nil && !bytes.Contains(cmdline, []byte("--type=")) {
+		stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(os.Getpid()) {
 			return pid
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/vigil-monitoring/vigil/internal/testenv"
@@ -87,7 +86,6 @@ func chromiumChildren() []string {
 // app is the loopback site the tests open.
 type app struct {
 	*httptest.Server
-	hits atomic.Int64 // requests for /slow
 	slow chan struct{} // gets a value when /slow is requested
 }
 
@@ -133,7 +131,6 @@ func newApp(t *testing.T) *app {
 		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
 	})
 	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) {
-		a.hits.Add(1)
 		select {
 		case a.slow <- struct{}{}:
 		default:

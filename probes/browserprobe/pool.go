@@ -127,7 +127,9 @@ type lease struct {
 	dir         string
 	allocCtx    context.Context
 	cancelAlloc context.CancelFunc // kills the browser's main process and waits for it
-	cancelTab   context.CancelFunc
+	runCtx      context.Context    // the browser lives until it is canceled
+	cancelRun   context.CancelFunc // does not wait
+	cancelTab   context.CancelFunc // waits for the browser to end
 	proc        *procGroup
 	once        sync.Once
 }
@@ -150,7 +152,7 @@ func (p *Pool) Allocate(ctx context.Context) (context.Context, func(), error) {
 		<-p.slots
 		return nil, nil, err
 	}
-	tab, cancelTab := chromedp.NewContext(l.allocCtx)
+	tab, cancelTab := chromedp.NewContext(l.runCtx)
 	l.cancelTab = cancelTab
 	// The browser starts with the first action. It runs on the tab's context
 	// (no deadline: a deadline on the first action would bound the browser's
@@ -200,26 +202,37 @@ func (p *Pool) lend() (*lease, error) {
 		chromedp.Flag("no-first-run", true),
 		chromedp.Flag("no-default-browser-check", true),
 		chromedp.UserDataDir(dir),
+		// Chromium's crash handler leaves the browser's process group and
+		// keeps its database under the config directory: put both it and
+		// the cache in the profile, so that finding the profile's
+		// processes finds the handler, and nothing is written elsewhere.
+		chromedp.Env("XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache")),
 		chromedp.ModifyCmdFunc(l.proc.prepare),
 	)
 	l.allocCtx, l.cancelAlloc = chromedp.NewExecAllocator(context.Background(), opts...)
+	l.runCtx, l.cancelRun = context.WithCancel(l.allocCtx)
 	p.lent[l] = struct{}{}
 	p.wg.Add(1)
 	return l, nil
 }
 
-// release ends the browser: its main process (chromedp kills it and waits),
-// then its process group, then any process still using its profile (a child
-// that left the group), and removes the profile. It frees the slot. Safe to
-// call more than once and from any goroutine.
+// release ends the browser: its whole process group at once, then chromedp
+// reaps the main process, then any process still using its profile (a child
+// that left the group, or one of a browser whose start was abandoned before
+// its pid was known) is killed, and the profile is removed. It frees the
+// slot. Safe to call more than once and from any goroutine.
 func (l *lease) release() {
 	l.once.Do(func() {
 		p := l.pool
+		// Cancel first, so chromedp takes the end of the browser as asked
+		// for; kill the group at once, so that chromedp's wait for the main
+		// process does not wait for children holding its output pipe.
+		l.cancelRun()
+		l.proc.kill()
 		if l.cancelTab != nil {
 			l.cancelTab()
 		}
 		l.cancelAlloc()
-		l.proc.kill()
 		killProfileUsers(l.dir)
 		if err := removeProfile(l.dir); err != nil {
 			p.logger.Warn("browser profile not removed", slog.String("profile", l.dir), slog.String("err", err.Error()))

@@ -47,10 +47,10 @@ func (g *procGroup) kill() {
 	}
 }
 
-// killProfileUsers kills every process whose command line has a
-// --user-data-dir under dir (Chromium passes the flag to all its children),
-// looking again until a few looks in a row find none, for at most two
-// seconds: a child can fork just as its parent dies and show up late.
+// killProfileUsers kills every process whose command line names dir or a
+// path under it (see profileProcesses), looking again until a few looks in a
+// row find none, for at most two seconds: a child can fork just as its parent
+// dies and show up late.
 func killProfileUsers(dir string) {
 	const (
 		quietLooks = 3
@@ -72,15 +72,16 @@ func killProfileUsers(dir string) {
 	}
 }
 
-// profileProcesses lists the processes whose command line has a
-// --user-data-dir=dir or a directory under dir: the browser processes using
-// that profile, or any profile of a pool when dir is its ProfilePrefix. A
-// zombie (already dead, waiting for its parent) has an empty command line and
-// is not listed.
+// profileProcesses lists the processes whose command line names dir or a
+// path under it: the browser processes using that profile (Chromium passes
+// --user-data-dir to its children, and the crash handler's --database is
+// under it too, as the pool points XDG_CONFIG_HOME there), or those of any
+// profile of a pool when dir is its ProfilePrefix. The whole command line is
+// searched, not its arguments one by one: Chromium's children rewrite theirs
+// into one string of space-separated flags. A zombie (dead, waiting for its
+// parent) has an empty command line and is not listed.
 func profileProcesses(dir string) []int {
 	dir = strings.TrimSuffix(dir, "/")
-	exact := []byte("--user-data-dir=" + dir)
-	under := []byte("--user-data-dir=" + dir + "/")
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil
@@ -96,12 +97,26 @@ func profileProcesses(dir string) []int {
 		if err != nil {
 			continue
 		}
-		for arg := range bytes.SplitSeq(cmdline, []byte{0}) {
-			if bytes.Equal(arg, exact) || bytes.HasPrefix(arg, under) {
-				pids = append(pids, pid)
-				break
-			}
+		if namesPath(cmdline, dir) {
+			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+// namesPath reports whether cmdline holds dir as a whole path or the start
+// of one: followed by '/', a space, a NUL or the end ("/p/run-1" is not in
+// "/p/run-12").
+func namesPath(cmdline []byte, dir string) bool {
+	for rest := cmdline; ; {
+		i := bytes.Index(rest, []byte(dir))
+		if i < 0 {
+			return false
+		}
+		end := i + len(dir)
+		if end == len(rest) || rest[end] == '/' || rest[end] == ' ' || rest[end] == 0 {
+			return true
+		}
+		rest = rest[i+1:]
+	}
 }
