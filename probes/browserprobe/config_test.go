@@ -107,8 +107,8 @@ func TestConfigErrors(t *testing.T) {
 
 func TestConfigRejectsUnknownKeysAndBadRegexp(t *testing.T) {
 	for src, want := range map[string]string{
-		"url: http://x/\nsteps: [{hover: a}]":                                                  "field hover not found",
-		"url: http://x/\nfail_on_js_error: true":                                               "field fail_on_js_error not found",
+		"url: http://x/\nsteps: [{hover: a}]":                                                 "field hover not found",
+		"url: http://x/\nfail_on_js_error: true":                                              "field fail_on_js_error not found",
 		"url: http://x/\nsteps: [{assert_attribute: {selector: a, name: b, matches: \"(\"}}]": "bad regexp",
 	} {
 		if _, err := decode(t, src); err == nil || !strings.Contains(err.Error(), want) {
