@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -96,7 +97,10 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 	case maxConcurrent < 0:
 		return nil, fmt.Errorf("browser: agent.browser.max_concurrent %d is negative", maxConcurrent)
 	}
-	root, err := os.MkdirTemp(opts.TempDir, "vigil-browser-")
+	removeStale(opts.TempDir)
+	// The agent's pid in the name lets a later pool find this directory
+	// stale should the agent die without closing the pool.
+	root, err := os.MkdirTemp(opts.TempDir, poolDirPrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return nil, fmt.Errorf("browser: profile directory: %w", err)
 	}
@@ -112,6 +116,31 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 		logger: logger,
 		lent:   make(map[*lease]struct{}),
 	}, nil
+}
+
+// poolDirPrefix starts the name of a pool's directory of profiles, followed
+// by the agent's pid and "-".
+const poolDirPrefix = "vigil-browser-"
+
+// removeStale removes the directories of pools whose agent is gone (killed
+// before it could close its pool), after killing any process still using
+// them. A directory whose pid is alive, ours or another agent's, is left
+// alone.
+func removeStale(tempDir string) {
+	if tempDir == "" {
+		tempDir = os.TempDir()
+	}
+	matches, _ := filepath.Glob(filepath.Join(tempDir, poolDirPrefix+"*-*"))
+	for _, dir := range matches {
+		rest := strings.TrimPrefix(filepath.Base(dir), poolDirPrefix)
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 || processAlive(pid) {
+			continue
+		}
+		killProfileUsers(dir)
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // Path is the browser program the pool runs.

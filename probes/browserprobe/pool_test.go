@@ -222,24 +222,3 @@ func TestManyRunsLeaveNothing(t *testing.T) {
 	}
 	assertNoBrowsers(t, pool)
 }
-
-func TestNamesPath(t *testing.T) {
-	tests := []struct {
-		cmdline string
-		want    bool
-	}{
-		{"chromium\x00--user-data-dir=/p/run-1\x00about:blank", true},
-		{"chromium --type=renderer --user-data-dir=/p/run-1 --lang=en", true}, // a child's rewritten command line
-		{"chromium\x00--user-data-dir=/p/run-1", true},
-		{"crashpad --database=/p/run-1/config/chromium/Crash Reports", true},
-		{"chromium\x00--user-data-dir=/p/run-12\x00about:blank", false},
-		{"chromium --user-data-dir=/p/run-12 /p/run-1x", false},
-		{"chromium --user-data-dir=/p/run-12 /p/run-1", true},
-		{"", false},
-	}
-	for _, tt := range tests {
-		if got := namesPath([]byte(tt.cmdline), "/p/run-1"); got != tt.want {
-			t.Errorf("namesPath(%q, /p/run-1) = %v, want %v", tt.cmdline, got, tt.want)
-		}
-	}
-}

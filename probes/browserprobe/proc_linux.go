@@ -120,3 +120,10 @@ func namesPath(cmdline []byte, dir string) bool {
 		rest = rest[i+1:]
 	}
 }
+
+// processAlive reports whether a process with this pid exists (a pid
+// reused by another program counts as alive: nothing is removed then).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || err == syscall.EPERM
+}
