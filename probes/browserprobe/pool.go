@@ -158,6 +158,7 @@ type lease struct {
 	cancelAlloc context.CancelFunc // kills the browser's main process and waits for it
 	runCtx      context.Context    // the browser lives until it is canceled
 	cancelRun   context.CancelFunc // does not wait
+	tab         context.Context    // a chromedp context on the browser's first tab
 	cancelTab   context.CancelFunc // waits for the browser to end
 	proc        *procGroup
 	once        sync.Once
@@ -181,8 +182,7 @@ func (p *Pool) Allocate(ctx context.Context) (context.Context, func(), error) {
 		<-p.slots
 		return nil, nil, err
 	}
-	tab, cancelTab := chromedp.NewContext(l.runCtx)
-	l.cancelTab = cancelTab
+	tab := l.tab
 	// The browser starts with the first action. It runs on the tab's context
 	// (no deadline: a deadline on the first action would bound the browser's
 	// whole life), and ctx bounds the wait for it.
@@ -198,6 +198,11 @@ func (p *Pool) Allocate(ctx context.Context) (context.Context, func(), error) {
 	}
 	if err != nil {
 		l.release()
+		select {
+		case <-p.closed: // Close ended the start: say so, not "context canceled"
+			return nil, nil, fmt.Errorf("starting %s: %w", p.path, ErrPoolClosed)
+		default:
+		}
 		return nil, nil, fmt.Errorf("starting %s: %w", p.path, err)
 	}
 	if c := chromedp.FromContext(tab); c != nil && c.Browser != nil {
@@ -240,6 +245,8 @@ func (p *Pool) lend() (*lease, error) {
 	)
 	l.allocCtx, l.cancelAlloc = chromedp.NewExecAllocator(context.Background(), opts...)
 	l.runCtx, l.cancelRun = context.WithCancel(l.allocCtx)
+	// Made before the lease is registered: Close may release it at once.
+	l.tab, l.cancelTab = chromedp.NewContext(l.runCtx)
 	p.lent[l] = struct{}{}
 	p.wg.Add(1)
 	return l, nil
@@ -258,9 +265,7 @@ func (l *lease) release() {
 		// process does not wait for children holding its output pipe.
 		l.cancelRun()
 		l.proc.kill()
-		if l.cancelTab != nil {
-			l.cancelTab()
-		}
+		l.cancelTab()
 		l.cancelAlloc()
 		killProfileUsers(l.dir)
 		if err := removeProfile(l.dir); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/vigil-monitoring/vigil/internal/testenv"
 	"github.com/vigil-monitoring/vigil/probes"
 )
 
@@ -227,6 +228,37 @@ func TestManyRunsLeaveNothing(t *testing.T) {
 	}
 	if want := min(runs/2, defaultKeepScreenshots); len(entries) != want {
 		t.Errorf("%d screenshots kept after %d failed runs, want the newest %d", len(entries), runs/2, want)
+	}
+	assertNoBrowsers(t, pool)
+}
+
+func TestPoolCloseDuringStart(t *testing.T) {
+	pool := newPool(t, 2)
+	type allocation struct {
+		release func()
+		err     error
+	}
+	got := make(chan allocation, 2)
+	for range 2 {
+		go func() {
+			_, release, err := pool.Allocate(context.Background())
+			got <- allocation{release, err}
+		}()
+	}
+	// Close while the browsers start (or before a slot was taken).
+	testenv.Poll(5*time.Second, func() bool { return len(profileProcesses(pool.ProfilePrefix())) > 0 })
+	if err := pool.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		a := <-got
+		switch {
+		case a.err == nil:
+			a.release() // it started before Close reached it: release ends it
+		case !errors.Is(a.err, ErrPoolClosed):
+			t.Errorf("Allocate during Close: %v, want ErrPoolClosed", a.err)
+		}
+		t.Logf("Allocate during Close: %v", a.err)
 	}
 	assertNoBrowsers(t, pool)
 }
