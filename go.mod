@@ -6,8 +6,8 @@ require (
 	codeberg.org/go-pdf/fpdf v0.12.0
 	github.com/OpenSLO/oslo v0.12.0
 	github.com/VictoriaMetrics/metrics v1.44.0
-	github.com/chromedp/cdproto v0.159.0
-	github.com/chromedp/chromedp v0.23.0
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
 	github.com/coder/websocket v1.8.15
 	github.com/eclipse/paho.golang v0.23.0
 	github.com/eclipse/paho.mqtt.golang v1.5.1
