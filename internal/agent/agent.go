@@ -45,6 +45,9 @@ type Options struct {
 	// (default 15s) as the duty "push", with PushLabels added.
 	PushURL, PushLabels string
 	PushInterval        time.Duration
+	// NotifyWatchInterval is how often incidents and declared maintenance
+	// are compared with what subscribers were told (default 10s).
+	NotifyWatchInterval time.Duration
 }
 
 // Agent is a running Vigil agent.

@@ -48,8 +48,8 @@ func TestPushRunsAsADuty(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Shutdown(context.Background())
-	if got := a.sched.Duties(); len(got) != 2 || got[0] != "push" || got[1] != "sla-heartbeat" {
-		t.Errorf("duties %v, want push and sla-heartbeat", got)
+	if got := strings.Join(a.sched.Duties(), " "); got != "notify-watch push sla-heartbeat" {
+		t.Errorf("duties %v, want notify-watch, push and sla-heartbeat", got)
 	}
 	var body string
 	for range 2 {

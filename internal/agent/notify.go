@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -71,7 +72,7 @@ func (a *Agent) startNotify(cfg *config.Config, reg prometheus.Registerer) error
 	}
 	w := &notifyWatcher{a: a, incidents: map[string]bool{}, windows: map[string]windowPhase{}}
 	w.check(true) // what is open now was announced before (or never will be)
-	return a.sched.Every("notify-watch", notifyWatchInterval, func(context.Context) { w.check(false) })
+	return a.sched.Every("notify-watch", cmp.Or(a.opts.NotifyWatchInterval, notifyWatchInterval), func(context.Context) { w.check(false) })
 }
 
 // Notify is the communications service; nil without a storage path.

@@ -1,0 +1,128 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vigil-monitoring/vigil/internal/notify"
+	"github.com/vigil-monitoring/vigil/internal/testenv"
+	"github.com/vigil-monitoring/vigil/internal/web"
+)
+
+// TestCommunicationsWired: the real agent with a signed webhook and a
+// write token, two features of one datacenter failing together: the
+// webhook hears the incident open, an operator's update (which
+// /api/v1/incidents then carries), the incident resolve, and a declared
+// maintenance window start; every delivery is signed.
+func TestCommunicationsWired(t *testing.T) {
+	const secret, token = "webhook-secret-0123456789", "write-token-0123456789"
+	target := newRunTarget(t, func(int) bool { return false })
+	var mu sync.Mutex
+	var events []notify.Event
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if !notify.VerifySignature(secret, body, r.Header.Get("X-Vigil-Signature")) {
+			t.Errorf("a delivery with a bad signature: %s", body)
+		}
+		var e notify.Event
+		if err := json.Unmarshal(body, &e); err != nil {
+			t.Errorf("delivery %s: %v", body, err)
+		}
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	seen := func(typ notify.EventType) *notify.Event {
+		mu.Lock()
+		defer mu.Unlock()
+		for i := range events {
+			if events[i].Type == typ {
+				return &events[i]
+			}
+		}
+		return nil
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "secret"), secret)
+	writeFile(t, filepath.Join(dir, "token"), token)
+	cfgFile := filepath.Join(dir, "vigil.yml")
+	writeFile(t, cfgFile, fmt.Sprintf(`agent: {region: kr-central-1}
+defaults: {interval: 100ms, timeout: 80ms, failure_threshold: 1, recovery_threshold: 1}
+web: {write_token_file: %[1]s/token}
+notify:
+  webhooks: [{url: "%[2]s/", secret_file: %[1]s/secret}]
+  delivery: {min_backoff: 100ms}
+services:
+  - name: talk
+    features:
+      - {name: send, labels: {datacenter: pangyo}, checks: [{name: api, http: {url: "%[3]s/send"}}]}
+      - {name: read, labels: {datacenter: pangyo}, checks: [{name: api, http: {url: "%[3]s/read"}}]}
+`, dir, hook.URL, target.URL))
+	a, err := New(Options{ConfigFile: cfgFile, StoragePath: filepath.Join(dir, "data"), NotifyWatchInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	opts, err := a.WebOptions(web.Options{ListenAddress: "127.0.0.1:0"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := web.New(a, opts)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	base := "http://" + srv.Addr()
+
+	target.mu.Lock()
+	target.fail = func(int) bool { return true }
+	target.mu.Unlock()
+	testenv.WaitFor(t, 15*time.Second, "incident.opened at the webhook", func() bool { return seen(notify.IncidentOpened) != nil })
+	opened := seen(notify.IncidentOpened).Incident
+	if len(opened.Affected) != 2 || !strings.Contains(opened.Title, "pangyo") {
+		t.Errorf("opened incident %+v, want both features of pangyo", opened)
+	}
+	update := `{"status":"identified","message":{"en":"A power feed failed","ko":"전원 공급 장애"},"author":"ops"}`
+	if code, body := call(t, "POST", base+"/api/v1/incidents/"+opened.ID+"/updates", "", update); code != 401 {
+		t.Errorf("update without a token: %d %s, want 401", code, body)
+	}
+	if code, body := call(t, "POST", base+"/api/v1/incidents/"+opened.ID+"/updates", token, update); code != 201 {
+		t.Fatalf("update: %d %s", code, body)
+	}
+	_, list := get(t, base+"/api/v1/incidents")
+	if !strings.Contains(list, `"status": "identified"`) || !strings.Contains(list, "A power feed failed") {
+		t.Errorf("/api/v1/incidents lacks the update:\n%s", list)
+	}
+	testenv.WaitFor(t, 15*time.Second, "incident.updated at the webhook", func() bool { return seen(notify.IncidentUpdated) != nil })
+
+	target.mu.Lock()
+	target.fail = func(int) bool { return false }
+	target.mu.Unlock()
+	testenv.WaitFor(t, 15*time.Second, "incident.resolved at the webhook", func() bool { return seen(notify.IncidentResolved) != nil })
+	if r := seen(notify.IncidentResolved).Incident; r.ID != opened.ID || r.End == nil {
+		t.Errorf("resolved %+v, want incident %s with an end", r, opened.ID)
+	}
+
+	if code, body := call(t, "POST", base+"/api/v1/maintenance", token,
+		`{"selector":{"datacenter":"pangyo"},"duration":"1h","author":"ops","reason":"UPS swap","mode":"mute"}`); code != 201 {
+		t.Fatalf("maintenance: %d %s", code, body)
+	}
+	testenv.WaitFor(t, 15*time.Second, "maintenance.started at the webhook", func() bool { return seen(notify.MaintenanceStarted) != nil })
+	if m := seen(notify.MaintenanceStarted).Maintenance; m.Mode != "mute" || m.Reason != "UPS swap" || len(m.Affected) != 2 {
+		t.Errorf("maintenance event %+v", m)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data", notify.FileName)); err != nil {
+		t.Errorf("comms store: %v", err)
+	}
+}
