@@ -10,8 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vigil-monitoring/vigil/internal/expo"
+	"github.com/vigil-monitoring/vigil/internal/export"
 	"github.com/vigil-monitoring/vigil/probes"
 	"github.com/vigil-monitoring/vigil/probes/kinds"
 )
@@ -205,7 +208,7 @@ func TestJourney(t *testing.T) {
 			// Secrets: the password (from the environment) and the token
 			// (extracted, secret: true) appear nowhere the run reports.
 			secrets := append([]string{tt.password}, issued...)
-			reported := map[string]string{"error": r.ErrorString(), "steps": fmt.Sprintf("%+v", r.Journey), "logs": logs.String()}
+			reported := map[string]string{"error": r.ErrorString(), "steps": fmt.Sprintf("%+v", r.Journey), "logs": logs.String(), "metrics": metricsText(t, r)}
 			for where, text := range reported {
 				for _, s := range secrets {
 					if strings.Contains(text, s) {
@@ -218,6 +221,23 @@ func TestJourney(t *testing.T) {
 			}
 		})
 	}
+}
+
+// metricsText is the /metrics text of a journey check that had result r.
+func metricsText(t *testing.T, r *probes.Result) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	m := export.NewMetrics(reg, prometheus.Labels{"region": "kr-central-1"})
+	m.Check("talk", "send", "flow", "journey").Observe(r)
+	var buf bytes.Buffer
+	if err := expo.New(reg, nil, m).Write(&buf, false); err != nil {
+		t.Fatal(err)
+	}
+	text := buf.String()
+	if !strings.Contains(text, `vigil_journey_step_up{check="flow",feature="send",kind="journey",region="kr-central-1",service="talk",step="login"}`) {
+		t.Errorf("no step series in the exposition:\n%s", text)
+	}
+	return text
 }
 
 // TestSecretEchoedByAStepIsRedacted runs a step whose target echoes the
