@@ -75,6 +75,13 @@ func TestParseReportsEveryErrorInOnePass(t *testing.T) {
 	if err == nil {
 		t.Fatal("Parse accepted a config full of errors")
 	}
+	wantErrorLines(t, err, want)
+}
+
+// wantErrorLines checks that err has one line per entry of want, each
+// starting with it.
+func wantErrorLines(t *testing.T, err error, want []string) {
+	t.Helper()
 	got := strings.Split(err.Error(), "\n")
 	for i, w := range want {
 		if i >= len(got) || !strings.HasPrefix(got[i], w) {

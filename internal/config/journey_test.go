@@ -62,15 +62,7 @@ func TestJourneyErrorsNameFileLineAndKey(t *testing.T) {
 	if err == nil {
 		t.Fatal("Parse accepted a journey full of errors")
 	}
-	got := strings.Split(err.Error(), "\n")
-	for i, w := range want {
-		if i >= len(got) || !strings.HasPrefix(got[i], w) {
-			t.Errorf("error %d:\n got %q\nwant %q...", i, at(got, i), w)
-		}
-	}
-	if len(got) != len(want) {
-		t.Errorf("got %d errors, want %d:\n%v", len(got), len(want), err)
-	}
+	wantErrorLines(t, err, want)
 }
 
 // TestJourneyExampleBuilds loads examples/journey.yml and builds its check as

@@ -3,6 +3,7 @@ package journeyprobe
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -137,7 +138,7 @@ func (c *Config[B]) compile(kit Kit[B]) (*compiled, error) {
 	var errs []error
 	out := &compiled{vars: map[string]string{}, secret: map[string]bool{}}
 	env := map[string]bool{}
-	for _, name := range sortedKeys(c.Vars) {
+	for _, name := range slices.Sorted(maps.Keys(c.Vars)) {
 		value := c.Vars[name]
 		if !varNameRe.MatchString(name) {
 			errs = append(errs, probeconfig.Errorf("vars."+name, "variable name %q must be letters, digits and _ (not starting with a digit)", name))
@@ -226,7 +227,7 @@ func (c *Config[B]) compile(kit Kit[B]) (*compiled, error) {
 		}
 		out.steps = append(out.steps, cs)
 	}
-	out.envNames = sortedKeys(env)
+	out.envNames = slices.Sorted(maps.Keys(env))
 	out.extracted = defined
 	return out, errors.Join(errs...)
 }
@@ -285,13 +286,4 @@ func mappingValue(node *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
