@@ -184,6 +184,9 @@ func (c *Config[B]) compile(kit Kit[B]) (*compiled, error) {
 		if node != nil {
 			cs.kindKey, cs.block = cs.kind, mappingValue(node, cs.kind)
 		}
+		// late holds the keys whose values are known only at run time (an
+		// extracted variable, a secret): their kinds check them then.
+		late := map[string]bool{}
 		if cs.block != nil {
 			refs := map[string]bool{}
 			walkScalars(cs.block, cs.kind, func(n *yaml.Node, at string) {
@@ -194,9 +197,11 @@ func (c *Config[B]) compile(kit Kit[B]) (*compiled, error) {
 						cs.refs = append(cs.refs, name)
 					}
 					switch _, isVar := out.vars[name]; {
-					case isVar, isBuiltin(name):
-					case defined[name] != "":
+					case isBuiltin(name), isVar && !out.secret[name]:
+					case isVar, defined[name] != "":
+						late[at] = true
 					default:
+						late[at] = true
 						if _, ok := lookupEnv(name); ok {
 							env[name] = true
 							continue
@@ -207,7 +212,7 @@ func (c *Config[B]) compile(kit Kit[B]) (*compiled, error) {
 				}
 			})
 		}
-		if err := validateBlock(kit, step, &cs, out, node); err != nil {
+		if err := dropPaths(validateBlock(kit, step, &cs, out, node), late); err != nil {
 			errs = append(errs, probeconfig.Prefix(path, err))
 		}
 		for j, x := range step.Extract {
@@ -286,4 +291,23 @@ func mappingValue(node *yaml.Node, key string) *yaml.Node {
 		}
 	}
 	return nil
+}
+
+// dropPaths removes from err the FieldErrors at the keys in paths.
+func dropPaths(err error, paths map[string]bool) error {
+	if err == nil || len(paths) == 0 {
+		return err
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range joined.Unwrap() {
+			out = append(out, dropPaths(e, paths))
+		}
+		return errors.Join(out...)
+	}
+	var fe *probeconfig.FieldError
+	if errors.As(err, &fe) && paths[fe.Path] {
+		return nil
+	}
+	return err
 }

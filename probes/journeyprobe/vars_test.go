@@ -192,3 +192,83 @@ steps:
 		}
 	}
 }
+
+// BenchmarkJourneyBookkeeping is what a journey adds per run of three steps
+// whose checks cost nothing (a fake kind): built once, and substituted and
+// built for every run. Set against one HTTP check's run
+// (BenchmarkProbe in probes/httpprobe, ~150 µs on loopback) it is the
+// journey's overhead per step.
+func BenchmarkJourneyBookkeeping(b *testing.B) {
+	for _, variant := range []struct{ name, say string }{{"fixed", "hi"}, {"templated", "hi ${run.token}"}} {
+		b.Run(variant.name, func(b *testing.B) {
+			var cfg Config[fakeBlocks]
+			doc := "steps:\n"
+			for _, name := range []string{"one", "two", "three"} {
+				doc += "  - {name: " + name + ", fake: {say: \"" + variant.say + "\"}}\n"
+			}
+			if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
+				b.Fatal(err)
+			}
+			p, err := New(&cfg, probes.Options{CheckID: "s/f/j"}, fakeKit{builds: map[string]int{}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if !p.Probe(ctx).Success {
+					b.Fatal("run failed")
+				}
+			}
+		})
+	}
+}
+
+// TestValidateLeavesRunTimeValuesToTheRun: a key whose value comes from an
+// extracted variable (a whole URL from a Location header) is checked when
+// the step runs, not at load with a sample; a constant is checked at load.
+func TestValidateLeavesRunTimeValuesToTheRun(t *testing.T) {
+	kit := fakeKit{builds: map[string]int{}}
+	extractKinds["fake"] = true
+	defer delete(extractKinds, "fake")
+	tests := []struct {
+		name, doc, wantErr string
+	}{
+		{"extracted whole value", `
+steps:
+  - {name: one, fake: {say: hi}, extract: [{var: next, regexp: "h"}]}
+  - {name: two, fake: {say: "${next}"}}
+`, ""},
+		{"constant checked at load", `
+vars: {word: "bye"}
+steps:
+  - {name: one, fake: {say: "${word}"}}
+`, `steps[0].fake.say: must start with "h", not "bye"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cfg Config[fakeBlocks]
+			if err := yaml.Unmarshal([]byte(tt.doc), &cfg); err != nil {
+				t.Fatal(err)
+			}
+			err := cfg.Validate(validatingKit{kit})
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr) {
+				t.Fatalf("Validate = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// validatingKit is fakeKit whose blocks must say something starting with
+// "h" (as a URL must start with http).
+type validatingKit struct{ fakeKit }
+
+func (k validatingKit) Validate(b *fakeBlocks) error {
+	if err := k.fakeKit.Validate(b); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(b.Fake.Say, "h") {
+		return probeconfig.Errorf("fake.say", "must start with %q, not %q", "h", b.Fake.Say)
+	}
+	return nil
+}
