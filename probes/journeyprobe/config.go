@@ -261,10 +261,14 @@ func validateBlock[B any](kit Kit[B], step *Step[B], cs *compiledStep, c *compil
 	// The whole step, so that a second kind set beside it is still seen.
 	whole := *node
 	whole.Content = slices.Clone(node.Content)
+	replaced := false
 	for i := 0; i+1 < len(whole.Content); i += 2 {
 		if whole.Content[i].Value == cs.kindKey {
-			whole.Content[i+1] = block
+			whole.Content[i+1], replaced = block, true
 		}
+	}
+	if !replaced { // merged in (<<: *step): a key of the step's own wins
+		whole.Content = append(whole.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: cs.kindKey}, block)
 	}
 	var b B
 	if err := whole.Decode(&b); err != nil {
@@ -280,14 +284,29 @@ func decodeBlock[B any](key string, block *yaml.Node, b *B) error {
 	return m.Decode(b)
 }
 
-// mappingValue is the value of key in mapping node, nil when absent.
+// mappingValue is the value of key in mapping node, nil when absent. A key
+// the mapping merges in (`<<: *step`) counts, its own keys first.
 func mappingValue(node *yaml.Node, key string) *yaml.Node {
 	if node == nil || node.Kind != yaml.MappingNode {
 		return nil
 	}
+	var merged []*yaml.Node
 	for i := 0; i+1 < len(node.Content); i += 2 {
-		if node.Content[i].Value == key {
-			return node.Content[i+1]
+		k, v := node.Content[i], node.Content[i+1]
+		switch {
+		case k.Value == key:
+			return v
+		case k.Tag == "!!merge" || k.Value == "<<":
+			if v.Kind == yaml.SequenceNode {
+				merged = append(merged, v.Content...)
+			} else {
+				merged = append(merged, v)
+			}
+		}
+	}
+	for _, m := range merged {
+		if v := mappingValue(m, key); v != nil {
+			return v
 		}
 	}
 	return nil

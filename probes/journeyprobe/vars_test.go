@@ -272,3 +272,26 @@ func (k validatingKit) Validate(b *fakeBlocks) error {
 	}
 	return nil
 }
+
+// TestMergedStepIsTemplated: a step that takes its block through a merge key
+// (`<<: *step`) is substituted like one that writes it.
+func TestMergedStepIsTemplated(t *testing.T) {
+	var cfg Config[fakeBlocks]
+	doc := `
+steps:
+  - &base {name: one, fake: {say: "h ${run.token}"}}
+  - {<<: *base, name: two}
+`
+	if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cfg.compile(fakeKit{builds: map[string]int{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range c.steps {
+		if !s.templated || s.block == nil {
+			t.Errorf("step %s: templated %v, block %v", s.name, s.templated, s.block)
+		}
+	}
+}
