@@ -198,15 +198,16 @@ func (p *Prober) Probe(ctx context.Context) *probes.Result {
 	return res.Fail(errors.New(r.redact(fmt.Sprintf("journey %s: %s", p.checkID, failure))))
 }
 
-// runStep runs one step with its timeout and extracts its variables. After a
-// failure (afterFailure) or past the journey's deadline the step runs on its
-// own clock (DefaultAlwaysTimeout unless it sets one). skipped is true when
+// runStep runs one step with its timeout and extracts its variables. An
+// always step after a failure (afterFailure) or past the journey's deadline
+// runs on its own clock (DefaultAlwaysTimeout unless it sets one); any other
+// step past the deadline fails at once as timed out. skipped is true when
 // the step could not run because a variable it needs was never set (the step
 // that extracts it did not run): nothing was done, nothing failed.
 func (p *Prober) runStep(ctx context.Context, s *stepRunner, r *run, afterFailure bool) (res *probes.Result, skipped bool) {
 	var cancel context.CancelFunc
 	switch {
-	case afterFailure || ctx.Err() != nil:
+	case s.always && (afterFailure || ctx.Err() != nil):
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cmp.Or(time.Duration(s.timeout), DefaultAlwaysTimeout))
 	case s.timeout > 0:
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(s.timeout))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -152,6 +153,9 @@ type fakeProber struct {
 }
 
 func (p *fakeProber) Probe(ctx context.Context) *probes.Result {
+	if err := ctx.Err(); err != nil {
+		return (&probes.Result{TimedOut: true}).Fail(errors.New("fake probe " + p.id + ": " + err.Error()))
+	}
 	r := &probes.Result{Success: !p.cfg.Fail}
 	if p.cfg.Fail {
 		r.Err = errors.New("fake probe " + p.id + ": said " + p.cfg.Say)
@@ -293,5 +297,33 @@ steps:
 		if !s.templated || s.block == nil {
 			t.Errorf("step %s: templated %v, block %v", s.name, s.templated, s.block)
 		}
+	}
+}
+
+// TestPastTheDeadline: once the journey's time is up, a step fails at once as
+// timed out, and an always step still runs, on its own clock.
+func TestPastTheDeadline(t *testing.T) {
+	var cfg Config[fakeBlocks]
+	doc := `
+steps:
+  - {name: one, fake: {say: hi}}
+  - {name: two, fake: {say: hi}}
+  - {name: clean, always: true, fake: {say: hi}}
+`
+	if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(&cfg, probes.Options{CheckID: "s/f/j"}, fakeKit{builds: map[string]int{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	r := p.Probe(ctx)
+	if r.Success || !r.TimedOut || r.ErrorString() != "journey s/f/j: step 1 one: context deadline exceeded" {
+		t.Fatalf("run = success %v timed out %v err %q", r.Success, r.TimedOut, r.ErrorString())
+	}
+	if s := r.Journey.Steps; !s[1].Skipped || !s[2].Success {
+		t.Errorf("steps = %+v, want two skipped and clean run", s)
 	}
 }
