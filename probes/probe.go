@@ -36,6 +36,11 @@ type Options struct {
 	// Browser lends headless browsers to browser checks; nil when the agent has
 	// none configured or found (the browser kind then fails its runs clearly).
 	Browser Browser
+	// Capture asks the prober to keep what a journey step extracts variables
+	// from in Result.Captured: the HTTP response body (bounded by the check's
+	// body_size_limit), headers and cookies, or the payload of a received
+	// message. Only journey steps with extract set it; other runs keep nothing.
+	Capture bool
 }
 
 // Browser lends a headless browser (probes/browserprobe.Pool). Allocate blocks
@@ -77,6 +82,22 @@ type Result struct {
 	GRPC      *GRPCInfo    // grpc kind
 	Journey   *JourneyInfo // journey kind
 	Browser   *BrowserInfo // browser kind, and a journey's browser steps
+	// Captured is what the run saw, kept only when Options.Capture was set
+	// and the run got that far; nil otherwise.
+	Captured *Captured
+}
+
+// Captured is the content of a run that a journey step extracts variables
+// from. It may hold secrets (a login's token): it is never logged or shown.
+type Captured struct {
+	// Body is the HTTP response body as decoded (at most body_size_limit
+	// bytes), or the payload of the message a receive step matched.
+	Body []byte
+	// Header is the final HTTP response's header, keys in canonical form.
+	Header map[string][]string
+	// Cookies are the cookies the responses of the run set (a redirect's
+	// too), by name; a later one of the same name wins.
+	Cookies map[string]string
 }
 
 // JourneyInfo holds the steps of a journey run in order, one per configured

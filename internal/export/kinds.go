@@ -1,6 +1,7 @@
 package export
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +61,20 @@ type sshValues struct {
 	hasAuth       atomic.Bool
 }
 
+// journeyValues are a journey's steps, in the order runs first had them.
+// A step keeps the values of the last run that ran it: a step skipped after
+// an earlier one failed leaves its series as they were.
+type journeyValues struct {
+	mu    sync.Mutex
+	steps []journeyStep
+}
+
+type journeyStep struct {
+	*infoLabel // step="name"
+	duration   float64
+	up         float64
+}
+
 // newKindValues returns the values a check of kind keeps, or nil for a kind
 // with none.
 func newKindValues(kind string) any {
@@ -84,6 +99,8 @@ func newKindValues(kind string) any {
 		return &icmpValues{}
 	case "ssh":
 		return &sshValues{}
+	case "journey":
+		return &journeyValues{}
 	}
 	return nil
 }
@@ -95,6 +112,10 @@ func (c *CheckMetrics) tcpv() *tcpValues       { v, _ := c.values.(*tcpValues); 
 func (c *CheckMetrics) grpcv() *grpcValues     { v, _ := c.values.(*grpcValues); return v }
 func (c *CheckMetrics) icmpv() *icmpValues     { v, _ := c.values.(*icmpValues); return v }
 func (c *CheckMetrics) sshv() *sshValues       { v, _ := c.values.(*sshValues); return v }
+func (c *CheckMetrics) journeyv() *journeyValues {
+	v, _ := c.values.(*journeyValues)
+	return v
+}
 
 // tlsv is the check's TLS values when its kind can speak TLS, else nil.
 func (c *CheckMetrics) tlsv() *tlsValues {
@@ -159,6 +180,8 @@ func (c *CheckMetrics) observeKind(r *probes.Result) {
 			v.ttl.Set(float64(i.ReplyTTL))
 			v.hasTTL.Store(true)
 		}
+	case *journeyValues:
+		v.observe(r.Journey)
 	case *sshValues:
 		// The auth phase is there when a user is configured and the run got
 		// as far as logging in: then not being in is a 0.
@@ -169,6 +192,41 @@ func (c *CheckMetrics) observeKind(r *probes.Result) {
 			}
 		}
 	}
+}
+
+// observe records the steps a journey run ran; nil changes nothing.
+func (v *journeyValues) observe(j *probes.JourneyInfo) {
+	if j == nil {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, s := range j.Steps {
+		if s.Skipped {
+			continue
+		}
+		i := slices.IndexFunc(v.steps, func(st journeyStep) bool { return st.value == s.Name })
+		if i < 0 {
+			v.steps = append(v.steps, journeyStep{infoLabel: journeySteps.get(s.Name)})
+			i = len(v.steps) - 1
+		}
+		v.steps[i].duration, v.steps[i].up = s.Duration.Seconds(), b2f(s.Success)
+	}
+}
+
+// journeyFamily writes one value of every step a journey check has run.
+func journeyFamily(name, help string, value func(s *journeyStep) float64) checkFamily {
+	return checkFamily{expo.Family{Name: name, Help: help, Type: expo.Gauge}, func(w *expo.Writer, c *CheckMetrics) {
+		v := c.journeyv()
+		if v == nil {
+			return
+		}
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		for i := range v.steps {
+			w.SampleWith(&c.labels, &v.steps[i].pair, value(&v.steps[i]))
+		}
+	}}
 }
 
 func b2f(b bool) float64 {
@@ -243,6 +301,8 @@ func (l *labelValues) get(value string) *infoLabel {
 var (
 	tlsVersions = &labelValues{name: "version"}
 	tlsCiphers  = &labelValues{name: "cipher"}
+	// journeySteps are the step="name" pairs of journeys' series.
+	journeySteps = &labelValues{name: "step"}
 )
 
 // servingStatuses are grpc.health.v1's serving statuses, sorted by name as

@@ -420,6 +420,10 @@ var checkFamilies = []checkFamily{
 		of((*CheckMetrics).httpv, func(v *httpValues) (float64, bool) { return always(&v.version) })),
 	gauge("vigil_icmp_reply_ttl", "TTL (hop limit for IPv6) of the last echo reply (blackbox_exporter: probe_icmp_reply_hop_limit).",
 		of((*CheckMetrics).icmpv, func(v *icmpValues) (float64, bool) { return v.ttl.Load(), v.hasTTL.Load() })),
+	journeyFamily("vigil_journey_step_duration_seconds", "Duration of each journey step in the last run that ran it.",
+		func(s *journeyStep) float64 { return s.duration }),
+	journeyFamily("vigil_journey_step_up", "1 if the journey step passed in the last run that ran it, 0 if it failed.",
+		func(s *journeyStep) float64 { return s.up }),
 	{expo.Family{Name: "vigil_message_roundtrip_seconds", Help: "Per message, publish to delivery.", Type: expo.Histogram},
 		func(w *expo.Writer, c *CheckMetrics) {
 			if v := c.msgv(); v != nil {

@@ -91,6 +91,24 @@ var goldenCases = map[string][]*probes.Result{
 			GRPC:   &probes.GRPCInfo{ServingStatus: "NOT_SERVING", StatusCode: "OK", Code: 0},
 			TLS:    &probes.TLSInfo{Version: "TLS 1.3", CipherSuite: "TLS_CHACHA20_POLY1305_SHA256", CertExpiry: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)}},
 	},
+	"journey": {
+		{Start: start, Duration: 60 * time.Millisecond, Success: true,
+			Phases: []probes.Phase{{Name: "login", Duration: 20 * time.Millisecond}, {Name: "post", Duration: 15 * time.Millisecond}, {Name: "see", Duration: 20 * time.Millisecond}, {Name: "delete", Duration: 5 * time.Millisecond}},
+			Journey: &probes.JourneyInfo{Steps: []probes.StepInfo{
+				{Name: "login", Kind: "http", Duration: 20 * time.Millisecond, Success: true},
+				{Name: "post", Kind: "http", Duration: 15 * time.Millisecond, Success: true},
+				{Name: "see", Kind: "messaging", Duration: 20 * time.Millisecond, Success: true},
+				{Name: "delete", Kind: "http", Duration: 5 * time.Millisecond, Success: true}}}},
+		// The post fails: the skipped step keeps the last run's series, the
+		// clean-up ran.
+		{Start: start.Add(30 * time.Second), Duration: 31 * time.Millisecond, Err: errors.New("journey talk/message-send-receive/check-journey: step 2 post: POST http://127.0.0.1:8080/messages: status 401 not in valid_status_codes [201]"),
+			Phases: []probes.Phase{{Name: "login", Duration: 21 * time.Millisecond}, {Name: "post", Duration: 4 * time.Millisecond}, {Name: "see", Duration: 0}, {Name: "delete", Duration: 6 * time.Millisecond}},
+			Journey: &probes.JourneyInfo{FailedStep: "post", Steps: []probes.StepInfo{
+				{Name: "login", Kind: "http", Duration: 21 * time.Millisecond, Success: true},
+				{Name: "post", Kind: "http", Duration: 4 * time.Millisecond, Err: "POST http://127.0.0.1:8080/messages: status 401 not in valid_status_codes [201]"},
+				{Name: "see", Kind: "messaging", Skipped: true},
+				{Name: "delete", Kind: "http", Duration: 6 * time.Millisecond, Success: true}}}},
+	},
 	"icmp": {
 		{Start: start, Duration: 400 * time.Microsecond, Success: true,
 			Phases: []probes.Phase{{Name: "resolve", Duration: 0}, {Name: "setup", Duration: 100 * time.Microsecond}, {Name: "rtt", Duration: 300 * time.Microsecond}},

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/vigil-monitoring/vigil/probes"
 )
 
 // buffers holds the buffers a body is read into when a body regexp needs all of
@@ -26,8 +28,9 @@ var gzipReaders sync.Pool
 // checkBody reads the body, decoded per compression, never more than
 // body_size_limit+1 bytes, and applies the body regexps. It returns the bytes
 // read and the first failure. A body needs to be held in memory only when a
-// regexp must see it; otherwise it is counted and dropped.
-func (p *Prober) checkBody(raw io.Reader) (int64, error) {
+// regexp must see it or captured is set (a journey step extracts from it, and
+// gets a copy); otherwise it is counted and dropped.
+func (p *Prober) checkBody(raw io.Reader, captured *probes.Captured) (int64, error) {
 	body, release, err := p.decode(raw)
 	if err != nil {
 		return 0, err
@@ -36,7 +39,7 @@ func (p *Prober) checkBody(raw io.Reader) (int64, error) {
 	limit := p.plan.bodySizeLimit
 	limited := &io.LimitedReader{R: body, N: limit + 1}
 
-	if len(p.plan.bodyMatch) == 0 && len(p.plan.bodyNotMatch) == 0 {
+	if len(p.plan.bodyMatch) == 0 && len(p.plan.bodyNotMatch) == 0 && captured == nil {
 		n, err := io.Copy(io.Discard, limited)
 		if err != nil {
 			return n, fmt.Errorf("read body: %w", err)
@@ -60,6 +63,9 @@ func (p *Prober) checkBody(raw io.Reader) (int64, error) {
 	}
 	if n > limit {
 		return n, failf("body exceeds body_size_limit %d bytes", limit)
+	}
+	if captured != nil {
+		captured.Body = bytes.Clone(buf.Bytes())
 	}
 	for _, re := range p.plan.bodyMatch {
 		if re.Match(buf.Bytes()) {

@@ -75,7 +75,7 @@ func FuzzReadResponse(f *testing.F) {
 		if resp == nil {
 			t.Fatal("no response and no error")
 		}
-		n, _ := p.checkBody(resp.Body)
+		n, _ := p.checkBody(resp.Body, nil)
 		if n > bodyLimit+1 {
 			t.Fatalf("read %d body bytes, want at most %d", n, bodyLimit+1)
 		}

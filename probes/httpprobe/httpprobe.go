@@ -38,6 +38,9 @@ type Prober struct {
 	transport     *http.Transport
 	// oauth2 wraps transport for an oauth2 check; nil otherwise.
 	oauth2 *oauth2Client
+	// capture keeps the body, headers and cookies in Result.Captured (a
+	// journey step that extracts from them: probes.Options.Capture).
+	capture bool
 }
 
 // dialer dials every prober's connections; it holds no state of its own.
@@ -54,7 +57,7 @@ func New(cfg *Config, opts probes.Options) (*Prober, error) {
 		return nil, fmt.Errorf("http probe %s: invalid config: %w", opts.CheckID, err)
 	}
 	holdStamps()
-	p := &Prober{plan: pl, checkID: opts.CheckID, resolver: net.DefaultResolver}
+	p := &Prober{plan: pl, checkID: opts.CheckID, resolver: net.DefaultResolver, capture: opts.Capture}
 	if pl.client != nil && pl.client.oauth2 != nil {
 		p.oauth2 = p.newOAuth2Client(pl.client)
 	}
@@ -129,8 +132,12 @@ func (p *Prober) Probe(ctx context.Context) *probes.Result {
 	out.result.Start = time.Now()
 	out.result.HTTP = &out.info
 	out.info.ContentLength = -1
+	var captured *probes.Captured
+	if p.capture {
+		captured = &probes.Captured{}
+	}
 
-	resp, tr, last, err := p.roundTrips(ctx, out.result.Start, &out.info)
+	resp, tr, last, err := p.roundTrips(ctx, out.result.Start, &out.info, captured)
 	if err != nil {
 		return p.finish(ctx, out, tr, 0, last, err)
 	}
@@ -143,15 +150,20 @@ func (p *Prober) Probe(ctx context.Context) *probes.Result {
 		resp.Body.Close()
 		return p.finish(ctx, out, tr, 0, last, err)
 	}
-	out.info.ContentLength, err = p.checkBody(resp.Body)
+	out.info.ContentLength, err = p.checkBody(resp.Body, captured)
 	bodyDone := tr.bodyDone()
 	resp.Body.Close()
+	if captured != nil && err == nil {
+		captured.Header = resp.Header
+		out.result.Captured = captured
+	}
 	return p.finish(ctx, out, tr, bodyDone, last, err)
 }
 
 // roundTrips sends the request and follows redirects. It returns the final
-// response, the trace of the final request, and that request.
-func (p *Prober) roundTrips(ctx context.Context, start time.Time, info *probes.HTTPInfo) (*http.Response, *requestTrace, hop, error) {
+// response, the trace of the final request, and that request. With captured
+// set, it keeps the cookies every response sets.
+func (p *Prober) roundTrips(ctx context.Context, start time.Time, info *probes.HTTPInfo, captured *probes.Captured) (*http.Response, *requestTrace, hop, error) {
 	h := hop{method: p.plan.method, url: p.plan.url, header: p.plan.header, host: p.plan.host, body: p.plan.body}
 	var cookies redirectCookies
 	for {
@@ -173,6 +185,9 @@ func (p *Prober) roundTrips(ctx context.Context, start time.Time, info *probes.H
 		info.CertExpiry = time.Time{}
 		if resp.TLS != nil {
 			info.CertExpiry = probes.CertExpiry(resp.TLS)
+		}
+		if captured != nil {
+			captureCookies(captured, resp)
 		}
 
 		location := resp.Header.Get("Location")
@@ -209,6 +224,16 @@ func (p *Prober) headerLimitError(err error) error {
 		return &failure{msg: fmt.Sprintf("response headers exceed max_response_header_bytes (%d): %v", p.plan.maxHeaderBytes, err), err: err}
 	}
 	return err
+}
+
+// captureCookies keeps the cookies resp sets, a later one of a name winning.
+func captureCookies(captured *probes.Captured, resp *http.Response) {
+	for _, c := range resp.Cookies() {
+		if captured.Cookies == nil {
+			captured.Cookies = map[string]string{}
+		}
+		captured.Cookies[c.Name] = c.Value
+	}
 }
 
 func isRedirect(code int) bool {

@@ -9,13 +9,16 @@ package kinds
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/vigil-monitoring/vigil/probes"
 	"github.com/vigil-monitoring/vigil/probes/dnsprobe"
 	"github.com/vigil-monitoring/vigil/probes/grpcprobe"
 	"github.com/vigil-monitoring/vigil/probes/httpprobe"
 	"github.com/vigil-monitoring/vigil/probes/icmpprobe"
+	"github.com/vigil-monitoring/vigil/probes/journeyprobe"
 	"github.com/vigil-monitoring/vigil/probes/msgprobe"
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 	"github.com/vigil-monitoring/vigil/probes/sshprobe"
 	"github.com/vigil-monitoring/vigil/probes/tcpprobe"
 	"github.com/vigil-monitoring/vigil/probes/tlsprobe"
@@ -32,6 +35,8 @@ type Blocks struct {
 	SSH       *sshprobe.Config  `yaml:"ssh,omitempty" json:"ssh,omitempty"`
 	GRPC      *grpcprobe.Config `yaml:"grpc,omitempty" json:"grpc,omitempty"`
 	ICMP      *icmpprobe.Config `yaml:"icmp,omitempty" json:"icmp,omitempty"`
+	// Journey's steps are Blocks of their own: any kind but journey.
+	Journey *journeyprobe.Config[Blocks] `yaml:"journey,omitempty" json:"journey,omitempty"`
 }
 
 // table lists every kind, in the order errors name them.
@@ -44,6 +49,7 @@ var table = [...]Kind{
 	row("ssh", func(b *Blocks) *sshprobe.Config { return b.SSH }, (*sshprobe.Config).Validate, sshprobe.New),
 	row("grpc", func(b *Blocks) *grpcprobe.Config { return b.GRPC }, (*grpcprobe.Config).Validate, grpcprobe.New),
 	row("icmp", func(b *Blocks) *icmpprobe.Config { return b.ICMP }, (*icmpprobe.Config).Validate, icmpprobe.New),
+	row("journey", func(b *Blocks) *journeyprobe.Config[Blocks] { return b.Journey }, validateJourney, buildJourney),
 }
 
 // Kind is one row of the table.
@@ -118,3 +124,36 @@ func (b *Blocks) Build(opts probes.Options) (probes.Prober, error) {
 	}
 	return nil, fmt.Errorf("check %s has no probe kind", opts.CheckID)
 }
+
+// A journey's steps are checks of any kind in this table but journey: the
+// journey package cannot import this one, so the rows below hand it stepKit.
+
+func validateJourney(c *journeyprobe.Config[Blocks]) error { return c.Validate(stepKit{}) }
+
+func buildJourney(c *journeyprobe.Config[Blocks], opts probes.Options) (*journeyprobe.Prober, error) {
+	return journeyprobe.New(c, opts, stepKit{})
+}
+
+// stepKit is journeyprobe.Kit for Blocks.
+type stepKit struct{}
+
+func (stepKit) Kind(b *Blocks) string { return b.Kind() }
+
+func (stepKit) Validate(b *Blocks) error {
+	set := b.Set()
+	if len(set) != 1 {
+		var names []string
+		for _, n := range Names() {
+			if n != "journey" {
+				names = append(names, n)
+			}
+		}
+		return probeconfig.Errorf("", "a step needs exactly one of %s (has %d)", strings.Join(names, ", "), len(set))
+	}
+	if set[0].Name == "journey" {
+		return probeconfig.Errorf("journey", "a journey step cannot be a journey")
+	}
+	return probeconfig.Prefix(set[0].Name, set[0].Validate(b))
+}
+
+func (stepKit) Build(b *Blocks, opts probes.Options) (probes.Prober, error) { return b.Build(opts) }

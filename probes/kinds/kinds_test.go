@@ -2,6 +2,7 @@ package kinds
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vigil-monitoring/vigil/probes"
@@ -9,6 +10,7 @@ import (
 	"github.com/vigil-monitoring/vigil/probes/grpcprobe"
 	"github.com/vigil-monitoring/vigil/probes/httpprobe"
 	"github.com/vigil-monitoring/vigil/probes/icmpprobe"
+	"github.com/vigil-monitoring/vigil/probes/journeyprobe"
 	"github.com/vigil-monitoring/vigil/probes/msgprobe"
 	"github.com/vigil-monitoring/vigil/probes/sshprobe"
 	"github.com/vigil-monitoring/vigil/probes/tcpprobe"
@@ -16,7 +18,7 @@ import (
 )
 
 func TestTable(t *testing.T) {
-	if got, want := Names(), []string{"http", "dns", "messaging", "tcp", "tls", "ssh", "grpc", "icmp"}; !slices.Equal(got, want) {
+	if got, want := Names(), []string{"http", "dns", "messaging", "tcp", "tls", "ssh", "grpc", "icmp", "journey"}; !slices.Equal(got, want) {
 		t.Errorf("Names() = %q, want %q", got, want)
 	}
 	tests := []struct {
@@ -34,6 +36,8 @@ func TestTable(t *testing.T) {
 		{"ssh", Blocks{SSH: &sshprobe.Config{Target: "127.0.0.1"}}, "ssh", 1},
 		{"grpc", Blocks{GRPC: &grpcprobe.Config{Target: "127.0.0.1:50051"}}, "grpc", 1},
 		{"icmp", Blocks{ICMP: &icmpprobe.Config{Target: "127.0.0.1"}}, "icmp", 1},
+		{"journey", Blocks{Journey: &journeyprobe.Config[Blocks]{Steps: []journeyprobe.Step[Blocks]{
+			{Name: "home", Blocks: Blocks{HTTP: &httpprobe.Config{URL: "http://127.0.0.1/"}}}}}}, "journey", 1},
 		{"two", Blocks{HTTP: &httpprobe.Config{}, DNS: &dnsprobe.Config{}}, "http", 2},
 	}
 	for _, tt := range tests {
@@ -67,5 +71,35 @@ func TestTable(t *testing.T) {
 	p, err := (&Blocks{HTTP: &httpprobe.Config{}}).Build(probes.Options{})
 	if err == nil || p != nil {
 		t.Errorf("Build of a bad block = %v, %v; want nil and an error", p, err)
+	}
+}
+
+// TestJourneySteps: a journey's step is any kind of the table but journey,
+// exactly one, validated by its kind.
+func TestJourneySteps(t *testing.T) {
+	tests := []struct {
+		name    string
+		step    Blocks
+		wantErr string
+	}{
+		{"http", Blocks{HTTP: &httpprobe.Config{URL: "http://127.0.0.1/"}}, ""},
+		{"dns", Blocks{DNS: &dnsprobe.Config{Server: "127.0.0.1", QueryName: "example.com"}}, ""},
+		{"none", Blocks{}, "steps[0]: a step needs exactly one of http, dns, messaging, tcp, tls, ssh, grpc, icmp (has 0)"},
+		{"two", Blocks{HTTP: &httpprobe.Config{URL: "http://127.0.0.1/"}, DNS: &dnsprobe.Config{Server: "127.0.0.1", QueryName: "example.com"}},
+			"steps[0]: a step needs exactly one of http, dns, messaging, tcp, tls, ssh, grpc, icmp (has 2)"},
+		{"nested journey", Blocks{Journey: &journeyprobe.Config[Blocks]{}}, "steps[0].journey: a journey step cannot be a journey"},
+		{"bad block", Blocks{HTTP: &httpprobe.Config{}}, "steps[0].http.url: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := Blocks{Journey: &journeyprobe.Config[Blocks]{Steps: []journeyprobe.Step[Blocks]{{Name: "s", Blocks: tt.step}}}}
+			err := b.Set()[0].Validate(&b)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Validate: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)):
+				t.Fatalf("Validate = %v, want prefix %q", err, tt.wantErr)
+			}
+		})
 	}
 }

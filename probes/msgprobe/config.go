@@ -33,6 +33,9 @@ type Config struct {
 	Password        probeconfig.Secret     `yaml:"password,omitempty" json:"password,omitempty"`
 	PasswordFile    string                 `yaml:"password_file,omitempty" json:"password_file,omitempty"`
 	TLSConfig       *probeconfig.TLSConfig `yaml:"tls_config,omitempty" json:"tls_config,omitempty"`
+	// Await, when set, makes each run wait for a message someone else
+	// publishes instead of a round trip of its own (await.go).
+	Await *AwaitOptions `yaml:"await,omitempty" json:"await,omitempty"`
 
 	MQTTOptions      `yaml:",inline"`
 	NATSOptions      `yaml:",inline"`
@@ -167,6 +170,9 @@ func (c *Config) compile(opts probes.Options, table map[string]compileFunc) (con
 	if s.tls, err = c.tlsConfig(); err != nil {
 		errs = append(errs, err)
 	}
+	var awaitErrs []error
+	s.awaiter, awaitErrs = c.compileAwait()
+	errs = append(errs, awaitErrs...)
 	var connect connector
 	if known {
 		connect, err = compileTransport(s)

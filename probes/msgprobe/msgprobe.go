@@ -37,6 +37,8 @@ type Prober struct {
 	connect connector
 	// secrets are the values scrub hides, resolved in New.
 	secrets []string
+	// awaiter is the compiled await block; nil for round trips.
+	awaiter *awaiter
 
 	// current is the run that dispatch feeds; nil between runs.
 	current atomic.Pointer[tracker]
@@ -78,6 +80,7 @@ func newProber(cfg *Config, opts probes.Options, table map[string]compileFunc) (
 		agentTag: agentTag(opts.AgentID),
 		connect:  connect,
 		secrets:  secretsOf(&own, s.password),
+		awaiter:  s.awaiter,
 	}, nil
 }
 
@@ -94,9 +97,12 @@ func (p *Prober) Probe(ctx context.Context) *probes.Result {
 	defer p.mu.Unlock()
 	r := &probes.Result{Start: time.Now(), Messaging: &probes.MessagingInfo{Protocol: p.cfg.Protocol}}
 	var err error
-	if p.closed {
+	switch {
+	case p.closed:
 		err = errors.New("prober is closed")
-	} else {
+	case p.awaiter != nil:
+		err = p.await(ctx, r)
+	default:
 		err = p.roundTrip(ctx, r)
 	}
 	r.Duration = time.Since(r.Start)

@@ -46,6 +46,10 @@ type natsSettings struct {
 	opts             []nats.Option
 	agentID, checkID string
 	uniqueName       bool
+	// await is set for an await run: the stream must exist (the
+	// application's), and the consumer starts lookback before now.
+	await    bool
+	lookback time.Duration
 }
 
 func compileNATS(sh *shared) (connector, error) {
@@ -69,6 +73,9 @@ func compileNATS(sh *shared) (connector, error) {
 	}
 	s := &natsSettings{url: cfg.URL, subject: subject, stream: stream, jetStream: cfg.Protocol == "jetstream",
 		agentID: sh.agentID, checkID: sh.checkID, uniqueName: !cfg.Persistent}
+	if cfg.Await != nil {
+		s.await, s.lookback = true, cfg.Await.lookback()
+	}
 	s.opts = []nats.Option{
 		// The core reconnects on its own terms (next run); a client silently
 		// reconnecting under a run would hide what the probe is there to see.
@@ -155,7 +162,7 @@ func (t *natsTransport) Connect(ctx context.Context) error {
 	}
 	t.js = js
 	_, err = js.Stream(ctx, t.stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
+	if errors.Is(err, jetstream.ErrStreamNotFound) && !t.await {
 		_, err = js.CreateStream(ctx, jetstream.StreamConfig{
 			Name:     t.stream,
 			Subjects: []string{t.subject},
@@ -186,22 +193,28 @@ func (t *natsTransport) Subscribe(ctx context.Context, deliver func(payload []by
 		// The server has the subscription once a round trip to it completes.
 		return t.flush(ctx)
 	}
-	consumer, err := t.js.CreateConsumer(ctx, t.stream, jetstream.ConsumerConfig{
+	cc := jetstream.ConsumerConfig{
 		FilterSubject: t.subject,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 		AckPolicy:     jetstream.AckNonePolicy,
 		// Backstop for a probe killed before Close deletes the consumer.
 		InactiveThreshold: time.Minute,
-	})
+	}
+	if t.await {
+		// An awaiting step comes after the step that made the message.
+		since := time.Now().Add(-t.lookback)
+		cc.DeliverPolicy, cc.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	}
+	consumer, err := t.js.CreateConsumer(ctx, t.stream, cc)
 	if err != nil {
 		return fmt.Errorf("create consumer on stream %s: %w", t.stream, err)
 	}
 	t.consumer = consumer
-	cc, err := consumer.Consume(func(m jetstream.Msg) { t.gate.send(m.Data()) })
+	consume, err := consumer.Consume(func(m jetstream.Msg) { t.gate.send(m.Data()) })
 	if err != nil {
 		return fmt.Errorf("consume from stream %s: %w", t.stream, err)
 	}
-	t.consume = cc
+	t.consume = consume
 	return nil
 }
 

@@ -95,6 +95,8 @@ type shared struct {
 	// check shares it: a transport whose client library modifies a tls.Config
 	// hands it a clone.
 	tls *tls.Config
+	// awaiter is the await block compiled; nil for a round trip.
+	awaiter *awaiter
 }
 
 // aliveChecker is implemented by transports that can tell, without I/O, that
