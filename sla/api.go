@@ -143,4 +143,8 @@ type Observation struct {
 	// result; meanwhile the feature's time is unmonitored, its state shows
 	// unknown, and no failure streak counts it.
 	AgentFault string
+	// Artifact is a file a person may look at about this run (a failed
+	// browser run's screenshot, under the agent's artifacts directory);
+	// it says nothing to the SLA.
+	Artifact string
 }

@@ -113,6 +113,9 @@ type CheckStatus struct {
 	// AgentFault is set when the last run failed for the agent's own reason
 	// (e.g. "too many open files"), not the service's.
 	AgentFault string `json:"agent_fault,omitempty"`
+	// Screenshot is the last run's screenshot file (a failed browser run),
+	// served at /artifacts/<name>.
+	Screenshot string `json:"screenshot,omitempty"`
 }
 
 // FeatureStatus is the state of one configured feature, for /api/v1/features

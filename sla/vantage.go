@@ -434,7 +434,7 @@ func checkStatus(c *checkState, spec *CheckSpec) CheckStatus {
 		start := c.last.Start
 		cs.LastRun, cs.Up = &start, c.last.Success
 		cs.DurationSeconds, cs.Error = c.last.Duration.Seconds(), c.last.Error
-		cs.AgentFault = c.last.AgentFault
+		cs.AgentFault, cs.Screenshot = c.last.AgentFault, c.last.Artifact
 	}
 	return cs
 }

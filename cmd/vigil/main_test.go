@@ -58,12 +58,22 @@ services:
         checks:
           - {name: api, http: {url: "http://127.0.0.1:1/"}}
 `), 0o600)
+	noBrowser := filepath.Join(dir, "browser.yml")
+	os.WriteFile(noBrowser, []byte(`agent: {region: kr-central-1, browser: {path: /nonexistent/chromium}}
+services:
+  - name: map
+    features:
+      - name: roadview
+        checks:
+          - {name: page, browser: {url: "http://127.0.0.1:1/"}}
+`), 0o600)
 	tests := []struct {
 		name     string
 		args     []string
 		wantCode int
 		wantOut  string
 	}{
+		{"no browser for a browser check", []string{"--config.check", "--config.file=" + noBrowser}, 1, noBrowser + ": agent.browser: "},
 		{"valid example", []string{"--config.check", "--config.file=../../examples/minimal.yml"}, 0, "ok, 1 services, 1 checks"},
 		{"canaries counted", []string{"--config.check", "--config.file=" + canaries}, 0, "ok, 1 services, 1 checks, 2 canaries"},
 		{"misspelled key", []string{"--config.check", "--config.file=" + bad}, 1, bad + `:3: agent.labls: unknown key "labls" (did you mean "labels"?)`},

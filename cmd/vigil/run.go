@@ -22,6 +22,7 @@ import (
 	"github.com/vigil-monitoring/vigil/internal/report"
 	"github.com/vigil-monitoring/vigil/internal/timerange"
 	"github.com/vigil-monitoring/vigil/internal/web"
+	"github.com/vigil-monitoring/vigil/probes/browserprobe"
 	"github.com/vigil-monitoring/vigil/sla"
 )
 
@@ -157,6 +158,12 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return exitFailure
+		}
+		if cfg.UsesBrowser() {
+			if _, err := browserprobe.FindBrowser(cfg.Agent.Browser.Path); err != nil {
+				fmt.Fprintf(stderr, "%s: agent.browser: %v\n", *configFile, err)
+				return exitFailure
+			}
 		}
 		summary := fmt.Sprintf("%s: ok, %d services, %d checks", *configFile, len(cfg.Services), len(cfg.Checks()))
 		if n := len(cfg.Canaries()); n > 0 {

@@ -29,6 +29,7 @@ import (
 	"github.com/vigil-monitoring/vigil/internal/notify"
 	"github.com/vigil-monitoring/vigil/internal/schedule"
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/browserprobe"
 	"github.com/vigil-monitoring/vigil/sla"
 )
 
@@ -60,8 +61,9 @@ type Agent struct {
 	engine  *sla.Engine
 	sched   *schedule.Scheduler
 	agentID string
-	global  *globalPublisher  // nil without a global block
-	maint   *maintenance.Book // runtime maintenance windows
+	global  *globalPublisher   // nil without a global block
+	maint   *maintenance.Book  // runtime maintenance windows
+	browser *browserprobe.Pool // nil until a check drives a browser
 	// deliverer sends scheduled reports (nil without reports); mailReport
 	// mails one (nil without a mailer).
 	deliverer  *delivery.Deliverer
@@ -144,16 +146,19 @@ func New(opts Options) (*Agent, error) {
 	}
 	if err := a.apply(cfg); err != nil {
 		_ = a.sched.Stop(context.Background())
+		a.stopBrowser()
 		_ = a.engine.Close()
 		return nil, err
 	}
 	if err := a.startGlobal(cfg, wrapped); err != nil {
 		_ = a.sched.Stop(context.Background())
+		a.stopBrowser()
 		_ = a.engine.Close()
 		return nil, err
 	}
 	if err := a.startNotify(cfg, wrapped); err != nil {
 		_ = a.sched.Stop(context.Background())
+		a.stopBrowser()
 		a.stopGlobal()
 		_ = a.engine.Close()
 		return nil, err
@@ -161,6 +166,7 @@ func New(opts Options) (*Agent, error) {
 	if err := a.startReports(cfg); err != nil {
 		a.stopNotify()
 		_ = a.sched.Stop(context.Background())
+		a.stopBrowser()
 		a.stopGlobal()
 		_ = a.engine.Close()
 		return nil, err
@@ -220,6 +226,12 @@ func (a *Agent) apply(cfg *config.Config) error {
 
 // applyLocked configures the SLA engine and the scheduler for cfg.
 func (a *Agent) applyLocked(cfg *config.Config) error {
+	if err := a.ensureBrowser(cfg); err != nil {
+		return err
+	}
+	if err := a.makeArtifactDir(); err != nil {
+		return err
+	}
 	shard := cfg.Agent.Shard
 	if a.opts.Shard != nil {
 		shard = a.opts.Shard
@@ -289,7 +301,7 @@ func (a *Agent) scheduleSpec(ref config.CheckRef) schedule.Spec {
 		ID: ref.ID, Interval: ref.Interval, Timeout: ref.Timeout, Fingerprint: ref.Check.Fingerprint,
 		Cron: ref.Cron, Location: ref.Location,
 		Build: func() (probes.Prober, error) {
-			p, err := ref.Check.Build(probes.Options{AgentID: a.agentID, CheckID: ref.ID, Logger: a.logger.With("check", ref.ID)})
+			p, err := ref.Check.Build(a.probeOptions(ref.ID))
 			if err != nil || ref.Canary {
 				return p, err
 			}
@@ -320,8 +332,12 @@ func (a *Agent) onResult(ref config.CheckRef, bc *boundCheck, slaRef *sla.CheckR
 		}
 		bc.metrics.Observe(r)
 		if slaRef != nil {
-			slaRef.Observe(sla.Observation{Start: r.Start, Duration: r.Duration, Success: r.Success, Error: r.ErrorString(),
-				AgentFault: r.AgentFault()})
+			o := sla.Observation{Start: r.Start, Duration: r.Duration, Success: r.Success, Error: r.ErrorString(),
+				AgentFault: r.AgentFault()}
+			if r.Browser != nil {
+				o.Artifact = r.Browser.Screenshot
+			}
+			slaRef.Observe(o)
 		}
 		state := int32(1)
 		if !r.Success {
@@ -453,6 +469,7 @@ func (a *Agent) Shutdown(ctx context.Context) error {
 	err := a.sched.Stop(ctx)
 	a.stopReports()
 	a.stopNotify()
+	a.stopBrowser()
 	a.stopGlobal() // before the store closes under it
 	return errors.Join(err, a.engine.Close())
 }

@@ -22,6 +22,7 @@ func (a *Agent) WebOptions(opts web.Options, webConfigFile string) (web.Options,
 	}
 	opts.AuthorizeWrite = auth.AuthorizeWrite
 	opts.Maintenance = a.declaredMaintenance
+	opts.ArtifactDir = a.ArtifactDir()
 	if svc := a.notify; svc != nil {
 		opts.Mount = func(mux *http.ServeMux) { svc.Routes(mux, auth) }
 		opts.Updates = func(id string) []web.IncidentUpdate {

@@ -71,6 +71,8 @@ type Agent struct {
 	// is impaired. They run in every shard.
 	Canaries      []Check `yaml:"canaries,omitempty" json:"canaries,omitempty"`
 	CanaryRequire Require `yaml:"canary_require,omitempty" json:"canary_require"`
+	// Browser is the headless Chromium of browser checks (browser.go).
+	Browser Browser `yaml:"browser,omitempty" json:"browser"`
 }
 
 // Shard selects the features this agent runs: those whose hash modulo Count is

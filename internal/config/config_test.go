@@ -100,7 +100,7 @@ func TestParseErrorsNameFileLineAndKey(t *testing.T) {
 		{"bad timezone", strings.Replace(minimal, "Asia/Seoul", "Asia/Pangyo", 1),
 			[]string{`vigil.yml:17: services[0].features[0].maintenance[1].timezone: unknown time zone "Asia/Pangyo"`}},
 		{"two kinds", strings.Replace(minimal, `http: {url: "http://127.0.0.1:8080/health"}`, "http: {url: \"http://127.0.0.1:8080/health\"}\n            dns: {server: \"127.0.0.1:53\", query_name: a.example}", 1),
-			[]string{`vigil.yml:19: services[0].features[0].checks[0]: check "api" needs exactly one of http, dns, messaging, tcp, tls, ssh, grpc, icmp, journey (has 2)`}},
+			[]string{`vigil.yml:19: services[0].features[0].checks[0]: check "api" needs exactly one of http, dns, messaging, tcp, tls, ssh, grpc, icmp, browser, journey (has 2)`}},
 		{"bad service name", strings.Replace(minimal, "name: talk", "name: Talk!", 1),
 			[]string{`vigil.yml:9: services[0].name: service name "Talk!" must match [a-z0-9_-]+`}},
 		{"reserved label", strings.Replace(minimal, "datacenter: pangyo", "region: pangyo", 1),

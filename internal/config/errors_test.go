@@ -65,7 +65,7 @@ func TestParseReportsEveryErrorInOnePass(t *testing.T) {
 		`vigil.yml:24: services[0].features[0].checks[0].http.bearer_token: environment variable VIGIL_TEST_UNSET_VARIABLE is not set`,
 		`vigil.yml:25: services[0].features[0].checks[1].name: duplicate check name "api" (also entry 0)`,
 		`vigil.yml:26: services[0].features[0].checks[1].timeout: must be > 0 (leave the key out for the default, 10s)`,
-		`vigil.yml:28: services[0].features[0].checks[2]: check "nothing" needs exactly one of http, dns, messaging, tcp, tls, ssh, grpc, icmp, journey (has 0)`,
+		`vigil.yml:28: services[0].features[0].checks[2]: check "nothing" needs exactly one of http, dns, messaging, tcp, tls, ssh, grpc, icmp, browser, journey (has 0)`,
 		"vigil.yml:30: services[0].features[1].recovery_threshold: cannot unmarshal !!str `three` into int",
 		`vigil.yml:33: services[0].features[1].checks[0].http.url: key "url" is repeated (first at line 33)`,
 		`vigil.yml:34: services[1].name: duplicate service name "talk" (also entry 0)`,

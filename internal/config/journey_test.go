@@ -55,7 +55,7 @@ func TestJourneyErrorsNameFileLineAndKey(t *testing.T) {
 		`vigil.yml:25: services[0].features[0].checks[0].journey.steps[2].extract[0]: a dns step has nothing to extract from: extract works on http and messaging (await) steps`,
 		`vigil.yml:26: services[0].features[0].checks[0].journey.steps[3].name: step name "Nested" must be lower-case letters, digits, _ and -`,
 		`vigil.yml:27: services[0].features[0].checks[0].journey.steps[3].journey: a journey step cannot be a journey`,
-		`vigil.yml:28: services[0].features[0].checks[0].journey.steps[4]: a step needs exactly one of http, dns, messaging, tcp, tls, ssh, grpc, icmp (has 0)`,
+		`vigil.yml:28: services[0].features[0].checks[0].journey.steps[4]: a step needs exactly one of http, dns, messaging, tcp, tls, ssh, grpc, icmp, browser (has 0)`,
 		`vigil.yml:30: services[0].features[0].checks[0].journey.steps[5].http.url: `,
 	}
 	_, err := Parse("vigil.yml", []byte(journeyErrors))

@@ -37,6 +37,7 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // error, not the default in disguise.
 func (p *parser) validate(c *Config) {
 	p.agent(&c.Agent)
+	p.browser(&c.Agent.Browser)
 	p.global(c)
 	p.reports(c)
 	p.web(&c.Web)

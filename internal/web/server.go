@@ -61,6 +61,9 @@ type Options struct {
 	// IdleTimeout closes a keep-alive connection idle this long; 0 means
 	// DefaultIdleTimeout. ReadHeaderTimeout likewise.
 	IdleTimeout, ReadHeaderTimeout time.Duration
+	// ArtifactDir is where screenshots of failed browser runs are, served at
+	// /artifacts/{name}; "" serves none.
+	ArtifactDir string
 	// Mount adds more endpoints to the server's mux (the communications
 	// endpoints of internal/notify); nil adds none.
 	Mount func(mux *http.ServeMux)
@@ -179,6 +182,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /services/{service}/feed.atom", s.feed)
 	mux.HandleFunc("GET /badge/{file}", s.badge)
 	mux.HandleFunc("GET /badge/{service}/{file}", s.badge)
+	mux.HandleFunc("GET /artifacts/{name}", s.artifact)
 	if s.opts.Mount != nil {
 		s.opts.Mount(mux)
 	}

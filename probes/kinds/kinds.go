@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/vigil-monitoring/vigil/probes"
+	"github.com/vigil-monitoring/vigil/probes/browserprobe"
 	"github.com/vigil-monitoring/vigil/probes/dnsprobe"
 	"github.com/vigil-monitoring/vigil/probes/grpcprobe"
 	"github.com/vigil-monitoring/vigil/probes/httpprobe"
@@ -35,6 +36,8 @@ type Blocks struct {
 	SSH       *sshprobe.Config  `yaml:"ssh,omitempty" json:"ssh,omitempty"`
 	GRPC      *grpcprobe.Config `yaml:"grpc,omitempty" json:"grpc,omitempty"`
 	ICMP      *icmpprobe.Config `yaml:"icmp,omitempty" json:"icmp,omitempty"`
+	// Browser drives headless Chromium (agent.browser).
+	Browser *browserprobe.Config `yaml:"browser,omitempty" json:"browser,omitempty"`
 	// Journey's steps are Blocks of their own: any kind but journey.
 	Journey *journeyprobe.Config[Blocks] `yaml:"journey,omitempty" json:"journey,omitempty"`
 }
@@ -49,6 +52,7 @@ var table = [...]Kind{
 	row("ssh", func(b *Blocks) *sshprobe.Config { return b.SSH }, (*sshprobe.Config).Validate, sshprobe.New),
 	row("grpc", func(b *Blocks) *grpcprobe.Config { return b.GRPC }, (*grpcprobe.Config).Validate, grpcprobe.New),
 	row("icmp", func(b *Blocks) *icmpprobe.Config { return b.ICMP }, (*icmpprobe.Config).Validate, icmpprobe.New),
+	row("browser", func(b *Blocks) *browserprobe.Config { return b.Browser }, (*browserprobe.Config).Validate, browserprobe.New),
 	row("journey", func(b *Blocks) *journeyprobe.Config[Blocks] { return b.Journey }, validateJourney, buildJourney),
 }
 
@@ -157,3 +161,20 @@ func (stepKit) Validate(b *Blocks) error {
 }
 
 func (stepKit) Build(b *Blocks, opts probes.Options) (probes.Prober, error) { return b.Build(opts) }
+
+// Uses reports whether b sets a block of kind name, itself or in one of its
+// journey's steps (the agent starts a browser pool only for checks that
+// use one).
+func (b *Blocks) Uses(name string) bool {
+	if b.Kind() == name {
+		return true
+	}
+	if b.Journey != nil {
+		for i := range b.Journey.Steps {
+			if b.Journey.Steps[i].Blocks.Uses(name) {
+				return true
+			}
+		}
+	}
+	return false
+}

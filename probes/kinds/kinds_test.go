@@ -18,7 +18,7 @@ import (
 )
 
 func TestTable(t *testing.T) {
-	if got, want := Names(), []string{"http", "dns", "messaging", "tcp", "tls", "ssh", "grpc", "icmp", "journey"}; !slices.Equal(got, want) {
+	if got, want := Names(), []string{"http", "dns", "messaging", "tcp", "tls", "ssh", "grpc", "icmp", "browser", "journey"}; !slices.Equal(got, want) {
 		t.Errorf("Names() = %q, want %q", got, want)
 	}
 	tests := []struct {
@@ -84,9 +84,9 @@ func TestJourneySteps(t *testing.T) {
 	}{
 		{"http", Blocks{HTTP: &httpprobe.Config{URL: "http://127.0.0.1/"}}, ""},
 		{"dns", Blocks{DNS: &dnsprobe.Config{Server: "127.0.0.1", QueryName: "example.com"}}, ""},
-		{"none", Blocks{}, "steps[0]: a step needs exactly one of http, dns, messaging, tcp, tls, ssh, grpc, icmp (has 0)"},
+		{"none", Blocks{}, "steps[0]: a step needs exactly one of http, dns, messaging, tcp, tls, ssh, grpc, icmp, browser (has 0)"},
 		{"two", Blocks{HTTP: &httpprobe.Config{URL: "http://127.0.0.1/"}, DNS: &dnsprobe.Config{Server: "127.0.0.1", QueryName: "example.com"}},
-			"steps[0]: a step needs exactly one of http, dns, messaging, tcp, tls, ssh, grpc, icmp (has 2)"},
+			"steps[0]: a step needs exactly one of http, dns, messaging, tcp, tls, ssh, grpc, icmp, browser (has 2)"},
 		{"nested journey", Blocks{Journey: &journeyprobe.Config[Blocks]{}}, "steps[0].journey: a journey step cannot be a journey"},
 		{"bad block", Blocks{HTTP: &httpprobe.Config{}}, "steps[0].http.url: "},
 	}
