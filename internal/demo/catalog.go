@@ -70,6 +70,13 @@ type Feature struct {
 	// Gateway: the feature is also reached through SiteBusanGateway (a target
 	// of its own, failing as well while the feature's first site is Down).
 	Gateway bool
+	// Journey adds a journey the way a user goes: log in, post a message
+	// with the token, read it back, delete it (always), against the
+	// target's small message API.
+	Journey bool
+	// Browser adds a browser check of the target's page (when a Chromium
+	// is installed).
+	Browser bool
 }
 
 // Key is "service/feature", the key used by the script and the tests.
@@ -84,7 +91,7 @@ const trustAfter = 2 * time.Minute
 // Kakao Games and Kakao Style from busan; Melon from both.
 var catalog = []Service{
 	{Name: "talk", Title: "KakaoTalk", TitleKo: "카카오톡", Datacenter: SitePangyo, Features: []Feature{
-		{Name: "message-send-receive", Title: "Messages: send / receive", TitleKo: "메시지: 수발신", Sites: []string{SitePangyo}, DNS: true, Messaging: true, WatchedFromBusan: true},
+		{Name: "message-send-receive", Title: "Messages: send / receive", TitleKo: "메시지: 수발신", Sites: []string{SitePangyo}, DNS: true, Messaging: true, WatchedFromBusan: true, Journey: true},
 		{Name: "chat-rooms", Title: "Chat rooms: main functions", TitleKo: "채팅방: 주요 기능", Sites: []string{SitePangyo}, WebSocket: true},
 		{Name: "talk-drawer", Title: "Chat rooms: Talk drawer", TitleKo: "채팅방: 톡서랍", Sites: []string{SitePangyo}, TrustAfter: trustAfter},
 		{Name: "talk-channel", Title: "Talk Channel", TitleKo: "톡채널", Sites: []string{SitePangyo}, TrustAfter: trustAfter},
@@ -105,7 +112,7 @@ var catalog = []Service{
 	}},
 	{Name: "map", Title: "Kakao Map", TitleKo: "카카오맵", Datacenter: SitePangyo, Features: []Feature{
 		{Name: "main", Title: "Main functions", TitleKo: "주요 기능", Sites: []string{SitePangyo}, DNS: true},
-		{Name: "road-view", Title: "Road view", TitleKo: "로드뷰", Sites: []string{SitePangyo}, TrustAfter: trustAfter},
+		{Name: "road-view", Title: "Road view", TitleKo: "로드뷰", Sites: []string{SitePangyo}, TrustAfter: trustAfter, Browser: true},
 	}},
 	{Name: "pay", Title: "Kakao Pay", TitleKo: "카카오페이", Datacenter: SitePangyo, Features: []Feature{
 		{Name: "transfer", Title: "In-chat and account transfer", TitleKo: "채팅방 송금과 계좌 이체", Sites: []string{SitePangyo}, Fail: Unavailable},

@@ -62,7 +62,9 @@ func duration(d time.Duration) string { return probeconfig.Duration(d).String() 
 
 // renderConfig writes the vigil.yml of region r for the running landscape;
 // with natsURL, the agent publishes its record there (the global view).
-func renderConfig(r Region, l *Landscape, tm timing, natsURL string) string {
+// renderConfig is region r's vigil.yml. browser says whether a Chromium was
+// found: without one the browser check of "Road view" is left out.
+func renderConfig(r Region, l *Landscape, tm timing, natsURL string, browser bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `# Written by vigil demo for agent %s (%q). The targets listen on random
 # loopback ports and live only while the demo runs: this file is here to read.
@@ -95,13 +97,13 @@ web:   # / is the public page (no probe errors); /internal shows them
 		}
 		fmt.Fprintf(&b, "  - name: %s\n    title: {en: %q, ko: %q}\n    labels: {datacenter: %s}\n    features:\n", s.Name, s.Title, s.TitleKo, s.Datacenter)
 		for _, f := range features {
-			renderFeature(&b, r, s, f, l, tm)
+			renderFeature(&b, r, s, f, l, tm, browser)
 		}
 	}
 	return b.String()
 }
 
-func renderFeature(b *strings.Builder, r Region, s *Service, f *Feature, l *Landscape, tm timing) {
+func renderFeature(b *strings.Builder, r Region, s *Service, f *Feature, l *Landscape, tm timing, browser bool) {
 	fmt.Fprintf(b, "      - name: %s\n        title: {en: %q, ko: %q}\n", f.Name, f.Title, f.TitleKo)
 	sites := r.sitesOf(f)
 	if len(sites) > 1 {
@@ -133,6 +135,27 @@ func renderFeature(b *strings.Builder, r Region, s *Service, f *Feature, l *Land
 		if f.WebSocket {
 			fmt.Fprintf(b, "          - name: websocket\n            messaging: {protocol: websocket, url: \"ws://%s%s\", messages: 3}\n", t.Addr, echoPath)
 		}
+		if f.Journey {
+			renderJourney(b, t.Addr)
+		}
+		if f.Browser && browser {
+			// A browser run costs a Chromium start (about a second of CPU):
+			// every browserInterval at most, with the time a browser needs.
+			recovery := 3 // the default's
+			if f.TrustAfter > 0 { // trusted after the same time as the others
+				recovery = int(math.Ceil(float64(tm.scaled(f.TrustAfter)) / float64(tm.browserInterval())))
+			}
+			fmt.Fprintf(b, `          - name: page
+            interval: %s
+            timeout: %s
+            recovery_threshold: %d
+            browser:
+              url: "http://%s%s"
+              steps:
+                - wait_visible: "#roadview"
+                - assert_text: {selector: "#roadview", contains: "Road view"}
+`, duration(tm.browserInterval()), duration(browserTimeout), recovery, t.Addr, mapPath)
+		}
 		if f.Messaging {
 			fmt.Fprintf(b, "          - name: nats\n            messaging: {protocol: nats, url: \"nats://%s\", topic: vigil.%s.%s.%s, messages: 3}\n",
 				t.brokers.NATSAddr, s.Name, f.Name, r.Name)
@@ -141,3 +164,42 @@ func renderFeature(b *strings.Builder, r Region, s *Service, f *Feature, l *Land
 		}
 	}
 }
+
+// renderJourney writes the journey of "Messages: send / receive": log in,
+// post a message with the token, read it back, delete it whatever happened.
+func renderJourney(b *strings.Builder, addr string) {
+	fmt.Fprintf(b, `          - name: journey
+            journey:   # as a user: log in, send, read back, clean up
+              steps:
+                - name: login
+                  http: {url: "http://%[1]s%[2]s", method: POST, valid_status_codes: [200]}
+                  extract: [{var: token, json: "$.token", secret: true}]
+                - name: send
+                  http:
+                    url: "http://%[1]s%[3]s"
+                    method: POST
+                    headers: {Authorization: "Bearer ${token}", Content-Type: application/json}
+                    body: '{"text":"demo ${run.token}"}'
+                    valid_status_codes: [201]
+                  extract: [{var: id, json: "$.id"}]
+                - name: read-back
+                  http:
+                    url: "http://%[1]s%[3]s/${id}"
+                    headers: {Authorization: "Bearer ${token}"}
+                    fail_if_body_not_matches_regexp: ['demo ${run.token}']
+                - name: delete
+                  always: true
+                  http:
+                    url: "http://%[1]s%[3]s/${id}"
+                    method: DELETE
+                    headers: {Authorization: "Bearer ${token}"}
+                    valid_status_codes: [204]
+`, addr, loginPath, messagesPath)
+}
+
+// browserTimeout is the browser check's: a Chromium start, a page, a panel.
+const browserTimeout = 10 * time.Second
+
+// browserInterval is the browser check's interval: 4 of the others', at
+// least 15s.
+func (tm timing) browserInterval() time.Duration { return max(4*tm.interval, 15*time.Second) }

@@ -59,15 +59,16 @@ func TestConfigsLoad(t *testing.T) {
 		wantFeatures []string
 		notFeatures  []string
 	}{
-		// 24 features; 31 checks: one API each, Melon's two, three DNS names,
-		// the WebSocket echo and the NATS and MQTT round trips.
-		{regions[0], 24, 31, []string{"talk/message-send-receive", "talk/talk-drawer", "games/main"}, nil},
-		{regions[1], 7, 12, []string{"talk/message-send-receive", "daum/search", "pay/payment", "mobility/kakao-t", "entertainment/melon", "games/main", "zigzag/main"},
+		// 24 features; 33 checks: one API each, Melon's two, three DNS names,
+		// the WebSocket echo, the NATS and MQTT round trips, the journey of
+		// message-send-receive and the browser check of road view.
+		{regions[0], 24, 33, []string{"talk/message-send-receive", "talk/talk-drawer", "games/main"}, nil},
+		{regions[1], 7, 13, []string{"talk/message-send-receive", "daum/search", "pay/payment", "mobility/kakao-t", "entertainment/melon", "games/main", "zigzag/main"},
 			[]string{"talk/talk-drawer", "cafe/main"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.region.Name, func(t *testing.T) {
-			text := renderConfig(tt.region, l, tm, "nats://127.0.0.1:4222")
+			text := renderConfig(tt.region, l, tm, "nats://127.0.0.1:4222", true)
 			file := filepath.Join(t.TempDir(), "vigil.yml")
 			if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
 				t.Fatal(err)
@@ -87,6 +88,12 @@ func TestConfigsLoad(t *testing.T) {
 			features := map[string]*config.Feature{}
 			for _, ref := range checks {
 				features[ref.Service.Name+"/"+ref.Feature.Name] = ref.Feature
+				if ref.Check.Kind() == "browser" { // less often, with a browser's time
+					if ref.Interval != tm.browserInterval() || ref.Timeout != browserTimeout {
+						t.Errorf("%s: interval %s timeout %s, want %s and %s", ref.ID, ref.Interval, ref.Timeout, tm.browserInterval(), browserTimeout)
+					}
+					continue
+				}
 				if ref.Interval != tm.interval || ref.Timeout != tm.timeout {
 					t.Errorf("%s: interval %s timeout %s, want %s and %s", ref.ID, ref.Interval, ref.Timeout, tm.interval, tm.timeout)
 				}
@@ -137,8 +144,8 @@ func TestConfigsLoad(t *testing.T) {
 					t.Errorf("%s topic %q does not end in the region", c.Name, c.Messaging.Topic)
 				}
 			}
-			if !slices.Equal(kinds, []string{"api", "dns", "nats", "mqtt"}) {
-				t.Errorf("message-send-receive checks %v, want api, dns, nats, mqtt", kinds)
+			if !slices.Equal(kinds, []string{"api", "dns", "journey", "nats", "mqtt"}) {
+				t.Errorf("message-send-receive checks %v, want api, dns, journey, nats, mqtt", kinds)
 			}
 		})
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vigil-monitoring/vigil/internal/agent"
 	"github.com/vigil-monitoring/vigil/internal/web"
+	"github.com/vigil-monitoring/vigil/probes/browserprobe"
 	"github.com/vigil-monitoring/vigil/sla"
 )
 
@@ -76,6 +77,9 @@ type Demo struct {
 	watchers  []*Watcher
 	global    *Global
 	out       io.Writer
+	// browser is why no browser check runs (no Chromium found); nil when
+	// one does.
+	browser error
 
 	mu     sync.Mutex
 	played []PlayedBeat
@@ -105,6 +109,7 @@ func Start(opts Options) (*Demo, error) {
 		opts.Speed = 1
 	}
 	d := &Demo{opts: opts, tm: newTiming(opts.Speed, opts.Interval), out: opts.Out}
+	_, d.browser = browserprobe.FindBrowser("")
 	var err error
 	d.landscape, err = startLandscape(timeline, d.tm, opts.Logger.With("component", "demo-landscape"))
 	if err != nil {
@@ -140,7 +145,7 @@ func (d *Demo) startWatcher(r Region, listen string) (*Watcher, error) {
 		return nil, fmt.Errorf("demo %s: storage: %w", r.Name, err)
 	}
 	w := &Watcher{Region: r, ConfigFile: filepath.Join(dir, "vigil.yml"), StoragePath: dir}
-	if err := os.WriteFile(w.ConfigFile, []byte(renderConfig(r, d.landscape, d.tm, d.global.NATSURL)), 0o600); err != nil {
+	if err := os.WriteFile(w.ConfigFile, []byte(renderConfig(r, d.landscape, d.tm, d.global.NATSURL, d.browser == nil)), 0o600); err != nil {
 		return nil, fmt.Errorf("demo %s: write config: %w", r.Name, err)
 	}
 	logger := d.opts.Logger.With("region", r.Name)
@@ -254,6 +259,12 @@ func (d *Demo) PrintGuide() {
 		fmt.Fprintf(w, "  %-12s vigil report --storage.path=%s   (once the demo has stopped)\n", "SLA report", wt.StoragePath)
 	}
 	d.printGlobalGuide()
+	fmt.Fprintln(w, "\nJourney: \"Messages: send / receive\" is also proven as a user does it: log in, send, read back, delete.")
+	if d.browser != nil {
+		fmt.Fprintf(w, "Browser check: skipped, %v; \"Road view\" is checked without it.\n", d.browser)
+	} else {
+		fmt.Fprintln(w, "Browser check: \"Road view\" is loaded in headless Chromium until its panel shows (a screenshot when it fails).")
+	}
 	fmt.Fprintf(w, "\nHistory: %s (fresh for this run unless --storage.path names one).\n", d.opts.StoragePath)
 	fmt.Fprintf(w, "Story clock: one second of the script is one minute of that Saturday (speed %g); the pages show it.\n", d.tm.speed)
 }

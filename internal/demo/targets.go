@@ -53,6 +53,7 @@ type Target struct {
 	cancel    context.CancelFunc
 
 	mu    sync.Mutex
+	app   app // the message API's state (app.go)
 	state State
 	srv   *http.Server // nil while the listener is closed
 	done  chan struct{}
@@ -77,6 +78,7 @@ func startTarget(t *Target) error {
 func (t *Target) serve(l net.Listener) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+healthPath, t.health)
+	t.routeApp(mux)
 	if t.webSocket {
 		mux.HandleFunc("GET "+echoPath, t.echo)
 	}
