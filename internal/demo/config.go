@@ -141,7 +141,7 @@ func renderFeature(b *strings.Builder, r Region, s *Service, f *Feature, l *Land
 		if f.Browser && browser {
 			// A browser run costs a Chromium start (about a second of CPU):
 			// every browserInterval at most, with the time a browser needs.
-			recovery := 3 // the default's
+			recovery := 3         // the default's
 			if f.TrustAfter > 0 { // trusted after the same time as the others
 				recovery = int(math.Ceil(float64(tm.scaled(f.TrustAfter)) / float64(tm.browserInterval())))
 			}
