@@ -122,6 +122,18 @@ services:
 	if m := seen(notify.MaintenanceStarted).Maintenance; m.Mode != "mute" || m.Reason != "UPS swap" || len(m.Affected) != 2 {
 		t.Errorf("maintenance event %+v", m)
 	}
+	manual := `{"title":{"en":"Login slow for some users","ko":"일부 사용자 로그인 지연"},"services":["talk"],"status":"investigating","message":"Looking into it","author":"ops"}`
+	if code, body := call(t, "POST", base+"/api/v1/incidents", token, manual); code != 201 {
+		t.Fatalf("manual incident: %d %s", code, body)
+	}
+	if _, list := get(t, base+"/api/v1/incidents"); !strings.Contains(list, "Login slow for some users") {
+		t.Errorf("/api/v1/incidents lacks the manual incident:\n%s", list)
+	}
+	for lang, want := range map[string]string{"en": "Login slow for some users", "ko": "일부 사용자 로그인 지연"} {
+		if _, page := get(t, base+"/?lang="+lang); !strings.Contains(page, want) || !strings.Contains(page, "Looking into it") {
+			t.Errorf("status page (%s) lacks the manual incident %q and its update", lang, want)
+		}
+	}
 	if _, err := os.Stat(filepath.Join(dir, "data", notify.FileName)); err != nil {
 		t.Errorf("comms store: %v", err)
 	}

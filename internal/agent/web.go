@@ -2,6 +2,7 @@ package agent
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/vigil-monitoring/vigil/internal/contract"
 	"github.com/vigil-monitoring/vigil/internal/notify"
@@ -25,11 +26,16 @@ func (a *Agent) WebOptions(opts web.Options, webConfigFile string) (web.Options,
 	opts.ArtifactDir = a.ArtifactDir()
 	if svc := a.notify; svc != nil {
 		opts.Mount = func(mux *http.ServeMux) { svc.Routes(mux, auth) }
-		opts.Updates = func(id string) []web.IncidentUpdate {
-			updates := svc.Store().Updates(id)
-			out := make([]web.IncidentUpdate, len(updates))
-			for i, u := range updates {
-				out[i] = web.IncidentUpdate{Time: u.At, Status: string(u.Status), Message: u.Message, Author: u.Author}
+		opts.Updates = func(id string) []web.IncidentUpdate { return webUpdates(svc.Store().Updates(id)) }
+		opts.ManualIncidents = func() []web.ManualIncident {
+			var out []web.ManualIncident
+			for _, m := range svc.Store().ManualIncidents() {
+				wm := web.ManualIncident{ID: m.ID, Title: m.Title, Status: string(m.Status), Start: m.Start, End: m.End,
+					Affected: []string{}, Updates: webUpdates(m.Updates)}
+				for _, a := range m.Affected {
+					wm.Affected = append(wm.Affected, strings.TrimSuffix(a.Service+"/"+a.Feature, "/"))
+				}
+				out = append(out, wm)
 			}
 			return out
 		}
@@ -51,6 +57,14 @@ func (a *Agent) declaredMaintenance() []web.MaintenanceWindow {
 			out = append(out, web.MaintenanceWindow{ID: w.ID, Service: service, Feature: feature, Start: w.Start, End: w.End,
 				Reason: w.Reason})
 		}
+	}
+	return out
+}
+
+func webUpdates(updates []notify.Update) []web.IncidentUpdate {
+	out := make([]web.IncidentUpdate, len(updates))
+	for i, u := range updates {
+		out[i] = web.IncidentUpdate{Time: u.At, Status: string(u.Status), Message: u.Message, Author: u.Author}
 	}
 	return out
 }

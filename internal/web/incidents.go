@@ -63,5 +63,9 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, map[string]any{"incidents": out})
+	manual := s.manualIncidents()
+	if manual == nil {
+		manual = []ManualIncident{}
+	}
+	writeJSON(w, map[string]any{"incidents": out, "manual": manual})
 }

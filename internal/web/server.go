@@ -61,6 +61,8 @@ type Options struct {
 	// IdleTimeout closes a keep-alive connection idle this long; 0 means
 	// DefaultIdleTimeout. ReadHeaderTimeout likewise.
 	IdleTimeout, ReadHeaderTimeout time.Duration
+	// ManualIncidents are the incidents operators opened; nil: none.
+	ManualIncidents func() []ManualIncident
 	// ArtifactDir is where screenshots of failed browser runs are, served at
 	// /artifacts/{name}; "" serves none.
 	ArtifactDir string

@@ -27,6 +27,20 @@ type IncidentUpdate struct {
 	Author  string            `json:"author,omitempty"`
 }
 
+// ManualIncident is an incident an operator opened (internal/notify), for
+// trouble the probes cannot see: shown beside the grouped ones while open.
+type ManualIncident struct {
+	ID string `json:"id"`
+	// Title by language ("en", "ko").
+	Title map[string]string `json:"title"`
+	// Affected are "service" or "service/feature" names.
+	Affected []string         `json:"affected"`
+	Status   string           `json:"status"`
+	Start    time.Time        `json:"start"`
+	End      *time.Time       `json:"end"`
+	Updates  []IncidentUpdate `json:"updates"`
+}
+
 // MaintenanceWindow is planned work shown on the page and in the feed: a
 // window of the config, or one declared at run time. Service and Feature
 // name what it covers ("" for every feature of the service).

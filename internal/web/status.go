@@ -1,9 +1,11 @@
 package web
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vigil-monitoring/vigil/sla"
@@ -149,6 +151,11 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 
 	for _, inc := range engine.Incidents(sla.IncidentQuery{Active: true}) {
 		data.Incidents = append(data.Incidents, s.incidentView(inc, pc, c, loc, now))
+	}
+	for _, m := range s.manualIncidents() {
+		if m.End == nil {
+			data.Incidents = append(data.Incidents, manualIncidentView(m, pc, c, loc, now))
+		}
 	}
 
 	for _, m := range s.maintenanceWindows(pc, now) {
@@ -304,4 +311,36 @@ func orName(title, name string) string {
 		return title
 	}
 	return name
+}
+
+// manualIncidents are the operators' incidents, or none.
+func (s *Server) manualIncidents() []ManualIncident {
+	if s.opts.ManualIncidents == nil {
+		return nil
+	}
+	return s.opts.ManualIncidents()
+}
+
+// manualIncidentView is an open manual incident's banner: its title in the
+// reader's language, what it affects, the updates newest first.
+func manualIncidentView(m ManualIncident, pc *pageConfig, c *catalog, loc *time.Location, now time.Time) incidentView {
+	title := m.Title[c.lang]
+	if title == "" {
+		title = cmp.Or(m.Title["en"], m.ID)
+	}
+	v := incidentView{ID: m.ID, Text: title, Affected: fmt.Sprintf(c.Affected, len(m.Affected))}
+	for _, a := range m.Affected {
+		service, feature, _ := strings.Cut(a, "/")
+		name := pc.serviceTitle(c, service, service)
+		if feature != "" {
+			name += " · " + pc.featureTitle(c, service, feature, feature)
+		}
+		v.Features = append(v.Features, incidentFeatureView{Service: name})
+	}
+	updates := slices.Clone(m.Updates)
+	slices.SortStableFunc(updates, func(a, b IncidentUpdate) int { return b.Time.Compare(a.Time) })
+	for _, u := range updates {
+		v.Updates = append(v.Updates, c.updateView(u, loc, now))
+	}
+	return v
 }
