@@ -147,21 +147,27 @@ func TestGoldenExpositionPerKind(t *testing.T) {
 				if profile != ProfileFull {
 					golden = filepath.Join("testdata", kind+"."+profile.String()+".txt")
 				}
-				if *update {
-					if err := os.WriteFile(golden, got, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./internal/export -update to create it)", err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Errorf("exposition differs from %s (go test ./internal/export -update after checking):\n%s", golden, diff(string(want), string(got)))
-				}
+				checkGolden(t, golden, got)
 				promtoolCheck(t, raw)
 			})
 		}
+	}
+}
+
+// checkGolden compares got with the golden file, or rewrites it with -update.
+func checkGolden(t *testing.T, golden string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/export -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("exposition differs from %s (go test ./internal/export -update after checking):\n%s", golden, diff(string(want), string(got)))
 	}
 }
 

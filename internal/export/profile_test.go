@@ -3,7 +3,6 @@ package export
 import (
 	"bytes"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,18 +132,7 @@ func TestBasicSeriesPerFeature(t *testing.T) {
 	for _, p := range []Profile{ProfileBasic, ProfileStandard, ProfileFull} {
 		got := oneCheckFeature(t, p, plainRuns...)
 		golden := filepath.Join("testdata", "feature."+p.String()+".txt")
-		if *update {
-			if err := os.WriteFile(golden, got, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(golden)
-		if err != nil {
-			t.Fatalf("%v (run go test ./internal/export -update to create it)", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("exposition differs from %s (go test ./internal/export -update after checking):\n%s", golden, diff(string(want), string(got)))
-		}
+		checkGolden(t, golden, got)
 		promtoolCheck(t, got)
 	}
 }
