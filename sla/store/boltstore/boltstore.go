@@ -39,15 +39,6 @@ type Options struct {
 	NoSync bool
 }
 
-// initialMmapSize is the address space the store maps from the start. bbolt
-// otherwise maps the file small and, each time a write transaction outgrows the
-// map, remaps it and first copies every node the transaction holds onto the heap
-// (node.dereference): the first configuration of 50,000 features remapped about
-// ten times and allocated over a gigabyte that way. Mapped address space costs no
-// memory until pages are touched, and a file that grows past it is remapped as
-// before.
-const initialMmapSize = 1 << 30
-
 // Open opens file, creating it unless read-only; a writable store gets its
 // buckets and format mark if new. It checks first what bbolt would not (an
 // empty file, pages that do not hold together); errors are explained by
@@ -57,8 +48,7 @@ func Open(file string, opts Options) (*Store, error) {
 		opts.Timeout = time.Second
 	}
 	readOnly := opts.ReadOnly
-	db, err := openStore(file, bbolt.Options{Timeout: opts.Timeout, ReadOnly: readOnly, NoSync: opts.NoSync,
-		InitialMmapSize: initialMmapSize})
+	db, err := openStore(file, bbolt.Options{Timeout: opts.Timeout, ReadOnly: readOnly, NoSync: opts.NoSync})
 	if err != nil {
 		return nil, err
 	}
