@@ -53,17 +53,18 @@ type Options struct {
 
 // Agent is a running Vigil agent.
 type Agent struct {
-	opts    Options
-	logger  *slog.Logger
-	reg     *prometheus.Registry // the agent's own small families
-	expo    *expo.Exposition     // reg plus the per-check and per-feature families
-	metrics *export.Metrics
-	engine  *sla.Engine
-	sched   *schedule.Scheduler
-	agentID string
-	global  *globalPublisher   // nil without a global block
-	maint   *maintenance.Book  // runtime maintenance windows
-	browser *browserprobe.Pool // nil until a check drives a browser
+	opts       Options
+	logger     *slog.Logger
+	reg        *prometheus.Registry // the agent's own small families
+	expo       *expo.Exposition     // reg plus the per-check and per-feature families
+	metrics    *export.Metrics
+	slaMetrics *export.SLAMetrics
+	engine     *sla.Engine
+	sched      *schedule.Scheduler
+	agentID    string
+	global     *globalPublisher   // nil without a global block
+	maint      *maintenance.Book  // runtime maintenance windows
+	browser    *browserprobe.Pool // nil until a check drives a browser
 	// deliverer sends scheduled reports (nil without reports); mailReport
 	// mails one (nil without a mailer).
 	deliverer  *delivery.Deliverer
@@ -129,7 +130,8 @@ func New(opts Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.expo = expo.New(a.reg, opts.Logger, a.metrics, export.NewSLAMetrics(a.engine, labels, reserved))
+	a.slaMetrics = export.NewSLAMetrics(a.engine, labels, reserved)
+	a.expo = expo.New(a.reg, opts.Logger, a.metrics, a.slaMetrics)
 	wrapped.MustRegister(export.IncidentCollector(a.engine), export.StorageCollector(a.engine), export.VantageCollector(a.engine),
 		newMaintenanceCollector(a))
 	jobRuns, jobLastRun := export.NewDutyMetrics(wrapped)
@@ -268,6 +270,11 @@ func (a *Agent) applyLocked(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	profiles := export.FeatureProfiles{}
+	for _, ref := range refs {
+		profiles[[2]string{ref.Service.Name, ref.Feature.Name}] = metricsProfile(ref.Feature.Metrics)
+	}
+	a.slaMetrics.SetProfiles(profiles)
 	for id, bc := range a.checks {
 		if !seen[id] {
 			bc.metrics.Forget()
@@ -297,6 +304,7 @@ func (a *Agent) scheduleSpec(ref config.CheckRef) schedule.Spec {
 		a.checks[ref.ID] = bc
 	}
 	bc.metrics.SetSchedule(ref.Interval, ref.Timeout)
+	bc.metrics.SetProfile(metricsProfile(ref.Check.Metrics))
 	return schedule.Spec{
 		ID: ref.ID, Interval: ref.Interval, Timeout: ref.Timeout, Fingerprint: ref.Check.Fingerprint,
 		Cron: ref.Cron, Location: ref.Location,
@@ -309,6 +317,15 @@ func (a *Agent) scheduleSpec(ref config.CheckRef) schedule.Spec {
 		},
 		OnResult: a.onResult(ref, bc, a.slaRef(ref)),
 	}
+}
+
+// metricsProfile is the profile a validated metrics block names.
+func metricsProfile(m *config.Metrics) export.Profile {
+	if m == nil {
+		return 0 // the default
+	}
+	p, _ := export.ParseProfile(m.Profile) // validated by config
+	return p
 }
 
 // slaRef is where the SLA engine takes ref's results: the vantage for a

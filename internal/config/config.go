@@ -73,7 +73,21 @@ type Agent struct {
 	CanaryRequire Require `yaml:"canary_require,omitempty" json:"canary_require"`
 	// Browser is the headless Chromium of browser checks (browser.go).
 	Browser Browser `yaml:"browser,omitempty" json:"browser"`
+	// Metrics is the agent's default metrics block (profile standard);
+	// services, features and checks may override it.
+	Metrics *Metrics `yaml:"metrics,omitempty" json:"metrics,omitempty"`
 }
+
+// Metrics is a `metrics` block: which of the metrics profiles (basic,
+// standard, full; internal/export) a check or feature exports. Set on the
+// agent, a service, a feature or a check, the most specific wins; validation
+// fills every service's, feature's and check's.
+type Metrics struct {
+	Profile string `yaml:"profile,omitempty" json:"profile,omitempty"`
+}
+
+// MetricsProfiles are the values metrics.profile takes.
+var MetricsProfiles = []string{"basic", "standard", "full"}
 
 // Shard selects the features this agent runs: those whose hash modulo Count is
 // Index.
@@ -104,6 +118,7 @@ type Service struct {
 	Titles   Text              `yaml:"title,omitempty" json:"title,omitzero"`
 	Labels   map[string]string `yaml:"labels,omitempty" json:"labels,omitempty"`
 	SLA      *Contract         `yaml:"sla,omitempty" json:"sla,omitempty"`
+	Metrics  *Metrics          `yaml:"metrics,omitempty" json:"metrics,omitempty"`
 	Features []Feature         `yaml:"features" json:"features"`
 	// Gate is the error-budget gate of the service's features, field by
 	// field over the defaults'.
@@ -128,6 +143,7 @@ type Feature struct {
 	FailureWindow     *FailureWindow       `yaml:"failure_window,omitempty" json:"failure_window,omitempty"`
 	Flap              *Flap                `yaml:"flap,omitempty" json:"flap,omitempty"`
 	Maintenance       []Maintenance        `yaml:"maintenance,omitempty" json:"maintenance,omitempty"`
+	Metrics           *Metrics             `yaml:"metrics,omitempty" json:"metrics,omitempty"`
 	Checks            []Check              `yaml:"checks" json:"checks"`
 	// Gate is the feature's error-budget gate, field by field over its
 	// service's and the defaults'; validation leaves it nil when no level
@@ -200,6 +216,7 @@ type Check struct {
 	FailureThreshold  int            `yaml:"failure_threshold,omitempty" json:"failure_threshold"`
 	RecoveryThreshold int            `yaml:"recovery_threshold,omitempty" json:"recovery_threshold"`
 	FailureWindow     *FailureWindow `yaml:"failure_window,omitempty" json:"failure_window,omitempty"`
+	Metrics           *Metrics       `yaml:"metrics,omitempty" json:"metrics,omitempty"`
 	kinds.Blocks      `yaml:",inline"`
 
 	// Location is Timezone, loaded by validation.
@@ -296,7 +313,8 @@ func (c *Config) Canaries() []CheckRef {
 	s := &Service{Name: CanaryService}
 	f := &Feature{Name: CanaryFeature, Require: c.Agent.CanaryRequire,
 		Interval: c.Defaults.Interval, Timeout: c.Defaults.Timeout,
-		FailureThreshold: c.Defaults.FailureThreshold, RecoveryThreshold: c.Defaults.RecoveryThreshold}
+		FailureThreshold: c.Defaults.FailureThreshold, RecoveryThreshold: c.Defaults.RecoveryThreshold,
+		Metrics: c.Agent.Metrics}
 	out := make([]CheckRef, 0, len(c.Agent.Canaries))
 	for ci := range c.Agent.Canaries {
 		ref := newCheckRef(s, f, &c.Agent.Canaries[ci])

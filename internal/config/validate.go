@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,6 +73,46 @@ func (p *parser) validate(c *Config) {
 			s.Features[fi].Gate = p.gate(fp+".gate", s.Features[fi].Gate, serviceGate)
 		}
 	}
+	p.metricsProfiles(c)
+}
+
+// metricsProfiles checks every metrics.profile and fills each service's,
+// feature's and check's (the canaries' too) from the level above: the agent's,
+// else standard.
+func (p *parser) metricsProfiles(c *Config) {
+	agent := p.metrics("agent.metrics", &c.Agent.Metrics, Metrics{Profile: "standard"})
+	for ci := range c.Agent.Canaries {
+		p.metrics(fmt.Sprintf("agent.canaries[%d].metrics", ci), &c.Agent.Canaries[ci].Metrics, agent)
+	}
+	for si := range c.Services {
+		s := &c.Services[si]
+		sp := fmt.Sprintf("services[%d]", si)
+		service := p.metrics(sp+".metrics", &s.Metrics, agent)
+		for fi := range s.Features {
+			f := &s.Features[fi]
+			fp := fmt.Sprintf("%s.features[%d]", sp, fi)
+			feature := p.metrics(fp+".metrics", &f.Metrics, service)
+			for ci := range f.Checks {
+				p.metrics(fmt.Sprintf("%s.checks[%d].metrics", fp, ci), &f.Checks[ci].Metrics, feature)
+			}
+		}
+	}
+}
+
+// metrics checks the metrics block at path and fills it, or its profile, from
+// up; it returns what the levels below inherit.
+func (p *parser) metrics(path string, m **Metrics, up Metrics) Metrics {
+	if *m == nil {
+		*m = &Metrics{}
+	}
+	switch {
+	case (*m).Profile == "":
+		(*m).Profile = up.Profile
+	case !slices.Contains(MetricsProfiles, (*m).Profile):
+		p.add(path+".profile", "%q must be one of %s", (*m).Profile, strings.Join(MetricsProfiles, ", "))
+		(*m).Profile = up.Profile
+	}
+	return **m
 }
 
 func (p *parser) agent(a *Agent) {

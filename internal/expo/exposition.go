@@ -104,6 +104,14 @@ func (e *Exposition) Write(out io.Writer, openMetrics bool) error {
 	return errors.Join(gatherErr, w.Flush())
 }
 
+// WriteGzip is Write through gzip at the fastest level, compressed on every
+// core (parallelGzip), as a scrape that accepts gzip gets it; a push streams
+// it into its request body.
+func (e *Exposition) WriteGzip(out io.Writer, openMetrics bool) error {
+	z := newParallelGzip(out, runtime.GOMAXPROCS(0))
+	return errors.Join(e.Write(z, openMetrics), z.Close())
+}
+
 // ServeHTTP serves the format the scraper asks for (Prometheus asks for
 // OpenMetrics first), gzipped when it accepts gzip. Compression is at the
 // fastest level and on every core (parallelGzip): at 10,000 checks the text
@@ -121,8 +129,7 @@ func (e *Exposition) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if acceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
-		z := newParallelGzip(rw, runtime.GOMAXPROCS(0))
-		err = errors.Join(e.Write(z, openMetrics), z.Close())
+		err = e.WriteGzip(rw, openMetrics)
 	} else {
 		// Writing 65 MB to a socket costs about as much as rendering it:
 		// on a second goroutine, one overlaps the other.

@@ -101,6 +101,7 @@ func TestKindSpecificSeries(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := NewMetrics(prometheus.NewRegistry(), nil)
 			cm := m.Check("s", "f", "c", tc.kind)
+			cm.SetProfile(ProfileFull) // every kind-specific series
 			for _, r := range tc.results {
 				cm.Observe(r)
 			}

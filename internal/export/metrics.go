@@ -168,6 +168,16 @@ func (h *histogram) write(w *expo.Writer, l *expo.Labels) {
 	w.Histogram(l, h.buckets, counts[:n], h.sum.Load())
 }
 
+// writeBasic writes the histogram as the basic profile has it: the +Inf
+// bucket, the sum and the count.
+func (h *histogram) writeBasic(w *expo.Writer, l *expo.Labels) {
+	var total uint64
+	for i := range len(h.buckets.Upper()) + 1 {
+		total += h.counts[i].Load()
+	}
+	w.Histogram(l, basicDurationBuckets, []uint64{total}, h.sum.Load())
+}
+
 // CheckMetrics are one check's series: values in plain atomics, label pairs
 // rendered once.
 type CheckMetrics struct {
@@ -178,6 +188,7 @@ type CheckMetrics struct {
 	up, lastRun       atomicFloat
 	interval, timeout atomicFloat
 	scheduled         atomic.Bool
+	profile           atomic.Uint32 // a Profile; 0 until SetProfile
 	runs              [3]atomic.Uint64
 	duration          histogram
 	// values are what only runs of the check's kind have (*httpValues,
@@ -368,7 +379,13 @@ func messageCounter(name, help string, i int) checkFamily {
 // blackbox_exporter has the same series, the help says which.
 var checkFamilies = []checkFamily{
 	{expo.Family{Name: "vigil_check_duration_seconds", Help: "Duration of whole check runs.", Type: expo.Histogram},
-		func(w *expo.Writer, c *CheckMetrics) { c.duration.write(w, &c.labels) }},
+		func(w *expo.Writer, c *CheckMetrics) {
+			if c.checkProfile() == ProfileBasic {
+				c.duration.writeBasic(w, &c.labels)
+				return
+			}
+			c.duration.write(w, &c.labels)
+		}},
 	gauge("vigil_check_interval_seconds", "How often the check is scheduled to run.",
 		func(c *CheckMetrics) (float64, bool) { return c.interval.Load(), c.scheduled.Load() }),
 	gauge("vigil_check_last_run_timestamp_seconds", "Start time of the check's last run (Unix seconds).",
@@ -383,8 +400,13 @@ var checkFamilies = []checkFamily{
 		}},
 	{expo.Family{Name: "vigil_check_runs_total", Help: "Check runs by result (success, failure, timeout).", Type: expo.Counter},
 		func(w *expo.Writer, c *CheckMetrics) {
+			basic := c.checkProfile() == ProfileBasic
 			for i := range resultPairs {
-				w.SampleWith(&c.labels, &resultPairs[i], float64(c.runs[i].Load()))
+				n := c.runs[i].Load()
+				if basic && i > 0 && n == 0 {
+					continue // basic: the results the check has had, success always
+				}
+				w.SampleWith(&c.labels, &resultPairs[i], float64(n))
 			}
 		}},
 	gauge("vigil_check_timeout_seconds", "How long one run of the check may take.",
@@ -462,8 +484,12 @@ var checkFamilies = []checkFamily{
 func (m *Metrics) WriteMetrics(w *expo.Writer) {
 	checks := m.snapshot()
 	for i := range checkFamilies {
-		f := &checkFamilies[i]
+		f, least := &checkFamilies[i], checkFamilyProfiles[i]
 		w.Family(&f.Family)
-		w.Each(len(checks), func(w *expo.Writer, i int) { f.write(w, checks[i]) })
+		w.Each(len(checks), func(w *expo.Writer, i int) {
+			if c := checks[i]; c.checkProfile() >= least {
+				f.write(w, c)
+			}
+		})
 	}
 }

@@ -141,36 +141,51 @@ func stable(b []byte) []byte {
 	return regexp.MustCompile(`vigil_build_info\{[^}]*\}`).ReplaceAll(b, []byte("vigil_build_info{...}"))
 }
 
+// TestGoldenExpositionPerKind pins each kind's series in each profile:
+// testdata/<kind>.txt is full (every series), <kind>.standard.txt and
+// <kind>.basic.txt the smaller profiles.
 func TestGoldenExpositionPerKind(t *testing.T) {
 	for kind, results := range goldenCases {
-		t.Run(kind, func(t *testing.T) {
-			reg := prometheus.NewRegistry()
-			m := NewMetrics(reg, prometheus.Labels{"region": "kr-central-1", "datacenter": "pangyo"})
-			cm := m.Check("talk", "message-send-receive", "check-"+kind, kind)
-			cm.SetSchedule(30*time.Second, 10*time.Second)
-			for _, r := range results {
-				cm.Observe(r)
-			}
-			// What the scrape path writes is what client_golang would, in
-			// both formats.
-			expotest.CheckEquivalent(t, m)
-			raw := exposition(t, reg, m)
-			got := stable(raw)
-			golden := filepath.Join("testdata", kind+".txt")
-			if *update {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
+		for _, profile := range []Profile{ProfileFull, ProfileStandard, ProfileBasic} {
+			t.Run(kind+"/"+profile.String(), func(t *testing.T) {
+				reg := prometheus.NewRegistry()
+				m := NewMetrics(reg, prometheus.Labels{"region": "kr-central-1", "datacenter": "pangyo"})
+				cm := m.Check("talk", "message-send-receive", "check-"+kind, kind)
+				cm.SetSchedule(30*time.Second, 10*time.Second)
+				cm.SetProfile(profile)
+				for _, r := range results {
+					cm.Observe(r)
 				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./internal/export -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("exposition differs from %s (go test ./internal/export -update after checking):\n%s", golden, diff(string(want), string(got)))
-			}
-			promtoolCheck(t, raw)
-		})
+				// What the scrape path writes is what client_golang would, in
+				// both formats.
+				expotest.CheckEquivalent(t, m)
+				raw := exposition(t, reg, m)
+				got := stable(raw)
+				golden := filepath.Join("testdata", kind+".txt")
+				if profile != ProfileFull {
+					golden = filepath.Join("testdata", kind+"."+profile.String()+".txt")
+				}
+				checkGolden(t, golden, got)
+				promtoolCheck(t, raw)
+			})
+		}
+	}
+}
+
+// checkGolden compares got with the golden file, or rewrites it with -update.
+func checkGolden(t *testing.T, golden string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/export -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("exposition differs from %s (go test ./internal/export -update after checking):\n%s", golden, diff(string(want), string(got)))
 	}
 }
 

@@ -2,11 +2,14 @@ package export
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -174,6 +177,78 @@ func TestNewPusherRefusesABadURL(t *testing.T) {
 	for _, u := range []string{"", "127.0.0.1:8428", "ftp://host/x", "http:///path"} {
 		if _, err := NewPusher(u, "", nil, prometheus.NewRegistry(), nil); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", u)) {
 			t.Errorf("NewPusher(%q) = %v, want an error naming it", u, err)
+		}
+	}
+}
+
+// TestPushStreamsTheExposition: the body is the gzipped exposition, sent
+// without a length (streamed, never held whole), the extra labels are
+// extra_label arguments, and a refusal is an error with the target's answer.
+func TestPushStreamsTheExposition(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg, prometheus.Labels{"region": "kr-south-1"})
+	m.Check("talk", "send", "api", "http").Observe(goldenCases["http"][0])
+	e := expo.New(reg, nil, m)
+	var want bytes.Buffer
+	if err := e.Write(&want, false); err != nil {
+		t.Fatal(err)
+	}
+	type request struct {
+		length     int64
+		encoding   string
+		labels     []string
+		body       []byte
+		decodeFail error
+	}
+	got := make(chan request, 2)
+	status := http.StatusNoContent
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req := request{length: r.ContentLength, encoding: r.Header.Get("Content-Encoding"), labels: r.URL.Query()["extra_label"]}
+		z, err := gzip.NewReader(r.Body)
+		if err == nil {
+			req.body, err = io.ReadAll(z)
+		}
+		req.decodeFail = err
+		got <- req
+		w.WriteHeader(status)
+		if status != http.StatusNoContent {
+			_, _ = io.WriteString(w, "cannot parse line 7")
+		}
+	}))
+	defer srv.Close()
+	p, err := NewPusher(srv.URL+"/api/v1/import/prometheus", `instance="agent-1", team="a \"b\""`, e, prometheus.NewRegistry(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Push(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	r := <-got
+	if r.length != -1 || r.encoding != "gzip" || r.decodeFail != nil {
+		t.Errorf("request: length %d, encoding %q, gunzip %v; want streamed (-1), gzip, readable", r.length, r.encoding, r.decodeFail)
+	}
+	if fmt.Sprint(r.labels) != `[instance=agent-1 team=a "b"]` {
+		t.Errorf("extra_label arguments %q", r.labels)
+	}
+	// The series are the same; their values may have moved (the process's).
+	series := func(b []byte) int { return strings.Count(string(b), "\nvigil_check_") }
+	if series(r.body) != series(want.Bytes()) || series(r.body) == 0 {
+		t.Errorf("pushed %d check series, the exposition has %d", series(r.body), series(want.Bytes()))
+	}
+
+	status = http.StatusBadRequest
+	err = p.Push(t.Context())
+	<-got
+	if err == nil || !strings.Contains(err.Error(), "400 Bad Request: cannot parse line 7") {
+		t.Errorf("refused push: err = %v", err)
+	}
+}
+
+func TestNewPusherRefusesBadLabels(t *testing.T) {
+	for _, labels := range []string{`instance`, `instance=agent`, `1x="a"`, `a="b" c`, `a="b",,`} {
+		if _, err := NewPusher("http://127.0.0.1:8428/api/v1/import/prometheus", labels, nil, prometheus.NewRegistry(), nil); err == nil ||
+			!strings.HasPrefix(err.Error(), fmt.Sprintf("push labels %q: ", labels)) {
+			t.Errorf("NewPusher(labels %q) = %v, want an error naming them", labels, err)
 		}
 	}
 }

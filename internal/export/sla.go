@@ -24,6 +24,7 @@ type SLAMetrics struct {
 	constLabels map[string]string
 	reserved    map[string]bool
 	labels      atomic.Pointer[featureLabelSet] // of the last configuration seen
+	profiles    atomic.Pointer[FeatureProfiles] // nil: every feature standard
 	lastRows    atomic.Int64                    // rows of the last scrape: the next one's capacity
 }
 
@@ -48,13 +49,15 @@ func NewSLAMetrics(engine *sla.Engine, constLabels map[string]string, reserved [
 // of the engine's specs.
 type featureLabelSet struct {
 	generation uint64
+	profiles   *FeatureProfiles // those the set was rendered with
 	features   []featureLabels
 }
 
 // featureLabels are one feature's label pairs.
 type featureLabels struct {
-	labels expo.Labels // service, feature and the agent's labels
-	info   expo.Labels // those, title and the metadata labels
+	labels  expo.Labels // service, feature and the agent's labels
+	info    expo.Labels // those, title and the metadata labels
+	profile Profile
 }
 
 // reservedFeatureLabels may not be taken by metadata labels: ours, and those
@@ -88,7 +91,7 @@ func sanitizeLabel(key string, reserved map[string]bool) string {
 
 // renderLabels renders the label pairs of specs: vigil_feature_info carries
 // the union of every feature's metadata label names.
-func (s *SLAMetrics) renderLabels(specs []sla.FeatureSpec, generation uint64) *featureLabelSet {
+func (s *SLAMetrics) renderLabels(specs []sla.FeatureSpec, generation uint64, profiles *FeatureProfiles) *featureLabelSet {
 	sanitized := map[string]string{}
 	union := map[string]bool{}
 	for _, spec := range specs {
@@ -102,9 +105,10 @@ func (s *SLAMetrics) renderLabels(specs []sla.FeatureSpec, generation uint64) *f
 	base := append([]string{"service", "feature"}, slices.Collect(maps.Keys(s.constLabels))...)
 	schema := expo.NewSchema(base...)
 	infoSchema := expo.NewSchema(append(append(base, "title"), names...)...)
-	set := &featureLabelSet{generation: generation, features: make([]featureLabels, len(specs))}
+	set := &featureLabelSet{generation: generation, profiles: profiles, features: make([]featureLabels, len(specs))}
 	for i, spec := range specs {
 		set.features[i] = s.featureLabels(spec, schema, infoSchema, sanitized)
+		set.features[i].profile = s.profileOf(profiles, &spec)
 	}
 	return set
 }
@@ -175,21 +179,27 @@ func (s *SLAMetrics) Stage() func(w *expo.Writer) {
 	if set != nil {
 		known = set.generation
 	}
+	profiles := s.profiles.Load()
+	if set != nil && set.profiles != profiles {
+		known = 0 // the profiles changed: render again
+	}
 	figures, specs, generation := s.engine.Figures(*rows, known)
 	*rows = figures
 	s.lastRows.Store(int64(len(figures)))
 	if generation != known {
-		set = s.renderLabels(specs, generation)
+		set = s.renderLabels(specs, generation, profiles)
 		s.labels.Store(set)
 	}
 	return func(w *expo.Writer) {
 		defer keepRows(rows)
 		for i := range featureFamilies {
-			fam := &featureFamilies[i]
+			fam, least := &featureFamilies[i], featureFamilyProfiles[i]
 			w.Family(&fam.Family)
 			w.Each(len(*rows), func(w *expo.Writer, j int) {
 				r := &(*rows)[j]
-				fam.write(w, &set.features[r.Index], r)
+				if m := &set.features[r.Index]; m.profile >= least {
+					fam.write(w, m, r)
+				}
 			})
 		}
 	}
@@ -243,6 +253,9 @@ var featureFamilies = []featureFamily{
 	{expo.Family{Name: "vigil_feature_state", Help: "Feature state, one-hot over up, degraded, recovering, down, maintenance, unknown.", Type: expo.Gauge},
 		func(w *expo.Writer, m *featureLabels, r *sla.FeatureFigures) {
 			for i, st := range stateOrder {
+				if m.profile == ProfileBasic && r.State != st {
+					continue // basic: the current state alone
+				}
 				w.SampleWith(&m.labels, &statePairs[i], boolValue(r.State == st))
 			}
 		}},
@@ -259,6 +272,9 @@ var featureFamilies = []featureFamily{
 	{expo.Family{Name: "vigil_sla_availability_ratio", Help: "Availability over a rolling window, the SLO window (slo) or the current calendar period (calendar): 1 - downtime / (window - maintenance - unmonitored).", Type: expo.Gauge},
 		func(w *expo.Writer, m *featureLabels, r *sla.FeatureFigures) {
 			for i := range r.Availability {
+				if m.profile == ProfileBasic && !basicAvailabilityKeep[i] {
+					continue // basic: the windows the rules and dashboards read
+				}
 				w.SampleWith(&m.labels, &availabilityPairs[i], r.Availability[i])
 			}
 			if r.Calendar {

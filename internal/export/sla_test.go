@@ -357,7 +357,7 @@ func TestFeatureFlappingSeries(t *testing.T) {
 	e := openEngine(t, &fakeClock{t: t0})
 	specs := []sla.FeatureSpec{featureSpec("talk", "f", nil), featureSpec("talk", "g", nil)}
 	src := NewSLAMetrics(e, map[string]string{"region": "kr-central-1"}, nil)
-	set := src.renderLabels(specs, 1)
+	set := src.renderLabels(specs, 1, nil)
 	rows := []sla.FeatureFigures{{Index: 0, Flapping: true}, {Index: 1}}
 	for i := 1; i < len(featureFamilies); i++ {
 		if featureFamilies[i-1].Name >= featureFamilies[i].Name {

@@ -249,10 +249,22 @@ func jsonError(w http.ResponseWriter, status int, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
 }
 
-// features serves /api/v1/features: every feature, and the agent's vantage
-// beside them (while it is impaired the features' time is unmonitored).
-func (s *Server) features(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, map[string]any{"features": s.readFeatures(), "vantage": s.readVantage()})
+// features serves /api/v1/features: every feature, or a page of them
+// (?limit=N&after=service/feature, featurepage.go; "next" names the page
+// after), and the agent's vantage beside them (while it is impaired the
+// features' time is unmonitored).
+func (s *Server) features(w http.ResponseWriter, r *http.Request) {
+	page, err := parseFeaturePage(r.URL.Query())
+	if err != nil {
+		badRequest(w, "%v", err)
+		return
+	}
+	features, next := page.of(s.readFeatures())
+	out := map[string]any{"features": features, "vantage": s.readVantage()}
+	if next != "" {
+		out["next"] = next
+	}
+	writeJSON(w, out)
 }
 
 func (s *Server) outages(w http.ResponseWriter, r *http.Request) {
