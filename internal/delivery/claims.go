@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vigil-monitoring/vigil/internal/atomicfile"
 )
 
 // ClaimTTL is how long a claim holds without being marked delivered: a
@@ -108,16 +109,8 @@ func (c *FileClaims) save() error {
 	if err != nil {
 		return err
 	}
-	tmp := c.file + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	if err := atomicfile.Write(c.file, data); err != nil {
 		return fmt.Errorf("report deliveries: %w", err)
-	}
-	if err := os.Rename(tmp, c.file); err != nil {
-		return fmt.Errorf("report deliveries: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(c.file)); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -17,11 +17,12 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vigil-monitoring/vigil/internal/atomicfile"
 )
 
 // Mode says what a window does to the features it selects.
@@ -259,8 +260,7 @@ func (b *Book) live(now time.Time) []Window {
 	return out
 }
 
-// save writes windows to the book's file atomically: a temporary file,
-// synced, renamed over the old one, the directory synced.
+// save writes windows to the book's file atomically.
 func (b *Book) save(windows []Window) error {
 	if b.file == "" {
 		return nil
@@ -271,28 +271,8 @@ func (b *Book) save(windows []Window) error {
 	if err != nil {
 		return fmt.Errorf("maintenance book: %w", err)
 	}
-	tmp := b.file + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := atomicfile.Write(b.file, append(data, '\n')); err != nil {
 		return fmt.Errorf("maintenance book: %w", err)
-	}
-	_, err = f.Write(append(data, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, b.file)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("maintenance book %s: %w", b.file, err)
-	}
-	if dir, err := os.Open(filepath.Dir(b.file)); err == nil {
-		_ = dir.Sync()
-		dir.Close()
 	}
 	return nil
 }
