@@ -97,6 +97,9 @@ type pausable struct {
 }
 
 func (p *pausable) Probe(ctx context.Context) *probes.Result {
+	if !p.a.maint.HasPauses() { // the usual case: nothing to look up
+		return p.Prober.Probe(ctx)
+	}
 	now := p.a.now()
 	if w := p.a.maint.Active(p.target, maintenance.ModePause, now); len(w) > 0 {
 		return &probes.Result{Start: now, Err: &pausedError{w[0].ID}}

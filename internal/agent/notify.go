@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -195,22 +194,13 @@ func (w *notifyWatcher) check(quiet bool) {
 }
 
 func maintenanceEvent(win maintenance.Window) *notify.MaintenanceInfo {
-	info := &notify.MaintenanceInfo{ID: win.ID, Mode: string(win.Mode), Selector: selectorText(win.Selector),
+	info := &notify.MaintenanceInfo{ID: win.ID, Mode: string(win.Mode), Selector: maintenance.FormatSelector(win.Selector),
 		Reason: win.Reason, Author: win.Author, Start: win.Start, End: win.End}
 	for _, key := range win.Features {
 		service, feature := splitFeatureKey(key)
 		info.Affected = append(info.Affected, notify.FeatureRef{Service: service, Feature: feature})
 	}
 	return info
-}
-
-func selectorText(sel map[string]string) string {
-	parts := make([]string, 0, len(sel))
-	for k, v := range sel {
-		parts = append(parts, k+"="+v)
-	}
-	slices.Sort(parts)
-	return strings.Join(parts, ",")
 }
 
 func splitFeatureKey(key string) (string, string) {

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-monitoring/vigil/internal/atomicfile"
@@ -130,6 +131,9 @@ type Book struct {
 
 	mu      sync.Mutex
 	windows []Window // by start, then id
+	// pauses counts the pause windows kept, so that the agent's probe runs
+	// ask nothing of the book while there are none.
+	pauses atomic.Int32
 }
 
 // Open reads the book at file (a missing file is an empty book); "" gives a
@@ -152,8 +156,8 @@ func Open(file string) (*Book, error) {
 	if err := json.Unmarshal(data, &stored); err != nil {
 		return nil, fmt.Errorf("maintenance book %s: %w", file, err)
 	}
-	b.windows = stored.Windows
-	sortWindows(b.windows)
+	sortWindows(stored.Windows)
+	b.set(stored.Windows)
 	return b, nil
 }
 
@@ -171,7 +175,7 @@ func (b *Book) Add(r Request, targets []Target, now time.Time) (Window, error) {
 		}
 	}
 	if len(w.Features) == 0 {
-		return Window{}, &FieldError{"selector", fmt.Sprintf("%s selects no configured feature", selectorString(w.Selector))}
+		return Window{}, &FieldError{"selector", fmt.Sprintf("{%s} selects no configured feature", FormatSelector(w.Selector))}
 	}
 	w.ID, w.Created = newID(), now.UTC()
 	b.mu.Lock()
@@ -181,7 +185,7 @@ func (b *Book) Add(r Request, targets []Target, now time.Time) (Window, error) {
 	if err := b.save(next); err != nil {
 		return Window{}, err
 	}
-	b.windows = next
+	b.set(next)
 	return w, nil
 }
 
@@ -207,9 +211,25 @@ func (b *Book) End(id string, now time.Time) (Window, bool, error) {
 	if err := b.save(next); err != nil {
 		return Window{}, false, err
 	}
-	b.windows = next
+	b.set(next)
 	return w, true, nil
 }
+
+// set makes windows the book's; b.mu is held (or b is not shared yet).
+func (b *Book) set(windows []Window) {
+	b.windows = windows
+	n := 0
+	for i := range windows {
+		if windows[i].Mode == ModePause {
+			n++
+		}
+	}
+	b.pauses.Store(int32(n))
+}
+
+// HasPauses reports whether the book holds a pause window at all (under
+// way, planned or ended): when it does not, no run can be paused.
+func (b *Book) HasPauses() bool { return b.pauses.Load() > 0 }
 
 // List is every window not dropped yet at now, by start: ended ones (for
 // KeepEnded), under way and planned.
@@ -330,7 +350,8 @@ func (r *Request) window(now time.Time) (Window, error) {
 		Author: r.Author, Reason: r.Reason}, nil
 }
 
-func selectorString(sel map[string]string) string {
+// FormatSelector is a selector as text: "key=value, key=value", sorted.
+func FormatSelector(sel map[string]string) string {
 	keys := make([]string, 0, len(sel))
 	for k := range sel {
 		keys = append(keys, k)
@@ -340,7 +361,7 @@ func selectorString(sel map[string]string) string {
 	for i, k := range keys {
 		parts[i] = k + "=" + sel[k]
 	}
-	return "{" + strings.Join(parts, ", ") + "}"
+	return strings.Join(parts, ", ")
 }
 
 func sortWindows(list []Window) {
