@@ -141,37 +141,19 @@ func New(opts Options) (*Agent, error) {
 		_ = a.engine.Close()
 		return nil, err
 	}
-	if err := a.startDuties(wrapped); err != nil {
-		_ = a.sched.Stop(context.Background())
-		_ = a.engine.Close()
-		return nil, err
-	}
-	if err := a.apply(cfg); err != nil {
-		_ = a.sched.Stop(context.Background())
-		a.stopBrowser()
-		_ = a.engine.Close()
-		return nil, err
-	}
-	if err := a.startGlobal(cfg, wrapped); err != nil {
-		_ = a.sched.Stop(context.Background())
-		a.stopBrowser()
-		_ = a.engine.Close()
-		return nil, err
-	}
-	if err := a.startNotify(cfg, wrapped); err != nil {
-		_ = a.sched.Stop(context.Background())
-		a.stopBrowser()
-		a.stopGlobal()
-		_ = a.engine.Close()
-		return nil, err
-	}
-	if err := a.startReports(cfg); err != nil {
-		a.stopNotify()
-		_ = a.sched.Stop(context.Background())
-		a.stopBrowser()
-		a.stopGlobal()
-		_ = a.engine.Close()
-		return nil, err
+	// Everything started is stopped again when a later part fails, as at
+	// shutdown (each stop does nothing for what did not start).
+	for _, start := range []func() error{
+		func() error { return a.startDuties(wrapped) },
+		func() error { return a.apply(cfg) },
+		func() error { return a.startGlobal(cfg, wrapped) },
+		func() error { return a.startNotify(cfg, wrapped) },
+		func() error { return a.startReports(cfg) },
+	} {
+		if err := start(); err != nil {
+			_ = a.Shutdown(context.Background())
+			return nil, err
+		}
 	}
 	return a, nil
 }
