@@ -90,21 +90,8 @@ func (s *NotifySMTP) SMTPPassword() (probeconfig.Secret, error) {
 // UseStartTLS reports whether STARTTLS is required (the default).
 func (s *NotifySMTP) UseStartTLS() bool { return s.StartTLS == nil || *s.StartTLS }
 
-// webAndNotify checks the web and notify blocks and fills their defaults.
-func (p *parser) webAndNotify(c *Config) {
-	w := &c.Web
-	if w.WriteTokenFile != "" {
-		if b, err := probeconfig.ReadConfigFile(w.WriteTokenFile); err != nil {
-			p.add("web.write_token_file", "cannot read: %v", err)
-		} else if len(strings.TrimSpace(string(b))) < 16 {
-			p.add("web.write_token_file", "%s: the token must be at least 16 characters", w.WriteTokenFile)
-		}
-	}
-	for i, u := range w.Writers {
-		if u == "" {
-			p.add(fmt.Sprintf("web.writers[%d]", i), "is empty: name a user of --web.config.file's basic_auth_users")
-		}
-	}
+// notify checks the notify block and fills its defaults.
+func (p *parser) notify(c *Config) {
 	n := c.Notify
 	if n == nil {
 		return

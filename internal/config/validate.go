@@ -42,7 +42,7 @@ func (p *parser) validate(c *Config) {
 	p.global(c)
 	p.reports(c)
 	p.web(&c.Web)
-	p.webAndNotify(c)
+	p.notify(c)
 	defaultSLO, defaultFlap := p.defaults(&c.Defaults)
 	defaultGate := p.gate("defaults.gate", c.Defaults.Gate, nil)
 	p.canaries(&c.Agent, &c.Defaults)

@@ -1,6 +1,12 @@
 package config
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vigil-monitoring/vigil/probes/probeconfig"
+)
 
 // Web is the `web` block: how the agent's status page presents itself, and
 // the credentials of the API's write endpoints.
@@ -24,8 +30,20 @@ type Web struct {
 	Writers []string `yaml:"writers,omitempty" json:"writers,omitempty"`
 }
 
-// web loads web.timezone.
+// web loads web.timezone and checks the write credentials.
 func (p *parser) web(w *Web) {
+	if w.WriteTokenFile != "" {
+		if b, err := probeconfig.ReadConfigFile(w.WriteTokenFile); err != nil {
+			p.add("web.write_token_file", "cannot read: %v", err)
+		} else if len(strings.TrimSpace(string(b))) < 16 {
+			p.add("web.write_token_file", "%s: the token must be at least 16 characters", w.WriteTokenFile)
+		}
+	}
+	for i, u := range w.Writers {
+		if u == "" {
+			p.add(fmt.Sprintf("web.writers[%d]", i), "is empty: name a user of --web.config.file's basic_auth_users")
+		}
+	}
 	if w.Timezone == "" {
 		return
 	}
