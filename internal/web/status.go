@@ -149,14 +149,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	data.Legend = []legendItem{{"ok", c.LegendNone}, {"minor", c.LegendMinor}, {"partial", c.LegendPartial},
 		{"major", c.LegendMajor}, {"nodata", c.LegendNoData}}
 
-	for _, inc := range engine.Incidents(sla.IncidentQuery{Active: true}) {
-		data.Incidents = append(data.Incidents, s.incidentView(inc, pc, c, loc, now))
-	}
-	for _, m := range s.manualIncidents() {
-		if m.End == nil {
-			data.Incidents = append(data.Incidents, manualIncidentView(m, pc, c, loc, now))
-		}
-	}
+	data.Incidents = s.activeIncidents(engine, pc, c, loc, now)
 
 	for _, m := range s.maintenanceWindows(pc, now) {
 		if !m.End.After(now) {
@@ -311,6 +304,21 @@ func orName(title, name string) string {
 		return title
 	}
 	return name
+}
+
+// activeIncidents are the banners of the open incidents: the grouped ones,
+// then those operators opened.
+func (s *Server) activeIncidents(engine *sla.Engine, pc *pageConfig, c *catalog, loc *time.Location, now time.Time) []incidentView {
+	var out []incidentView
+	for _, inc := range engine.Incidents(sla.IncidentQuery{Active: true}) {
+		out = append(out, s.incidentView(inc, pc, c, loc, now))
+	}
+	for _, m := range s.manualIncidents() {
+		if m.End == nil {
+			out = append(out, manualIncidentView(m, pc, c, loc, now))
+		}
+	}
+	return out
 }
 
 // manualIncidents are the operators' incidents, or none.
