@@ -30,14 +30,7 @@ func (s *Service) Routes(mux *http.ServeMux, auth Authorizer) {
 	write := func(h http.HandlerFunc) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			if err := auth.AuthorizeWrite(r); err != nil {
-				var ae *AuthError
-				if !errors.As(err, &ae) {
-					ae = &AuthError{http.StatusForbidden, err.Error()}
-				}
-				if ae.Status == http.StatusUnauthorized {
-					w.Header().Set("WWW-Authenticate", `Bearer realm="vigil", Basic realm="vigil"`)
-				}
-				writeError(w, ae.Status, "%s", ae.Msg)
+				RefuseWrite(w, err)
 				return
 			}
 			h(w, r)
@@ -53,6 +46,20 @@ func (s *Service) Routes(mux *http.ServeMux, auth Authorizer) {
 	mux.HandleFunc("GET /subscribe/confirm", s.confirm)
 	mux.HandleFunc("GET /unsubscribe", s.unsubscribeForm)
 	mux.HandleFunc("POST /unsubscribe", s.unsubscribe)
+}
+
+// RefuseWrite answers a write that err (from an Authorizer) refused: the
+// AuthError's status (401 asks for credentials), else 403, with
+// {"error": ...}.
+func RefuseWrite(w http.ResponseWriter, err error) {
+	var ae *AuthError
+	if !errors.As(err, &ae) {
+		ae = &AuthError{http.StatusForbidden, err.Error()}
+	}
+	if ae.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil", Basic realm="vigil"`)
+	}
+	writeError(w, ae.Status, "%s", ae.Msg)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitoring/vigil/internal/maintenance"
+	"github.com/vigil-monitoring/vigil/internal/notify"
 )
 
 // MaintenanceBackend is a Backend that takes maintenance windows at run
@@ -120,16 +121,20 @@ func (s *Server) endMaintenance(w http.ResponseWriter, r *http.Request) {
 }
 
 // authorizeWrite lets a write request through when Options.AuthorizeWrite
-// accepts it; otherwise it answers 401 (no or wrong credentials) or 403
-// (writes are off) and returns false.
+// accepts it; otherwise it answers as notify.RefuseWrite does (401 without
+// valid credentials, 403 for credentials that may not write or when writes
+// are off; a plain error is a 401) and returns false.
 func (s *Server) authorizeWrite(w http.ResponseWriter, r *http.Request) bool {
 	if s.opts.AuthorizeWrite == nil {
-		jsonError(w, http.StatusForbidden, "write endpoints are off: set web.write_token_file (or writers in --web.config.file)")
+		notify.RefuseWrite(w, errors.New("write endpoints are off: set web.write_token_file (or writers in --web.config.file)"))
 		return false
 	}
 	if err := s.opts.AuthorizeWrite(r); err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="vigil"`)
-		jsonError(w, http.StatusUnauthorized, err.Error())
+		var ae *notify.AuthError
+		if !errors.As(err, &ae) { // an authorizer that says only no: credentials are missing or wrong
+			err = &notify.AuthError{Status: http.StatusUnauthorized, Msg: err.Error()}
+		}
+		notify.RefuseWrite(w, err)
 		return false
 	}
 	return true
