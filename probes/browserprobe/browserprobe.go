@@ -38,6 +38,10 @@ func stepPhase(i int) string { return "step_" + strconv.Itoa(i+1) }
 // of the time the run has.
 const screenshotReserve = 2 * time.Second
 
+// exitAsks bounds how many times explain asks chromedp for the exit status of
+// a browser that died mid-run (each ask waits up to a second for the reaping).
+const exitAsks = 5
+
 // retryInterval is how often a step looks for its element: often enough to
 // add little to a step's time, rarely enough to leave the browser's CPU to
 // the page.
@@ -208,10 +212,25 @@ func (p *Prober) step(ctx context.Context, a action) error {
 // explain turns an action's error into the run's: what was being done, and
 // why it stopped when the browser died or the run's time ran out (chromedp
 // reports both as a canceled context).
+//
+// A browser that dies fails the action with a canceled context before the
+// tab's own context is canceled, and chromedp gives the process's exit status
+// only once it has reaped it (waiting a second at most each time it is
+// asked), so a run that is not itself canceled asks again, within its time.
 func (p *Prober) explain(ctx, tab context.Context, what string, err error) error {
-	if ctx.Err() == nil && tab.Err() != nil {
+	if ctx.Err() == nil && (tab.Err() != nil || errors.Is(err, context.Canceled)) {
 		var exit *exec.ExitError
-		if errors.As(err, &exit) {
+		for range exitAsks {
+			if errors.As(err, &exit) || ctx.Err() != nil {
+				break
+			}
+			again := chromedp.Do(tab)
+			if again == nil {
+				break
+			}
+			err = again
+		}
+		if exit != nil {
 			return fmt.Errorf("%s: the browser exited during the run (%w)", what, exit)
 		}
 		return fmt.Errorf("%s: the browser went away during the run: %s", what, err)
