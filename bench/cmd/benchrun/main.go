@@ -14,12 +14,14 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/vigil-monitoring/vigil/bench/internal/workload"
+	"github.com/vigil-monitoring/vigil/internal/config"
 )
 
 // plan is the size and length of a harness run.
@@ -44,7 +46,12 @@ type plan struct {
 	ConnectChecks   int
 	ConnectInterval time.Duration
 	ConnectWindow   time.Duration
-	// Parts are the measurements to run: http, idle, dns, tcp, icmp.
+	// Sizing (issue 22): Vigil alone at each of SizingChecks HTTP checks
+	// every Interval, measured over SizingWindow, for the marginal cost of
+	// an added check.
+	SizingChecks []int
+	SizingWindow time.Duration
+	// Parts are the measurements to run: http, idle, dns, tcp, icmp, sizing.
 	Parts map[string]bool
 }
 
@@ -52,14 +59,16 @@ func fullPlan() plan {
 	return plan{Reps: 3, HTTPChecks: []int{1000, 10000}, Interval: 10 * time.Second, Window: 20 * time.Second,
 		FloorWindow: 10 * time.Second, Warmup: 4 * time.Second, Fidelity: 100, FidelityInterval: 30 * time.Second,
 		IdleInterval: 2 * time.Second, IdlePeriods: 5, DNSChecks: 1000, DNSInterval: time.Second, DNSWindow: 10 * time.Second,
-		ExpoRepeats: 5, ConnectChecks: 1000, ConnectInterval: 10 * time.Second, ConnectWindow: 30 * time.Second}
+		ExpoRepeats: 5, ConnectChecks: 1000, ConnectInterval: 10 * time.Second, ConnectWindow: 30 * time.Second,
+		SizingChecks: []int{10000, 50000}, SizingWindow: 20 * time.Second}
 }
 
 func quickPlan() plan {
 	return plan{Quick: true, Reps: 1, HTTPChecks: []int{1000, 10000}, Interval: 10 * time.Second, Window: 10 * time.Second,
 		FloorWindow: 5 * time.Second, Warmup: 3 * time.Second, Fidelity: 50, FidelityInterval: 30 * time.Second,
 		IdleInterval: 2 * time.Second, IdlePeriods: 3, DNSChecks: 1000, DNSInterval: time.Second, DNSWindow: 5 * time.Second,
-		ExpoRepeats: 3, ConnectChecks: 1000, ConnectInterval: 10 * time.Second, ConnectWindow: 10 * time.Second}
+		ExpoRepeats: 3, ConnectChecks: 1000, ConnectInterval: 10 * time.Second, ConnectWindow: 10 * time.Second,
+		SizingChecks: []int{10000, 50000}, SizingWindow: 10 * time.Second}
 }
 
 // harness holds what every measurement needs.
@@ -71,7 +80,13 @@ type harness struct {
 	httpAddrs, dnsAddrs             []string
 	slowAddrs                       []string // the fidelity target's
 	httpTimeout, dnsTimeout         time.Duration
-	log                             func(format string, args ...any)
+	// targets are every target process (HTTP, 50 ms, DNS), whose CPU is
+	// reported beside each prober's.
+	targets []*proc
+	// profile is -profile: the metrics profile of every agent run, or ""
+	// for each part's default (profileFor).
+	profile string
+	log     func(format string, args ...any)
 }
 
 func main() {
@@ -84,7 +99,12 @@ func main() {
 	goBench := flag.String("gobench", "", "file with the Go benchmark output to include")
 	command := flag.String("command", "bench/run.sh", "the command line to print in the results")
 	checks := flag.String("checks", "", "comma-separated HTTP check counts instead of the plan's (experiments)")
-	parts := flag.String("parts", "http,idle,dns,tcp,icmp", "which measurements to run (experiments)")
+	parts := flag.String("parts", "http,idle,dns,tcp,icmp", "which measurements to run: http, idle, dns, tcp, icmp, sizing")
+	profile := flag.String("profile", "", "metrics profile of the agent runs: basic, standard or full (default: basic from 50,000 checks and in the sizing part, the agent's own default below)")
+	sizingChecks := flag.String("sizing-checks", "", "comma-separated HTTP check counts of the sizing part (default 10000,50000)")
+	sizingWindow := flag.Duration("sizing-window", 0, "steady window of the sizing part (default 20s, quick 10s)")
+	targetProcs := flag.Int("target-procs", 1, "processes sharing the bulk HTTP target's 8 addresses (1-8)")
+	pairRate := flag.Float64("pair-rate", defaultPairRate, "most new connections a second on one target address/port pair; the target gets more ports when the plan needs them")
 	connectWindow := flag.Duration("connect-window", 0, "steady window of the tcp and icmp parts (default 30s, quick 10s)")
 	flag.Parse()
 
@@ -95,46 +115,72 @@ func main() {
 	if *reps > 0 {
 		p.Reps = *reps
 	}
+	var err error
 	if *checks != "" {
-		p.HTTPChecks = nil
-		for _, f := range strings.Split(*checks, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 1 {
-				fmt.Fprintf(os.Stderr, "benchrun: -checks: %q is not a count\n", f)
-				os.Exit(2)
-			}
-			p.HTTPChecks = append(p.HTTPChecks, n)
+		if p.HTTPChecks, err = parseCounts(*checks); err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun: -checks:", err)
+			os.Exit(2)
+		}
+	}
+	if *sizingChecks != "" {
+		if p.SizingChecks, err = parseCounts(*sizingChecks); err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun: -sizing-checks:", err)
+			os.Exit(2)
 		}
 	}
 	if *connectWindow > 0 {
 		p.ConnectWindow = *connectWindow
 	}
+	if *sizingWindow > 0 {
+		p.SizingWindow = *sizingWindow
+	}
+	if *profile != "" && !slices.Contains(config.MetricsProfiles, *profile) {
+		fmt.Fprintf(os.Stderr, "benchrun: -profile: %q is not one of %s\n", *profile, strings.Join(config.MetricsProfiles, ", "))
+		os.Exit(2)
+	}
+	if *pairRate <= 0 {
+		fmt.Fprintf(os.Stderr, "benchrun: -pair-rate: %v is not a rate\n", *pairRate)
+		os.Exit(2)
+	}
 	p.Parts = map[string]bool{}
 	for _, part := range strings.Split(*parts, ",") {
 		switch part = strings.TrimSpace(part); part {
-		case "http", "idle", "dns", "tcp", "icmp":
+		case "http", "idle", "dns", "tcp", "icmp", "sizing":
 			p.Parts[part] = true
 		default:
-			fmt.Fprintf(os.Stderr, "benchrun: -parts: %q is not http, idle, dns, tcp or icmp\n", part)
+			fmt.Fprintf(os.Stderr, "benchrun: -parts: %q is not http, idle, dns, tcp, icmp or sizing\n", part)
 			os.Exit(2)
 		}
 	}
 	h := &harness{plan: p, work: *work, blackboxBin: *blackbox,
 		vigilBin: filepath.Join(*bin, "vigil"), floorBin: filepath.Join(*bin, "floor"),
 		targetBin: filepath.Join(*bin, "target"), dnsTargetBin: filepath.Join(*bin, "dnstarget"),
-		httpTimeout: 5 * time.Second, dnsTimeout: p.DNSInterval * 8 / 10,
+		httpTimeout: 5 * time.Second, dnsTimeout: p.DNSInterval * 8 / 10, profile: *profile,
 		log: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 		}}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	err := h.run(ctx, *out, *goBench, *command)
+	err = h.run(ctx, *out, *goBench, *command, *targetProcs, *pairRate)
 	stopAll()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
 		os.Exit(1)
 	}
+}
+
+// parseCounts reads a comma-separated list of check counts.
+func parseCounts(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a count", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // results is everything one harness run measured.
@@ -148,6 +194,10 @@ type results struct {
 	DNS     []dnsRep
 	// Connect holds the issue 18 parts by kind: "tcp", "icmp".
 	Connect map[string][]connectRep
+	// Sizing holds the sizing part's agent runs by check count.
+	Sizing map[int][]*vigilResult
+	// Targets describes the HTTP target's layout.
+	Targets targetLayout
 	GoBench string
 	Command string
 	// LoadAfter is /proc/loadavg when the run ended.
@@ -169,13 +219,22 @@ type dnsRep struct {
 	Blackbox, Floor *peerResult
 }
 
-func (h *harness) run(ctx context.Context, out, goBenchFile, command string) error {
+// targetLayout is how the bulk HTTP target was spread.
+type targetLayout struct {
+	Processes, Listeners int
+	// PairRate is the most new connections a second on one address/port
+	// pair at the plan's highest rate.
+	MaxRate, PairRate float64
+}
+
+func (h *harness) run(ctx context.Context, out, goBenchFile, command string, targetProcs int, pairRate float64) error {
 	if err := os.MkdirAll(h.work, 0o755); err != nil {
 		return err
 	}
 	res := &results{Plan: h.plan, Started: time.Now(), HTTP: map[int][]httpRep{}, Command: command,
-		Connect: map[string][]connectRep{}}
+		Connect: map[string][]connectRep{}, Sizing: map[int][]*vigilResult{}}
 	res.Machine = readMachine(h.vigilBin, h.blackboxBin)
+	p0 := h.plan
 	if goBenchFile != "" {
 		b, err := os.ReadFile(goBenchFile)
 		if err != nil {
@@ -184,11 +243,17 @@ func (h *harness) run(ctx context.Context, out, goBenchFile, command string) err
 		res.GoBench = string(b)
 	}
 
-	httpTarget, httpAddrs, err := startTarget("target", h.work, h.targetBin, "-first-host=2", "-hosts=8", "-ports=4")
+	httpTargets, httpAddrs, err := h.startHTTPTargets(targetProcs, pairRate)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = httpTarget.stop(10 * time.Second) }()
+	defer func() {
+		for _, t := range httpTargets {
+			_ = t.stop(10 * time.Second)
+		}
+	}()
+	res.Targets = targetLayout{Processes: len(httpTargets), Listeners: len(httpAddrs), MaxRate: p0.maxHTTPRate()}
+	res.Targets.PairRate = res.Targets.MaxRate / float64(len(httpAddrs))
 	// The 50 ms target has a process of its own: in the bulk target's, its
 	// timers would wait behind a thousand requests a second, and that delay
 	// would count as every prober's error. For the same reason it runs at a
@@ -210,7 +275,9 @@ func (h *harness) run(ctx context.Context, out, goBenchFile, command string) err
 	}
 	defer func() { _ = dnsTarget.stop(10 * time.Second) }()
 	h.httpAddrs, h.slowAddrs, h.dnsAddrs = httpAddrs, slowAddrs, dnsAddrs
-	h.log("targets: %d http listeners, %d dns listeners", len(httpAddrs), len(dnsAddrs))
+	h.targets = append(slices.Clone(httpTargets), slowTarget, dnsTarget)
+	h.log("targets: %d http listeners in %d process(es), at most %.0f new connections/s each; %d dns listeners",
+		len(httpAddrs), len(httpTargets), res.Targets.PairRate, len(dnsAddrs))
 
 	p := h.plan
 	for rep := range p.Reps {
@@ -247,6 +314,16 @@ func (h *harness) run(ctx context.Context, out, goBenchFile, command string) err
 				return fmt.Errorf("%s rep %d: %w", kind, rep+1, err)
 			}
 			res.Connect[kind] = append(res.Connect[kind], c)
+		}
+		for _, n := range p.SizingChecks {
+			if !p.Parts["sizing"] {
+				break
+			}
+			v, err := h.sizingRun(ctx, rep, n)
+			if err != nil {
+				return fmt.Errorf("sizing n=%d rep %d: %w", n, rep+1, err)
+			}
+			res.Sizing[n] = append(res.Sizing[n], v)
 		}
 	}
 	res.Elapsed = time.Since(res.Started)
@@ -285,7 +362,8 @@ func (h *harness) httpRep(ctx context.Context, rep, n int) (httpRep, error) {
 		func() (err error) {
 			h.log("rep %d http n=%d: vigil", rep+1, n)
 			r.Vigil, err = h.runVigil(ctx, vigilRun{name: fmt.Sprintf("vigil-http-%d-r%d", n, rep+1), load: w,
-				window: p.Window, firstWait: p.Interval + p.Interval/20, expoRepeats: p.ExpoRepeats})
+				window: p.Window, firstWait: p.Interval + p.Interval/20, expoRepeats: p.ExpoRepeats,
+				profile: h.profileFor("http", n)})
 			return err
 		},
 		func() (err error) {
@@ -344,4 +422,34 @@ func (h *harness) dnsRep(ctx context.Context, rep int) (dnsRep, error) {
 			return err
 		})
 	return r, err
+}
+
+// basicFrom is the check count from which the agent runs get the basic
+// metrics profile unless -profile says otherwise: what docs/operations.md
+// tells an operator to set at that size.
+const basicFrom = 50000
+
+// profileFor is the metrics profile of an agent run of n checks in part:
+// -profile when given; else basic in the sizing part and from basicFrom
+// checks, and below that none (the agent's default, standard), as every run
+// before issue 22.
+func (h *harness) profileFor(part string, n int) string {
+	switch {
+	case h.profile != "":
+		return h.profile
+	case part == "sizing" || n >= basicFrom:
+		return "basic"
+	}
+	return ""
+}
+
+// sizingRun measures Vigil alone at n HTTP checks (no fidelity checks, no
+// exposition timing): the steady window's CPU, RSS and heap, for the
+// marginal cost of a check between two sizes.
+func (h *harness) sizingRun(ctx context.Context, rep, n int) (*vigilResult, error) {
+	p := h.plan
+	w := workload.HTTP(n, p.Interval, 0, 0, h.httpAddrs, nil)
+	h.log("rep %d sizing n=%d: vigil", rep+1, n)
+	return h.runVigil(ctx, vigilRun{name: fmt.Sprintf("vigil-sizing-%d-r%d", n, rep+1), load: w,
+		window: p.SizingWindow, firstWait: p.Interval + p.Interval/20, profile: h.profileFor("sizing", n)})
 }

@@ -32,6 +32,10 @@ type peerResult struct {
 	// BareFidelityErrors are the bare client's, in the same window.
 	BareFidelityErrors []float64
 	FirstError         string
+	// Around is the target processes' CPU and the machine's idle share over
+	// the window; TargetCPUPer1000 the targets' CPU per 1,000 probes.
+	Around           aroundWindow
+	TargetCPUPer1000 float64
 }
 
 // runBlackbox starts blackbox_exporter and drives it with w's targets (each
@@ -88,6 +92,11 @@ func (h *harness) runBlackbox(ctx context.Context, name string, w *workload.Work
 		cancel()
 		return nil, err
 	}
+	aroundA, err := h.readAround()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	a, err := procstat.Read(p.pid())
 	if err != nil {
 		cancel()
@@ -111,16 +120,20 @@ func (h *harness) runBlackbox(ctx context.Context, name string, w *workload.Work
 		return nil, err
 	}
 	doneB := d.Counts.Completed()
+	aroundB, err := h.readAround()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
 	wg.Wait()
 	res = &peerResult{
 		Rate: w.Rate(), WindowSeconds: b.At.Sub(a.At).Seconds(), CPUSeconds: (b.CPU - a.CPU).Seconds(),
 		Completed: doneB - doneA, Sent: drive.Sent, Failed: drive.Failed, Errors: drive.Errors, Skipped: drive.Skipped,
-		RSS: b.RSS, HWM: b.HWM, Threads: b.Threads, FirstError: drive.FirstError,
+		RSS: b.RSS, HWM: b.HWM, Threads: b.Threads, FirstError: drive.FirstError, Around: around(aroundA, aroundB),
 	}
 	res.Planned = int64(res.Rate*res.WindowSeconds + 0.5)
-	if res.Completed > 0 {
-		res.CPUPer1000 = res.CPUSeconds / float64(res.Completed) * 1000
-	}
+	res.CPUPer1000 = perThousand(res.CPUSeconds, res.Completed)
+	res.TargetCPUPer1000 = perThousand(res.Around.TargetCPUSeconds, res.Completed)
 	for _, d := range drive.FidelityDurations {
 		res.FidelityErrors = append(res.FidelityErrors, d-target.SlowDelay.Seconds())
 	}
@@ -157,6 +170,10 @@ func (h *harness) runFloor(ctx context.Context, name, mode string, addrs []strin
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	aroundA, err := h.readAround()
+	if err != nil {
+		return nil, err
+	}
 	var out strings.Builder
 	p, err := startCapture(name, dir, &out, h.floorBin, "-mode="+mode, "-targets="+strings.Join(addrs, ","),
 		"-rate="+strconv.FormatFloat(rate, 'f', -1, 64), "-duration="+window.String())
@@ -173,6 +190,10 @@ func (h *harness) runFloor(ctx context.Context, name, mode string, addrs []strin
 		return nil, fmt.Errorf("%s did not end within %v", name, window+time.Minute)
 	}
 	_ = p.stop(time.Second) // reaped already; drops it from the children list
+	aroundB, err := h.readAround()
+	if err != nil {
+		return nil, err
+	}
 	if p.err != nil {
 		return nil, fmt.Errorf("%s: %v (see %s.log)", name, p.err, name)
 	}
@@ -182,10 +203,11 @@ func (h *harness) runFloor(ctx context.Context, name, mode string, addrs []strin
 	}
 	res := &peerResult{Rate: rate, WindowSeconds: rep.WallSeconds, CPUSeconds: rep.CPUSeconds,
 		Planned: int64(rate*window.Seconds() + 0.5), Completed: int64(rep.Probes - rep.Errors), Sent: int64(rep.Probes),
-		Errors: int64(rep.Errors), FirstError: rep.FirstError}
-	if rep.Probes > 0 {
-		res.CPUPer1000 = rep.CPUSeconds / float64(rep.Probes) * 1000
-	}
+		Errors: int64(rep.Errors), FirstError: rep.FirstError, Around: around(aroundA, aroundB)}
+	// The targets' window is the floor process's whole life, its start and
+	// exit included: a few milliseconds more than its own.
+	res.CPUPer1000 = perThousand(rep.CPUSeconds, int64(rep.Probes))
+	res.TargetCPUPer1000 = perThousand(res.Around.TargetCPUSeconds, int64(rep.Probes))
 	if rep.Behind > 0.1 {
 		res.FirstError = strings.TrimSpace(res.FirstError + fmt.Sprintf(" (pacing fell %.2fs behind)", rep.Behind))
 	}

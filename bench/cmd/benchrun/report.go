@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -115,6 +116,10 @@ func renderResults(r *results) string {
 	fmt.Fprintf(&b, "| stalls at idle | a thread that only reads the clock for %v, before the load: %d gaps over %v, the longest %.1f ms (the machine stopping it; no prober's error can be smaller) |\n",
 		stallWindow, m.Stalls.Count, stallMin, float64(m.Stalls.Longest)/1e6)
 	fmt.Fprintf(&b, "| software | %s; %s; harness %s |\n", m.Vigil, m.Blackbox, m.GoVersion)
+	if t := r.Targets; t.Listeners > 0 {
+		fmt.Fprintf(&b, "| HTTP target | %d listeners (127.0.0.2-9, %d ports each) in %d process(es), at most %.0f new connections/s on one address/port pair at the plan's highest rate (%.0f/s); the 50 ms target on 127.0.0.10 in a process of its own |\n",
+			t.Listeners, t.Listeners/httpHosts, t.Processes, t.PairRate, t.MaxRate)
+	}
 	fmt.Fprintf(&b, "| windows | HTTP %v per run (floor %v), checks every %v, blackbox warm-up %v; DNS %v; fidelity checks: %d at %v |\n\n",
 		p.Window, p.FloorWindow, p.Interval, p.Warmup, p.DNSWindow, p.Fidelity, p.FidelityInterval)
 	b.WriteString("Figures are `median [min–max]` over the repetitions; ratios are taken within each repetition (the three programs measured back to back, order rotated) and then summarised.\n\n")
@@ -127,12 +132,21 @@ func renderResults(r *results) string {
 		}
 	})
 	writeGoals(&b, r, ns)
-	writeThroughput(&b, r, ns)
-	writeScheduling(&b, r, ns)
-	writeFidelity(&b, r, ns)
+	if len(ns) > 0 {
+		writeThroughput(&b, r, ns)
+	}
+	if len(ns) > 0 || len(r.DNS) > 0 {
+		writeScheduling(&b, r, ns)
+	}
+	if len(ns) > 0 || len(r.Idle) > 0 {
+		writeFidelity(&b, r, ns)
+	}
 	writeDNS(&b, r)
 	writeConnect(&b, r)
-	writeExposition(&b, r, ns)
+	if len(ns) > 0 {
+		writeExposition(&b, r, ns)
+	}
+	writeSizing(&b, r)
 	writeGoBench(&b, r)
 	return b.String()
 }
@@ -202,18 +216,22 @@ func executed(x *vigilResult) float64 {
 func writeThroughput(b *strings.Builder, r *results, ns []int) {
 	b.WriteString("## 1-2. HTTP throughput and cost\n\n")
 	b.WriteString("CPU is user+system from `/proc/<pid>/stat` over the steady window, per 1,000 probe runs (Vigil: runs planned in the window less runs missed; blackbox_exporter: `/probe` answers received; floor: loop iterations). Vigil's window starts once the garbage of the scrape before it has settled, so exposition costs are not counted as probe costs (they are in section 6). Executed / planned for Vigil is per check from `vigil_check_runs_total`; for the others, answers over the requests due at the driven rate. Memory is VmRSS at the end of the window (after one scrape).\n\n")
-	b.WriteString("| checks | program | planned/s | CPU s per 1,000 probes | executed / planned | failed | RSS MiB | RSS per check KiB |\n|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("The targets' CPU is that of every target process (`/proc/<pid>/stat`) over the same window, per 1,000 of the prober's runs; machine idle is the share of both CPUs' time left idle then (`/proc/stat`): near 0, the machine was saturated and lateness and failures are not the prober's alone. TIME_WAIT is the machine's TCP sockets in that state at the window's end (`/proc/net/sockstat`; the kernel keeps at most `net.ipv4.tcp_max_tw_buckets`).\n\n")
+	b.WriteString("| checks | program | planned/s | CPU s per 1,000 probes | executed / planned | failed | RSS MiB | RSS per check KiB | targets' CPU s per 1,000 | machine idle % | TIME_WAIT |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, n := range ns {
 		reps := r.HTTP[n]
 		v := func(f func(*vigilResult) float64) stats.Summary {
 			return stats.Summarize(collect(reps, func(x httpRep) float64 { return f(x.Vigil) }))
 		}
-		fmt.Fprintf(b, "| %d | Vigil | %.1f | %s | %s | %s | %s | %s |\n", n, reps[0].Vigil.Rate,
+		fmt.Fprintf(b, "| %d | Vigil | %.1f | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, reps[0].Vigil.Rate,
 			fmtSum(v(func(x *vigilResult) float64 { return x.CPUPer1000 }), "%.3f"),
 			fmtSum(v(executed), "%.4f"),
 			fmtSum(v(func(x *vigilResult) float64 { return float64(x.SpanFailed) }), "%.0f"),
 			fmtSum(v(func(x *vigilResult) float64 { return float64(x.RSS) / (1 << 20) }), "%.1f"),
-			fmtSum(v(func(x *vigilResult) float64 { return float64(x.RSS) / float64(x.Checks) / 1024 }), "%.2f"))
+			fmtSum(v(func(x *vigilResult) float64 { return float64(x.RSS) / float64(x.Checks) / 1024 }), "%.2f"),
+			fmtSum(v(func(x *vigilResult) float64 { return x.TargetCPUPer1000 }), "%.3f"),
+			fmtSum(v(func(x *vigilResult) float64 { return 100 * x.Around.IdleShare }), "%.0f"),
+			fmtSum(v(func(x *vigilResult) float64 { return float64(x.Around.TimeWait) }), "%.0f"))
 		for _, peer := range []struct {
 			name string
 			get  func(httpRep) *peerResult
@@ -221,13 +239,21 @@ func writeThroughput(b *strings.Builder, r *results, ns []int) {
 			g := func(f func(*peerResult) float64) stats.Summary {
 				return stats.Summarize(collect(reps, func(x httpRep) float64 { return f(peer.get(x)) }))
 			}
-			fmt.Fprintf(b, "| %d | %s | %.1f | %s | %s | %s | %s | |\n", n, peer.name, peer.get(reps[0]).Rate,
+			fmt.Fprintf(b, "| %d | %s | %.1f | %s | %s | %s | %s | | %s | %s | %s |\n", n, peer.name, peer.get(reps[0]).Rate,
 				fmtSum(g(func(x *peerResult) float64 { return x.CPUPer1000 }), "%.3f"),
 				fmtSum(g(func(x *peerResult) float64 { return ratio(float64(x.Completed), float64(x.Planned)) }), "%.3f"),
 				fmtSum(g(func(x *peerResult) float64 { return float64(x.Failed + x.Errors + x.Skipped) }), "%.0f"),
-				fmtSum(g(func(x *peerResult) float64 { return float64(x.RSS) / (1 << 20) }), "%.1f"))
+				fmtSum(g(func(x *peerResult) float64 { return float64(x.RSS) / (1 << 20) }), "%.1f"),
+				fmtSum(g(func(x *peerResult) float64 { return x.TargetCPUPer1000 }), "%.3f"),
+				fmtSum(g(func(x *peerResult) float64 { return 100 * x.Around.IdleShare }), "%.0f"),
+				fmtSum(g(func(x *peerResult) float64 { return float64(x.Around.TimeWait) }), "%.0f"))
 		}
 	}
+	var profiles []string
+	for _, n := range ns {
+		profiles = append(profiles, fmt.Sprintf("%s at %d checks", profileName(r.HTTP[n][0].Vigil.Profile), n))
+	}
+	fmt.Fprintf(b, "\nVigil's metrics profile: %s.\n", strings.Join(profiles, ", "))
 	b.WriteString("\n| checks | Vigil / blackbox_exporter | Vigil / floor | blackbox_exporter / floor |\n|---|---|---|---|\n")
 	for _, n := range ns {
 		reps := r.HTTP[n]
@@ -479,4 +505,96 @@ func writeGoBench(b *strings.Builder, r *results) {
 	b.WriteString("## Go benchmarks (issue 2)\n\nThe probes' own benchmarks and the harness's in-process ones, run by `bench/run.sh` before the comparison (the commands are in the output's header lines):\n\n```\n")
 	b.WriteString(strings.TrimSpace(r.GoBench))
 	b.WriteString("\n```\n")
+}
+
+// profileName names a run's metrics profile, "" being the agent's default.
+func profileName(p string) string {
+	if p == "" {
+		return "standard (the agent's default; none set)"
+	}
+	return p
+}
+
+// marginalCost is what a check added between two sizes costs, from the
+// medians of the runs at each.
+type marginalCost struct {
+	From, To int
+	// Per added check: bytes of RSS, of anonymous RSS, of heap and stacks in
+	// use (the agent's go_* series).
+	RSS, RSSAnon, Heap, Stacks float64
+	// Cores is the agent's CPU (seconds per second) per added check;
+	// CPUPer1000 its CPU seconds per 1,000 added runs.
+	Cores, CPUPer1000 float64
+}
+
+// marginal is the cost of the checks added between the runs at lo and at hi.
+func marginal(lo, hi []*vigilResult) marginalCost {
+	med := func(xs []*vigilResult, f func(*vigilResult) float64) float64 {
+		return stats.Summarize(collect(xs, f)).Median
+	}
+	m := marginalCost{From: lo[0].Checks, To: hi[0].Checks}
+	dn := float64(m.To - m.From)
+	per := func(f func(*vigilResult) float64) float64 { return (med(hi, f) - med(lo, f)) / dn }
+	m.RSS = per(func(v *vigilResult) float64 { return float64(v.RSS) })
+	m.RSSAnon = per(func(v *vigilResult) float64 { return float64(v.RSSAnon) })
+	m.Heap = per(func(v *vigilResult) float64 { return v.Runtime.HeapInuse })
+	m.Stacks = per(func(v *vigilResult) float64 { return v.Runtime.StackInuse })
+	m.Cores = per(cores)
+	if dr := hi[0].Rate - lo[0].Rate; dr > 0 {
+		m.CPUPer1000 = (med(hi, cores) - med(lo, cores)) / dr * 1000
+	}
+	return m
+}
+
+// cores is the agent's CPU over its window in seconds per second.
+func cores(v *vigilResult) float64 { return ratio(v.CPUSeconds, v.WindowSeconds) }
+
+// writeSizing renders the sizing part: Vigil alone at each size, and the
+// marginal cost of a check between the smallest and the largest.
+func writeSizing(b *strings.Builder, r *results) {
+	if len(r.Sizing) == 0 {
+		return
+	}
+	ns := slices.Sorted(maps.Keys(r.Sizing))
+	p := r.Plan
+	fmt.Fprintf(b, "## 8. Marginal cost of a check (sizing, issue 22)\n\nVigil alone (no peer running), N HTTP checks every %v, one check per feature, no fidelity checks, %v steady window per run, measured as in section 1. Agent CPU in cores is its CPU seconds over the window's seconds; heap and stacks are its `go_*` series at the scrape ending the window.\n\n", p.Interval, p.SizingWindow)
+	b.WriteString("| checks | profile | planned/s | agent CPU cores | CPU s per 1,000 probes | executed / planned | failed | RSS MiB | RSS anon MiB | heap in use MiB | stacks MiB | goroutines | lateness p99 ms (exact) | targets' CPU cores | machine idle % | TIME_WAIT |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, n := range ns {
+		vs := r.Sizing[n]
+		v := func(f func(*vigilResult) float64) stats.Summary { return stats.Summarize(collect(vs, f)) }
+		mib := func(f func(*vigilResult) float64) string {
+			return fmtSum(v(func(x *vigilResult) float64 { return f(x) / (1 << 20) }), "%.1f")
+		}
+		late := pooled(vs, func(x *vigilResult) []float64 { return x.LatenessExact })
+		fmt.Fprintf(b, "| %d | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, profileName(vs[0].Profile), vs[0].Rate,
+			fmtSum(v(cores), "%.3f"),
+			fmtSum(v(func(x *vigilResult) float64 { return x.CPUPer1000 }), "%.3f"),
+			fmtSum(v(executed), "%.4f"),
+			fmtSum(v(func(x *vigilResult) float64 { return float64(x.SpanFailed) }), "%.0f"),
+			mib(func(x *vigilResult) float64 { return float64(x.RSS) }),
+			mib(func(x *vigilResult) float64 { return float64(x.RSSAnon) }),
+			mib(func(x *vigilResult) float64 { return x.Runtime.HeapInuse }),
+			mib(func(x *vigilResult) float64 { return x.Runtime.StackInuse }),
+			fmtSum(v(func(x *vigilResult) float64 { return x.Runtime.Goroutines }), "%.0f"),
+			ms(stats.Quantile(late, 0.99)),
+			fmtSum(v(func(x *vigilResult) float64 { return ratio(x.Around.TargetCPUSeconds, x.WindowSeconds) }), "%.3f"),
+			fmtSum(v(func(x *vigilResult) float64 { return 100 * x.Around.IdleShare }), "%.0f"),
+			fmtSum(v(func(x *vigilResult) float64 { return float64(x.Around.TimeWait) }), "%.0f"))
+	}
+	if len(ns) >= 2 {
+		m := marginal(r.Sizing[ns[0]], r.Sizing[ns[len(ns)-1]])
+		fmt.Fprintf(b, "\nPer check added between %d and %d (medians): RSS %s KiB (anonymous %s KiB), heap in use %s KiB, stacks %s KiB; CPU %.3f ms per second at one run every %v, %.3f s per 1,000 added runs. **Per 1,000 checks at %v: %.3f cores and %.1f MiB RSS.**\n",
+			m.From, m.To, kib(m.RSS), kib(m.RSSAnon), kib(m.Heap), kib(m.Stacks), m.Cores*1000, p.Interval, m.CPUPer1000,
+			p.Interval, m.Cores*1000, m.RSS*1000/(1<<20))
+	}
+	var notes []string
+	for _, n := range ns {
+		for i, x := range r.Sizing[n] {
+			for _, f := range x.Failures {
+				notes = append(notes, fmt.Sprintf("n=%d rep %d Vigil: %s", n, i+1, f))
+			}
+		}
+	}
+	writeNotes(b, notes)
+	b.WriteString("\n")
 }

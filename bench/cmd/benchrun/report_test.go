@@ -46,7 +46,8 @@ func TestRenderResults(t *testing.T) {
 			Exposition: []exposition{{Name: "/metrics text 0.0.4", Seconds: []float64{0.08}, CPUSeconds: []float64{0.09}, Bytes: 1 << 20}}}
 	}
 	peer := func(cpu float64) *peerResult {
-		return &peerResult{Rate: 1003.3, CPUPer1000: cpu, Planned: 20000, Completed: 20000, FidelityErrors: []float64{0.001}}
+		return &peerResult{Rate: 1003.3, CPUPer1000: cpu, Planned: 20000, Completed: 20000, FidelityErrors: []float64{0.001},
+			TargetCPUPer1000: 0.12, Around: aroundWindow{IdleShare: 0.31}}
 	}
 	r := &results{
 		Plan:    quickPlan(),
@@ -63,6 +64,7 @@ func TestRenderResults(t *testing.T) {
 			"icmp": {{Vigil: vigil(0.05), Blackbox: peer(0.25)}},
 		},
 		GoBench: "BenchmarkProbe-2 1000 200000 ns/op",
+		Targets: targetLayout{Processes: 1, Listeners: 32, MaxRate: 1003.3, PairRate: 1003.3 / 32},
 	}
 	out := renderResults(r)
 	for _, want := range []string{
@@ -78,6 +80,10 @@ func TestRenderResults(t *testing.T) {
 		"| 30.000 | 30.000 |",
 		"| 10000 | Vigil | 1003.3 | 0.210 [0.200–0.220] | 1.0000 |",
 		"| 10000 | 0.28 [0.25–0.31] | 1.08 [1.05–1.10] | 3.86 [3.50–4.21] |",
+		// The targets' CPU and the machine's idle share beside each prober.
+		"| 10000 | blackbox_exporter | 1003.3 | 0.750 [0.700–0.800] | 1.000 | 0 | 0.0 | | 0.120 | 31 | 0 |",
+		"Vigil's metrics profile: standard (the agent's default; none set) at 10000 checks.",
+		"| HTTP target | 32 listeners (127.0.0.2-9, 4 ports each) in 1 process(es), at most 31 new connections/s on one address/port pair at the plan's highest rate (1003/s);",
 		"BenchmarkProbe-2 1000 200000 ns/op",
 		// Issue 18: ratios per repetition, 0.2x, 0.25x and 0.4x.
 		"| CPU per TCP connect <= 0.3x blackbox_exporter | 0.25x [0.20x–0.40x] | met by the median, not by every repetition |",
@@ -116,5 +122,44 @@ func TestCountStalls(t *testing.T) {
 	got := countStalls(20*time.Millisecond, clock)
 	if got.Count != 2 || got.Longest != 5*time.Millisecond {
 		t.Errorf("countStalls = %+v, want 2 gaps, the longest 5ms", got)
+	}
+}
+
+// TestRenderSizing renders the sizing part of a made-up run: each size's
+// row, and the marginal cost of a check between them from the medians.
+func TestRenderSizing(t *testing.T) {
+	run := func(n int, cpu float64, rss int64, heap float64) *vigilResult {
+		return &vigilResult{Checks: n, Profile: "basic", Rate: float64(n) / 10, WindowSeconds: 10, CPUSeconds: cpu,
+			CPUPer1000: cpu / float64(n) * 10 * 1000 / 10, WindowPlanned: int64(n), SpanPlanned: int64(n),
+			RSS: rss, RSSAnon: rss - 20<<20, Runtime: runtimeStats{HeapInuse: heap, StackInuse: 1 << 20, Goroutines: 40},
+			LatenessExact: []float64{0.001, 0.002}, Around: aroundWindow{TargetCPUSeconds: 2, IdleShare: 0.5}}
+	}
+	r := &results{Plan: quickPlan(), Sizing: map[int][]*vigilResult{
+		// Medians: 100 MiB and 1.5 s at 10,000; 420 MiB and 5.5 s at 50,000.
+		10000: {run(10000, 1.5, 100<<20, 50<<20), run(10000, 1.4, 90<<20, 48<<20), run(10000, 1.6, 110<<20, 52<<20)},
+		50000: {run(50000, 5.5, 420<<20, 250<<20)},
+	}}
+	m := marginal(r.Sizing[10000], r.Sizing[50000])
+	// 320 MiB over 40,000 checks: 8.192 KiB each; 0.4 cores: 0.01 ms/s each.
+	if m.From != 10000 || m.To != 50000 || math.Abs(m.RSS-320*(1<<20)/40000.0) > 1e-6 ||
+		math.Abs(m.Heap-200*(1<<20)/40000.0) > 1e-6 || math.Abs(m.Cores-0.4/40000) > 1e-12 || math.Abs(m.CPUPer1000-0.1) > 1e-9 {
+		t.Errorf("marginal = %+v", m)
+	}
+	out := renderResults(r)
+	if strings.Contains(out, "## 1-2.") || strings.Contains(out, "## 6.") {
+		t.Error("a sizing-only run renders the HTTP comparison's sections")
+	}
+	for _, want := range []string{
+		"## 8. Marginal cost of a check (sizing, issue 22)",
+		"| 10000 | basic | 1000.0 | 0.150 [0.140–0.160] | 0.150 [0.140–0.160] | 1.0000 | 0 | 100.0 [90.0–110.0] | 80.0 [70.0–90.0] | 50.0 [48.0–52.0] | 1.0 | 40 | 2.000 | 0.200 | 50 | 0 |",
+		"| 50000 | basic | 5000.0 | 0.550 | 0.110 |",
+		"Per check added between 10000 and 50000 (medians): RSS 8.2 KiB (anonymous 8.2 KiB), heap in use 5.1 KiB, stacks 0.0 KiB; CPU 0.010 ms per second at one run every 10s, 0.100 s per 1,000 added runs. **Per 1,000 checks at 10s: 0.010 cores and 8.0 MiB RSS.**",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("results lack %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/vigil-monitoring/vigil/bench/internal/expo"
@@ -20,7 +21,10 @@ const settleMargin = 200 * time.Millisecond
 
 // vigilResult is one measured run of the agent.
 type vigilResult struct {
-	Checks         int
+	Checks int
+	// Profile is the metrics profile the config set, "" for none (the
+	// agent's default, standard).
+	Profile        string
 	Rate           float64 // planned runs per second
 	StartupSeconds float64 // process start to /-/ready
 
@@ -36,6 +40,10 @@ type vigilResult struct {
 	SpanPlannedFull           int64 // runs due between the two scrape requests
 	SpanMissed, SpanFailed    int64
 	CPUPer1000                float64 // CPU seconds per 1,000 runs
+	// Around is the target processes' CPU and the machine's idle share over
+	// the same window; TargetCPUPer1000 the targets' CPU per 1,000 runs.
+	Around           aroundWindow
+	TargetCPUPer1000 float64
 
 	RSS, HWM         int64
 	RSSAnon, RSSFile int64
@@ -83,16 +91,35 @@ type vigilRun struct {
 	firstWait time.Duration
 	// expoRepeats is how many times each exposition is timed after the window.
 	expoRepeats int
+	// profile is the metrics profile to set in the config ("": none).
+	profile string
+}
+
+// withProfile sets the agent's default metrics profile in a generated
+// config ("": leaves it unset, the agent's default).
+func withProfile(cfg, profile string) (string, error) {
+	if profile == "" {
+		return cfg, nil
+	}
+	const agent = "\nagent:\n"
+	if !strings.Contains(cfg, agent) {
+		return "", fmt.Errorf("generated config has no agent block to set metrics.profile in")
+	}
+	return strings.Replace(cfg, agent, agent+"  metrics: {profile: "+profile+"}\n", 1), nil
 }
 
 // startVigil writes the workload's config and starts the agent on it.
-func (h *harness) startVigil(ctx context.Context, name string, w *workload.Workload) (*proc, string, time.Duration, error) {
+func (h *harness) startVigil(ctx context.Context, name string, w *workload.Workload, profile string) (*proc, string, time.Duration, error) {
 	dir := filepath.Join(h.work, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", 0, err
 	}
+	text, err := withProfile(workload.VigilConfig(w), profile)
+	if err != nil {
+		return nil, "", 0, err
+	}
 	cfg := filepath.Join(dir, "vigil.yml")
-	if err := os.WriteFile(cfg, []byte(workload.VigilConfig(w)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		return nil, "", 0, err
 	}
 	storage := filepath.Join(dir, "data")
@@ -119,7 +146,7 @@ func (h *harness) startVigil(ctx context.Context, name string, w *workload.Workl
 // runVigil measures one agent run: startup, the first interval, a steady
 // window, then the exposition.
 func (h *harness) runVigil(ctx context.Context, r vigilRun) (res *vigilResult, err error) {
-	p, base, startup, err := h.startVigil(ctx, r.name, r.load)
+	p, base, startup, err := h.startVigil(ctx, r.name, r.load, r.profile)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +157,7 @@ func (h *harness) runVigil(ctx context.Context, r vigilRun) (res *vigilResult, e
 		}
 		_ = os.RemoveAll(filepath.Join(h.work, r.name, "data")) // the SLA store, up to tens of MB
 	}()
-	res = &vigilResult{Checks: len(r.load.Checks), Rate: r.load.Rate(), StartupSeconds: startup.Seconds()}
+	res = &vigilResult{Checks: len(r.load.Checks), Profile: r.profile, Rate: r.load.Rate(), StartupSeconds: startup.Seconds()}
 
 	if err := sleepUntil(ctx, ready.Add(r.firstWait)); err != nil {
 		return nil, err
@@ -154,6 +181,10 @@ func (h *harness) runVigil(ctx context.Context, r vigilRun) (res *vigilResult, e
 	if err := sleepUntil(ctx, s1.End.Add(max(time.Second, s1.End.Sub(s1.Start)))); err != nil {
 		return nil, err
 	}
+	aroundA, err := h.readAround()
+	if err != nil {
+		return nil, err
+	}
 	a, err := procstat.Read(p.pid())
 	if err != nil {
 		return nil, err
@@ -171,6 +202,11 @@ func (h *harness) runVigil(ctx context.Context, r vigilRun) (res *vigilResult, e
 	if err != nil {
 		return nil, err
 	}
+	aroundB, err := h.readAround()
+	if err != nil {
+		return nil, err
+	}
+	res.Around = around(aroundA, aroundB)
 	s2, err := scrapeVigil(ctx, base)
 	if err != nil {
 		return nil, err
@@ -215,9 +251,9 @@ func (h *harness) runVigil(ctx context.Context, r vigilRun) (res *vigilResult, e
 	}
 	// Runs in the CPU window: those planned in it, less any that did not run
 	// (none, when the agent keeps up; then this count is exact).
-	if runs := res.WindowPlanned - res.SpanMissed; runs > 0 {
-		res.CPUPer1000 = res.CPUSeconds / float64(runs) * 1000
-	}
+	runs := res.WindowPlanned - res.SpanMissed
+	res.CPUPer1000 = perThousand(res.CPUSeconds, runs)
+	res.TargetCPUPer1000 = perThousand(res.Around.TargetCPUSeconds, runs)
 	if res.SpanFailed > 0 {
 		res.Failures = append(res.Failures, fmt.Sprintf("%d runs failed in the window (see the target and agent logs)", res.SpanFailed))
 	}
@@ -277,7 +313,7 @@ func (h *harness) measureExposition(ctx context.Context, p *proc, base string, r
 // interval, each check's duration taken from its histogram sum between two
 // scrapes that saw exactly one run.
 func (h *harness) runVigilIdle(ctx context.Context, name string, w *workload.Workload, periods int) (res *vigilResult, err error) {
-	p, base, startup, err := h.startVigil(ctx, name, w)
+	p, base, startup, err := h.startVigil(ctx, name, w, "")
 	if err != nil {
 		return nil, err
 	}
