@@ -8,8 +8,12 @@
 #   BENCH_QUICK=1 bench/run.sh   smoke run, about 2.5 minutes
 #   BENCH_REPS=5 bench/run.sh    more repetitions (about 3.5 minutes each)
 #   BENCH_PARTS=tcp,icmp bench/run.sh   some of the comparison's parts only
-#                                (http, idle, dns, tcp, icmp; default all),
-#                                written to bench/out/RESULTS.md, not bench/RESULTS.md
+#                                (http, idle, dns, tcp, icmp, sizing; default
+#                                all but sizing), written to
+#                                bench/out/RESULTS.md, not bench/RESULTS.md
+#   BENCH_PROFILE=basic bench/run.sh    the agent's metrics profile in every
+#                                run (default: basic from 50,000 checks and in
+#                                the sizing part, none below)
 #
 # Every process it starts is stopped when it ends, fails or is interrupted:
 # the children of benchrun and of the test binaries die with their parent
@@ -22,7 +26,7 @@ OUT=bench/out
 BIN=$OUT/bin
 QUICK=${BENCH_QUICK:-0}
 PARTS=${BENCH_PARTS:-http,idle,dns,tcp,icmp}
-COMMAND="${BENCH_QUICK:+BENCH_QUICK=$BENCH_QUICK }${BENCH_REPS:+BENCH_REPS=$BENCH_REPS }${BENCH_PARTS:+BENCH_PARTS=$BENCH_PARTS }bench/run.sh"
+COMMAND="${BENCH_QUICK:+BENCH_QUICK=$BENCH_QUICK }${BENCH_REPS:+BENCH_REPS=$BENCH_REPS }${BENCH_PARTS:+BENCH_PARTS=$BENCH_PARTS }${BENCH_PROFILE:+BENCH_PROFILE=$BENCH_PROFILE }bench/run.sh"
 
 # 10,000 checks, each with a connection in flight now and then, plus the
 # targets' listeners: raise the open-files limit as far as allowed.
@@ -103,5 +107,8 @@ if [ "$QUICK" = 1 ]; then
 fi
 if [ -n "${BENCH_REPS:-}" ]; then
 	args+=(-reps "$BENCH_REPS")
+fi
+if [ -n "${BENCH_PROFILE:-}" ]; then
+	args+=(-profile "$BENCH_PROFILE")
 fi
 run_step "$BIN/benchrun" "${args[@]}"
