@@ -20,8 +20,9 @@ import (
 // aroundSample is one reading of the machine and of the target processes.
 type aroundSample struct {
 	At time.Time
-	// Targets is the CPU (user+system) of every target process so far.
-	Targets time.Duration
+	// Targets is the CPU (user+system) of every target process so far;
+	// Harness the harness's own (it drives blackbox_exporter in-process).
+	Targets, Harness time.Duration
 	// Idle (idle+iowait), Steal and Total are /proc/stat's ticks over all
 	// CPUs since boot.
 	Idle, Steal, Total int64
@@ -31,7 +32,8 @@ type aroundSample struct {
 
 // aroundWindow is what happened around a prober between two readings.
 type aroundWindow struct {
-	TargetCPUSeconds float64
+	TargetCPUSeconds  float64
+	HarnessCPUSeconds float64
 	// IdleShare and StealShare are the shares of all CPUs' time that was
 	// idle, and that the hypervisor gave to someone else.
 	IdleShare, StealShare float64
@@ -49,6 +51,11 @@ func (h *harness) readAround() (aroundSample, error) {
 		}
 		s.Targets += p.CPU
 	}
+	self, err := procstat.Self()
+	if err != nil {
+		return s, fmt.Errorf("harness: %w", err)
+	}
+	s.Harness = self
 	stat, err := os.ReadFile("/proc/stat")
 	if err != nil {
 		return s, err
@@ -68,7 +75,8 @@ func (h *harness) readAround() (aroundSample, error) {
 
 // around is the window between a and b.
 func around(a, b aroundSample) aroundWindow {
-	w := aroundWindow{TargetCPUSeconds: (b.Targets - a.Targets).Seconds(), TimeWait: b.TimeWait}
+	w := aroundWindow{TargetCPUSeconds: (b.Targets - a.Targets).Seconds(), HarnessCPUSeconds: (b.Harness - a.Harness).Seconds(),
+		TimeWait: b.TimeWait}
 	if total := float64(b.Total - a.Total); total > 0 {
 		w.IdleShare = float64(b.Idle-a.Idle) / total
 		w.StealShare = float64(b.Steal-a.Steal) / total

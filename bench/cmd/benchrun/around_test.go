@@ -50,11 +50,11 @@ func TestParseTimeWait(t *testing.T) {
 
 func TestAround(t *testing.T) {
 	at := time.Unix(1000, 0)
-	a := aroundSample{At: at, Targets: 2 * time.Second, Idle: 1000, Steal: 10, Total: 5000, TimeWait: 100}
-	b := aroundSample{At: at.Add(10 * time.Second), Targets: 5500 * time.Millisecond, Idle: 1500, Steal: 30, Total: 7000, TimeWait: 40000}
+	a := aroundSample{At: at, Targets: 2 * time.Second, Harness: time.Second, Idle: 1000, Steal: 10, Total: 5000, TimeWait: 100}
+	b := aroundSample{At: at.Add(10 * time.Second), Targets: 5500 * time.Millisecond, Harness: 1250 * time.Millisecond, Idle: 1500, Steal: 30, Total: 7000, TimeWait: 40000}
 	got := around(a, b)
-	want := aroundWindow{TargetCPUSeconds: 3.5, IdleShare: 0.25, StealShare: 0.01, TimeWait: 40000}
-	if math.Abs(got.TargetCPUSeconds-want.TargetCPUSeconds) > 1e-9 || math.Abs(got.IdleShare-want.IdleShare) > 1e-9 ||
+	want := aroundWindow{TargetCPUSeconds: 3.5, HarnessCPUSeconds: 0.25, IdleShare: 0.25, StealShare: 0.01, TimeWait: 40000}
+	if math.Abs(got.TargetCPUSeconds-want.TargetCPUSeconds) > 1e-9 || math.Abs(got.HarnessCPUSeconds-want.HarnessCPUSeconds) > 1e-9 || math.Abs(got.IdleShare-want.IdleShare) > 1e-9 ||
 		math.Abs(got.StealShare-want.StealShare) > 1e-9 || got.TimeWait != want.TimeWait {
 		t.Errorf("around = %+v, want %+v", got, want)
 	}

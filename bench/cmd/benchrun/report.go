@@ -558,7 +558,7 @@ func writeSizing(b *strings.Builder, r *results) {
 	ns := slices.Sorted(maps.Keys(r.Sizing))
 	p := r.Plan
 	fmt.Fprintf(b, "## 8. Marginal cost of a check (sizing, issue 22)\n\nVigil alone (no peer running), N HTTP checks every %v, one check per feature, no fidelity checks, %v steady window per run, measured as in section 1. Agent CPU in cores is its CPU seconds over the window's seconds; heap and stacks are its `go_*` series at the scrape ending the window.\n\n", p.Interval, p.SizingWindow)
-	b.WriteString("| checks | profile | planned/s | agent CPU cores | CPU s per 1,000 probes | executed / planned | failed | RSS MiB | RSS anon MiB | heap in use MiB | stacks MiB | goroutines | lateness p99 ms (exact) | targets' CPU cores | machine idle % | TIME_WAIT |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| checks | profile | startup s | planned/s | agent CPU cores | CPU s per 1,000 probes | executed / planned | failed | RSS MiB | RSS anon MiB | heap in use MiB | stacks MiB | goroutines | lateness p99 ms (exact) | targets' CPU cores | machine idle % | TIME_WAIT |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, n := range ns {
 		vs := r.Sizing[n]
 		v := func(f func(*vigilResult) float64) stats.Summary { return stats.Summarize(collect(vs, f)) }
@@ -566,7 +566,8 @@ func writeSizing(b *strings.Builder, r *results) {
 			return fmtSum(v(func(x *vigilResult) float64 { return f(x) / (1 << 20) }), "%.1f")
 		}
 		late := pooled(vs, func(x *vigilResult) []float64 { return x.LatenessExact })
-		fmt.Fprintf(b, "| %d | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, profileName(vs[0].Profile), vs[0].Rate,
+		fmt.Fprintf(b, "| %d | %s | %s | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, profileName(vs[0].Profile),
+			fmtSum(v(func(x *vigilResult) float64 { return x.StartupSeconds }), "%.2f"), vs[0].Rate,
 			fmtSum(v(cores), "%.3f"),
 			fmtSum(v(func(x *vigilResult) float64 { return x.CPUPer1000 }), "%.3f"),
 			fmtSum(v(executed), "%.4f"),
