@@ -104,6 +104,7 @@ func main() {
 	sizingChecks := flag.String("sizing-checks", "", "comma-separated HTTP check counts of the sizing part (default 10000,50000)")
 	sizingWindow := flag.Duration("sizing-window", 0, "steady window of the sizing part (default 20s, quick 10s)")
 	targetProcs := flag.Int("target-procs", 1, "processes sharing the bulk HTTP target's 8 addresses (1-8)")
+	rawTarget := flag.Bool("raw-target", false, "bulk HTTP target answers with a canned response and closes at once, without net/http (cmd/target -raw): less of the shared CPU at 50,000 checks")
 	pairRate := flag.Float64("pair-rate", defaultPairRate, "most new connections a second on one target address/port pair; the target gets more ports when the plan needs them")
 	connectWindow := flag.Duration("connect-window", 0, "steady window of the tcp and icmp parts (default 30s, quick 10s)")
 	flag.Parse()
@@ -162,7 +163,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	err = h.run(ctx, *out, *goBench, *command, *targetProcs, *pairRate)
+	err = h.run(ctx, *out, *goBench, *command, targetOptions{Procs: *targetProcs, PairRate: *pairRate, Raw: *rawTarget})
 	stopAll()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
@@ -219,15 +220,23 @@ type dnsRep struct {
 	Blackbox, Floor *peerResult
 }
 
+// targetOptions are the bulk HTTP target's flags.
+type targetOptions struct {
+	Procs    int
+	PairRate float64
+	Raw      bool
+}
+
 // targetLayout is how the bulk HTTP target was spread.
 type targetLayout struct {
 	Processes, Listeners int
+	Raw                  bool
 	// PairRate is the most new connections a second on one address/port
 	// pair at the plan's highest rate.
 	MaxRate, PairRate float64
 }
 
-func (h *harness) run(ctx context.Context, out, goBenchFile, command string, targetProcs int, pairRate float64) error {
+func (h *harness) run(ctx context.Context, out, goBenchFile, command string, topt targetOptions) error {
 	if err := os.MkdirAll(h.work, 0o755); err != nil {
 		return err
 	}
@@ -243,7 +252,7 @@ func (h *harness) run(ctx context.Context, out, goBenchFile, command string, tar
 		res.GoBench = string(b)
 	}
 
-	httpTargets, httpAddrs, err := h.startHTTPTargets(targetProcs, pairRate)
+	httpTargets, httpAddrs, err := h.startHTTPTargets(topt)
 	if err != nil {
 		return err
 	}
@@ -252,7 +261,7 @@ func (h *harness) run(ctx context.Context, out, goBenchFile, command string, tar
 			_ = t.stop(10 * time.Second)
 		}
 	}()
-	res.Targets = targetLayout{Processes: len(httpTargets), Listeners: len(httpAddrs), MaxRate: p0.maxHTTPRate()}
+	res.Targets = targetLayout{Processes: len(httpTargets), Listeners: len(httpAddrs), Raw: topt.Raw, MaxRate: p0.maxHTTPRate()}
 	res.Targets.PairRate = res.Targets.MaxRate / float64(len(httpAddrs))
 	// The 50 ms target has a process of its own: in the bulk target's, its
 	// timers would wait behind a thousand requests a second, and that delay

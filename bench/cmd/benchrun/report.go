@@ -117,8 +117,12 @@ func renderResults(r *results) string {
 		stallWindow, m.Stalls.Count, stallMin, float64(m.Stalls.Longest)/1e6)
 	fmt.Fprintf(&b, "| software | %s; %s; harness %s |\n", m.Vigil, m.Blackbox, m.GoVersion)
 	if t := r.Targets; t.Listeners > 0 {
-		fmt.Fprintf(&b, "| HTTP target | %d listeners (127.0.0.2-9, %d ports each) in %d process(es), at most %.0f new connections/s on one address/port pair at the plan's highest rate (%.0f/s); the 50 ms target on 127.0.0.10 in a process of its own |\n",
-			t.Listeners, t.Listeners/httpHosts, t.Processes, t.PairRate, t.MaxRate)
+		kind := "net/http"
+		if t.Raw {
+			kind = "a canned response, then close (`target -raw`)"
+		}
+		fmt.Fprintf(&b, "| HTTP target | %s; %d listeners (127.0.0.2-9, %d ports each) in %d process(es), at most %.0f new connections/s on one address/port pair at the plan's highest rate (%.0f/s); the 50 ms target on 127.0.0.10 in a process of its own |\n",
+			kind, t.Listeners, t.Listeners/httpHosts, t.Processes, t.PairRate, t.MaxRate)
 	}
 	fmt.Fprintf(&b, "| windows | HTTP %v per run (floor %v), checks every %v, blackbox warm-up %v; DNS %v; fidelity checks: %d at %v |\n\n",
 		p.Window, p.FloorWindow, p.Interval, p.Warmup, p.DNSWindow, p.Fidelity, p.FidelityInterval)

@@ -83,7 +83,7 @@ func TestRenderResults(t *testing.T) {
 		// The targets' CPU and the machine's idle share beside each prober.
 		"| 10000 | blackbox_exporter | 1003.3 | 0.750 [0.700–0.800] | 1.000 | 0 | 0.0 | | 0.120 | 31 | 0 |",
 		"Vigil's metrics profile: standard (the agent's default; none set) at 10000 checks.",
-		"| HTTP target | 32 listeners (127.0.0.2-9, 4 ports each) in 1 process(es), at most 31 new connections/s on one address/port pair at the plan's highest rate (1003/s);",
+		"| HTTP target | net/http; 32 listeners (127.0.0.2-9, 4 ports each) in 1 process(es), at most 31 new connections/s on one address/port pair at the plan's highest rate (1003/s);",
 		"BenchmarkProbe-2 1000 200000 ns/op",
 		// Issue 18: ratios per repetition, 0.2x, 0.25x and 0.4x.
 		"| CPU per TCP connect <= 0.3x blackbox_exporter | 0.25x [0.20x–0.40x] | met by the median, not by every repetition |",

@@ -85,15 +85,16 @@ func (p plan) maxHTTPRate() float64 {
 	return r
 }
 
-// startHTTPTargets starts the bulk HTTP target as procs processes sharing
+// startHTTPTargets starts the bulk HTTP target as o.Procs processes sharing
 // the addresses, each address with enough ports for the plan's highest rate.
 // It returns the processes and every address they serve, in order.
-func (h *harness) startHTTPTargets(procs int, pairRate float64) ([]*proc, []string, error) {
+func (h *harness) startHTTPTargets(o targetOptions) ([]*proc, []string, error) {
+	procs := o.Procs
 	ranges, err := splitHosts(httpFirstHost, httpHosts, procs)
 	if err != nil {
 		return nil, nil, err
 	}
-	ports := portsPerHost(h.plan.maxHTTPRate(), pairRate, httpHosts)
+	ports := portsPerHost(h.plan.maxHTTPRate(), o.PairRate, httpHosts)
 	var started []*proc
 	var addrs []string
 	for i, r := range ranges {
@@ -101,8 +102,11 @@ func (h *harness) startHTTPTargets(procs int, pairRate float64) ([]*proc, []stri
 		if procs > 1 {
 			name = "target" + strconv.Itoa(i+1)
 		}
-		p, a, err := startTarget(name, h.work, h.targetBin, "-first-host="+strconv.Itoa(r.First),
-			"-hosts="+strconv.Itoa(r.Count), "-ports="+strconv.Itoa(ports))
+		args := []string{"-first-host=" + strconv.Itoa(r.First), "-hosts=" + strconv.Itoa(r.Count), "-ports=" + strconv.Itoa(ports)}
+		if o.Raw {
+			args = append(args, "-raw")
+		}
+		p, a, err := startTarget(name, h.work, h.targetBin, args...)
 		if err != nil {
 			for _, s := range started {
 				_ = s.stop(10 * time.Second)
