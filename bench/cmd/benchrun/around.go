@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,11 @@ type aroundSample struct {
 	Idle, Steal, Total int64
 	// TimeWait is the TCP sockets in TIME_WAIT now (/proc/net/sockstat).
 	TimeWait int
+	// ListenDrops (SYNs and connections a listener dropped, its queue full
+	// or no memory) and TimeWaitOverflow (closes that got no TIME_WAIT
+	// socket, the kernel's table full) are /proc/net/netstat's TcpExt
+	// counters since boot.
+	ListenDrops, TimeWaitOverflow int64
 }
 
 // aroundWindow is what happened around a prober between two readings.
@@ -39,6 +45,10 @@ type aroundWindow struct {
 	IdleShare, StealShare float64
 	// TimeWait is the sockets in TIME_WAIT at the end of the window.
 	TimeWait int
+	// ListenDrops and TimeWaitOverflow count over the window: connections
+	// the targets' listeners dropped (a target that did not keep up), and
+	// closes the kernel kept no TIME_WAIT socket for.
+	ListenDrops, TimeWaitOverflow int64
 }
 
 // readAround reads the machine and the harness's target processes.
@@ -70,13 +80,22 @@ func (h *harness) readAround() (aroundSample, error) {
 	if s.TimeWait, err = parseTimeWait(sock); err != nil {
 		return s, fmt.Errorf("/proc/net/sockstat: %w", err)
 	}
+	netstat, err := os.ReadFile("/proc/net/netstat")
+	if err != nil {
+		return s, err
+	}
+	c, err := parseTcpExt(netstat, "ListenDrops", "TCPTimeWaitOverflow")
+	if err != nil {
+		return s, fmt.Errorf("/proc/net/netstat: %w", err)
+	}
+	s.ListenDrops, s.TimeWaitOverflow = c[0], c[1]
 	return s, nil
 }
 
 // around is the window between a and b.
 func around(a, b aroundSample) aroundWindow {
 	w := aroundWindow{TargetCPUSeconds: (b.Targets - a.Targets).Seconds(), HarnessCPUSeconds: (b.Harness - a.Harness).Seconds(),
-		TimeWait: b.TimeWait}
+		TimeWait: b.TimeWait, ListenDrops: b.ListenDrops - a.ListenDrops, TimeWaitOverflow: b.TimeWaitOverflow - a.TimeWaitOverflow}
 	if total := float64(b.Total - a.Total); total > 0 {
 		w.IdleShare = float64(b.Idle-a.Idle) / total
 		w.StealShare = float64(b.Steal-a.Steal) / total
@@ -124,6 +143,32 @@ func parseTimeWait(b []byte) (int, error) {
 		return 0, fmt.Errorf("TCP line %q has no tw", strings.TrimSpace(line))
 	}
 	return 0, fmt.Errorf("no TCP line")
+}
+
+// parseTcpExt reads the named counters from /proc/net/netstat, where each
+// group is a line of names ("TcpExt: A B ...") and a line of values.
+func parseTcpExt(b []byte, names ...string) ([]int64, error) {
+	lines := strings.Split(string(b), "\n")
+	for i := 0; i+1 < len(lines); i++ {
+		keys, values := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+		if len(keys) == 0 || keys[0] != "TcpExt:" || len(values) != len(keys) || values[0] != "TcpExt:" {
+			continue
+		}
+		out := make([]int64, len(names))
+		for j, name := range names {
+			k := slices.Index(keys, name)
+			if k < 1 {
+				return nil, fmt.Errorf("TcpExt has no %s", name)
+			}
+			n, err := strconv.ParseInt(values[k], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("TcpExt %s %q: %w", name, values[k], err)
+			}
+			out[j] = n
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("no TcpExt names and values")
 }
 
 // perThousand is seconds per 1,000 runs, 0 when there were none.

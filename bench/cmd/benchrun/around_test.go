@@ -50,12 +50,13 @@ func TestParseTimeWait(t *testing.T) {
 
 func TestAround(t *testing.T) {
 	at := time.Unix(1000, 0)
-	a := aroundSample{At: at, Targets: 2 * time.Second, Harness: time.Second, Idle: 1000, Steal: 10, Total: 5000, TimeWait: 100}
-	b := aroundSample{At: at.Add(10 * time.Second), Targets: 5500 * time.Millisecond, Harness: 1250 * time.Millisecond, Idle: 1500, Steal: 30, Total: 7000, TimeWait: 40000}
+	a := aroundSample{At: at, Targets: 2 * time.Second, Harness: time.Second, Idle: 1000, Steal: 10, Total: 5000, TimeWait: 100, ListenDrops: 7, TimeWaitOverflow: 1000}
+	b := aroundSample{At: at.Add(10 * time.Second), Targets: 5500 * time.Millisecond, Harness: 1250 * time.Millisecond, Idle: 1500, Steal: 30, Total: 7000, TimeWait: 40000, ListenDrops: 9, TimeWaitOverflow: 1500}
 	got := around(a, b)
-	want := aroundWindow{TargetCPUSeconds: 3.5, HarnessCPUSeconds: 0.25, IdleShare: 0.25, StealShare: 0.01, TimeWait: 40000}
+	want := aroundWindow{TargetCPUSeconds: 3.5, HarnessCPUSeconds: 0.25, IdleShare: 0.25, StealShare: 0.01, TimeWait: 40000, ListenDrops: 2, TimeWaitOverflow: 500}
 	if math.Abs(got.TargetCPUSeconds-want.TargetCPUSeconds) > 1e-9 || math.Abs(got.HarnessCPUSeconds-want.HarnessCPUSeconds) > 1e-9 || math.Abs(got.IdleShare-want.IdleShare) > 1e-9 ||
-		math.Abs(got.StealShare-want.StealShare) > 1e-9 || got.TimeWait != want.TimeWait {
+		math.Abs(got.StealShare-want.StealShare) > 1e-9 || got.TimeWait != want.TimeWait ||
+		got.ListenDrops != want.ListenDrops || got.TimeWaitOverflow != want.TimeWaitOverflow {
 		t.Errorf("around = %+v, want %+v", got, want)
 	}
 	if got := around(a, a); got.IdleShare != 0 || got.TargetCPUSeconds != 0 {
@@ -63,5 +64,24 @@ func TestAround(t *testing.T) {
 	}
 	if perThousand(3, 0) != 0 || perThousand(3, 1500) != 2 {
 		t.Errorf("perThousand: %v, %v; want 0, 2", perThousand(3, 0), perThousand(3, 1500))
+	}
+}
+
+func TestParseTcpExt(t *testing.T) {
+	const netstat = "TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPTimeWaitOverflow\nTcpExt: 0 3 5 74078\nIpExt: InNoRoutes\nIpExt: 0\n"
+	got, err := parseTcpExt([]byte(netstat), "ListenDrops", "TCPTimeWaitOverflow")
+	if err != nil || len(got) != 2 || got[0] != 5 || got[1] != 74078 {
+		t.Errorf("parseTcpExt = %v, %v; want [5 74078]", got, err)
+	}
+	for _, bad := range []string{
+		"IpExt: InNoRoutes\nIpExt: 0\n",                        // no TcpExt
+		"TcpExt: ListenDrops\nTcpExt: x\n",                     // not a number
+		"TcpExt: ListenDrops\n",                                // names without values
+		"TcpExt: ListenOverflows\nTcpExt: 3\n",                 // counter missing
+		"TcpExt: ListenDrops TCPTimeWaitOverflow\nTcpExt: 1\n", // values short
+	} {
+		if got, err := parseTcpExt([]byte(bad), "ListenDrops", "TCPTimeWaitOverflow"); err == nil {
+			t.Errorf("parseTcpExt(%q) = %v, want an error", bad, got)
+		}
 	}
 }

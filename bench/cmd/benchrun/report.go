@@ -302,6 +302,9 @@ func writeThroughput(b *strings.Builder, r *results, ns []int) {
 			for _, f := range x.Vigil.Failures {
 				notes = append(notes, fmt.Sprintf("n=%d rep %d Vigil: %s", n, i+1, f))
 			}
+			notes = append(notes, listenNotes(fmt.Sprintf("n=%d rep %d Vigil", n, i+1), x.Vigil.Around)...)
+			notes = append(notes, listenNotes(fmt.Sprintf("n=%d rep %d blackbox_exporter", n, i+1), x.Blackbox.Around)...)
+			notes = append(notes, listenNotes(fmt.Sprintf("n=%d rep %d floor", n, i+1), x.Floor.Around)...)
 			for name, pr := range map[string]*peerResult{"blackbox_exporter": x.Blackbox, "floor": x.Floor} {
 				if pr.FirstError != "" {
 					notes = append(notes, fmt.Sprintf("n=%d rep %d %s: %d failed, %d errors, %d skipped; first: %s", n, i+1, name, pr.Failed, pr.Errors, pr.Skipped, pr.FirstError))
@@ -598,8 +601,23 @@ func writeSizing(b *strings.Builder, r *results) {
 			for _, f := range x.Failures {
 				notes = append(notes, fmt.Sprintf("n=%d rep %d Vigil: %s", n, i+1, f))
 			}
+			notes = append(notes, listenNotes(fmt.Sprintf("n=%d rep %d Vigil", n, i+1), x.Around)...)
 		}
 	}
 	writeNotes(b, notes)
 	b.WriteString("\n")
+}
+
+// listenNotes says when the kernel dropped connections at a listener in a
+// window (a target that did not keep up: the failures are not the
+// prober's) or kept no TIME_WAIT socket for some.
+func listenNotes(who string, a aroundWindow) []string {
+	var out []string
+	if a.ListenDrops > 0 {
+		out = append(out, fmt.Sprintf("%s: listeners dropped %d connections in the window (TcpExt ListenDrops): the targets did not keep up", who, a.ListenDrops))
+	}
+	if a.TimeWaitOverflow > 0 {
+		out = append(out, fmt.Sprintf("%s: %d closes got no TIME_WAIT socket, the kernel's table full (TcpExt TCPTimeWaitOverflow; harmless on loopback)", who, a.TimeWaitOverflow))
+	}
+	return out
 }

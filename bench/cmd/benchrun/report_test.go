@@ -132,7 +132,7 @@ func TestRenderSizing(t *testing.T) {
 		return &vigilResult{Checks: n, Profile: "basic", StartupSeconds: 2.5, Rate: float64(n) / 10, WindowSeconds: 10, CPUSeconds: cpu,
 			CPUPer1000: cpu / float64(n) * 10 * 1000 / 10, WindowPlanned: int64(n), SpanPlanned: int64(n),
 			RSS: rss, RSSAnon: rss - 20<<20, Runtime: runtimeStats{HeapInuse: heap, StackInuse: 1 << 20, Goroutines: 40},
-			LatenessExact: []float64{0.001, 0.002}, Around: aroundWindow{TargetCPUSeconds: 2, IdleShare: 0.5}}
+			LatenessExact: []float64{0.001, 0.002}, Around: aroundWindow{TargetCPUSeconds: 2, IdleShare: 0.5, ListenDrops: int64(n / 10000)}}
 	}
 	r := &results{Plan: quickPlan(), Sizing: map[int][]*vigilResult{
 		// Medians: 100 MiB and 1.5 s at 10,000; 420 MiB and 5.5 s at 50,000.
@@ -153,6 +153,8 @@ func TestRenderSizing(t *testing.T) {
 		"## 8. Marginal cost of a check (sizing, issue 22)",
 		"| 10000 | basic | 2.50 | 1000.0 | 0.150 [0.140–0.160] | 0.150 [0.140–0.160] | 1.0000 | 0 | 100.0 [90.0–110.0] | 80.0 [70.0–90.0] | 50.0 [48.0–52.0] | 1.0 | 40 | 2.000 | 0.200 | 50 | 0 |",
 		"| 50000 | basic | 2.50 | 5000.0 | 0.550 | 0.110 |",
+		"- n=50000 rep 1 Vigil: listeners dropped 5 connections in the window (TcpExt ListenDrops): the targets did not keep up",
+		"- n=10000 rep 3 Vigil: listeners dropped 1 connections in the window",
 		"Per check added between 10000 and 50000 (medians): RSS 8.2 KiB (anonymous 8.2 KiB), heap in use 5.1 KiB, stacks 0.0 KiB; CPU 0.010 ms per second at one run every 10s, 0.100 s per 1,000 added runs. **Per 1,000 checks at 10s: 0.010 cores and 8.0 MiB RSS.**",
 	} {
 		if !strings.Contains(out, want) {
