@@ -595,6 +595,14 @@ func writeSizing(b *strings.Builder, r *results) {
 			m.From, m.To, kib(m.RSS), kib(m.RSSAnon), kib(m.Heap), kib(m.Stacks), m.Cores*1000, p.Interval, m.CPUPer1000,
 			p.Interval, m.Cores*1000, m.RSS*1000/(1<<20))
 	}
+	if len(ns) >= 3 { // is the cost linear? each step's own
+		var steps []string
+		for i := 1; i < len(ns); i++ {
+			m := marginal(r.Sizing[ns[i-1]], r.Sizing[ns[i]])
+			steps = append(steps, fmt.Sprintf("%d to %d: %.3f cores and %.1f MiB", m.From, m.To, m.Cores*1000, m.RSS*1000/(1<<20)))
+		}
+		fmt.Fprintf(b, "\nPer 1,000 checks, step by step: %s.\n", strings.Join(steps, "; "))
+	}
 	var notes []string
 	for _, n := range ns {
 		for i, x := range r.Sizing[n] {

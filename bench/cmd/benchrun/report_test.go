@@ -138,6 +138,7 @@ func TestRenderSizing(t *testing.T) {
 		// Medians: 100 MiB and 1.5 s at 10,000; 420 MiB and 5.5 s at 50,000.
 		10000: {run(10000, 1.5, 100<<20, 50<<20), run(10000, 1.4, 90<<20, 48<<20), run(10000, 1.6, 110<<20, 52<<20)},
 		50000: {run(50000, 5.5, 420<<20, 250<<20)},
+		30000: {run(30000, 3.5, 260<<20, 150<<20)},
 	}}
 	m := marginal(r.Sizing[10000], r.Sizing[50000])
 	// 320 MiB over 40,000 checks: 8.192 KiB each; 0.4 cores: 0.01 ms/s each.
@@ -155,6 +156,7 @@ func TestRenderSizing(t *testing.T) {
 		"| 50000 | basic | 2.50 | 5000.0 | 0.550 | 0.110 |",
 		"- n=50000 rep 1 Vigil: listeners dropped 5 connections in the window (TcpExt ListenDrops): the targets did not keep up",
 		"- n=10000 rep 3 Vigil: listeners dropped 1 connections in the window",
+		"Per 1,000 checks, step by step: 10000 to 30000: 0.010 cores and 8.0 MiB; 30000 to 50000: 0.010 cores and 8.0 MiB.",
 		"Per check added between 10000 and 50000 (medians): RSS 8.2 KiB (anonymous 8.2 KiB), heap in use 5.1 KiB, stacks 0.0 KiB; CPU 0.010 ms per second at one run every 10s, 0.100 s per 1,000 added runs. **Per 1,000 checks at 10s: 0.010 cores and 8.0 MiB RSS.**",
 	} {
 		if !strings.Contains(out, want) {
