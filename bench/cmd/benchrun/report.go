@@ -272,13 +272,13 @@ func writeThroughput(b *strings.Builder, r *results, ns []int) {
 		rssLo := stats.Summarize(collect(lo, func(x httpRep) float64 { return float64(x.Vigil.RSS) })).Median
 		rssHi := stats.Summarize(collect(hi, func(x httpRep) float64 { return float64(x.Vigil.RSS) })).Median
 		dn := float64(hi[0].Vigil.Checks - lo[0].Vigil.Checks)
-		fmt.Fprintf(b, "\nMarginal memory per check (median RSS at %d checks minus at %d, over the checks added): %s KiB. Startup (process start to ready): ", ns[len(ns)-1], ns[0], kib((rssHi-rssLo)/dn))
-		var parts []string
-		for _, n := range ns {
-			parts = append(parts, fmt.Sprintf("%s s at %d checks", fmtSum(stats.Summarize(collect(r.HTTP[n], func(x httpRep) float64 { return x.Vigil.StartupSeconds })), "%.2f"), n))
-		}
-		b.WriteString(strings.Join(parts, ", ") + ".\n")
+		fmt.Fprintf(b, "\nMarginal memory per check (median RSS at %d checks minus at %d, over the checks added): %s KiB.\n", ns[len(ns)-1], ns[0], kib((rssHi-rssLo)/dn))
 	}
+	var startups []string
+	for _, n := range ns {
+		startups = append(startups, fmt.Sprintf("%s s at %d checks", fmtSum(stats.Summarize(collect(r.HTTP[n], func(x httpRep) float64 { return x.Vigil.StartupSeconds })), "%.2f"), n))
+	}
+	fmt.Fprintf(b, "\nStartup (process start to ready): %s.\n", strings.Join(startups, ", "))
 	b.WriteString("\nVigil's Go runtime at the end of the window (from its own `go_*` series; median over repetitions):\n\n")
 	b.WriteString("| checks | heap in use MiB | stacks MiB | goroutines | heap+stacks per check KiB | RSS / (heap+stacks) | RSS anon / file MiB | GC cycles in window |\n|---|---|---|---|---|---|---|---|\n")
 	for _, n := range ns {
