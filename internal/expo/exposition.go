@@ -143,6 +143,11 @@ func (e *Exposition) WriteGzip(out io.Writer, openMetrics bool) error {
 	return e.writeGzip(out, textFormat(openMetrics))
 }
 
+// WriteProtoGzip is WriteProto through gzip, as WriteGzip.
+func (e *Exposition) WriteProtoGzip(out io.Writer) error {
+	return e.writeGzip(out, formatProto)
+}
+
 func (e *Exposition) writeGzip(out io.Writer, f format) error {
 	z := newParallelGzip(out, runtime.GOMAXPROCS(0))
 	return errors.Join(e.write(z, f), z.Close())

@@ -194,14 +194,13 @@ func (h *histogram) writeAs(w *expo.Writer, l *expo.Labels, as *expo.Buckets) {
 		w.Histogram(l, as, counts[:n], h.sum.Load())
 		return
 	}
-	var native expo.Native
 	var nativeCounts [nativeWidth]uint64
 	h.mu.Lock()
 	for i := range n {
 		counts[i] = h.counts[i].Load()
 	}
 	sum := h.sum.Load()
-	h.sparse.native(&native, nativeCounts[:])
+	native := h.sparse.native(&nativeCounts)
 	h.mu.Unlock()
 	if as != h.buckets {
 		counts[0], n = sumCounts(counts[:n]), 1

@@ -140,14 +140,15 @@ func (s *sparse) move(offset int32) {
 	s.counts, s.offset = moved, offset
 }
 
-// native fills n with the buckets, counts into counts (nativeWidth long).
-func (s *sparse) native(n *expo.Native, counts []uint64) {
-	n.Schema, n.ZeroThreshold, n.ZeroCount, n.Offset = nativeSchema, nativeZeroThreshold, uint64(s.zero), s.offset
+// native returns the buckets, their counts copied into counts.
+func (s *sparse) native(counts *[nativeWidth]uint64) expo.Native {
+	n := expo.Native{Schema: nativeSchema, ZeroThreshold: nativeZeroThreshold, ZeroCount: uint64(s.zero), Offset: s.offset}
 	if s.started {
 		n.Schema = int32(s.schema)
 	}
 	for i, c := range s.counts {
 		counts[i] = uint64(c)
 	}
-	n.Counts = counts[:nativeWidth]
+	n.Counts = counts[:]
+	return n
 }
