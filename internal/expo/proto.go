@@ -49,37 +49,44 @@ const (
 	protoHistogram = 4
 )
 
+// Protobuf wire types.
+const (
+	wireVarint  = 0
+	wireFixed64 = 1
+	wireBytes   = 2
+)
+
 // Field tags (field number << 3 | wire type) of the messages written here.
 const (
-	tagFamilyName   = 1<<3 | 2
-	tagFamilyHelp   = 2<<3 | 2
-	tagFamilyType   = 3<<3 | 0
-	tagFamilyMetric = 4<<3 | 2
+	tagFamilyName   = 1<<3 | wireBytes
+	tagFamilyHelp   = 2<<3 | wireBytes
+	tagFamilyType   = 3<<3 | wireVarint
+	tagFamilyMetric = 4<<3 | wireBytes
 
-	tagMetricLabel     = 1<<3 | 2
-	tagMetricGauge     = 2<<3 | 2
-	tagMetricCounter   = 3<<3 | 2
-	tagMetricHistogram = 7<<3 | 2
+	tagMetricLabel     = 1<<3 | wireBytes
+	tagMetricGauge     = 2<<3 | wireBytes
+	tagMetricCounter   = 3<<3 | wireBytes
+	tagMetricHistogram = 7<<3 | wireBytes
 
-	tagLabelName  = 1<<3 | 2
-	tagLabelValue = 2<<3 | 2
+	tagLabelName  = 1<<3 | wireBytes
+	tagLabelValue = 2<<3 | wireBytes
 
-	tagValue = 1<<3 | 1 // Gauge.value, Counter.value: a double
+	tagValue = 1<<3 | wireFixed64 // Gauge.value, Counter.value: a double
 
-	tagHistCount         = 1<<3 | 0
-	tagHistSum           = 2<<3 | 1
-	tagHistBucket        = 3<<3 | 2
-	tagHistSchema        = 5<<3 | 0
-	tagHistZeroThreshold = 6<<3 | 1
-	tagHistZeroCount     = 7<<3 | 0
-	tagHistPositiveSpan  = 12<<3 | 2
-	tagHistPositiveDelta = 13<<3 | 0
+	tagHistCount         = 1<<3 | wireVarint
+	tagHistSum           = 2<<3 | wireFixed64
+	tagHistBucket        = 3<<3 | wireBytes
+	tagHistSchema        = 5<<3 | wireVarint
+	tagHistZeroThreshold = 6<<3 | wireFixed64
+	tagHistZeroCount     = 7<<3 | wireVarint
+	tagHistPositiveSpan  = 12<<3 | wireBytes
+	tagHistPositiveDelta = 13<<3 | wireVarint
 
-	tagBucketCount = 1<<3 | 0
-	tagBucketUpper = 2<<3 | 1
+	tagBucketCount = 1<<3 | wireVarint
+	tagBucketUpper = 2<<3 | wireFixed64
 
-	tagSpanOffset = 1<<3 | 0
-	tagSpanLength = 2<<3 | 0
+	tagSpanOffset = 1<<3 | wireVarint
+	tagSpanLength = 2<<3 | wireVarint
 )
 
 // NewProtoWriter returns a Writer of the delimited protobuf exposition to out.
