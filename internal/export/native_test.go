@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -63,39 +64,54 @@ func TestNativeHistogramMatchesClientGolang(t *testing.T) {
 		{"tight", 100 * time.Millisecond, 101 * time.Millisecond, nativeSchema},        // one or two buckets
 		{"sub-microsecond", 10 * time.Nanosecond, 900 * time.Nanosecond, nativeSchema}, // the zero bucket alone
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			durations := durationsBetween(uint64(tt.lo), 2000, tt.lo, tt.hi)
-			m := NewMetrics(prometheus.NewRegistry(), prometheus.Labels{"region": "test"})
-			c := m.Check("svc", "f", "c", "http")
-			for i, d := range durations {
-				c.Observe(&probes.Result{Start: start.Add(time.Duration(i) * time.Second), Duration: d, Success: true})
-			}
-			got := protoHistogram(t, m)
-			if got.GetSchema() != tt.wantSchema {
-				t.Fatalf("schema %d, want %d", got.GetSchema(), tt.wantSchema)
-			}
-
-			reference := prometheus.NewHistogram(prometheus.HistogramOpts{
-				Name: "reference", Help: "client_golang's", Buckets: durationBuckets.Upper(),
-				NativeHistogramBucketFactor:  math.Exp2(math.Exp2(-float64(tt.wantSchema))) * 1.0001,
-				NativeHistogramZeroThreshold: nativeZeroThreshold,
+		for _, order := range []string{"random", "ascending", "descending"} {
+			t.Run(tt.name+"/"+order, func(t *testing.T) {
+				nativeMatchesClientGolang(t, tt.lo, tt.hi, tt.wantSchema, order)
 			})
-			for _, d := range durations {
-				reference.Observe(d.Seconds())
-			}
-			var want dto.Metric
-			if err := reference.Write(&want); err != nil {
-				t.Fatal(err)
-			}
-			want.Histogram.CreatedTimestamp = nil
-			if !proto.Equal(got, want.Histogram) {
-				t.Errorf("native histogram differs from client_golang's:\n got %v\nwant %v", got, want.Histogram)
-			}
-			t.Logf("schema %d, %d spans, %d deltas, zero %d, %d classic", got.GetSchema(), len(got.GetPositiveSpan()), len(got.GetPositiveDelta()), got.GetZeroCount(), len(got.GetBucket()))
-			if got.GetSampleCount() != uint64(len(durations)) {
-				t.Errorf("count %d, want %d", got.GetSampleCount(), len(durations))
-			}
-		})
+		}
+	}
+}
+
+// nativeMatchesClientGolang observes 2,005 durations between lo and hi in
+// order (ascending and descending make the window move, again and again)
+// and compares with client_golang.
+func nativeMatchesClientGolang(t *testing.T, lo, hi time.Duration, wantSchema int32, order string) {
+	durations := durationsBetween(uint64(lo), 2000, lo, hi)
+	switch order {
+	case "ascending":
+		slices.Sort(durations)
+	case "descending":
+		slices.Sort(durations)
+		slices.Reverse(durations)
+	}
+	m := NewMetrics(prometheus.NewRegistry(), prometheus.Labels{"region": "test"})
+	c := m.Check("svc", "f", "c", "http")
+	for i, d := range durations {
+		c.Observe(&probes.Result{Start: start.Add(time.Duration(i) * time.Second), Duration: d, Success: true})
+	}
+	got := protoHistogram(t, m)
+	if got.GetSchema() != wantSchema {
+		t.Fatalf("schema %d, want %d", got.GetSchema(), wantSchema)
+	}
+
+	reference := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "reference", Help: "client_golang's", Buckets: durationBuckets.Upper(),
+		NativeHistogramBucketFactor:  math.Exp2(math.Exp2(-float64(wantSchema))) * 1.0001,
+		NativeHistogramZeroThreshold: nativeZeroThreshold,
+	})
+	for _, d := range durations {
+		reference.Observe(d.Seconds())
+	}
+	var want dto.Metric
+	if err := reference.Write(&want); err != nil {
+		t.Fatal(err)
+	}
+	want.Histogram.CreatedTimestamp = nil
+	if !proto.Equal(got, want.Histogram) {
+		t.Errorf("native histogram differs from client_golang's:\n got %v\nwant %v", got, want.Histogram)
+	}
+	if got.GetSampleCount() != uint64(len(durations)) {
+		t.Errorf("count %d, want %d", got.GetSampleCount(), len(durations))
 	}
 }
 
