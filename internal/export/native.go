@@ -11,9 +11,10 @@ import (
 // scrapes (expo.Native).
 //
 // Schema 3 to start: 8 buckets per doubling, each 9% wider than the one
-// before, so a quantile read from them is within about 4.4% of the true
-// value, finer than the classic buckets (a factor 2 to 2.5 apart) and what
-// client_golang's NativeHistogramBucketFactor 1.1 gives.
+// before, so the bucket a quantile falls in pins it to within 9% (4.4%
+// either side of the bucket's geometric middle): finer than the classic
+// buckets (a factor 2 to 2.5 apart), and what client_golang's
+// NativeHistogramBucketFactor 1.1 gives.
 //
 // The buckets sit in a fixed window of nativeWidth counts per histogram, so
 // that observing allocates nothing and a check's footprint is known: 64
