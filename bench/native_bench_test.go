@@ -20,7 +20,7 @@ import (
 	"github.com/vigil-monitoring/vigil/sla"
 )
 
-// BenchmarkNativeHistograms renders the exposition of 10,000 one-check HTTP
+// BenchmarkNativeHistograms renders the exposition of n one-check HTTP
 // features (set up as BenchmarkRender's, but each check with 20 runs of 20 ms
 // to 800 ms, so that its native histogram has the buckets a real one has) in
 // text 0.0.4, OpenMetrics and delimited protobuf with native histograms,
@@ -29,11 +29,13 @@ import (
 // them: a histogram with a native part is one series, its classic buckets
 // not kept), the process's CPU per render, the fastest render and the bytes
 // allocated.
+//
+// At 50,000 checks, basic only: the issue's /metrics goal is for basic there.
 func BenchmarkNativeHistograms(b *testing.B) {
-	const n = 10000
 	for _, profile := range []export.Profile{export.ProfileBasic, export.ProfileStandard} {
-		b.Run(fmt.Sprintf("checks=%d/profile=%s", n, profile), func(b *testing.B) { benchNative(b, n, profile) })
+		b.Run(fmt.Sprintf("checks=10000/profile=%s", profile), func(b *testing.B) { benchNative(b, 10000, profile) })
 	}
+	b.Run("checks=50000/profile=basic", func(b *testing.B) { benchNative(b, 50000, export.ProfileBasic) })
 }
 
 func benchNative(b *testing.B, n int, profile export.Profile) {
@@ -92,8 +94,12 @@ func benchNative(b *testing.B, n int, profile export.Profile) {
 	// protobuf-go marshal them. Timed is the marshalling alone, of the
 	// families built beforehand (from the text, so without native parts): a
 	// floor for that way. Built for this op alone, as 600,000 messages on
-	// the heap make every GC dearer.
+	// the heap make every GC dearer. Not at 50,000: that many messages take
+	// gigabytes.
 	b.Run("protobuf-dto-marshal-only", func(b *testing.B) {
+		if n > 10000 {
+			b.Skip("only at 10,000 checks")
+		}
 		gathered, err := e.Gather()
 		if err != nil {
 			b.Fatal(err)

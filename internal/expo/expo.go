@@ -1,6 +1,7 @@
 // Package expo writes the agent's big metric families, one set of series per
 // check and per feature, straight into the Prometheus text formats (0.0.4 and
-// OpenMetrics 1.0.0), byte for byte as client_golang's encoders would.
+// OpenMetrics 1.0.0), byte for byte as client_golang's encoders would, and
+// into the delimited protobuf format with native histograms (proto.go).
 //
 // Why not client_golang's registry for these: at 10,000 checks and features a
 // scrape is 620,000 series. Gather builds a protobuf per series, hashes and

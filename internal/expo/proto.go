@@ -15,7 +15,7 @@ import (
 //
 // One difference from client_golang: a big family is sent as several
 // MetricFamily messages with the same name, help and type, one per Each chunk
-// (or per flushAt bytes), each followed by its metrics. A message's length
+// (or per flushAt bytes), each with its share of the metrics. A message's length
 // comes before it, and one message for a family of 10,000 histograms would
 // have to be held whole (5 MB) before its first byte could go out. Prometheus
 // and expfmt's decoder read each message's metrics as they come; what a
