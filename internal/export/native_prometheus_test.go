@@ -101,6 +101,10 @@ func TestPrometheusScrapesNativeHistograms(t *testing.T) {
 // prometheusAPI queries a Prometheus's HTTP API.
 type prometheusAPI struct{ base string }
 
+// promClient bounds each request, so that a hung Prometheus fails the test
+// instead of holding it.
+var promClient = &http.Client{Timeout: 5 * time.Second}
+
 // startPrometheus runs bin with native histograms enabled, scraping target
 // every second, and waits until it is ready.
 func startPrometheus(t *testing.T, bin, target string) prometheusAPI {
@@ -148,7 +152,7 @@ scrape_configs:
 			return true // reported below
 		default:
 		}
-		resp, err := http.Get(api.base + "/-/ready")
+		resp, err := promClient.Get(api.base + "/-/ready")
 		if err != nil {
 			return false
 		}
@@ -175,7 +179,7 @@ func freeLoopbackAddr(t *testing.T) string {
 
 // query returns the value of an instant query's one result ("" for none).
 func (p prometheusAPI) query(q string) (string, error) {
-	resp, err := http.Get(p.base + "/api/v1/query?" + url.Values{"query": {q}}.Encode())
+	resp, err := promClient.Get(p.base + "/api/v1/query?" + url.Values{"query": {q}}.Encode())
 	if err != nil {
 		return "", err
 	}
