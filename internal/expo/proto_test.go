@@ -190,3 +190,18 @@ func TestServeHTTPServesProtobuf(t *testing.T) {
 		}
 	}
 }
+
+func TestProtoStopsWritingAfterAnOutputError(t *testing.T) {
+	for _, workers := range []int{1, 4} {
+		failing := countingWriter{failAfter: 2}
+		w := expo.NewProtoWriter(&failing)
+		w.SetParallel(workers)
+		chunkySource(20000).WriteMetrics(w)
+		if err := w.Flush(); err == nil || !strings.Contains(err.Error(), "connection reset") {
+			t.Fatalf("workers=%d: Flush after a failing output = %v, want the write error", workers, err)
+		}
+		if failing.writes != 3 {
+			t.Errorf("workers=%d: %d writes after the output failed on the third, want none", workers, failing.writes-3)
+		}
+	}
+}
