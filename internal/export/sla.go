@@ -51,6 +51,7 @@ type featureLabelSet struct {
 	generation uint64
 	profiles   *FeatureProfiles // those the set was rendered with
 	features   []featureLabels
+	top        Profile // the largest of the features' profiles
 }
 
 // featureLabels are one feature's label pairs.
@@ -109,6 +110,7 @@ func (s *SLAMetrics) renderLabels(specs []sla.FeatureSpec, generation uint64, pr
 	for i, spec := range specs {
 		set.features[i] = s.featureLabels(spec, schema, infoSchema, sanitized)
 		set.features[i].profile = s.profileOf(profiles, &spec)
+		set.top = max(set.top, set.features[i].profile)
 	}
 	return set
 }
@@ -194,6 +196,9 @@ func (s *SLAMetrics) Stage() func(w *expo.Writer) {
 		defer keepRows(rows)
 		for i := range featureFamilies {
 			fam, least := &featureFamilies[i], featureFamilyProfiles[i]
+			if least > set.top {
+				continue // no feature's profile has it: no pass over them
+			}
 			w.Family(&fam.Family)
 			w.Each(len(*rows), func(w *expo.Writer, j int) {
 				r := &(*rows)[j]
