@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,18 +84,37 @@ func (a *Agent) stopNotify() {
 	}
 }
 
-// incidentInfo finds a grouped incident by id, for updates to it.
-func (a *Agent) incidentInfo(id string) (notify.IncidentInfo, bool) {
-	for _, inc := range a.engine.Incidents(sla.IncidentQuery{}) {
+// incidentInfo finds a grouped incident by id, else the one holding any of
+// outages (the incident an id named before it grew), for updates to it.
+func (a *Agent) incidentInfo(id string, outages []notify.OutageRef) (notify.IncidentInfo, bool) {
+	incidents := a.engine.Incidents(sla.IncidentQuery{})
+	for _, inc := range incidents {
 		if inc.ID == id {
 			return incidentEvent(inc), true
+		}
+	}
+	for _, inc := range incidents {
+		for _, o := range outageRefs(inc) {
+			if slices.Contains(outages, o) {
+				return incidentEvent(inc), true
+			}
 		}
 	}
 	return notify.IncidentInfo{}, false
 }
 
+// outageRefs names an incident's features' outages.
+func outageRefs(inc sla.Incident) []notify.OutageRef {
+	out := make([]notify.OutageRef, len(inc.Features))
+	for i, f := range inc.Features {
+		out[i] = notify.OutageRef{Service: f.Service, Feature: f.Feature, Outage: f.OutageID}
+	}
+	return out
+}
+
 func incidentEvent(inc sla.Incident) notify.IncidentInfo {
-	info := notify.IncidentInfo{ID: inc.ID, Title: inc.Title, Start: inc.Start, End: inc.End, State: "down"}
+	info := notify.IncidentInfo{ID: inc.ID, Title: inc.Title, Start: inc.Start, End: inc.End, State: "down",
+		Outages: outageRefs(inc)}
 	if inc.End != nil {
 		info.State = "resolved"
 	}

@@ -33,7 +33,7 @@ func (s *Scheduler) Every(name string, interval time.Duration, task func(context
 	if interval <= 0 {
 		return fmt.Errorf("job %s: interval %s is not positive", name, interval)
 	}
-	return s.addJob(name, gocron.DurationJob(interval), interval/2, task)
+	return s.addJob(name, gocron.DurationJob(interval), interval/10, task)
 }
 
 // Cron runs task at the times of a five-field cron expression (minute hour
@@ -51,16 +51,19 @@ func withZone(expr string, loc *time.Location) string {
 	return "CRON_TZ=" + loc.String() + " " + expr
 }
 
-// cronGap is the least time between two times of a cron expression read to
-// the minute, halved: two firings closer than that are one slot's.
-const cronGap = 30 * time.Second
+// cronGap is a tenth of the least time between two times of a cron
+// expression read to the minute: two firings closer than that are one
+// slot's.
+const cronGap = 6 * time.Second
 
 // slotGuard drops a job's second start for one slot. gocron now and then
 // starts a job twice for the same time (go-co-op/gocron#789 and #601, open
 // in some form since v1; here, in a synctest bubble about once in fifty race
 // runs, the heartbeat ran twice at 30 s): a duty would do its work twice
 // and a cron check would probe twice. A start within gap of the previous
-// one is that duplicate (the job's own slots are at least twice gap apart).
+// one is that duplicate: gap is a tenth of the job's least time between
+// slots, so a run late by less than nine tenths of that still lets the next
+// slot's run through.
 type slotGuard struct {
 	mu   sync.Mutex
 	last time.Time

@@ -179,7 +179,7 @@ func (s *Server) incidentEntry(inc sla.Incident, urn, page string, titleOf func(
 		e.Title = fmt.Sprintf("%s: %s (%s)", what, c.span(inc.Start.In(loc), inc.End.In(loc)), c.updateWord("resolved"))
 		e.updated = *inc.End
 	}
-	updates := s.updates(inc.ID)
+	updates := s.updates(inc)
 	for i := len(updates) - 1; i >= 0; i-- {
 		u := c.updateView(updates[i], loc, now)
 		fmt.Fprintf(&b, "%s, %s: %s\n", c.dateTime(updates[i].Time.In(loc)), u.Status, u.Message)
