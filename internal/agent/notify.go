@@ -148,7 +148,8 @@ const (
 // with what it announced, and publishes the differences.
 type notifyWatcher struct {
 	a         *Agent
-	incidents map[string]bool // id → its resolution was announced
+	incidents map[string]bool             // id → its resolution was announced
+	outages   map[notify.OutageRef]string // the incident id each outage was last seen in
 	windows   map[string]windowPhase
 }
 
@@ -163,9 +164,19 @@ func (w *notifyWatcher) check(quiet bool) {
 	}
 	now := w.a.now()
 	seen := map[string]bool{}
+	held := map[notify.OutageRef]string{}
 	for _, inc := range w.a.engine.Incidents(sla.IncidentQuery{Since: now.Add(-notifyWatchInterval * 30)}) {
 		seen[inc.ID] = true
 		announced, known := w.incidents[inc.ID]
+		refs := outageRefs(inc)
+		for _, o := range refs {
+			held[o] = inc.ID
+			// An incident whose id changed as it grew was announced
+			// under its old id: it is not a new one.
+			if old, ok := w.outages[o]; !known && ok && old != inc.ID {
+				announced, known = w.incidents[old]
+			}
+		}
 		info := incidentEvent(inc)
 		if !known {
 			publish(notify.Event{Type: notify.IncidentOpened, Incident: &info})
@@ -180,6 +191,7 @@ func (w *notifyWatcher) check(quiet bool) {
 			delete(w.incidents, id)
 		}
 	}
+	w.outages = held
 	list := w.a.maint.List(now)
 	present := map[string]bool{}
 	for _, win := range list {
