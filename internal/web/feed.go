@@ -118,6 +118,15 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		}
 		entries = append(entries, outageEntry(o, urn, page, titleOf(o.Service, o.Feature), c, loc, now))
 	}
+	for _, m := range s.manualIncidents() {
+		if m.End != nil && m.End.Before(since) {
+			continue
+		}
+		if service != "" && !slices.ContainsFunc(m.Affected, func(a string) bool { return strings.Split(a, "/")[0] == service }) {
+			continue
+		}
+		entries = append(entries, manualEntry(m, pc, urn, page, c, loc, now))
+	}
 	for _, m := range s.maintenanceWindows(pc, now) {
 		if service != "" && m.Service != service {
 			continue
@@ -193,6 +202,43 @@ func (s *Server) incidentEntry(inc sla.Incident, urn, page string, titleOf func(
 	b.WriteString(fmt.Sprintf(c.Affected, len(inc.Features)) + ":\n")
 	for _, f := range inc.Features {
 		fmt.Fprintf(&b, "- %s: %s\n", titleOf(f.Service, f.Feature), c.state(f.State, false))
+	}
+	e.Content = atomText{Type: "text", Body: b.String()}
+	e.Updated = atomTime(e.updated)
+	return e
+}
+
+// manualEntry is an incident an operator opened and its updates.
+func manualEntry(m ManualIncident, pc *pageConfig, urn, page string, c *catalog, loc *time.Location, now time.Time) atomEntry {
+	title := cmp.Or(m.Title[c.lang], m.Title["en"], m.ID)
+	e := atomEntry{ID: urn + "incident:" + m.ID, Published: atomTime(m.Start), updated: m.Start,
+		Links: []atomLink{{Rel: "alternate", Type: "text/html", Href: page}}, Categories: []atomCategory{{Term: "incident"}}}
+	e.Title = title
+	if m.End != nil {
+		e.Title = fmt.Sprintf("%s: %s (%s)", title, c.span(m.Start.In(loc), m.End.In(loc)), c.updateWord("resolved"))
+		e.updated = *m.End
+	}
+	var b strings.Builder
+	updates := slices.Clone(m.Updates)
+	slices.SortStableFunc(updates, func(a, b IncidentUpdate) int { return b.Time.Compare(a.Time) })
+	for _, u := range updates {
+		v := c.updateView(u, loc, now)
+		fmt.Fprintf(&b, "%s, %s: %s\n", c.dateTime(u.Time.In(loc)), v.Status, v.Message)
+		if u.Time.After(e.updated) {
+			e.updated = u.Time
+		}
+	}
+	if len(updates) > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString(fmt.Sprintf(c.Affected, len(m.Affected)) + ":\n")
+	for _, a := range m.Affected {
+		service, feature, _ := strings.Cut(a, "/")
+		name := pc.serviceTitle(c, service, service)
+		if feature != "" {
+			name += " — " + pc.featureTitle(c, service, feature, feature)
+		}
+		fmt.Fprintf(&b, "- %s\n", name)
 	}
 	e.Content = atomText{Type: "text", Body: b.String()}
 	e.Updated = atomTime(e.updated)
