@@ -96,6 +96,51 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	base := requestBase(r)
 	page := base + "/?lang=" + c.lang
 
+	entries := s.feedEntries(service, urn, page, titleOf, pc, c, loc, now)
+	slices.SortStableFunc(entries, func(a, b atomEntry) int {
+		return cmp.Or(b.updated.Compare(a.updated), strings.Compare(a.ID, b.ID))
+	})
+	entries = entries[:min(len(entries), feedEntries)]
+
+	feed := atomFeed{Lang: c.lang, ID: urn + "feed", Title: s.pageTitle(c.StatusTitle),
+		Author: atomPerson{Name: "Vigil " + region}, Entries: entries,
+		Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: base + r.URL.RequestURI()},
+			{Rel: "alternate", Type: "text/html", Href: page}}}
+	if service != "" {
+		feed.ID = urn + "feed:" + service
+		feed.Title = fmt.Sprintf(c.FeedSubject, pc.serviceTitle(c, service, serviceTitleOf(features, service))) + " — " + feed.Title
+	}
+	updated := time.Time{}
+	for _, e := range entries {
+		if e.updated.After(updated) && !e.updated.After(now) {
+			updated = e.updated
+		}
+	}
+	if updated.IsZero() {
+		updated = now
+	}
+	feed.Updated = atomTime(updated)
+
+	out, err := xml.MarshalIndent(feed, "", "  ")
+	if err != nil {
+		s.opts.Logger.Error("render feed", "err", err)
+		http.Error(w, "could not render the feed: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/atom+xml; charset=utf-8")
+	h.Set("Cache-Control", "max-age=60")
+	h.Set("X-Content-Type-Options", "nosniff")
+	setLanguageHeaders(w, c)
+	_, _ = w.Write([]byte(xml.Header))
+	_, _ = w.Write(out)
+}
+
+// feedEntries are the feed's entries (one service's, or all when service is
+// ""), unsorted: grouped incidents, outages outside them, manual incidents
+// and maintenance windows of the last feedDays.
+func (s *Server) feedEntries(service, urn, page string, titleOf func(svc, feat string) string, pc *pageConfig, c *catalog, loc *time.Location, now time.Time) []atomEntry {
+	engine := s.backend.Engine()
 	var entries []atomEntry
 	since := now.AddDate(0, 0, -feedDays)
 	inIncident := map[[2]string]map[uint64]bool{}
@@ -137,43 +182,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		}
 		entries = append(entries, maintenanceEntry(m, urn, page, name, c, loc))
 	}
-	slices.SortStableFunc(entries, func(a, b atomEntry) int {
-		return cmp.Or(b.updated.Compare(a.updated), strings.Compare(a.ID, b.ID))
-	})
-	entries = entries[:min(len(entries), feedEntries)]
-
-	feed := atomFeed{Lang: c.lang, ID: urn + "feed", Title: s.pageTitle(c.StatusTitle),
-		Author: atomPerson{Name: "Vigil " + region}, Entries: entries,
-		Links: []atomLink{{Rel: "self", Type: "application/atom+xml", Href: base + r.URL.RequestURI()},
-			{Rel: "alternate", Type: "text/html", Href: page}}}
-	if service != "" {
-		feed.ID = urn + "feed:" + service
-		feed.Title = fmt.Sprintf(c.FeedSubject, pc.serviceTitle(c, service, serviceTitleOf(features, service))) + " — " + feed.Title
-	}
-	updated := time.Time{}
-	for _, e := range entries {
-		if e.updated.After(updated) && !e.updated.After(now) {
-			updated = e.updated
-		}
-	}
-	if updated.IsZero() {
-		updated = now
-	}
-	feed.Updated = atomTime(updated)
-
-	out, err := xml.MarshalIndent(feed, "", "  ")
-	if err != nil {
-		s.opts.Logger.Error("render feed", "err", err)
-		http.Error(w, "could not render the feed: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/atom+xml; charset=utf-8")
-	h.Set("Cache-Control", "max-age=60")
-	h.Set("X-Content-Type-Options", "nosniff")
-	setLanguageHeaders(w, c)
-	_, _ = w.Write([]byte(xml.Header))
-	_, _ = w.Write(out)
+	return entries
 }
 
 // incidentEntry is an incident and its updates.
