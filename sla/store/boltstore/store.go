@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
+	"strconv"
 
 	"go.etcd.io/bbolt"
 
@@ -50,6 +52,27 @@ type featureRecord struct {
 	Configured bool            `json:"configured"`
 	MaintFrom  int64           `json:"maint_from"`
 	MaintUntil int64           `json:"maint_until"`
+}
+
+// appendFeatureRecord appends rec as featureRecord's JSON, as json.Marshal
+// writes it, without its reflection and its compacting copy of the spec:
+// the engine's spec JSON is compact already, and a first configuration
+// writes one record per feature.
+func appendFeatureRecord(dst []byte, rec store.FeatureRecord) []byte {
+	spec := rec.Spec
+	if len(spec) == 0 {
+		spec = []byte("null")
+	}
+	dst = slices.Grow(dst, len(spec)+80)
+	dst = append(dst, `{"spec":`...)
+	dst = append(dst, spec...)
+	dst = append(dst, `,"configured":`...)
+	dst = strconv.AppendBool(dst, rec.Configured)
+	dst = append(dst, `,"maint_from":`...)
+	dst = strconv.AppendInt(dst, rec.MaintFrom, 10)
+	dst = append(dst, `,"maint_until":`...)
+	dst = strconv.AppendInt(dst, rec.MaintUntil, 10)
+	return append(dst, '}')
 }
 
 func be64(v int64) []byte {
