@@ -369,7 +369,9 @@ const configureChunk = 2000
 // transaction. The batch is built before writeMu is taken: feature locks
 // come first (Engine).
 func (e *Engine) writeConfigure(writes []configureWrite) error {
-	b := &store.Batch{}
+	n := len(writes) // each puts a feature, its presence and its counters
+	b := &store.Batch{Features: make([]store.KeyedFeature, 0, n), Intervals: make([]store.KeyedInterval, 0, n),
+		Counters: make([]store.KeyedCounters, 0, n)}
 	for _, w := range writes {
 		w.put(b)
 	}
