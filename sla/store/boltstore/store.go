@@ -88,7 +88,7 @@ func timeKey(fkey string, t int64) []byte {
 	k := make([]byte, 0, len(fkey)+9)
 	k = append(k, fkey...)
 	k = append(k, 0)
-	return append(k, be64(t)...)
+	return binary.BigEndian.AppendUint64(k, uint64(t))
 }
 
 // putInterval stores iv under the feature's key in bucket.
@@ -134,7 +134,7 @@ func putCounters(tx *bbolt.Tx, fkey string, c store.CounterRecord) error {
 	v := make([]byte, 0, 64)
 	for _, n := range []int64{c.Downtime, c.Degraded, c.Unmonitored, int64(c.CompactedOutages), c.At, c.DownAt,
 		c.DownLead, c.DegradedLead} {
-		v = append(v, be64(n)...)
+		v = binary.BigEndian.AppendUint64(v, uint64(n)) // be64 would allocate each
 	}
 	return tx.Bucket(bucketCounters).Put([]byte(fkey), v)
 }
