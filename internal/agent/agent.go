@@ -372,7 +372,7 @@ func sharded(shard *config.Shard) bool { return shard != nil && shard.Count > 1 
 // what the SLA engine needs.
 func FeatureSpecs(refs []config.CheckRef) []sla.FeatureSpec {
 	// Sized up front: grown by appending, the copies of 50,000 specs were
-	// 120 MB of a start's garbage. Refs grouped by feature make the count
+	// about 40 MB of a start's garbage. Refs grouped by feature make the count
 	// exact, otherwise a bound.
 	n := 0
 	for i := range refs {

@@ -108,7 +108,7 @@ func (p *parser) parse(data []byte) (*Config, error) {
 	}
 	// Every key and list item gets a line: about half the nodes written (an
 	// anchor is walked once). Sized, the map is not rebuilt as it grows
-	// (60 MB of a 50,000-check start).
+	// (about 25 MB of a 50,000-check start).
 	p.lines = make(map[string]int, p.written/2)
 	p.walk(doc, typeOfConfig, "")
 	cfg := p.decode(doc)
