@@ -359,10 +359,10 @@ func (e *Engine) Configure(specs []FeatureSpec) error {
 // writes at most. A first configuration of 50,000 features in one
 // transaction allocated 1 GB, 720 MB of it bbolt's: each time the file
 // outgrew bbolt's map, bbolt remapped and first copied every node the
-// transaction had touched onto the heap. A feature's records stay in one transaction, so a crash
-// between two leaves features written whole or not at all, and the next
-// start's Configure writes the rest (as it writes any feature whose
-// record differs from the config).
+// transaction had touched onto the heap. A feature's records stay in one
+// transaction, so a crash between two leaves features written whole or not
+// at all, and the next start's Configure writes the rest (as it writes any
+// feature whose record differs from the config).
 const configureChunk = 2000
 
 // writeConfigure writes the records of features Configure changed, in one
