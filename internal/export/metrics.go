@@ -521,8 +521,19 @@ var checkFamilies = []checkFamily{
 // WriteMetrics writes every bound check's series (expo.Source).
 func (m *Metrics) WriteMetrics(w *expo.Writer) {
 	checks := m.snapshot()
+	// The families no check's profile has are skipped whole: in basic that
+	// is most of them, and each would be a pass over every check.
+	var top Profile
+	for _, c := range checks {
+		if top = max(top, c.checkProfile()); top == ProfileFull {
+			break
+		}
+	}
 	for i := range checkFamilies {
 		f, least := &checkFamilies[i], checkFamilyProfiles[i]
+		if least > top {
+			continue
+		}
 		w.Family(&f.Family)
 		w.Each(len(checks), func(w *expo.Writer, i int) {
 			if c := checks[i]; c.checkProfile() >= least {
