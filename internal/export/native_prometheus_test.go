@@ -89,11 +89,20 @@ func TestPrometheusScrapesNativeHistograms(t *testing.T) {
 		if lo, hi := math.Exp2(-54.0/8), math.Exp2(-53.0/8); err != nil || q <= lo || q > hi {
 			t.Errorf("%s: histogram_quantile(0.9) = %v, %v; want in (%v, %v]", check, q, err, lo, hi)
 		}
+		q90 := q
 		// The top quantile is in the bucket of the long run.
 		long := 1 + float64(i)/1000
 		q, err = prom.float(`histogram_quantile(1, ` + sel + `)`)
 		if err != nil || q < long || q > long*1.0906 {
 			t.Errorf("%s: histogram_quantile(1) = %v, %v; want the upper bound of %v's bucket", check, q, err, long)
+		}
+		// The shipped dashboards' shape (dashboards.durationQuantile, here
+		// without rate: one scrape): the classic buckets, or the native
+		// histogram where there are none.
+		dash := `histogram_quantile(0.9, sum by (le, check) (vigil_check_duration_seconds_bucket{check="` + check + `"}))` +
+			` or histogram_quantile(0.9, sum by (check) (` + sel + `))`
+		if got, err := prom.float(dash); err != nil || got != q90 {
+			t.Errorf("%s: the dashboards' quantile = %v, %v; want the native %v", check, got, err, q90)
 		}
 	}
 }
