@@ -127,8 +127,8 @@ func featureCheckPanels() []*Panel {
 
 		row("Checks"),
 		timeseries("Check duration p50 / p95", "s", 12,
-			query(fmt.Sprintf(`histogram_quantile(0.5, sum by (le, region, check) (rate(vigil_check_duration_seconds_bucket{%s}[$__rate_interval])))`, byCheck), "p50 {{check}} @ {{region}}"),
-			query(fmt.Sprintf(`histogram_quantile(0.95, sum by (le, region, check) (rate(vigil_check_duration_seconds_bucket{%s}[$__rate_interval])))`, byCheck), "p95 {{check}} @ {{region}}")),
+			query(durationQuantile("0.5", "region, check", byCheck), "p50 {{check}} @ {{region}}"),
+			query(durationQuantile("0.95", "region, check", byCheck), "p95 {{check}} @ {{region}}")),
 		timeseries("Phases of the last run", "s", 12,
 			query(fmt.Sprintf(`vigil_check_phase_duration_seconds{%s}`, byCheck), "{{check}} {{phase}} @ {{region}}")).
 			describe("resolve, connect, tls, processing, transfer (http); request (dns); connect, subscribe, publish, deliver (messaging).").
@@ -215,7 +215,7 @@ func Regions() *Dashboard {
 			query(`vigil:sla_availability_ratio:min30d{service=~"$service", feature=~"$feature"}`, "{{service}}/{{feature}}")).
 			decimals(3),
 		timeseries("Check duration p95 by region", "s", 12,
-			query(fmt.Sprintf(`histogram_quantile(0.95, sum by (le, region) (rate(vigil_check_duration_seconds_bucket{%s}[$__rate_interval])))`, byFeature), "{{region}}")),
+			query(durationQuantile("0.95", "region", byFeature), "{{region}}")),
 		timeseries("Burn rate (1h) by region", "none", 12,
 			query(fmt.Sprintf(`max by (region) (vigil_sla_burn_rate{%s, window="1h"})`, byFeature), "{{region}}")).
 			steps("green", 6, "orange", 14.4, "red").thresholdLines(),
@@ -274,4 +274,12 @@ func Agent() *Dashboard {
 		timeseries("Samples per scrape", "none", 12,
 			query(`scrape_samples_scraped{job="vigil", instance=~"$instance"}`, "{{instance}}")),
 	)
+}
+
+// durationQuantile is a quantile of the check durations by the labels of by,
+// over the classic buckets or, where Prometheus scrapes native histograms
+// (and then stores no classic series), over the native one.
+func durationQuantile(q, by, selector string) string {
+	return fmt.Sprintf(`histogram_quantile(%[1]s, sum by (le, %[2]s) (rate(vigil_check_duration_seconds_bucket{%[3]s}[$__rate_interval])))`+
+		` or histogram_quantile(%[1]s, sum by (%[2]s) (rate(vigil_check_duration_seconds{%[3]s}[$__rate_interval])))`, q, by, selector)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,18 +84,37 @@ func (a *Agent) stopNotify() {
 	}
 }
 
-// incidentInfo finds a grouped incident by id, for updates to it.
-func (a *Agent) incidentInfo(id string) (notify.IncidentInfo, bool) {
-	for _, inc := range a.engine.Incidents(sla.IncidentQuery{}) {
+// incidentInfo finds a grouped incident by id, else the one holding any of
+// outages (the incident an id named before it grew), for updates to it.
+func (a *Agent) incidentInfo(id string, outages []notify.OutageRef) (notify.IncidentInfo, bool) {
+	incidents := a.engine.Incidents(sla.IncidentQuery{})
+	for _, inc := range incidents {
 		if inc.ID == id {
 			return incidentEvent(inc), true
+		}
+	}
+	for _, inc := range incidents {
+		for _, o := range outageRefs(inc) {
+			if slices.Contains(outages, o) {
+				return incidentEvent(inc), true
+			}
 		}
 	}
 	return notify.IncidentInfo{}, false
 }
 
+// outageRefs names an incident's features' outages.
+func outageRefs(inc sla.Incident) []notify.OutageRef {
+	out := make([]notify.OutageRef, len(inc.Features))
+	for i, f := range inc.Features {
+		out[i] = notify.OutageRef{Service: f.Service, Feature: f.Feature, Outage: f.OutageID}
+	}
+	return out
+}
+
 func incidentEvent(inc sla.Incident) notify.IncidentInfo {
-	info := notify.IncidentInfo{ID: inc.ID, Title: inc.Title, Start: inc.Start, End: inc.End, State: "down"}
+	info := notify.IncidentInfo{ID: inc.ID, Title: inc.Title, Start: inc.Start, End: inc.End, State: "down",
+		Outages: outageRefs(inc)}
 	if inc.End != nil {
 		info.State = "resolved"
 	}
@@ -128,7 +148,8 @@ const (
 // with what it announced, and publishes the differences.
 type notifyWatcher struct {
 	a         *Agent
-	incidents map[string]bool // id → its resolution was announced
+	incidents map[string]bool             // id → its resolution was announced
+	outages   map[notify.OutageRef]string // the incident id each outage was last seen in
 	windows   map[string]windowPhase
 }
 
@@ -143,9 +164,19 @@ func (w *notifyWatcher) check(quiet bool) {
 	}
 	now := w.a.now()
 	seen := map[string]bool{}
+	held := map[notify.OutageRef]string{}
 	for _, inc := range w.a.engine.Incidents(sla.IncidentQuery{Since: now.Add(-notifyWatchInterval * 30)}) {
 		seen[inc.ID] = true
 		announced, known := w.incidents[inc.ID]
+		refs := outageRefs(inc)
+		for _, o := range refs {
+			held[o] = inc.ID
+			// An incident whose id changed as it grew was announced
+			// under its old id: it is not a new one.
+			if old, ok := w.outages[o]; !known && ok && old != inc.ID {
+				announced, known = w.incidents[old]
+			}
+		}
 		info := incidentEvent(inc)
 		if !known {
 			publish(notify.Event{Type: notify.IncidentOpened, Incident: &info})
@@ -160,6 +191,7 @@ func (w *notifyWatcher) check(quiet bool) {
 			delete(w.incidents, id)
 		}
 	}
+	w.outages = held
 	list := w.a.maint.List(now)
 	present := map[string]bool{}
 	for _, win := range list {

@@ -11,12 +11,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vigil-monitoring/vigil/internal/notify"
 	"github.com/vigil-monitoring/vigil/internal/testenv"
 	"github.com/vigil-monitoring/vigil/internal/web"
+	"github.com/vigil-monitoring/vigil/sla"
 )
 
 // TestCommunicationsWired: the real agent with a signed webhook and a
@@ -136,5 +138,151 @@ services:
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data", notify.FileName)); err != nil {
 		t.Errorf("comms store: %v", err)
+	}
+}
+
+// TestUpdatesFollowAGrowingIncident: two features of datacenter pangyo fail
+// (incident "...-datacenter-pangyo"); an operator posts an update; two more
+// features of the region fail, and the incident is now the region's four,
+// under another id ("...-region-kr-central-1"). The update shows with it on
+// /api/v1/incidents and the page, the old id still takes updates, and the
+// webhook heard one incident.opened, not two.
+func TestUpdatesFollowAGrowingIncident(t *testing.T) {
+	const token = "write-token-0123456789"
+	var mu sync.Mutex
+	failing := map[string]bool{}
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		bad := failing[r.URL.Path]
+		mu.Unlock()
+		if bad {
+			http.Error(w, "scripted failure", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	}))
+	defer target.Close()
+	fail := func(paths ...string) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range paths {
+			failing[p] = true
+		}
+	}
+	var opened atomic.Int32
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Vigil-Event") == string(notify.IncidentOpened) {
+			opened.Add(1)
+		}
+	}))
+	defer hook.Close()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "token"), token)
+	writeFile(t, filepath.Join(dir, "secret"), "webhook-secret-0123456789")
+	cfgFile := filepath.Join(dir, "vigil.yml")
+	writeFile(t, cfgFile, fmt.Sprintf(`agent: {region: kr-central-1}
+defaults: {interval: 100ms, timeout: 80ms, failure_threshold: 1, recovery_threshold: 1}
+web: {write_token_file: %[1]s/token}
+notify:
+  webhooks: [{url: "%[2]s/", secret_file: %[1]s/secret}]
+  delivery: {min_backoff: 100ms}
+services:
+  - name: talk
+    features:
+      - {name: send, labels: {datacenter: pangyo, tier: "1"}, checks: [{name: api, http: {url: "%[3]s/send"}}]}
+      - {name: drawer, labels: {datacenter: pangyo}, checks: [{name: api, http: {url: "%[3]s/drawer"}}]}
+      - {name: channel, labels: {tier: "1"}, checks: [{name: api, http: {url: "%[3]s/channel"}}]}
+      - {name: read, labels: {tier: "1"}, checks: [{name: api, http: {url: "%[3]s/read"}}]}
+`, dir, hook.URL, target.URL))
+	a, err := New(Options{ConfigFile: cfgFile, StoragePath: filepath.Join(dir, "data"), NotifyWatchInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	opts, err := a.WebOptions(web.Options{ListenAddress: "127.0.0.1:0"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := web.New(a, opts)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	base := "http://" + srv.Addr()
+	type listed struct {
+		Incidents []struct {
+			ID       string
+			Features []struct{ Feature string }
+			Updates  []struct{ Status string }
+		}
+	}
+	incidents := func() listed {
+		var l listed
+		_, body := get(t, base+"/api/v1/incidents")
+		if err := json.Unmarshal([]byte(body), &l); err != nil {
+			t.Fatalf("/api/v1/incidents: %v\n%s", err, body)
+		}
+		return l
+	}
+
+	fail("/send", "/drawer")
+	var first string
+	testenv.WaitFor(t, 15*time.Second, "the pangyo incident", func() bool {
+		l := incidents()
+		if len(l.Incidents) == 1 && strings.HasSuffix(l.Incidents[0].ID, "-datacenter-pangyo") {
+			first = l.Incidents[0].ID
+		}
+		return first != ""
+	})
+	if code, body := call(t, "POST", base+"/api/v1/incidents/"+first+"/updates", token,
+		`{"status":"investigating","message":"Messages fail in Pangyo"}`); code != 201 {
+		t.Fatalf("update: %d %s", code, body)
+	}
+	testenv.WaitFor(t, 15*time.Second, "incident.opened at the webhook", func() bool { return opened.Load() == 1 })
+
+	fail("/channel", "/read")
+	var grown string
+	var last listed
+	defer func() {
+		if grown == "" {
+			t.Logf("incidents: %+v", last)
+		}
+	}()
+	testenv.WaitFor(t, 15*time.Second, "the incident grown to the region", func() bool {
+		l := incidents()
+		last = l
+		for _, inc := range l.Incidents {
+			if inc.ID != first && len(inc.Features) == 4 {
+				grown = inc.ID
+				if len(inc.Updates) != 1 || inc.Updates[0].Status != "investigating" {
+					t.Fatalf("the grown incident %s has updates %+v, want the one posted under %s", grown, inc.Updates, first)
+				}
+			}
+		}
+		return grown != ""
+	})
+	if code, body := call(t, "POST", base+"/api/v1/incidents/"+first+"/updates", token,
+		`{"status":"identified","message":"A power feed failed"}`); code != 201 || !strings.Contains(body, grown) {
+		t.Fatalf("update to the old id %s: %d %s, want 201 under %s", first, code, body, grown)
+	}
+	if _, page := get(t, base+"/"); !strings.Contains(page, "Messages fail in Pangyo") || !strings.Contains(page, "A power feed failed") {
+		t.Errorf("the status page lacks the updates of incident %s", grown)
+	}
+	// The watcher has seen the grown incident a few times, and what it
+	// queued has been delivered.
+	seenBy := a.engine.Incidents(sla.IncidentQuery{})
+	scrape := func(series string) float64 {
+		var b strings.Builder
+		_ = a.Exposition().Write(&b, false)
+		v, _ := metricValue(t, b.String(), series)
+		return v
+	}
+	const watchRuns = `vigil_agent_job_runs_total{job="notify-watch",region="kr-central-1"}`
+	after := scrape(watchRuns)
+	testenv.WaitFor(t, 15*time.Second, "three more notify-watch runs and an empty queue", func() bool {
+		return scrape(watchRuns) >= after+3 && scrape(`vigil_notify_queue_pending{region="kr-central-1"}`) == 0
+	})
+	if n := opened.Load(); n != 1 {
+		t.Errorf("%d incident.opened deliveries, want 1 (incidents %+v)", n, seenBy)
 	}
 }

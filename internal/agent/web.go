@@ -7,6 +7,7 @@ import (
 	"github.com/vigil-monitoring/vigil/internal/contract"
 	"github.com/vigil-monitoring/vigil/internal/notify"
 	"github.com/vigil-monitoring/vigil/internal/web"
+	"github.com/vigil-monitoring/vigil/sla"
 )
 
 // WebOptions fills in what the web server takes from the agent beyond the
@@ -26,7 +27,10 @@ func (a *Agent) WebOptions(opts web.Options, webConfigFile string) (web.Options,
 	opts.ArtifactDir = a.ArtifactDir()
 	if svc := a.notify; svc != nil {
 		opts.Mount = func(mux *http.ServeMux) { svc.Routes(mux, auth) }
-		opts.Updates = func(id string) []web.IncidentUpdate { return webUpdates(svc.Store().Updates(id)) }
+		opts.Updates = func(inc sla.Incident) []web.IncidentUpdate {
+			updates, _ := svc.Store().UpdatesFor(inc.ID, outageRefs(inc))
+			return webUpdates(updates)
+		}
 		opts.ManualIncidents = func() []web.ManualIncident {
 			var out []web.ManualIncident
 			for _, m := range svc.Store().ManualIncidents() {

@@ -288,7 +288,13 @@ type CheckRef struct {
 // Checks lists every check of the config with its effective interval and
 // timeout. The agent's canaries are not among them (see Canaries).
 func (c *Config) Checks() []CheckRef {
-	var out []CheckRef
+	n := 0
+	for si := range c.Services {
+		for _, f := range c.Services[si].Features {
+			n += len(f.Checks)
+		}
+	}
+	out := make([]CheckRef, 0, n) // sized: 50,000 refs grown by appending were 30 MB of garbage
 	for si := range c.Services {
 		s := &c.Services[si]
 		for fi := range s.Features {

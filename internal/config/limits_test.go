@@ -1,7 +1,10 @@
 package config
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -126,5 +129,29 @@ func TestAliasCycleAndSizeRefused(t *testing.T) {
 				t.Fatalf("err = %v, want %s", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestReadConfigBounded: the file is read whole when it fits, to one byte
+// past the bound when it does not, whatever its size against the buffer
+// sized from Stat.
+func TestReadConfigBounded(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 511, 512, 513, 100_000, MaxConfigBytes, MaxConfigBytes + 1, MaxConfigBytes + 4096} {
+		file := filepath.Join(dir, fmt.Sprintf("c%d.yml", n))
+		data := bytes.Repeat([]byte("x"), n)
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readConfig(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := min(n, MaxConfigBytes+1); len(got) != want || !bytes.Equal(got, data[:want]) {
+			t.Errorf("%d bytes: read %d, want %d", n, len(got), want)
+		}
+	}
+	if _, err := Load(filepath.Join(dir, fmt.Sprintf("c%d.yml", MaxConfigBytes+1))); err == nil || !strings.Contains(err.Error(), "larger than 16 MiB") {
+		t.Errorf("Load of a file past the bound: %v", err)
 	}
 }

@@ -145,15 +145,15 @@ func (p *parser) notify(c *Config) {
 		}
 	}
 	d := &n.Delivery
-	p.defaultInt("notify.delivery.max_attempts", &d.MaxAttempts, DefaultNotifyMaxAttempts)
-	p.defaultInt("notify.delivery.max_pending", &d.MaxPending, DefaultNotifyMaxPending)
-	p.defaultDuration("notify.delivery.max_age", &d.MaxAge, probeconfig.Duration(DefaultNotifyMaxAge))
-	p.defaultDuration("notify.delivery.min_backoff", &d.MinBackoff, probeconfig.Duration(DefaultNotifyMinBackoff))
-	p.defaultDuration("notify.delivery.max_backoff", &d.MaxBackoff, probeconfig.Duration(max(DefaultNotifyMaxBackoff, time.Duration(d.MinBackoff))))
-	p.defaultDuration("notify.delivery.timeout", &d.Timeout, probeconfig.Duration(DefaultNotifyTimeout))
+	p.defaultInt("notify.delivery", ".max_attempts", &d.MaxAttempts, DefaultNotifyMaxAttempts)
+	p.defaultInt("notify.delivery", ".max_pending", &d.MaxPending, DefaultNotifyMaxPending)
+	p.defaultDuration("notify.delivery", ".max_age", &d.MaxAge, probeconfig.Duration(DefaultNotifyMaxAge))
+	p.defaultDuration("notify.delivery", ".min_backoff", &d.MinBackoff, probeconfig.Duration(DefaultNotifyMinBackoff))
+	p.defaultDuration("notify.delivery", ".max_backoff", &d.MaxBackoff, probeconfig.Duration(max(DefaultNotifyMaxBackoff, time.Duration(d.MinBackoff))))
+	p.defaultDuration("notify.delivery", ".timeout", &d.Timeout, probeconfig.Duration(DefaultNotifyTimeout))
 	for path, v := range map[string]probeconfig.Duration{"notify.delivery.max_age": d.MaxAge, "notify.delivery.min_backoff": d.MinBackoff,
 		"notify.delivery.max_backoff": d.MaxBackoff, "notify.delivery.timeout": d.Timeout} {
-		p.positiveDuration(path, v)
+		p.positiveDuration(path, "", v)
 	}
 	if d.MaxAttempts < 0 {
 		p.add("notify.delivery.max_attempts", "must be at least 1")
@@ -165,12 +165,12 @@ func (p *parser) notify(c *Config) {
 		p.add("notify.delivery.max_backoff", "%s must not be less than min_backoff %s", d.MaxBackoff, d.MinBackoff)
 	}
 	r := &n.SubscribeRate
-	p.defaultInt("notify.subscribe_rate.requests", &r.Requests, DefaultSubscribeRequests)
-	p.defaultDuration("notify.subscribe_rate.per", &r.Per, probeconfig.Duration(DefaultSubscribeRatePeriod))
+	p.defaultInt("notify.subscribe_rate", ".requests", &r.Requests, DefaultSubscribeRequests)
+	p.defaultDuration("notify.subscribe_rate", ".per", &r.Per, probeconfig.Duration(DefaultSubscribeRatePeriod))
 	if r.Requests < 0 {
 		p.add("notify.subscribe_rate.requests", "must be at least 1")
 	}
-	p.positiveDuration("notify.subscribe_rate.per", r.Per)
+	p.positiveDuration("notify.subscribe_rate", ".per", r.Per)
 }
 
 // serviceRefs checks that each name is a configured service.

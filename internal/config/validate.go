@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -53,12 +54,12 @@ func (p *parser) validate(c *Config) {
 	for si := range c.Services {
 		s := &c.Services[si]
 		sp := fmt.Sprintf("services[%d]", si)
-		p.name(sp+".name", "service", s.Name, services, si)
+		p.name(sp, ".name", "service", s.Name, services, si)
 		s.Title = s.Titles.Default
 		if strings.HasPrefix(s.Name, "_") {
 			p.add(sp+".name", "service names starting with \"_\" are reserved for the agent itself (its canaries are exported as service %q)", CanaryService)
 		}
-		p.labels(sp+".labels", s.Labels)
+		p.labels(sp, ".labels", s.Labels)
 		serviceGate := p.gate(sp+".gate", s.Gate, defaultGate)
 		p.contract(sp+".sla", s.SLA)
 		if len(s.Features) == 0 {
@@ -67,7 +68,7 @@ func (p *parser) validate(c *Config) {
 		features := map[string]int{}
 		for fi := range s.Features {
 			fp := fmt.Sprintf("%s.features[%d]", sp, fi)
-			p.name(fp+".name", "feature", s.Features[fi].Name, features, fi)
+			p.name(fp, ".name", "feature", s.Features[fi].Name, features, fi)
 			s.Features[fi].Title = s.Features[fi].Titles.Default
 			p.feature(fp, &s.Features[fi], &c.Defaults, defaultSLO, defaultFlap)
 			s.Features[fi].Gate = p.gate(fp+".gate", s.Features[fi].Gate, serviceGate)
@@ -121,7 +122,7 @@ func (p *parser) agent(a *Agent) {
 	} else if !nameRe.MatchString(a.Region) {
 		p.add("agent.region", "%q must match [a-z0-9_-]+", a.Region)
 	}
-	p.labels("agent.labels", a.Labels)
+	p.labels("agent", ".labels", a.Labels)
 	if s := a.Shard; s != nil {
 		if s.Count < 1 {
 			p.add("agent.shard.count", "must be at least 1")
@@ -143,7 +144,7 @@ func (p *parser) canaries(a *Agent, d *Defaults) {
 		}
 		return
 	}
-	p.require("agent.canary_require", a.CanaryRequire, len(a.Canaries), "canaries", "agent.canaries")
+	p.require("agent", ".canary_require", a.CanaryRequire, len(a.Canaries), "canaries", "agent.canaries")
 	p.checks("agent.canaries", "canary", a.Canaries, level{interval: d.Interval, timeout: d.Timeout,
 		confirm: confirm{failure: d.FailureThreshold, recovery: d.RecoveryThreshold, window: d.FailureWindow}})
 }
@@ -151,9 +152,9 @@ func (p *parser) canaries(a *Agent, d *Defaults) {
 // defaults fills the defaults block and returns the SLO and flap features
 // inherit.
 func (p *parser) defaults(d *Defaults) (SLO, Flap) {
-	p.defaultDuration("defaults.interval", &d.Interval, probeconfig.Duration(DefaultInterval))
-	p.defaultDuration("defaults.timeout", &d.Timeout, probeconfig.Duration(min(DefaultTimeout, time.Duration(d.Interval)/2)))
-	p.positiveDuration("defaults.interval", d.Interval)
+	p.defaultDuration("defaults", ".interval", &d.Interval, probeconfig.Duration(DefaultInterval))
+	p.defaultDuration("defaults", ".timeout", &d.Timeout, probeconfig.Duration(min(DefaultTimeout, time.Duration(d.Interval)/2)))
+	p.positiveDuration("defaults", ".interval", d.Interval)
 	if d.Timeout >= d.Interval {
 		p.add("defaults.timeout", "%s must be less than interval %s", d.Timeout, d.Interval)
 	}
@@ -170,20 +171,20 @@ func (p *parser) defaults(d *Defaults) (SLO, Flap) {
 
 // feature fills feature f at path fp from the defaults and checks it.
 func (p *parser) feature(fp string, f *Feature, d *Defaults, defaultSLO SLO, defaultFlap Flap) {
-	p.labels(fp+".labels", f.Labels)
+	p.labels(fp, ".labels", f.Labels)
 	p.contract(fp+".sla", f.SLA)
 	if f.Require.Mode == "" {
 		f.Require.Mode = "all"
 	}
-	p.require(fp+".require", f.Require, len(f.Checks), "checks", "the feature")
+	p.require(fp, ".require", f.Require, len(f.Checks), "checks", "the feature")
 	if f.SLO == nil {
 		cp := defaultSLO
 		f.SLO = &cp
 	} else {
 		p.slo(fp+".slo", f.SLO, defaultSLO)
 	}
-	p.defaultDuration(fp+".interval", &f.Interval, d.Interval)
-	p.defaultDuration(fp+".timeout", &f.Timeout, d.Timeout)
+	p.defaultDuration(fp, ".interval", &f.Interval, d.Interval)
+	p.defaultDuration(fp, ".timeout", &f.Timeout, d.Timeout)
 	p.confirmation(fp, &f.FailureThreshold, &f.RecoveryThreshold, &f.FailureWindow,
 		confirm{failure: d.FailureThreshold, recovery: d.RecoveryThreshold, window: d.FailureWindow})
 	p.flap(fp+".flap", &f.Flap, defaultFlap)
@@ -199,9 +200,9 @@ func (p *parser) feature(fp string, f *Feature, d *Defaults, defaultSLO SLO, def
 
 // require checks that a quorum(N) lies between 1 and the n checks it counts
 // (what: "checks" or "canaries", of whose).
-func (p *parser) require(path string, r Require, n int, what, whose string) {
+func (p *parser) require(path, key string, r Require, n int, what, whose string) {
 	if r.Mode == "quorum" && (r.N < 1 || r.N > n) {
-		p.add(path, "quorum(%d) needs between 1 and %d %s (%s has %d)", r.N, n, what, whose, n)
+		p.add(path+key, "quorum(%d) needs between 1 and %d %s (%s has %d)", r.N, n, what, whose, n)
 	}
 }
 
@@ -225,20 +226,20 @@ func (p *parser) checks(path, what string, checks []Check, up level) {
 	names := map[string]int{}
 	for ci := range checks {
 		ch := &checks[ci]
-		cp := fmt.Sprintf("%s[%d]", path, ci)
-		p.name(cp+".name", what, ch.Name, names, ci)
+		cp := path + "[" + strconv.Itoa(ci) + "]"
+		p.name(cp, ".name", what, ch.Name, names, ci)
 		if ch.Schedule != "" || ch.Timezone != "" {
 			p.cronSchedule(cp, ch)
 		}
-		p.defaultDuration(cp+".interval", &ch.Interval, up.interval)
+		p.defaultDuration(cp, ".interval", &ch.Interval, up.interval)
 		// An inherited timeout never exceeds the check's own interval.
 		timeout := up.timeout
 		if timeout >= ch.Interval {
 			timeout = ch.Interval / 2
 		}
-		p.defaultDuration(cp+".timeout", &ch.Timeout, timeout)
-		p.positiveDuration(cp+".interval", ch.Interval)
-		p.positiveDuration(cp+".timeout", ch.Timeout)
+		p.defaultDuration(cp, ".timeout", &ch.Timeout, timeout)
+		p.positiveDuration(cp, ".interval", ch.Interval)
+		p.positiveDuration(cp, ".timeout", ch.Timeout)
 		if ch.Timeout >= ch.Interval {
 			p.add(cp+".timeout", "%s must be less than interval %s", ch.Timeout, ch.Interval)
 		}
@@ -253,14 +254,14 @@ func (p *parser) checks(path, what string, checks []Check, up level) {
 // failure_threshold and failure_window, the most specific level that sets
 // either decides which applies, and one level may not set both.
 func (p *parser) confirmation(path string, failure, recovery *int, window **FailureWindow, up confirm) {
-	setsThreshold := p.present(path + ".failure_threshold")
+	setsThreshold := p.has(path, ".failure_threshold")
 	if *window != nil && setsThreshold {
 		p.add(path+".failure_window", "set either failure_threshold (failed runs in a row) or failure_window (failed runs of the last N), not both")
 	}
-	p.defaultInt(path+".failure_threshold", failure, up.failure)
-	p.defaultInt(path+".recovery_threshold", recovery, up.recovery)
-	p.runs(path+".failure_threshold", *failure)
-	p.runs(path+".recovery_threshold", *recovery)
+	p.defaultInt(path, ".failure_threshold", failure, up.failure)
+	p.defaultInt(path, ".recovery_threshold", recovery, up.recovery)
+	p.runs(path, ".failure_threshold", *failure)
+	p.runs(path, ".recovery_threshold", *recovery)
 	switch {
 	case *window != nil:
 		p.failureWindow(path+".failure_window", *window)
@@ -297,73 +298,73 @@ func (p *parser) flap(path string, f **Flap, def Flap) {
 		*f = &Flap{}
 	}
 	fl := *f
-	p.defaultInt(path+".changes", &fl.Changes, def.Changes)
-	p.defaultDuration(path+".window", &fl.Window, def.Window)
+	p.defaultInt(path, ".changes", &fl.Changes, def.Changes)
+	p.defaultDuration(path, ".window", &fl.Window, def.Window)
 	if fl.Changes < 1 {
 		p.add(path+".changes", "must be at least 1, not %d", fl.Changes)
 	}
-	p.positiveDuration(path+".window", fl.Window)
+	p.positiveDuration(path, ".window", fl.Window)
 }
 
 // defaultDuration gives *v its default when the key is left out; a zero the
 // config wrote is an error (and the default stands in, so that what inherits
 // from it is not reported again).
-func (p *parser) defaultDuration(path string, v *probeconfig.Duration, def probeconfig.Duration) {
+func (p *parser) defaultDuration(path, key string, v *probeconfig.Duration, def probeconfig.Duration) {
 	if *v != 0 {
 		return
 	}
-	if p.present(path) {
-		p.add(path, "must be > 0 (leave the key out for the default, %s)", def)
+	if p.has(path, key) {
+		p.add(path+key, "must be > 0 (leave the key out for the default, %s)", def)
 	}
 	*v = def
 }
 
 // defaultInt is defaultDuration for counts.
-func (p *parser) defaultInt(path string, v *int, def int) {
+func (p *parser) defaultInt(path, key string, v *int, def int) {
 	if *v != 0 {
 		return
 	}
-	if p.present(path) {
-		p.add(path, "must be > 0 (leave the key out for the default, %d)", def)
+	if p.has(path, key) {
+		p.add(path+key, "must be > 0 (leave the key out for the default, %d)", def)
 	}
 	*v = def
 }
 
-func (p *parser) name(path, what, name string, seen map[string]int, index int) {
+func (p *parser) name(path, key, what, name string, seen map[string]int, index int) {
 	switch {
 	case name == "":
-		p.add(path, "%s name is required", what)
+		p.add(path+key, "%s name is required", what)
 	case !nameRe.MatchString(name):
-		p.add(path, "%s name %q must match [a-z0-9_-]+", what, name)
+		p.add(path+key, "%s name %q must match [a-z0-9_-]+", what, name)
 	default:
 		if prev, dup := seen[name]; dup {
-			p.add(path, "duplicate %s name %q (also entry %d)", what, name, prev)
+			p.add(path+key, "duplicate %s name %q (also entry %d)", what, name, prev)
 		}
 		seen[name] = index
 	}
 }
 
-func (p *parser) labels(path string, labels map[string]string) {
+func (p *parser) labels(path, key string, labels map[string]string) {
 	for k := range labels {
 		switch {
 		case !labelRe.MatchString(k):
-			p.add(path+"."+k, "label name %q must match [a-zA-Z_][a-zA-Z0-9_]*", k)
+			p.add(path+key+"."+k, "label name %q must match [a-zA-Z_][a-zA-Z0-9_]*", k)
 		case reservedLabels[k]:
-			p.add(path+"."+k, "label name %q is set by vigil itself", k)
+			p.add(path+key+"."+k, "label name %q is set by vigil itself", k)
 		}
 	}
 }
 
-func (p *parser) positiveDuration(path string, d probeconfig.Duration) {
+func (p *parser) positiveDuration(path, key string, d probeconfig.Duration) {
 	if d <= 0 {
-		p.add(path, "must be a positive duration")
+		p.add(path+key, "must be a positive duration")
 	}
 }
 
 // runs checks a count of runs: failure_threshold, recovery_threshold.
-func (p *parser) runs(path string, n int) {
+func (p *parser) runs(path, key string, n int) {
 	if n < 1 || n > MaxRuns {
-		p.add(path, "must be between 1 and %d runs, not %d", MaxRuns, n)
+		p.add(path+key, "must be between 1 and %d runs, not %d", MaxRuns, n)
 	}
 }
 
@@ -508,7 +509,9 @@ func (p *parser) probe(path string, ch *Check) {
 		p.add(path, "check %q needs exactly one of %s (has %d)", ch.Name, strings.Join(kinds.Names(), ", "), len(set))
 		return
 	}
-	p.fieldErrors(path+"."+set[0].Name, set[0].Validate(&ch.Blocks))
+	if err := set[0].Validate(&ch.Blocks); err != nil {
+		p.fieldErrors(path+"."+set[0].Name, err)
+	}
 }
 
 // fieldErrors reports a probe's validation errors at their keys' lines.

@@ -85,6 +85,7 @@ func (w *Writer) eachSlots(window int) []eachSlot {
 		// merge takes its samples. No pending header: merge writes it.
 		s := &slots[i].w
 		s.openMetrics, s.fam, s.pending, s.out, s.err = w.openMetrics, w.fam, false, nil, nil
+		s.proto.on, s.proto.open = w.proto.on, 0
 	}
 	return slots
 }
@@ -95,7 +96,11 @@ func (w *Writer) merge(s *Writer) {
 	if len(s.buf) == 0 {
 		return
 	}
-	if w.pending {
+	if w.proto.on {
+		// The chunk is one MetricFamily message of its own (proto.go).
+		w.endMessage()
+		w.buf = w.appendMessageHead(w.buf, len(s.buf))
+	} else if w.pending {
 		w.header()
 	}
 	if len(w.buf)+len(s.buf) < 2*flushAt {
@@ -111,4 +116,5 @@ func (w *Writer) merge(s *Writer) {
 		}
 	}
 	s.buf = s.buf[:0]
+	w.proto.open = len(w.buf)
 }

@@ -1,6 +1,7 @@
 // Package expo writes the agent's big metric families, one set of series per
 // check and per feature, straight into the Prometheus text formats (0.0.4 and
-// OpenMetrics 1.0.0), byte for byte as client_golang's encoders would.
+// OpenMetrics 1.0.0), byte for byte as client_golang's encoders would, and
+// into the delimited protobuf format with native histograms (proto.go).
 //
 // Why not client_golang's registry for these: at 10,000 checks and features a
 // scrape is 620,000 series. Gather builds a protobuf per series, hashes and
@@ -85,6 +86,8 @@ type Labels struct {
 	// each, little-endian: every check and feature has its Labels, and one
 	// string is smaller than a string and a slice.
 	text string
+	// proto is the pairs as a protobuf Metric's label fields (proto.go).
+	proto string
 }
 
 // NewLabels renders values (in the order of schema.Names()).
@@ -104,7 +107,11 @@ func NewLabels(schema *Schema, values ...string) Labels {
 	for _, s := range starts {
 		b = append(b, byte(s), byte(s>>8), byte(s>>16), byte(s>>24))
 	}
-	return Labels{schema: schema, text: string(b)}
+	var p []byte
+	for i, v := range values {
+		p = appendProtoPair(p, schema.names[i], v)
+	}
+	return Labels{schema: schema, text: string(b), proto: string(p)}
 }
 
 // pairs returns the rendered pairs.
@@ -126,11 +133,12 @@ func (l *Labels) start(i int) int {
 // once: name="value".
 type Pair struct {
 	name, text string
+	proto      string // as a protobuf label field (proto.go)
 }
 
 // NewPair renders name="value".
 func NewPair(name, value string) Pair {
-	return Pair{name: name, text: string(appendPair(nil, name, value))}
+	return Pair{name: name, text: string(appendPair(nil, name, value)), proto: string(appendProtoPair(nil, name, value))}
 }
 
 func appendPair(b []byte, name, value string) []byte {
@@ -166,15 +174,18 @@ func appendEscaped(b []byte, s string, quote bool) []byte {
 // 10,000 checks is 65 MB, which must not sit in memory whole.
 const flushAt = 64 << 10
 
-// Writer appends samples in one of the two text formats and streams them to
-// an io.Writer. A family's HELP and TYPE lines are written with its first
-// sample, so a family with no samples does not appear, as with client_golang.
-// The first write error stops all further writing; Err returns it.
+// Writer appends samples in one of the two text formats, or in the
+// delimited protobuf format (proto.go), and streams them to an io.Writer. A
+// family's HELP and TYPE lines are written with its first sample, so a family
+// with no samples does not appear, as with client_golang. The first write
+// error stops all further writing; Flush returns it.
 type Writer struct {
 	out         io.Writer
 	openMetrics bool
 	buf         []byte
 	err         error
+
+	proto protoState // the protobuf format's (proto.go)
 
 	fam     *Family
 	pending bool // fam's header is not written yet
@@ -193,10 +204,15 @@ func NewWriter(out io.Writer, openMetrics bool) *Writer {
 func (w *Writer) Reset(out io.Writer, openMetrics bool) {
 	w.out, w.openMetrics, w.buf, w.err, w.fam, w.pending = out, openMetrics, w.buf[:0], nil, nil, false
 	w.workers = 0
+	w.proto.on, w.proto.open = false, 0
 }
 
 // Family starts family f; its samples follow.
 func (w *Writer) Family(f *Family) {
+	if w.proto.on {
+		w.protoFamily(f)
+		return
+	}
 	w.fam, w.pending = f, true
 }
 
@@ -266,6 +282,10 @@ func (w *Writer) end() {
 
 // Sample writes one sample of the current family.
 func (w *Writer) Sample(l *Labels, v float64) {
+	if w.proto.on {
+		w.protoSample(l, nil, v)
+		return
+	}
 	w.begin("", l, nil)
 	w.buf = w.appendFloat(w.buf, v)
 	w.end()
@@ -273,6 +293,10 @@ func (w *Writer) Sample(l *Labels, v float64) {
 
 // SampleWith writes one sample with one more label.
 func (w *Writer) SampleWith(l *Labels, extra *Pair, v float64) {
+	if w.proto.on {
+		w.protoSample(l, extra, v)
+		return
+	}
 	w.begin("", l, extra)
 	w.buf = w.appendFloat(w.buf, v)
 	w.end()
@@ -310,6 +334,10 @@ func (b *Buckets) Upper() []float64 { return b.upper }
 // Histogram writes one histogram: counts holds the observations per bucket,
 // not cumulative, with one more entry than the bounds, for +Inf.
 func (w *Writer) Histogram(l *Labels, buckets *Buckets, counts []uint64, sum float64) {
+	if w.proto.on {
+		w.protoHistogram(l, buckets, counts, sum, nil)
+		return
+	}
 	les := buckets.text
 	if w.openMetrics {
 		les = buckets.om
@@ -407,10 +435,14 @@ func (w *Writer) flush() {
 		_, w.err = w.out.Write(w.buf)
 	}
 	w.buf = w.buf[:0]
+	w.proto.open = 0
 }
 
 // Flush writes out what is buffered and returns the first write error.
 func (w *Writer) Flush() error {
+	if w.proto.on {
+		w.endMessage()
+	}
 	w.flush()
 	return w.err
 }
@@ -421,7 +453,11 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
+	if w.proto.on {
+		w.endMessage()
+	}
 	w.buf = append(w.buf, p...)
+	w.proto.open = len(w.buf) // p is whole messages, or part of one
 	if len(w.buf) >= flushAt {
 		w.flush()
 	}

@@ -53,15 +53,44 @@ func New(registry prometheus.Gatherer, logger *slog.Logger, sources ...Source) *
 	return &Exposition{registry: registry, sources: sources, logger: logger}
 }
 
+// format is one of the expositions Exposition writes.
+type format uint8
+
+const (
+	formatText        format = iota // text 0.0.4
+	formatOpenMetrics               // OpenMetrics 1.0.0
+	formatProto                     // delimited protobuf, with native histograms
+)
+
+func textFormat(openMetrics bool) format {
+	if openMetrics {
+		return formatOpenMetrics
+	}
+	return formatText
+}
+
 // Write renders everything to out in text 0.0.4 or OpenMetrics 1.0.0. A
 // registry that fails to gather some families does not stop the rest (as
 // promhttp's ContinueOnError); the error is returned with any write error.
 func (e *Exposition) Write(out io.Writer, openMetrics bool) error {
+	return e.write(out, textFormat(openMetrics))
+}
+
+// WriteProto renders everything to out in the delimited protobuf format, in
+// which the sources' histograms that have a native part carry it (proto.go).
+func (e *Exposition) WriteProto(out io.Writer) error {
+	return e.write(out, formatProto)
+}
+
+func (e *Exposition) write(out io.Writer, f format) error {
 	w, _ := e.writers.Get().(*Writer)
 	if w == nil {
-		w = NewWriter(out, openMetrics)
+		w = NewWriter(nil, false)
+	}
+	if f == formatProto {
+		w.ResetProto(out)
 	} else {
-		w.Reset(out, openMetrics)
+		w.Reset(out, f == formatOpenMetrics)
 	}
 	defer func() {
 		w.Reset(nil, false)
@@ -72,12 +101,15 @@ func (e *Exposition) Write(out io.Writer, openMetrics bool) error {
 	if e.registry != nil {
 		var mfs []*dto.MetricFamily
 		mfs, gatherErr = e.registry.Gather()
-		format := expfmt.NewFormat(expfmt.TypeTextPlain)
-		if openMetrics {
-			format = expfmt.NewFormat(expfmt.TypeOpenMetrics)
+		encoding := expfmt.TypeTextPlain
+		switch f {
+		case formatOpenMetrics:
+			encoding = expfmt.TypeOpenMetrics
+		case formatProto:
+			encoding = expfmt.TypeProtoDelim
 		}
 		// No Close: it would end an OpenMetrics exposition before the sources.
-		enc := expfmt.NewEncoder(w, format)
+		enc := expfmt.NewEncoder(w, expfmt.NewFormat(encoding))
 		for _, mf := range mfs {
 			if err := enc.Encode(mf); err != nil {
 				gatherErr = errors.Join(gatherErr, err)
@@ -98,7 +130,7 @@ func (e *Exposition) Write(out io.Writer, openMetrics bool) error {
 			s.WriteMetrics(w)
 		}
 	}
-	if openMetrics {
+	if f == formatOpenMetrics {
 		_, _ = w.Write([]byte("# EOF\n"))
 	}
 	return errors.Join(gatherErr, w.Flush())
@@ -108,33 +140,49 @@ func (e *Exposition) Write(out io.Writer, openMetrics bool) error {
 // core (parallelGzip), as a scrape that accepts gzip gets it; a push streams
 // it into its request body.
 func (e *Exposition) WriteGzip(out io.Writer, openMetrics bool) error {
+	return e.writeGzip(out, textFormat(openMetrics))
+}
+
+// WriteProtoGzip is WriteProto through gzip, as WriteGzip.
+func (e *Exposition) WriteProtoGzip(out io.Writer) error {
+	return e.writeGzip(out, formatProto)
+}
+
+func (e *Exposition) writeGzip(out io.Writer, f format) error {
 	z := newParallelGzip(out, runtime.GOMAXPROCS(0))
-	return errors.Join(e.Write(z, openMetrics), z.Close())
+	return errors.Join(e.write(z, f), z.Close())
 }
 
 // ServeHTTP serves the format the scraper asks for (Prometheus asks for
-// OpenMetrics first), gzipped when it accepts gzip. Compression is at the
-// fastest level and on every core (parallelGzip): at 10,000 checks the text
-// is 65 MB, and one compressor at the default level would cost several times
-// more CPU than rendering it.
+// OpenMetrics first, or the delimited protobuf first when it scrapes native
+// histograms), gzipped when it accepts gzip. Compression is at the fastest
+// level and on every core (parallelGzip): at 10,000 checks the text is 65 MB,
+// and one compressor at the default level would cost several times more CPU
+// than rendering it.
 func (e *Exposition) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	format := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
-	openMetrics := format.FormatType() == expfmt.TypeOpenMetrics
-	if !openMetrics {
-		format = expfmt.NewFormat(expfmt.TypeTextPlain)
+	negotiated := expfmt.NegotiateAccept(r.Header, expfmt.DefaultOpenMetricsAcceptedFormats()...)
+	var f format
+	switch negotiated.FormatType() {
+	case expfmt.TypeOpenMetrics:
+		f = formatOpenMetrics
+	case expfmt.TypeProtoDelim:
+		f = formatProto
+	default:
+		// The protobuf text formats (for debugging) get text 0.0.4.
+		negotiated = expfmt.NewFormat(expfmt.TypeTextPlain)
 	}
 	h := rw.Header()
-	h.Set("Content-Type", string(format))
+	h.Set("Content-Type", string(negotiated))
 	var err error
 	if acceptsGzip(r) {
 		h.Set("Content-Encoding", "gzip")
 		h.Add("Vary", "Accept-Encoding")
-		err = e.WriteGzip(rw, openMetrics)
+		err = e.writeGzip(rw, f)
 	} else {
 		// Writing 65 MB to a socket costs about as much as rendering it:
 		// on a second goroutine, one overlaps the other.
 		a := newAsyncWriter(rw)
-		err = errors.Join(e.Write(a, openMetrics), a.Close())
+		err = errors.Join(e.write(a, f), a.Close())
 	}
 	if err != nil {
 		e.logger.Warn("metrics: exposition incomplete", "err", err)

@@ -126,3 +126,24 @@ func BenchmarkWriteMetrics10k(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkWriteMetrics10kProto renders the same series in the protobuf
+// format, the duration histograms with their native buckets.
+func BenchmarkWriteMetrics10kProto(b *testing.B) {
+	m := NewMetrics(prometheus.NewRegistry(), prometheus.Labels{"region": "bench"})
+	r := httpResult(start, true)
+	for i := range 10_000 {
+		c := m.Check(fmt.Sprintf("svc%03d", i/100), fmt.Sprintf("f%05d", i), "http", "http")
+		c.SetSchedule(10*time.Second, 5*time.Second)
+		c.Observe(r)
+	}
+	w := expo.NewProtoWriter(io.Discard)
+	b.ReportAllocs()
+	for b.Loop() {
+		w.ResetProto(io.Discard)
+		m.WriteMetrics(w)
+		if err := w.Flush(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

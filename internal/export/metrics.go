@@ -138,11 +138,17 @@ func (f *atomicFloat) Add(v float64) {
 // allocations.
 const histBuckets = 15
 
-// histogram counts observations per bucket (not cumulative; +Inf last).
+// histogram counts observations per bucket (not cumulative; +Inf last), and
+// in a native histogram's sparse buckets (native.go) for protobuf scrapes.
 type histogram struct {
 	buckets *expo.Buckets
 	counts  [histBuckets]atomic.Uint64
 	sum     atomicFloat
+	// mu orders observations and protobuf scrapes: Prometheus refuses a
+	// native histogram whose buckets hold more than its count, so one is
+	// read whole. Text scrapes read the atomics without it, as before.
+	mu     sync.Mutex
+	sparse sparse
 }
 
 func (h *histogram) init(b *expo.Buckets) {
@@ -153,29 +159,61 @@ func (h *histogram) init(b *expo.Buckets) {
 }
 
 func (h *histogram) Observe(v float64) {
+	h.mu.Lock()
 	h.counts[sort.SearchFloat64s(h.buckets.Upper(), v)].Add(1)
 	h.sum.Add(v)
+	h.sparse.observe(v)
+	h.mu.Unlock()
 }
 
 // write writes the histogram; its count is the buckets' sum, so the two agree
 // even while a run is being observed.
 func (h *histogram) write(w *expo.Writer, l *expo.Labels) {
-	var counts [histBuckets]uint64
-	n := len(h.buckets.Upper()) + 1
-	for i := range n {
-		counts[i] = h.counts[i].Load()
-	}
-	w.Histogram(l, h.buckets, counts[:n], h.sum.Load())
+	h.writeAs(w, l, h.buckets)
 }
 
 // writeBasic writes the histogram as the basic profile has it: the +Inf
-// bucket, the sum and the count.
+// bucket, the sum and the count (and the native buckets in protobuf).
 func (h *histogram) writeBasic(w *expo.Writer, l *expo.Labels) {
-	var total uint64
-	for i := range len(h.buckets.Upper()) + 1 {
-		total += h.counts[i].Load()
+	h.writeAs(w, l, basicDurationBuckets)
+}
+
+// writeAs writes the histogram with the classic buckets of as: h's own, or
+// basic's none but +Inf.
+func (h *histogram) writeAs(w *expo.Writer, l *expo.Labels, as *expo.Buckets) {
+	var counts [histBuckets]uint64
+	n := len(h.buckets.Upper()) + 1
+	if !w.Protobuf() {
+		for i := range n {
+			counts[i] = h.counts[i].Load()
+		}
+		if as != h.buckets {
+			w.Histogram(l, as, []uint64{sumCounts(counts[:n])}, h.sum.Load())
+			return
+		}
+		w.Histogram(l, as, counts[:n], h.sum.Load())
+		return
 	}
-	w.Histogram(l, basicDurationBuckets, []uint64{total}, h.sum.Load())
+	var nativeCounts [nativeWidth]uint64
+	h.mu.Lock()
+	for i := range n {
+		counts[i] = h.counts[i].Load()
+	}
+	sum := h.sum.Load()
+	native := h.sparse.native(&nativeCounts)
+	h.mu.Unlock()
+	if as != h.buckets {
+		counts[0], n = sumCounts(counts[:n]), 1
+	}
+	w.NativeHistogram(l, as, counts[:n], sum, &native)
+}
+
+func sumCounts(counts []uint64) uint64 {
+	var total uint64
+	for _, c := range counts {
+		total += c
+	}
+	return total
 }
 
 // CheckMetrics are one check's series: values in plain atomics, label pairs
@@ -483,8 +521,19 @@ var checkFamilies = []checkFamily{
 // WriteMetrics writes every bound check's series (expo.Source).
 func (m *Metrics) WriteMetrics(w *expo.Writer) {
 	checks := m.snapshot()
+	// The families no check's profile has are skipped whole: in basic that
+	// is most of them, and each would be a pass over every check.
+	var top Profile
+	for _, c := range checks {
+		if top = max(top, c.checkProfile()); top == ProfileFull {
+			break
+		}
+	}
 	for i := range checkFamilies {
 		f, least := &checkFamilies[i], checkFamilyProfiles[i]
+		if least > top {
+			continue
+		}
 		w.Family(&f.Family)
 		w.Each(len(checks), func(w *expo.Writer, i int) {
 			if c := checks[i]; c.checkProfile() >= least {

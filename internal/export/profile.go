@@ -110,6 +110,8 @@ func familyProfile(name string) Profile {
 //   - vigil_feature_state: the current state's series alone, at 1 (not six
 //     one-hot series); `vigil_feature_state{state="degraded"} == 1` reads the
 //     same;
+//   - vigil_feature_flapping: only while the feature flaps, at 1 (`unless
+//     (vigil_feature_flapping == 1)` and the flapping alert read the same);
 //   - vigil_sla_availability_ratio: the windows the rules and dashboards read,
 //     30d and slo (not five).
 var (

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,10 +100,14 @@ var (
 			TLS:  &probes.TLSInfo{Version: "TLS 1.3", CipherSuite: "TLS_AES_128_GCM_SHA256", CertExpiry: t0.Add(90 * 24 * time.Hour)}},
 		{Start: t0.Add(2 * time.Minute), Duration: 5 * time.Second, TimedOut: true, Err: errors.New("timeout"), HTTP: &probes.HTTPInfo{}},
 	}
+	// tlsEveryResult is the worst case of all: a TLS check that has passed,
+	// failed and timed out.
+	tlsEveryResult = append(slices.Clone(tlsRuns),
+		&probes.Result{Start: t0.Add(3 * time.Minute), Duration: time.Millisecond, Err: errors.New("refused"), HTTP: &probes.HTTPInfo{}})
 )
 
 // TestBasicSeriesPerFeature: a one-check HTTP feature costs at most 25 series
-// in basic, SLA included; standard and full cost more, in that order. The
+// in basic, SLA included, TLS and every result included; standard and full cost more, in that order. The
 // series are pinned in testdata/feature.<profile>.txt.
 func TestBasicSeriesPerFeature(t *testing.T) {
 	for _, tt := range []struct {
@@ -111,9 +116,10 @@ func TestBasicSeriesPerFeature(t *testing.T) {
 		basic   int // exactly, so that a new basic series is a decision
 		healthy bool
 	}{
-		{"plain, every result", plainRuns, 25, false},
-		{"plain, healthy", plainRuns[:1], 23, true},
-		{"tls, passed and timed out", tlsRuns, 25, false},
+		{"plain, every result", plainRuns, 24, false},
+		{"plain, healthy", plainRuns[:1], 22, true},
+		{"tls, passed and timed out", tlsRuns, 24, false},
+		{"tls, every result", tlsEveryResult, 25, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			counts := map[Profile]int{}

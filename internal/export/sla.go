@@ -51,6 +51,7 @@ type featureLabelSet struct {
 	generation uint64
 	profiles   *FeatureProfiles // those the set was rendered with
 	features   []featureLabels
+	top        Profile // the largest of the features' profiles
 }
 
 // featureLabels are one feature's label pairs.
@@ -109,6 +110,7 @@ func (s *SLAMetrics) renderLabels(specs []sla.FeatureSpec, generation uint64, pr
 	for i, spec := range specs {
 		set.features[i] = s.featureLabels(spec, schema, infoSchema, sanitized)
 		set.features[i].profile = s.profileOf(profiles, &spec)
+		set.top = max(set.top, set.features[i].profile)
 	}
 	return set
 }
@@ -194,6 +196,9 @@ func (s *SLAMetrics) Stage() func(w *expo.Writer) {
 		defer keepRows(rows)
 		for i := range featureFamilies {
 			fam, least := &featureFamilies[i], featureFamilyProfiles[i]
+			if least > set.top {
+				continue // no feature's profile has it: no pass over them
+			}
 			w.Family(&fam.Family)
 			w.Each(len(*rows), func(w *expo.Writer, j int) {
 				r := &(*rows)[j]
@@ -246,8 +251,13 @@ func windowPairs(names []string) []expo.Pair {
 
 // featureFamilies are written in this order, sorted by name.
 var featureFamilies = []featureFamily{
-	featureGauge("vigil_feature_flapping", "1 while the feature is flapping: its state changed more than flap.changes times within flap.window, until stable for the window.", expo.Gauge,
-		func(r *sla.FeatureFigures) float64 { return boolValue(r.Flapping) }),
+	{expo.Family{Name: "vigil_feature_flapping", Help: "1 while the feature is flapping: its state changed more than flap.changes times within flap.window, until stable for the window.", Type: expo.Gauge},
+		func(w *expo.Writer, m *featureLabels, r *sla.FeatureFigures) {
+			if m.profile == ProfileBasic && !r.Flapping {
+				return // basic: only while flapping, as the state's series
+			}
+			w.Sample(&m.labels, boolValue(r.Flapping))
+		}},
 	{expo.Family{Name: "vigil_feature_info", Help: "Feature metadata: title and the service's and feature's labels; always 1.", Type: expo.Gauge},
 		func(w *expo.Writer, m *featureLabels, _ *sla.FeatureFigures) { w.Sample(&m.info, 1) }},
 	{expo.Family{Name: "vigil_feature_state", Help: "Feature state, one-hot over up, degraded, recovering, down, maintenance, unknown.", Type: expo.Gauge},

@@ -386,6 +386,21 @@ vigil_feature_flapping{feature="g",region="kr-central-1",service="talk"} 0
 		t.Errorf("exposition:\n%s", diff(want, got))
 	}
 	promtoolCheck(t, buf.Bytes())
+
+	// basic: the flapping feature's series alone.
+	basic := src.renderLabels(specs, 2, &FeatureProfiles{{"talk", "f"}: ProfileBasic, {"talk", "g"}: ProfileBasic})
+	buf.Reset()
+	w = expo.NewWriter(&buf, false)
+	w.Family(&fam.Family)
+	for _, r := range rows {
+		fam.write(w, &basic.features[r.Index], &r)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := buf.String(), strings.Replace(want, "vigil_feature_flapping{feature=\"g\",region=\"kr-central-1\",service=\"talk\"} 0\n", "", 1); got != want {
+		t.Errorf("basic exposition:\n%s", diff(want, got))
+	}
 }
 
 // TestVantageCollector: no canaries is an unimpaired vantage; an impaired

@@ -162,7 +162,8 @@ func (s *Service) addUpdate(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no incident %q: see GET /api/v1/incidents for the ids", id)
 		return
 	}
-	u := Update{IncidentID: id, Status: req.Status, Message: req.Message, Author: req.Author, At: s.clock.Now().UTC()}
+	u := Update{IncidentID: info.ID, Status: req.Status, Message: req.Message, Author: req.Author, At: s.clock.Now().UTC(),
+		Outages: info.Outages}
 	if err := s.store.AddUpdate(&u); err != nil {
 		s.log.Error("notify: cannot store an incident update", "incident", id, "err", err)
 		writeError(w, http.StatusInternalServerError, "cannot store the update: %v", err)
@@ -183,13 +184,15 @@ func (s *Service) addUpdate(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, u)
 }
 
-// incident finds a manual incident, else an automatic one.
+// incident finds a manual incident, else an automatic one: by id, or, for
+// an id an incident had when updates were posted to it, the incident that
+// now holds one of the outages those updates recorded.
 func (s *Service) incident(id string) (IncidentInfo, bool) {
 	if m, ok := s.store.ManualIncident(id); ok {
 		return m.info(), true
 	}
 	if s.opts.Incidents != nil {
-		return s.opts.Incidents(id)
+		return s.opts.Incidents(id, s.store.OutagesOf(id))
 	}
 	return IncidentInfo{}, false
 }
@@ -206,7 +209,14 @@ func (m *ManualIncident) info() IncidentInfo {
 
 // listUpdates serves GET /api/v1/incidents/{id}/updates.
 func (s *Service) listUpdates(w http.ResponseWriter, r *http.Request) {
-	updates, err := s.store.updates(r.PathValue("id"))
+	id := r.PathValue("id")
+	var updates []Update
+	var err error
+	if info, ok := s.incident(id); ok && !info.Manual {
+		updates, err = s.store.UpdatesFor(info.ID, info.Outages)
+	} else {
+		updates, err = s.store.updates(id)
+	}
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "%v", err)
 		return

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,16 +34,25 @@ func basic(user, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
+// fixtureIncident is apiFixture's automatic incident.
+const fixtureIncident = "20221015T063300Z-datacenter-pangyo"
+
 // apiFixture is a service with its routes on a mux, an automatic
 // incident "20221015T063300Z-datacenter-pangyo" and services talk and map.
 func apiFixture(t *testing.T, auth Authorizer, opts Options) (*fixture, *http.ServeMux) {
 	t.Helper()
-	opts.Incidents = func(id string) (IncidentInfo, bool) {
-		if id != "20221015T063300Z-datacenter-pangyo" {
+	opts.Incidents = func(id string, outages []OutageRef) (IncidentInfo, bool) {
+		held := []OutageRef{{"talk", "message-send-receive", 7}, {"map", "roadview", 9}}
+		found := id == fixtureIncident
+		for _, o := range outages {
+			found = found || slices.Contains(held, o)
+		}
+		if !found {
 			return IncidentInfo{}, false
 		}
-		return IncidentInfo{ID: id, Title: "datacenter pangyo: 2 features down", State: "down", Start: t0,
-			Affected: []FeatureRef{{Service: "talk", Feature: "message-send-receive"}, {Service: "map", Feature: "roadview"}}}, true
+		return IncidentInfo{ID: fixtureIncident, Title: "datacenter pangyo: 2 features down", State: "down", Start: t0,
+			Affected: []FeatureRef{{Service: "talk", Feature: "message-send-receive"}, {Service: "map", Feature: "roadview"}},
+			Outages:  held}, true
 	}
 	opts.Known = func(service, feature string) bool {
 		switch service + "/" + feature {
@@ -332,5 +342,54 @@ func TestRoutesBesideWebServer(t *testing.T) {
 	got := f.store.UpdatesOf([]string{"a", "b", "c"})
 	if len(got) != 2 || len(got["a"]) != 2 || len(got["b"]) != 1 || got["b"][0].Message["en"] != "b" {
 		t.Errorf("UpdatesOf = %+v", got)
+	}
+}
+
+// TestUpdatesFollowAGrownIncident: a grouped incident's id is its start and
+// grouping label, which change as it grows; the updates posted under the
+// old id stay with the incident that holds their outages, and the old id
+// still takes updates.
+func TestUpdatesFollowAGrownIncident(t *testing.T) {
+	auth := []string{"Authorization", "Bearer " + writeToken}
+	current := "20221015T063300Z-datacenter-pangyo"
+	outages := []OutageRef{{"talk", "message-send-receive", 7}}
+	f := newFixture(t, Options{Incidents: func(id string, recorded []OutageRef) (IncidentInfo, bool) {
+		found := id == current
+		for _, o := range recorded {
+			found = found || slices.Contains(outages, o)
+		}
+		return IncidentInfo{ID: current, State: "down", Start: t0, Outages: slices.Clone(outages)}, found
+	}})
+	mux := http.NewServeMux()
+	f.svc.Routes(mux, tokenAuth(t))
+	first := current
+	if code, resp := do(t, mux, "POST", "/api/v1/incidents/"+first+"/updates", `{"status":"investigating","message":"Messages fail"}`, auth...); code != 201 {
+		t.Fatalf("post: %d %s", code, resp)
+	}
+	// A second feature joins, with a label the first shares: the incident
+	// is now grouped by another label and has another id.
+	current = "20221015T063300Z-tier-1"
+	outages = append(outages, OutageRef{"map", "roadview", 9})
+	f.clock.Set(t0.Add(time.Minute))
+	code, resp := do(t, mux, "POST", "/api/v1/incidents/"+first+"/updates", `{"status":"identified","message":"Power loss"}`, auth...)
+	var posted Update
+	if err := json.Unmarshal([]byte(resp), &posted); code != 201 || err != nil || posted.IncidentID != current || len(posted.Outages) != 2 {
+		t.Fatalf("post to the old id: %d %s, want 201 stored under %s with both outages", code, resp, current)
+	}
+	for _, id := range []string{current, first} {
+		code, resp := do(t, mux, "GET", "/api/v1/incidents/"+id+"/updates", "")
+		var list struct{ Updates []Update }
+		if err := json.Unmarshal([]byte(resp), &list); code != 200 || err != nil || len(list.Updates) != 2 ||
+			list.Updates[0].Status != Investigating || list.Updates[1].Status != Identified {
+			t.Errorf("GET updates of %s: %d %s, want both, oldest first", id, code, resp)
+		}
+	}
+	got, err := f.store.UpdatesFor(current, outages)
+	if err != nil || len(got) != 2 || got[0].IncidentID != first || got[1].IncidentID != current {
+		t.Errorf("UpdatesFor(%s) = %+v, %v", current, got, err)
+	}
+	// Another incident, sharing no outage, has none of them.
+	if got, _ := f.store.UpdatesFor("20221016T000000Z-datacenter-ansan", []OutageRef{{"talk", "message-send-receive", 8}}); len(got) != 0 {
+		t.Errorf("an unrelated incident got %+v", got)
 	}
 }

@@ -141,6 +141,20 @@ type Update struct {
 	Message    Message   `json:"message"`
 	Author     string    `json:"author,omitempty"`
 	At         time.Time `json:"at"`
+	// Outages are the features' outages the automatic incident held when
+	// the update was posted. A grouped incident's id is its start and the
+	// label it is grouped by, and both can change while it grows (a
+	// feature with another shared label joins, one with an earlier
+	// backdated start): the update stays with the incident that holds any
+	// of these outages.
+	Outages []OutageRef `json:"outages,omitempty"`
+}
+
+// OutageRef names one feature's outage; the outage id never changes.
+type OutageRef struct {
+	Service string `json:"service"`
+	Feature string `json:"feature"`
+	Outage  uint64 `json:"outage_id"`
 }
 
 // FeatureRef names a service, or one feature of it (Feature set).
@@ -187,6 +201,9 @@ type IncidentInfo struct {
 	End      *time.Time   `json:"end,omitempty"`
 	// Update is the update this event announces, if it is one.
 	Update *Update `json:"update,omitempty"`
+	// Outages are an automatic incident's outages (not sent: Affected
+	// names the features).
+	Outages []OutageRef `json:"-"`
 }
 
 // MaintenanceInfo is what a maintenance event says of the window.

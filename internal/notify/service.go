@@ -90,9 +90,12 @@ type Options struct {
 	// ask of POST /api/v1/subscribe (default 5 per hour).
 	SubscribeRequests int
 	SubscribePer      time.Duration
-	// Incidents finds an automatically grouped incident by id, for updates
-	// to it; nil: only manual incidents take updates.
-	Incidents func(id string) (IncidentInfo, bool)
+	// Incidents finds an automatically grouped incident by id, else the
+	// one that holds any of outages (those recorded with the updates
+	// posted under id, when its id has changed since), for updates to it;
+	// nil: only manual incidents take updates. The info's Outages are the
+	// incident's.
+	Incidents func(id string, outages []OutageRef) (IncidentInfo, bool)
 	// Known reports whether a service (feature "") or feature exists, to
 	// check what a manual incident or a subscription names; nil: anything.
 	Known      func(service, feature string) bool

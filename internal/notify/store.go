@@ -184,6 +184,51 @@ func (s *Store) UpdatesOf(incidentIDs []string) map[string][]Update {
 	return out
 }
 
+// UpdatesFor returns the updates of an automatic incident, oldest first:
+// those posted under its id, and those posted under another id that
+// recorded one of its outages (the id it had before it grew). Updates are
+// few (operators write them), so all are read.
+func (s *Store) UpdatesFor(incidentID string, outages []OutageRef) ([]Update, error) {
+	held := make(map[OutageRef]bool, len(outages))
+	for _, o := range outages {
+		held[o] = true
+	}
+	var out []Update
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketUpdates).ForEach(func(k, v []byte) error {
+			var u Update
+			if err := json.Unmarshal(v, &u); err != nil {
+				return fmt.Errorf("update %x: %w", k, err)
+			}
+			mine := u.IncidentID == incidentID
+			for _, o := range u.Outages {
+				mine = mine || held[o]
+			}
+			if mine {
+				out = append(out, u)
+			}
+			return nil
+		})
+	})
+	slices.SortStableFunc(out, func(a, b Update) int { return a.At.Compare(b.At) })
+	return out, err
+}
+
+// OutagesOf returns the outages recorded with the updates posted under an
+// incident id.
+func (s *Store) OutagesOf(incidentID string) []OutageRef {
+	updates, _ := s.updates(incidentID)
+	var out []OutageRef
+	for _, u := range updates {
+		for _, o := range u.Outages {
+			if !slices.Contains(out, o) {
+				out = append(out, o)
+			}
+		}
+	}
+	return out
+}
+
 func (s *Store) updates(incidentID string) ([]Update, error) {
 	var out []Update
 	prefix := append([]byte(incidentID), 0)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -32,14 +33,14 @@ func (s *Scheduler) Every(name string, interval time.Duration, task func(context
 	if interval <= 0 {
 		return fmt.Errorf("job %s: interval %s is not positive", name, interval)
 	}
-	return s.addJob(name, gocron.DurationJob(interval), task)
+	return s.addJob(name, gocron.DurationJob(interval), interval/10, task)
 }
 
 // Cron runs task at the times of a five-field cron expression (minute hour
 // day-of-month month day-of-week) read in loc (UTC when nil), as the gocron
 // job name, never overlapping itself.
 func (s *Scheduler) Cron(name, expr string, loc *time.Location, task func(context.Context)) error {
-	return s.addJob(name, gocron.CronJob(withZone(expr, loc), false), task)
+	return s.addJob(name, gocron.CronJob(withZone(expr, loc), false), cronGap, task)
 }
 
 // withZone prefixes a cron expression with the zone it is read in.
@@ -50,14 +51,50 @@ func withZone(expr string, loc *time.Location) string {
 	return "CRON_TZ=" + loc.String() + " " + expr
 }
 
-func (s *Scheduler) addJob(name string, def gocron.JobDefinition, task func(context.Context)) error {
+// cronGap is a tenth of the least time between two times of a cron
+// expression read to the minute: two firings closer than that are one
+// slot's.
+const cronGap = 6 * time.Second
+
+// slotGuard drops a job's second start for one slot. gocron now and then
+// starts a job twice for the same time (go-co-op/gocron#789 and #601, open
+// in some form since v1; here, in a synctest bubble about once in fifty race
+// runs, the heartbeat ran twice at 30 s): a duty would do its work twice
+// and a cron check would probe twice. A start within gap of the previous
+// one is that duplicate: gap is a tenth of the job's least time between
+// slots, so a run late by less than nine tenths of that still lets the next
+// slot's run through.
+type slotGuard struct {
+	mu   sync.Mutex
+	last time.Time
+	gap  time.Duration
+}
+
+// first reports whether a start at now is the first of its slot, and if so
+// records it.
+func (g *slotGuard) first(now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.last.IsZero() && now.Sub(g.last) < g.gap {
+		return false
+	}
+	g.last = now
+	return true
+}
+
+func (s *Scheduler) addJob(name string, def gocron.JobDefinition, gap time.Duration, task func(context.Context)) error {
 	s.mu.Lock()
 	stopped := s.stopped
 	s.mu.Unlock()
 	if stopped {
 		return fmt.Errorf("job %s: scheduler is stopped", name)
 	}
+	guard := &slotGuard{gap: gap}
 	run := func(ctx context.Context) {
+		if !guard.first(time.Now()) {
+			s.logger.Debug("gocron started a job twice for one time; the second start is dropped", "job", name)
+			return
+		}
 		task(ctx)
 		if s.jobRuns != nil {
 			s.jobRuns.WithLabelValues(name).Inc()
@@ -105,8 +142,13 @@ func (s *Scheduler) addCron(spec Spec, prober probes.Prober) error {
 	onResult := spec.OnResult
 	e.onResult.Store(&onResult)
 	e.spec.Build, e.spec.OnResult = nil, nil
+	guard := &slotGuard{gap: cronGap}
 	job, err := s.cron.NewJob(gocron.CronJob(withZone(spec.Cron, spec.Location), false),
-		gocron.NewTask(func() { s.runCron(e) }), gocron.WithName("check "+spec.ID))
+		gocron.NewTask(func() {
+			if guard.first(time.Now()) {
+				s.runCron(e)
+			}
+		}), gocron.WithName("check "+spec.ID))
 	if err != nil {
 		return fmt.Errorf("schedule %q: %w", spec.Cron, err)
 	}

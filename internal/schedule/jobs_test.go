@@ -154,3 +154,18 @@ func TestCronScheduleErrorsKeepTheOldCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSlotGuardDropsASecondStart: a second start of a job within the gap is
+// gocron's duplicate and is dropped; the next slot's start passes.
+func TestSlotGuardDropsASecondStart(t *testing.T) {
+	t0 := time.Date(2022, 10, 15, 15, 0, 0, 0, time.UTC)
+	g := &slotGuard{gap: 5 * time.Second}
+	for _, step := range []struct {
+		at   time.Duration
+		want bool
+	}{{0, true}, {0, false}, {170 * time.Millisecond, false}, {10 * time.Second, true}, {14 * time.Second, false}, {20 * time.Second, true}} {
+		if got := g.first(t0.Add(step.at)); got != step.want {
+			t.Errorf("start at +%v: first %v, want %v", step.at, got, step.want)
+		}
+	}
+}

@@ -96,38 +96,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	base := requestBase(r)
 	page := base + "/?lang=" + c.lang
 
-	var entries []atomEntry
-	since := now.AddDate(0, 0, -feedDays)
-	inIncident := map[[2]string]map[uint64]bool{}
-	for _, inc := range engine.Incidents(sla.IncidentQuery{Since: since}) {
-		for _, f := range inc.Features {
-			k := [2]string{f.Service, f.Feature}
-			if inIncident[k] == nil {
-				inIncident[k] = map[uint64]bool{}
-			}
-			inIncident[k][f.OutageID] = true
-		}
-		if service != "" && !slices.ContainsFunc(inc.Features, func(f sla.IncidentFeature) bool { return f.Service == service }) {
-			continue
-		}
-		entries = append(entries, s.incidentEntry(inc, urn, page, titleOf, c, loc, now))
-	}
-	for _, o := range engine.Outages(sla.OutageQuery{Service: service, Since: since}) {
-		if inIncident[[2]string{o.Service, o.Feature}][o.ID] {
-			continue
-		}
-		entries = append(entries, outageEntry(o, urn, page, titleOf(o.Service, o.Feature), c, loc, now))
-	}
-	for _, m := range s.maintenanceWindows(pc, now) {
-		if service != "" && m.Service != service {
-			continue
-		}
-		name := pc.serviceTitle(c, m.Service, "")
-		if m.Feature != "" {
-			name = titleOf(m.Service, m.Feature)
-		}
-		entries = append(entries, maintenanceEntry(m, urn, page, name, c, loc))
-	}
+	entries := s.feedEntries(service, urn, page, titleOf, pc, c, loc, now)
 	slices.SortStableFunc(entries, func(a, b atomEntry) int {
 		return cmp.Or(b.updated.Compare(a.updated), strings.Compare(a.ID, b.ID))
 	})
@@ -167,6 +136,55 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(out)
 }
 
+// feedEntries are the feed's entries (one service's, or all when service is
+// ""), unsorted: grouped incidents, outages outside them, manual incidents
+// and maintenance windows of the last feedDays.
+func (s *Server) feedEntries(service, urn, page string, titleOf func(svc, feat string) string, pc *pageConfig, c *catalog, loc *time.Location, now time.Time) []atomEntry {
+	engine := s.backend.Engine()
+	var entries []atomEntry
+	since := now.AddDate(0, 0, -feedDays)
+	inIncident := map[[2]string]map[uint64]bool{}
+	for _, inc := range engine.Incidents(sla.IncidentQuery{Since: since}) {
+		for _, f := range inc.Features {
+			k := [2]string{f.Service, f.Feature}
+			if inIncident[k] == nil {
+				inIncident[k] = map[uint64]bool{}
+			}
+			inIncident[k][f.OutageID] = true
+		}
+		if service != "" && !slices.ContainsFunc(inc.Features, func(f sla.IncidentFeature) bool { return f.Service == service }) {
+			continue
+		}
+		entries = append(entries, s.incidentEntry(inc, urn, page, titleOf, c, loc, now))
+	}
+	for _, o := range engine.Outages(sla.OutageQuery{Service: service, Since: since}) {
+		if inIncident[[2]string{o.Service, o.Feature}][o.ID] {
+			continue
+		}
+		entries = append(entries, outageEntry(o, urn, page, titleOf(o.Service, o.Feature), c, loc, now))
+	}
+	for _, m := range s.manualIncidents() {
+		if m.End != nil && m.End.Before(since) {
+			continue
+		}
+		if service != "" && !slices.ContainsFunc(m.Affected, func(a string) bool { return strings.Split(a, "/")[0] == service }) {
+			continue
+		}
+		entries = append(entries, manualEntry(m, pc, urn, page, c, loc, now))
+	}
+	for _, m := range s.maintenanceWindows(pc, now) {
+		if service != "" && m.Service != service {
+			continue
+		}
+		name := pc.serviceTitle(c, m.Service, "")
+		if m.Feature != "" {
+			name = titleOf(m.Service, m.Feature)
+		}
+		entries = append(entries, maintenanceEntry(m, urn, page, name, c, loc))
+	}
+	return entries
+}
+
 // incidentEntry is an incident and its updates.
 func (s *Server) incidentEntry(inc sla.Incident, urn, page string, titleOf func(svc, feat string) string, c *catalog, loc *time.Location, now time.Time) atomEntry {
 	e := atomEntry{ID: urn + "incident:" + inc.ID, Published: atomTime(inc.Start), updated: inc.Start,
@@ -179,7 +197,7 @@ func (s *Server) incidentEntry(inc sla.Incident, urn, page string, titleOf func(
 		e.Title = fmt.Sprintf("%s: %s (%s)", what, c.span(inc.Start.In(loc), inc.End.In(loc)), c.updateWord("resolved"))
 		e.updated = *inc.End
 	}
-	updates := s.updates(inc.ID)
+	updates := s.updates(inc)
 	for i := len(updates) - 1; i >= 0; i-- {
 		u := c.updateView(updates[i], loc, now)
 		fmt.Fprintf(&b, "%s, %s: %s\n", c.dateTime(updates[i].Time.In(loc)), u.Status, u.Message)
@@ -193,6 +211,43 @@ func (s *Server) incidentEntry(inc sla.Incident, urn, page string, titleOf func(
 	b.WriteString(fmt.Sprintf(c.Affected, len(inc.Features)) + ":\n")
 	for _, f := range inc.Features {
 		fmt.Fprintf(&b, "- %s: %s\n", titleOf(f.Service, f.Feature), c.state(f.State, false))
+	}
+	e.Content = atomText{Type: "text", Body: b.String()}
+	e.Updated = atomTime(e.updated)
+	return e
+}
+
+// manualEntry is an incident an operator opened and its updates.
+func manualEntry(m ManualIncident, pc *pageConfig, urn, page string, c *catalog, loc *time.Location, now time.Time) atomEntry {
+	title := cmp.Or(m.Title[c.lang], m.Title["en"], m.ID)
+	e := atomEntry{ID: urn + "incident:" + m.ID, Published: atomTime(m.Start), updated: m.Start,
+		Links: []atomLink{{Rel: "alternate", Type: "text/html", Href: page}}, Categories: []atomCategory{{Term: "incident"}}}
+	e.Title = title
+	if m.End != nil {
+		e.Title = fmt.Sprintf("%s: %s (%s)", title, c.span(m.Start.In(loc), m.End.In(loc)), c.updateWord("resolved"))
+		e.updated = *m.End
+	}
+	var b strings.Builder
+	updates := slices.Clone(m.Updates)
+	slices.SortStableFunc(updates, func(a, b IncidentUpdate) int { return b.Time.Compare(a.Time) })
+	for _, u := range updates {
+		v := c.updateView(u, loc, now)
+		fmt.Fprintf(&b, "%s, %s: %s\n", c.dateTime(u.Time.In(loc)), v.Status, v.Message)
+		if u.Time.After(e.updated) {
+			e.updated = u.Time
+		}
+	}
+	if len(updates) > 0 {
+		b.WriteString("\n")
+	}
+	b.WriteString(fmt.Sprintf(c.Affected, len(m.Affected)) + ":\n")
+	for _, a := range m.Affected {
+		service, feature, _ := strings.Cut(a, "/")
+		name := pc.serviceTitle(c, service, service)
+		if feature != "" {
+			name += " — " + pc.featureTitle(c, service, feature, feature)
+		}
+		fmt.Fprintf(&b, "- %s\n", name)
 	}
 	e.Content = atomText{Type: "text", Body: b.String()}
 	e.Updated = atomTime(e.updated)

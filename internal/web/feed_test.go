@@ -157,3 +157,45 @@ func TestServiceFeed(t *testing.T) {
 		t.Errorf("unknown service: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestFeedManualIncident: an incident an operator opened is in the feed
+// with its updates, newest first, and in its service's feed only.
+func TestFeedManualIncident(t *testing.T) {
+	s := publicServer(t, fireConfig)
+	s.opts.ManualIncidents = func() []ManualIncident {
+		return []ManualIncident{{ID: "m-20221015T071000Z-ab12", Title: map[string]string{"en": "Slow payments", "ko": "결제 지연"},
+			Affected: []string{"pay/payment"}, Status: "monitoring", Start: kst(0, 16, 10),
+			Updates: []IncidentUpdate{
+				{Time: kst(0, 16, 10), Status: "investigating", Message: map[string]string{"en": "Some payments are slow."}},
+				{Time: kst(0, 16, 20), Status: "monitoring", Message: map[string]string{"en": "A fix is out; watching."}},
+			}}}
+	}
+	f := readFeed(t, s, "/feed.atom")
+	var entry *struct{ title, content, updated string }
+	for _, e := range f.Entries {
+		if e.ID == "urn:vigil:kr-central-1:incident:m-20221015T071000Z-ab12" {
+			entry = &struct{ title, content, updated string }{e.Title, e.Content, e.Updated}
+		}
+	}
+	if entry == nil {
+		t.Fatalf("no manual incident entry in %+v", f.Entries)
+	}
+	want := "15 Oct 16:20, Monitoring: A fix is out; watching.\n15 Oct 16:10, Investigating: Some payments are slow.\n\nAffected features (1):\n- Kakao Pay — Online / offline payment\n"
+	if entry.title != "Slow payments" || entry.content != want || entry.updated != "2022-10-15T07:20:00Z" {
+		t.Errorf("manual entry %q updated %s:\n%s\nwant content:\n%s", entry.title, entry.updated, entry.content, want)
+	}
+	if f.Entries[0].Title != "Slow payments" {
+		t.Errorf("first entry %q, want the manual incident (updated last)", f.Entries[0].Title)
+	}
+	if ko := readFeed(t, s, "/feed.atom?lang=ko"); ko.Entries[0].Title != "결제 지연" {
+		t.Errorf("Korean title %q", ko.Entries[0].Title)
+	}
+	if pay := readFeed(t, s, "/services/pay/feed.atom"); len(pay.Entries) != 2 {
+		t.Errorf("pay feed: %d entries, want the maintenance and the manual incident", len(pay.Entries))
+	}
+	for _, e := range readFeed(t, s, "/services/talk/feed.atom").Entries {
+		if strings.Contains(e.ID, "m-20221015T071000Z-ab12") {
+			t.Errorf("talk's feed has pay's manual incident")
+		}
+	}
+}

@@ -58,7 +58,7 @@ func (s *Server) incidents(w http.ResponseWriter, r *http.Request) {
 	for i, inc := range incidents {
 		out[i] = withUpdates{Incident: inc, Updates: []IncidentUpdate{}}
 		if s.opts.Updates != nil {
-			if u := s.opts.Updates(inc.ID); u != nil {
+			if u := s.opts.Updates(inc); u != nil {
 				out[i].Updates = u
 			}
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/vigil-monitoring/vigil/sla"
 )
 
 // koreanBreaksJS lists the places where a line of Korean text breaks
@@ -51,8 +53,8 @@ func TestPublicPageInChromium(t *testing.T) {
 	ctx := browser(t)
 	s := publicServer(t, fireConfig)
 	id := fireIncidentID(t, s)
-	s.opts.Updates = func(incidentID string) []IncidentUpdate {
-		if incidentID != id {
+	s.opts.Updates = func(inc sla.Incident) []IncidentUpdate {
+		if inc.ID != id {
 			return nil
 		}
 		return []IncidentUpdate{

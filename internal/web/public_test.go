@@ -75,8 +75,8 @@ func publicServer(t *testing.T, yml string) *Server {
 	s := New(&configBackend{backend: b, cfg: cfg}, Options{ListenAddress: "127.0.0.1:0", Region: "kr-central-1", Location: time.UTC,
 		StoryClock: func() time.Time { return kst(0, 15, 41) }})
 	id := fireIncidentID(t, s)
-	s.opts.Updates = func(incidentID string) []IncidentUpdate {
-		if incidentID != id {
+	s.opts.Updates = func(inc sla.Incident) []IncidentUpdate {
+		if inc.ID != id {
 			return nil
 		}
 		return []IncidentUpdate{

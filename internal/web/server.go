@@ -49,8 +49,9 @@ type Options struct {
 	// "service/feature", for /api/v1/report's contract figures; nil: none.
 	Contracts func() map[string]contract.Contract
 	// Updates returns the operators' updates of an incident, oldest first
-	// (internal/notify keeps them); nil shows none.
-	Updates func(incidentID string) []IncidentUpdate
+	// (internal/notify keeps them, and finds those posted under an id the
+	// incident had before it grew); nil shows none.
+	Updates func(inc sla.Incident) []IncidentUpdate
 	// Maintenance returns the maintenance windows declared at run time, for
 	// the page and the feed; the config's own windows are read from the
 	// config. nil: none.

@@ -215,7 +215,7 @@ func (s *Server) incidentView(inc sla.Incident, pc *pageConfig, c *catalog, loc 
 		v.Features = append(v.Features, incidentFeatureView{Service: pc.serviceTitle(c, f.Service, f.ServiceTitle),
 			Title: pc.featureTitle(c, f.Service, f.Feature, f.Title), State: f.State, StateText: c.state(f.State, false)})
 	}
-	for _, u := range s.updates(inc.ID) {
+	for _, u := range s.updates(inc) {
 		v.Updates = append(v.Updates, c.updateView(u, loc, now))
 	}
 	slices.Reverse(v.Updates)
@@ -223,11 +223,11 @@ func (s *Server) incidentView(inc sla.Incident, pc *pageConfig, c *catalog, loc 
 }
 
 // updates are the operators' updates of an incident, oldest first.
-func (s *Server) updates(incidentID string) []IncidentUpdate {
+func (s *Server) updates(inc sla.Incident) []IncidentUpdate {
 	if s.opts.Updates == nil {
 		return nil
 	}
-	u := slices.Clone(s.opts.Updates(incidentID))
+	u := slices.Clone(s.opts.Updates(inc))
 	slices.SortStableFunc(u, func(a, b IncidentUpdate) int { return a.Time.Compare(b.Time) })
 	return u
 }

@@ -241,7 +241,7 @@ func apply(tx *bbolt.Tx, b *store.Batch) error {
 		}
 	}
 	for _, w := range b.Features {
-		if err := putJSON(tx.Bucket(bucketFeatures), []byte(w.Key), featureRecord{Spec: w.Record.Spec, Configured: w.Record.Configured, MaintFrom: w.Record.MaintFrom, MaintUntil: w.Record.MaintUntil}); err != nil {
+		if err := tx.Bucket(bucketFeatures).Put([]byte(w.Key), appendFeatureRecord(nil, w.Record)); err != nil {
 			return err
 		}
 	}

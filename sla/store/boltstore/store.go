@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
+	"strconv"
 
 	"go.etcd.io/bbolt"
 
@@ -52,6 +54,27 @@ type featureRecord struct {
 	MaintUntil int64           `json:"maint_until"`
 }
 
+// appendFeatureRecord appends rec as featureRecord's JSON, as json.Marshal
+// writes it, without its reflection and its compacting copy of the spec:
+// the engine's spec JSON is compact already, and a first configuration
+// writes one record per feature.
+func appendFeatureRecord(dst []byte, rec store.FeatureRecord) []byte {
+	spec := rec.Spec
+	if len(spec) == 0 {
+		spec = []byte("null")
+	}
+	dst = slices.Grow(dst, len(spec)+80)
+	dst = append(dst, `{"spec":`...)
+	dst = append(dst, spec...)
+	dst = append(dst, `,"configured":`...)
+	dst = strconv.AppendBool(dst, rec.Configured)
+	dst = append(dst, `,"maint_from":`...)
+	dst = strconv.AppendInt(dst, rec.MaintFrom, 10)
+	dst = append(dst, `,"maint_until":`...)
+	dst = strconv.AppendInt(dst, rec.MaintUntil, 10)
+	return append(dst, '}')
+}
+
 func be64(v int64) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], uint64(v))
@@ -65,7 +88,7 @@ func timeKey(fkey string, t int64) []byte {
 	k := make([]byte, 0, len(fkey)+9)
 	k = append(k, fkey...)
 	k = append(k, 0)
-	return append(k, be64(t)...)
+	return binary.BigEndian.AppendUint64(k, uint64(t))
 }
 
 // putInterval stores iv under the feature's key in bucket.
@@ -111,7 +134,7 @@ func putCounters(tx *bbolt.Tx, fkey string, c store.CounterRecord) error {
 	v := make([]byte, 0, 64)
 	for _, n := range []int64{c.Downtime, c.Degraded, c.Unmonitored, int64(c.CompactedOutages), c.At, c.DownAt,
 		c.DownLead, c.DegradedLead} {
-		v = append(v, be64(n)...)
+		v = binary.BigEndian.AppendUint64(v, uint64(n)) // be64 would allocate each
 	}
 	return tx.Bucket(bucketCounters).Put([]byte(fkey), v)
 }

@@ -1,0 +1,155 @@
+package export
+
+import (
+	"math"
+	"sort"
+
+	"github.com/vigil-monitoring/vigil/internal/expo"
+)
+
+// The native (sparse) part of the duration histograms, sent on protobuf
+// scrapes (expo.Native).
+//
+// Schema 3 to start: 8 buckets per doubling, each 9% wider than the one
+// before, so the bucket a quantile falls in pins it to within 9% (4.4%
+// either side of the bucket's geometric middle): finer than the classic
+// buckets (a factor 2 to 2.5 apart), and what client_golang's
+// NativeHistogramBucketFactor 1.1 gives.
+//
+// The buckets sit in a fixed window of nativeWidth counts per histogram, so
+// that observing allocates nothing and a check's footprint is known: 64
+// buckets at schema 3 span a factor 256 (5 ms to 1.3 s, say). The limit
+// policy, in place of client_golang's NativeHistogramMaxBucketNumber: an
+// observation outside the window moves it when the buckets in use and the
+// new one fit in it; when they do not, the schema goes down by one (pairs of
+// buckets merge, the span doubles: 65,536 at schema 2) until they fit, down
+// to schema -4. There is no reset: the counts stay monotonic, the schema
+// never goes back up while the agent runs (client_golang's with no
+// NativeHistogramMinResetDuration does the same).
+const (
+	nativeSchema    = 3
+	nativeMinSchema = -4
+	nativeWidth     = 64
+	// nativeZeroThreshold: a run shorter than a microsecond did nothing
+	// (a check refused before it started); those count in the zero bucket.
+	nativeZeroThreshold = 0x1p-20
+)
+
+// nativeBounds are, per schema from 1 to 3, the fractions (of math.Frexp)
+// that bound a doubling's buckets, as client_golang has them.
+var nativeBounds = func() (b [nativeSchema + 1][]float64) {
+	for s := 1; s <= nativeSchema; s++ {
+		n := 1 << s
+		for i := range n {
+			b[s] = append(b[s], math.Exp2(float64(i)/float64(n))/2)
+		}
+	}
+	return b
+}()
+
+// nativeKey is the index of the bucket v (above the zero threshold) falls
+// in at schema, computed as client_golang computes it.
+func nativeKey(v float64, schema int8) int32 {
+	frac, exp := math.Frexp(v)
+	if schema > 0 {
+		bounds := nativeBounds[schema]
+		return int32(sort.SearchFloat64s(bounds, frac) + (exp-1)*len(bounds))
+	}
+	key := exp
+	if frac == 0.5 {
+		key--
+	}
+	shift := -schema
+	return int32((key + 1<<shift - 1) >> shift)
+}
+
+// sparse is a native histogram's buckets: counts[i] is bucket offset+i's.
+// Its histogram's mutex guards it.
+type sparse struct {
+	started bool
+	schema  int8
+	offset  int32
+	zero    uint32
+	counts  [nativeWidth]uint32
+}
+
+func (s *sparse) observe(v float64) {
+	if !(v > nativeZeroThreshold) || math.IsInf(v, 1) {
+		// Durations are not negative, NaN or infinite; the count and the
+		// classic +Inf bucket still have such a value, as Prometheus allows.
+		if v <= nativeZeroThreshold {
+			s.zero++
+		}
+		return
+	}
+	if !s.started {
+		s.started, s.schema = true, nativeSchema
+		s.offset = nativeKey(v, s.schema) - nativeWidth/2
+	}
+	for {
+		key := nativeKey(v, s.schema)
+		i := key - s.offset
+		if i >= 0 && i < nativeWidth {
+			s.counts[i]++
+			return
+		}
+		if !s.fit(key) {
+			// Past schema -4's factor 2^(16*64), which durations do not
+			// span: counted at the window's edge rather than lost.
+			s.counts[min(max(i, 0), nativeWidth-1)]++
+			return
+		}
+	}
+}
+
+// fit moves the window to hold key and the buckets in use, or, when they
+// span more than the window, merges pairs of buckets (schema - 1); false
+// when neither is possible.
+func (s *sparse) fit(key int32) bool {
+	lo, hi := key, key
+	for i, c := range s.counts {
+		if c != 0 {
+			lo, hi = min(lo, s.offset+int32(i)), max(hi, s.offset+int32(i))
+		}
+	}
+	if hi-lo < nativeWidth {
+		// Centred, so that the next values either side fit too.
+		s.move(lo - (nativeWidth-1-(hi-lo))/2)
+		return true
+	}
+	if s.schema == nativeMinSchema {
+		return false
+	}
+	var merged [nativeWidth]uint32
+	offset := (s.offset + 1) >> 1 // bucket i goes to ceil(i/2)
+	for i, c := range s.counts {
+		merged[(s.offset+int32(i)+1)>>1-offset] += c
+	}
+	s.counts, s.offset = merged, offset
+	s.schema--
+	return true
+}
+
+// move makes offset the window's first bucket; no bucket in use falls out.
+func (s *sparse) move(offset int32) {
+	var moved [nativeWidth]uint32
+	for i, c := range s.counts {
+		if c != 0 {
+			moved[s.offset+int32(i)-offset] = c
+		}
+	}
+	s.counts, s.offset = moved, offset
+}
+
+// native returns the buckets, their counts copied into counts.
+func (s *sparse) native(counts *[nativeWidth]uint64) expo.Native {
+	n := expo.Native{Schema: nativeSchema, ZeroThreshold: nativeZeroThreshold, ZeroCount: uint64(s.zero), Offset: s.offset}
+	if s.started {
+		n.Schema = int32(s.schema)
+	}
+	for i, c := range s.counts {
+		counts[i] = uint64(c)
+	}
+	n.Counts = counts[:]
+	return n
+}
