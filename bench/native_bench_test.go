@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"google.golang.org/protobuf/encoding/protodelim"
@@ -39,27 +38,7 @@ func BenchmarkNativeHistograms(b *testing.B) {
 }
 
 func benchNative(b *testing.B, n int, profile export.Profile) {
-	engine, err := sla.Open(sla.Options{Path: b.TempDir(), Region: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer engine.Close()
-	specs := make([]sla.FeatureSpec, n)
-	profiles := export.FeatureProfiles{}
-	for i := range specs {
-		specs[i] = sla.FeatureSpec{Service: fmt.Sprintf("svc%03d", i/100), Feature: fmt.Sprintf("f%05d", i), Objective: 0.999,
-			Window: 30 * 24 * time.Hour, FailureThreshold: 2, RecoveryThreshold: 3,
-			Checks: []sla.CheckSpec{{Name: "http", Kind: "http", Interval: 10 * time.Second, Timeout: 5 * time.Second}}}
-		profiles[[2]string{specs[i].Service, specs[i].Feature}] = profile
-	}
-	if err := engine.Configure(specs); err != nil {
-		b.Fatal(err)
-	}
-	labels := prometheus.Labels{"region": "bench"}
-	reg := prometheus.NewRegistry()
-	m := export.NewMetrics(reg, labels)
-	s := export.NewSLAMetrics(engine, labels, nil)
-	s.SetProfiles(profiles)
+	engine, specs, reg, m, s := renderLandscape(b, n, profile)
 	start := time.Now()
 	for i, spec := range specs {
 		c := m.Check(spec.Service, spec.Feature, "http", "http")

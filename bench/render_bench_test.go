@@ -54,27 +54,7 @@ func (r renderBackend) Ready() bool                  { return true }
 func (r renderBackend) Reload() error                { return nil }
 
 func benchRender(b *testing.B, n int, profile export.Profile) {
-	engine, err := sla.Open(sla.Options{Path: b.TempDir(), Region: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer engine.Close()
-	specs := make([]sla.FeatureSpec, n)
-	profiles := export.FeatureProfiles{}
-	for i := range specs {
-		specs[i] = sla.FeatureSpec{Service: fmt.Sprintf("svc%03d", i/100), Feature: fmt.Sprintf("f%05d", i), Objective: 0.999,
-			Window: 30 * 24 * time.Hour, FailureThreshold: 2, RecoveryThreshold: 3,
-			Checks: []sla.CheckSpec{{Name: "http", Kind: "http", Interval: 10 * time.Second, Timeout: 5 * time.Second}}}
-		profiles[[2]string{specs[i].Service, specs[i].Feature}] = profile
-	}
-	if err := engine.Configure(specs); err != nil {
-		b.Fatal(err)
-	}
-	labels := prometheus.Labels{"region": "bench"}
-	reg := prometheus.NewRegistry()
-	m := export.NewMetrics(reg, labels)
-	s := export.NewSLAMetrics(engine, labels, nil)
-	s.SetProfiles(profiles)
+	engine, specs, reg, m, s := renderLandscape(b, n, profile)
 	result := &probes.Result{Start: time.Now(), Duration: 300 * time.Microsecond, Success: true,
 		Phases: []probes.Phase{{Name: "resolve"}, {Name: "connect", Duration: 80 * time.Microsecond}, {Name: "tls"},
 			{Name: "processing", Duration: 60 * time.Microsecond}, {Name: "transfer", Duration: 5 * time.Microsecond}},
@@ -231,4 +211,34 @@ func samplePeak(peak *uint64) func() {
 		}
 	}()
 	return func() { close(done); <-stopped }
+}
+
+// renderLandscape is what the render benchmarks scrape: n one-check HTTP
+// features (100 a service) configured in a fresh engine, in profile, with the
+// per-check and SLA metrics on a new registry; the engine is closed when the
+// benchmark ends. The caller records the runs.
+func renderLandscape(b *testing.B, n int, profile export.Profile) (*sla.Engine, []sla.FeatureSpec, *prometheus.Registry, *export.Metrics, *export.SLAMetrics) {
+	b.Helper()
+	engine, err := sla.Open(sla.Options{Path: b.TempDir(), Region: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = engine.Close() })
+	specs := make([]sla.FeatureSpec, n)
+	profiles := export.FeatureProfiles{}
+	for i := range specs {
+		specs[i] = sla.FeatureSpec{Service: fmt.Sprintf("svc%03d", i/100), Feature: fmt.Sprintf("f%05d", i), Objective: 0.999,
+			Window: 30 * 24 * time.Hour, FailureThreshold: 2, RecoveryThreshold: 3,
+			Checks: []sla.CheckSpec{{Name: "http", Kind: "http", Interval: 10 * time.Second, Timeout: 5 * time.Second}}}
+		profiles[[2]string{specs[i].Service, specs[i].Feature}] = profile
+	}
+	if err := engine.Configure(specs); err != nil {
+		b.Fatal(err)
+	}
+	labels := prometheus.Labels{"region": "bench"}
+	reg := prometheus.NewRegistry()
+	m := export.NewMetrics(reg, labels)
+	s := export.NewSLAMetrics(engine, labels, nil)
+	s.SetProfiles(profiles)
+	return engine, specs, reg, m, s
 }

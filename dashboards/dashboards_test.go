@@ -19,7 +19,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -322,83 +321,7 @@ services:
 `, l.tlsURL, l.caFile, l.dnsAddr, nats, l.httpURL)
 }
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// startProcess runs a long-running program until the test ends (SIGTERM, then
-// SIGKILL after 5s); its output is logged if the test failed. The returned
-// channel is closed when the program exits.
-func startProcess(t *testing.T, name string, args ...string) <-chan struct{} {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 5 * time.Second
-	var output bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start %s: %v", name, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			t.Logf("%s output (last 4 KiB):\n%s", filepath.Base(name), tail(output.Bytes(), 4096))
-		}
-	})
-	return exited
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
-}
-
 var client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-
-// waitReady polls url until it answers 200, for at most timeout, and gives
-// up at once if the program behind it exits.
-func waitReady(t *testing.T, url string, timeout time.Duration, exited <-chan struct{}) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		resp, err := client.Get(url)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			err = fmt.Errorf("status %s", resp.Status)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET %s: not ready after %v: %v", url, timeout, err)
-		}
-		select {
-		case <-tick.C:
-		case <-exited:
-			t.Fatalf("GET %s: the program exited before it was ready", url)
-		}
-	}
-}
 
 // prometheusAPI queries a Prometheus over its HTTP API.
 type prometheusAPI struct{ base string }
@@ -532,14 +455,14 @@ func queriesAgainstRunningAgent(t *testing.T, profile string) {
 	if err := os.WriteFile(agentConfig, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	agentAddr := freeAddr(t)
-	agentExited := startProcess(t, agent,
+	agentAddr := testenv.FreeAddr(t)
+	agentExited := testenv.StartProcess(t, agent,
 		"--config.file="+agentConfig,
 		"--web.listen-address="+agentAddr,
 		"--storage.path="+filepath.Join(dir, "data"),
 		"--log.level=warn",
 	)
-	waitReady(t, "http://"+agentAddr+"/-/ready", 20*time.Second, agentExited)
+	testenv.WaitReady(t, "http://"+agentAddr+"/-/ready", 20*time.Second, agentExited)
 
 	rulesFile, err := filepath.Abs("../deploy/prometheus/vigil-rules.yml")
 	if err != nil {
@@ -559,13 +482,13 @@ scrape_configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	promAddr := freeAddr(t)
-	promExited := startProcess(t, prometheus,
+	promAddr := testenv.FreeAddr(t)
+	promExited := testenv.StartProcess(t, prometheus,
 		"--config.file="+promConfig,
 		"--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+promAddr,
 	)
-	waitReady(t, "http://"+promAddr+"/-/ready", 20*time.Second, promExited)
+	testenv.WaitReady(t, "http://"+promAddr+"/-/ready", 20*time.Second, promExited)
 	prom := prometheusAPI{base: "http://" + promAddr}
 
 	// Data is there once the rules have recorded, the histograms have two

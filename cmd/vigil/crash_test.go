@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigil-monitoring/vigil/internal/testenv"
 )
 
 type outageJSON struct {
@@ -79,7 +81,7 @@ services:
 	rng := rand.New(rand.NewPCG(1, 2))
 	var lastUnmonitored float64
 	for round := range 4 {
-		addr := freeAddr(t)
+		addr := testenv.FreeAddr(t)
 		cmd := exec.Command(vigilBin, "--config.file="+cfgFile, "--web.listen-address="+addr, "--storage.path="+storage, "--log.level=warn")
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)

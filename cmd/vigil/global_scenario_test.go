@@ -123,7 +123,7 @@ func startScenarioProcess(t *testing.T, dir, cfg string, args ...string) *exec.C
 }
 
 func newGlobalScenario(t *testing.T) *globalScenario {
-	_, port, _ := net.SplitHostPort(freeAddr(t))
+	_, port, _ := net.SplitHostPort(testenv.FreeAddr(t))
 	p, _ := strconv.Atoi(port)
 	s := &globalScenario{t: t, nats: &scenarioNATS{t: t, port: p, dir: t.TempDir()},
 		targets: map[string]*scriptedTarget{}, agents: map[string]*scenarioAgent{}}
@@ -147,12 +147,12 @@ services:
       - name: send
         checks: [{name: api, http: {url: %q}}]
 `, region, replica, s.nats.url(), stream, prefix, scenarioInterval, s.targets[region].URL+"/health")
-		ag := &scenarioAgent{id: id, region: region, addr: freeAddr(t)}
+		ag := &scenarioAgent{id: id, region: region, addr: testenv.FreeAddr(t)}
 		ag.cmd = startScenarioProcess(t, filepath.Join(dir, id), cfg, "--config.file=%s", "--web.listen-address="+ag.addr,
 			"--storage.path="+filepath.Join(dir, id, "data"))
 		s.agents[id] = ag
 	}
-	s.role = freeAddr(t)
+	s.role = testenv.FreeAddr(t)
 	startScenarioProcess(t, filepath.Join(dir, "global"), fmt.Sprintf(
 		"nats: {url: %q, stream: %s, subject_prefix: %s}\nmin_regions: 2\nstale_after: %s\n",
 		s.nats.url(), stream, prefix, scenarioStaleAfter), "global", "--config.file=%s", "--web.listen-address="+s.role)

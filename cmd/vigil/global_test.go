@@ -78,10 +78,10 @@ services:
       - name: send
         checks: [{name: api, http: {url: %q}}]
 `, region, natsURL, stream, prefix, api)
-		startProcess(t, filepath.Join(dir, region), []byte(cfg), "--config.file=%s", "--web.listen-address="+freeAddr(t),
+		startProcess(t, filepath.Join(dir, region), []byte(cfg), "--config.file=%s", "--web.listen-address="+testenv.FreeAddr(t),
 			"--storage.path="+filepath.Join(dir, region, "data"))
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	startProcess(t, filepath.Join(dir, "global"), []byte(fmt.Sprintf("nats: {url: %q, stream: %s, subject_prefix: %s}\n",
 		natsURL, stream, prefix)), "global", "--config.file=%s", "--web.listen-address="+addr)
 
@@ -158,7 +158,7 @@ func startProcess(t *testing.T, dir string, cfg []byte, args ...string) {
 
 func startLoopbackHTTP(t *testing.T, h http.Handler) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: time.Second}
 	go func() { _ = srv.ListenAndServe() }()
 	t.Cleanup(func() { _ = srv.Close() })

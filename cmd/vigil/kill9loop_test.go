@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-monitoring/vigil/internal/testenv"
 )
 
 // scriptedTarget is an HTTP target that fails and recovers on a script and
@@ -219,7 +221,7 @@ services:
 // startAgent starts the agent on a free port.
 func startAgent(t *testing.T, cfgFile, storage string) (agentRun, string, *exec.Cmd) {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	cmd := exec.Command(vigilBin, "--config.file="+cfgFile, "--web.listen-address="+addr, "--storage.path="+storage, "--log.level=error")
 	cmd.Stderr = os.Stderr
 	run := agentRun{start: time.Now()}

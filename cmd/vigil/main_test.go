@@ -149,16 +149,6 @@ func requireNATS(t *testing.T) string {
 	return "nats://" + addr
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func scrape(addr string) string {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
@@ -187,7 +177,7 @@ func TestAgentRunsExampleConfigAgainstLoopback(t *testing.T) {
 	cfg = strings.Replace(cfg, "interval: 10s\n            timeout: 5s", "interval: 1s\n            timeout: 500ms", 1)
 	cfgFile := filepath.Join(dir, "vigil.yml")
 	os.WriteFile(cfgFile, []byte(cfg), 0o600)
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	var stderr syncBuffer
 	cmd := exec.Command(vigilBin, "--config.file="+cfgFile, "--web.listen-address="+addr, "--storage.path="+filepath.Join(dir, "data"), "--log.level=debug")
 	cmd.Env = append(os.Environ(), "PAY_HEALTH_TOKEN=example-token")

@@ -71,21 +71,7 @@ services:
       - {name: send, labels: {datacenter: pangyo}, checks: [{name: api, http: {url: "%[3]s/send"}}]}
       - {name: read, labels: {datacenter: pangyo}, checks: [{name: api, http: {url: "%[3]s/read"}}]}
 `, dir, hook.URL, target.URL))
-	a, err := New(Options{ConfigFile: cfgFile, StoragePath: filepath.Join(dir, "data"), NotifyWatchInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Shutdown(context.Background())
-	opts, err := a.WebOptions(web.Options{ListenAddress: "127.0.0.1:0"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := web.New(a, opts)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown(context.Background())
-	base := "http://" + srv.Addr()
+	_, base := startWithWeb(t, cfgFile, filepath.Join(dir, "data"))
 
 	target.mu.Lock()
 	target.fail = func(int) bool { return true }
@@ -194,21 +180,7 @@ services:
       - {name: channel, labels: {tier: "1"}, checks: [{name: api, http: {url: "%[3]s/channel"}}]}
       - {name: read, labels: {tier: "1"}, checks: [{name: api, http: {url: "%[3]s/read"}}]}
 `, dir, hook.URL, target.URL))
-	a, err := New(Options{ConfigFile: cfgFile, StoragePath: filepath.Join(dir, "data"), NotifyWatchInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Shutdown(context.Background())
-	opts, err := a.WebOptions(web.Options{ListenAddress: "127.0.0.1:0"}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := web.New(a, opts)
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown(context.Background())
-	base := "http://" + srv.Addr()
+	a, base := startWithWeb(t, cfgFile, filepath.Join(dir, "data"))
 	type listed struct {
 		Incidents []struct {
 			ID       string
@@ -285,4 +257,27 @@ services:
 	if n := opened.Load(); n != 1 {
 		t.Errorf("%d incident.opened deliveries, want 1 (incidents %+v)", n, seenBy)
 	}
+}
+
+// startWithWeb starts the agent on cfgFile (the notify watcher every 100 ms)
+// and its web server with the communications endpoints on a free loopback
+// port, both stopped when the test ends, and returns the agent and the
+// server's base URL.
+func startWithWeb(t *testing.T, cfgFile, storage string) (*Agent, string) {
+	t.Helper()
+	a, err := New(Options{ConfigFile: cfgFile, StoragePath: storage, NotifyWatchInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	opts, err := a.WebOptions(web.Options{ListenAddress: "127.0.0.1:0"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := web.New(a, opts)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	return a, "http://" + srv.Addr()
 }

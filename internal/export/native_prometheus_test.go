@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -130,60 +128,11 @@ scrape_configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freeLoopbackAddr(t)
-	cmd := exec.Command(bin, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
+	addr := testenv.FreeAddr(t)
+	exited := testenv.StartProcess(t, bin, "--config.file="+config, "--storage.tsdb.path="+filepath.Join(dir, "tsdb"),
 		"--web.listen-address="+addr, "--enable-feature=native-histograms", "--log.level=warn")
-	log, err := os.Create(filepath.Join(dir, "prometheus.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			out, _ := os.ReadFile(log.Name())
-			t.Logf("prometheus log:\n%s", out)
-		}
-	})
-	api := prometheusAPI{base: "http://" + addr}
-	testenv.WaitFor(t, 20*time.Second, "prometheus ready at "+addr, func() bool {
-		select {
-		case <-exited:
-			return true // reported below
-		default:
-		}
-		resp, err := promClient.Get(api.base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	select {
-	case <-exited:
-		t.Fatalf("prometheus exited at start")
-	default:
-	}
-	return api
-}
-
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	testenv.WaitReady(t, "http://"+addr+"/-/ready", 20*time.Second, exited)
+	return prometheusAPI{base: "http://" + addr}
 }
 
 // query returns the value of an instant query's one result ("" for none).
