@@ -168,8 +168,8 @@ func (w *notifyWatcher) check(quiet bool) {
 	for _, inc := range w.a.engine.Incidents(sla.IncidentQuery{Since: now.Add(-notifyWatchInterval * 30)}) {
 		seen[inc.ID] = true
 		announced, known := w.incidents[inc.ID]
-		refs := outageRefs(inc)
-		for _, o := range refs {
+		info := incidentEvent(inc)
+		for _, o := range info.Outages {
 			held[o] = inc.ID
 			// An incident whose id changed as it grew was announced
 			// under its old id: it is not a new one.
@@ -177,7 +177,6 @@ func (w *notifyWatcher) check(quiet bool) {
 				announced, known = w.incidents[old]
 			}
 		}
-		info := incidentEvent(inc)
 		if !known {
 			publish(notify.Event{Type: notify.IncidentOpened, Incident: &info})
 		}

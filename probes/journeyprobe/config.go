@@ -138,23 +138,7 @@ func (c *Config[B]) compile(kit Kit[B]) (*compiled, error) {
 	var errs []error
 	out := &compiled{vars: map[string]string{}, secret: map[string]bool{}}
 	env := map[string]bool{}
-	for _, name := range slices.Sorted(maps.Keys(c.Vars)) {
-		value := c.Vars[name]
-		if !varNameRe.MatchString(name) {
-			errs = append(errs, probeconfig.Errorf("vars."+name, "variable name %q must be letters, digits and _ (not starting with a digit)", name))
-			continue
-		}
-		expanded, names, err := expandEnv(value)
-		if err != nil {
-			errs = append(errs, probeconfig.Errorf("vars."+name, "%v", err))
-			continue
-		}
-		for _, n := range names {
-			env[n] = true
-		}
-		out.vars[name] = expanded
-		out.secret[name] = len(names) > 0
-	}
+	errs = append(errs, c.compileVars(out, env)...)
 	switch {
 	case len(c.Steps) == 0:
 		errs = append(errs, probeconfig.Errorf("steps", "required: at least one step"))
@@ -167,15 +151,8 @@ func (c *Config[B]) compile(kit Kit[B]) (*compiled, error) {
 		step := &c.Steps[i]
 		path := fmt.Sprintf("steps[%d]", i)
 		cs := compiledStep{name: step.Name, kind: kit.Kind(&step.Blocks), timeout: step.Timeout, always: step.Always}
-		switch first, dup := seen[step.Name]; {
-		case step.Name == "":
-			errs = append(errs, probeconfig.Errorf(path+".name", "required"))
-		case !stepNameRe.MatchString(step.Name):
-			errs = append(errs, probeconfig.Errorf(path+".name", "step name %q must be lower-case letters, digits, _ and -", step.Name))
-		case dup:
-			errs = append(errs, probeconfig.Errorf(path+".name", "step name %q is repeated (first at steps[%d])", step.Name, first))
-		default:
-			seen[step.Name] = i
+		if err := checkStepName(step.Name, path, i, seen); err != nil {
+			errs = append(errs, err)
 		}
 		if step.Timeout < 0 {
 			errs = append(errs, probeconfig.Errorf(path+".timeout", "must not be negative"))
@@ -235,6 +212,45 @@ func (c *Config[B]) compile(kit Kit[B]) (*compiled, error) {
 	out.envNames = slices.Sorted(maps.Keys(env))
 	out.extracted = defined
 	return out, errors.Join(errs...)
+}
+
+// compileVars reads the journey's vars into out, each expanded from the
+// environment (and then secret), noting the environment names used in env.
+func (c *Config[B]) compileVars(out *compiled, env map[string]bool) []error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(c.Vars)) {
+		value := c.Vars[name]
+		if !varNameRe.MatchString(name) {
+			errs = append(errs, probeconfig.Errorf("vars."+name, "variable name %q must be letters, digits and _ (not starting with a digit)", name))
+			continue
+		}
+		expanded, names, err := expandEnv(value)
+		if err != nil {
+			errs = append(errs, probeconfig.Errorf("vars."+name, "%v", err))
+			continue
+		}
+		for _, n := range names {
+			env[n] = true
+		}
+		out.vars[name] = expanded
+		out.secret[name] = len(names) > 0
+	}
+	return errs
+}
+
+// checkStepName checks the name of step i (at path) and records it in seen,
+// the steps named so far.
+func checkStepName(name, path string, i int, seen map[string]int) error {
+	switch first, dup := seen[name]; {
+	case name == "":
+		return probeconfig.Errorf(path+".name", "required")
+	case !stepNameRe.MatchString(name):
+		return probeconfig.Errorf(path+".name", "step name %q must be lower-case letters, digits, _ and -", name)
+	case dup:
+		return probeconfig.Errorf(path+".name", "step name %q is repeated (first at steps[%d])", name, first)
+	}
+	seen[name] = i
+	return nil
 }
 
 // validateBlock validates the step's block: as decoded when it holds no
