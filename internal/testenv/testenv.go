@@ -1,6 +1,7 @@
 // Package testenv is what tests need from their surroundings: outside
-// components (a tool on PATH, a broker on a port) and waiting for an event with
-// a deadline. It is imported only by _test.go files.
+// components (a tool on PATH, a broker on a port), real programs run for a
+// test's length, and waiting for an event with a deadline. It is imported
+// only by _test.go files.
 //
 // A missing component never lets a test pass silently: the test is skipped
 // with a loud "SKIPPING: ..." line (gotestsum lists it at the end of
