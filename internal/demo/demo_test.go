@@ -88,7 +88,7 @@ func key(service, feature string) string { return service + "/" + feature }
 // recovering or slow at the end, busan untouched, and downtime figures that
 // match the script.
 //
-// Timing margins, with I the check interval (250ms at speed 8) and T the
+// Timing margins, with I the check interval (500ms at speed 4) and T the
 // timeout (9/10 I): an outage starts at the first failing run after the fire,
 // which began at most T before it (a run in flight when the fire broke out)
 // and at most I after it; a run that failed to the machine's load just before
@@ -97,8 +97,12 @@ func key(service, feature string) string { return service + "/" + feature }
 // target came back. Hence durations within 2 I of the script, plus 150ms for
 // scheduling on a loaded machine under -race. Order is exact: beats are 4 I
 // apart.
+//
+// Speed 4, not 8: at 250 ms intervals (225 ms timeouts) a CI machine running
+// every package under -race stalled the embedded MQTT broker past two
+// timeouts in a row, and the game day booked an outage nobody scripted.
 func TestGameDay(t *testing.T) {
-	const speed = 8
+	const speed = 4
 	storage := t.TempDir()
 	var out syncBuffer
 	d, err := Start(Options{ListenAddress: "127.0.0.1:0", StoragePath: storage, Speed: speed, Out: &out})
@@ -112,13 +116,13 @@ func TestGameDay(t *testing.T) {
 		}
 	})
 	tm := d.tm
-	if tm.interval != 250*time.Millisecond {
-		t.Fatalf("interval at speed %d = %s, want 250ms", speed, tm.interval)
+	if tm.interval != 500*time.Millisecond {
+		t.Fatalf("interval at speed %d = %s, want 500ms", speed, tm.interval)
 	}
 	slack := 2*tm.interval + 150*time.Millisecond
 
 	d.PrintGuide()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	playStart := time.Now()
 	if err := d.Play(ctx); err != nil {
