@@ -112,7 +112,7 @@ func writeHeapProfile(b *testing.B) {
 // "unknown".
 func BenchmarkAgentHTTP(b *testing.B) {
 	addrs := startTargets(b)
-	for _, n := range []int{1000, 10000} {
+	for _, n := range []int{1000, 10000, 50000} {
 		b.Run(fmt.Sprintf("checks=%d", n), func(b *testing.B) {
 			benchAgent(b, workload.HTTP(n, 10*time.Second, 0, 0, addrs, nil), addrs[0])
 		})
@@ -145,10 +145,14 @@ func benchAgentConfig(b *testing.B, w *workload.Workload, counter, text string) 
 	runtime.ReadMemStats(&ms0)
 	served0, cpu0 := served(b, counter), processCPU(b)
 	stopProfile := startWindowProfile(b)
+	stopTrace := startWindowTrace(b)
+	sched0 := readSchedLatencies()
 	b.ResetTimer()
 	wait(window)
 	b.StopTimer()
+	stopTrace()
 	stopProfile()
+	reportSchedLatencies(b, sched0)
 	cpu, runs := processCPU(b)-cpu0, served(b, counter)-served0
 	var ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms1)
@@ -204,7 +208,7 @@ func (l *latencies) report(b *testing.B) {
 var schedules = []struct {
 	jobs     int
 	interval time.Duration
-}{{10000, 10 * time.Second}, {10000, time.Second}}
+}{{10000, 10 * time.Second}, {10000, time.Second}, {50000, 10 * time.Second}}
 
 // BenchmarkSchedule is internal/schedule (gocron/v2 underneath) running
 // probers that do nothing: the cost of scheduling one run.

@@ -8,8 +8,9 @@
 // mean: each run hands its result to the OnResult func its check was given.
 //
 // gocron/v2 drives a timing wheel (wheel.go) rather than holding one job per
-// check: one gocron job turns the wheel every second, and each turn dispatches
-// the checks whose slots come in it, in slot order, on one timer. A gocron job
+// check: one gocron job turns the wheel every second, and each turn arms a
+// timer for each check whose slot comes in the next two seconds; the timer
+// hands the run to a worker in its slot. A gocron job
 // holds about 2.8 KB once it has run (its map entry, a copy of it held by its
 // timer's closure, a context and a timer), 28 MB at 10,000 checks; a wheel
 // entry about 265 B (BenchmarkSchedule, BenchmarkGocron in bench/).
@@ -90,9 +91,12 @@ type Scheduler struct {
 	running sync.WaitGroup
 	workers *workers // where runs go, off the wheel's goroutine
 
-	turnLine chan struct{} // holds the one turn of the wheel that dispatches
-	wake     chan struct{} // an entry went to the front of the queue
-	quit     chan struct{} // closed by Stop
+	// horizon is how far the turns have armed: an entry whose next slot
+	// comes before it is armed (wheel.go), one whose slot comes later is
+	// queued for a turn.
+	horizon     time.Time
+	buckets     map[int64]*bucket // armed slots by time (Unix ns)
+	freeBuckets []*bucket         // fired, for reuse
 }
 
 // entry is one scheduled check. spec keeps what Apply compares (its Build and
@@ -104,9 +108,10 @@ type entry struct {
 	runMu    sync.Mutex // held during a run, so Close waits for it
 
 	// Guarded by Scheduler.mu.
-	next  time.Time  // the next slot
-	index int        // in Scheduler.queue; -1 when not queued
-	job   gocron.Job // a cron check's job; nil on the wheel
+	next   time.Time  // the next slot
+	index  int        // in Scheduler.queue; -1 when not queued
+	bucket *bucket    // armed for next (wheel.go; then off the queue); nil when not
+	job    gocron.Job // a cron check's job; nil on the wheel
 }
 
 // New returns a started Scheduler with no checks.
@@ -120,7 +125,7 @@ func New(opts Options) (*Scheduler, error) {
 	}
 	s := &Scheduler{cron: cron, logger: opts.Logger, lateness: opts.Lateness, inFlight: opts.InFlight, now: time.Now,
 		jobRuns: opts.JobRuns, jobLastRun: opts.JobLastRun,
-		entries: map[string]*entry{}, duties: map[string]bool{}, turnLine: make(chan struct{}, 1), wake: make(chan struct{}, 1), quit: make(chan struct{})}
+		entries: map[string]*entry{}, duties: map[string]bool{}, buckets: map[int64]*bucket{}}
 	s.workers = newWorkers(s.execute)
 	// The first turn starts at once, so that checks applied right after New
 	// run in their first slot.
@@ -282,26 +287,32 @@ func (s *Scheduler) add(spec Spec, prober probes.Prober) {
 		e.next = nextSlot(e.next, spec.Interval, now)
 	}
 	s.entries[spec.ID] = e
-	heap.Push(&s.queue, e)
-	if e.index == 0 {
-		s.nudge()
-	}
+	s.queueOrArm(e, time.Now())
 }
 
 // reslot moves the next slot of each entry that specs name from the old
 // grid's point to the new one's, by less than a step either way; s.mu is
 // held. No run is lost or doubled: a slot moved into the past runs at once.
 func (s *Scheduler) reslot(specs []Spec, old time.Duration) {
+	now := time.Now()
 	for _, spec := range specs {
 		e := s.entries[spec.ID]
-		if e == nil || e.index < 0 {
+		if e == nil || (e.index < 0 && e.bucket == nil) {
 			continue
 		}
 		id, interval := e.spec.ID, e.spec.Interval
-		e.next = e.next.Add(Offset(id, interval, s.grid) - Offset(id, interval, old))
+		shift := Offset(id, interval, s.grid) - Offset(id, interval, old)
+		if shift == 0 {
+			continue
+		}
+		e.next = e.next.Add(shift)
+		if e.bucket != nil {
+			e.disarm()
+			s.arm(e, now)
+			continue
+		}
 		heap.Fix(&s.queue, e.index)
 	}
-	s.nudge()
 }
 
 // remove unschedules e; s.mu is held. A run in flight finishes, then its
@@ -311,6 +322,7 @@ func (s *Scheduler) remove(e *entry) {
 	if e.index >= 0 {
 		heap.Remove(&s.queue, e.index)
 	}
+	e.disarm()
 	if e.job != nil {
 		_ = s.cron.RemoveJob(e.job.ID())
 	}
@@ -390,7 +402,9 @@ func (s *Scheduler) Stop(ctx context.Context) error {
 		return nil
 	}
 	s.stopped = true
-	close(s.quit)
+	for _, b := range s.buckets {
+		b.timer.Stop()
+	}
 	entries := s.entries
 	s.entries = map[string]*entry{}
 	s.queue = nil

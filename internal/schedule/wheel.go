@@ -5,73 +5,134 @@ import (
 	"time"
 )
 
-// The wheel: gocron starts a turn every turnEvery, and a turn dispatches the
-// slots that come until its start plus turnCovers, earliest first, each at its
-// time. Turns overlap by design (one dispatches while the next waits for
-// turnLine), so that the hand-over from one to the next never leaves a gap: a
+// The wheel: gocron starts a turn every turnEvery, and a turn arms each check
+// whose next slot comes before the turn's start plus turnCovers: it puts the
+// check in the bucket of its slot's time, and each bucket has a timer that
+// fires at that time and hands its checks' runs to workers (fire). The
+// checks that share a point of the grid (Grid: a few at any rate) share a
+// bucket and a timer, and no one goroutine stands between a slot and its
+// run. Before, one goroutine slept until each slot in turn and dispatched
+// it: a moment without a CPU for it made every slot after that moment late,
+// and the burst that followed got it preempted behind thousands of runs
+// (50,000 checks on two cores: lateness p99 26-79 ms, bench/RESULTS.md).
+//
+// Turns overlap by design: a slot is armed one to two turns ahead, so a
 // gocron tick up to turnCovers-turnEvery late delays no slot.
 const (
 	turnEvery  = time.Second
 	turnCovers = 2 * turnEvery
 )
 
-// turn is gocron's task: until its end it dispatches every slot that comes,
-// sleeping until each on one timer. Apply nudges it when a new entry becomes
-// the earliest; Stop ends it. A turn lives until its end even when nothing is
-// due, so that a check applied in the middle of it runs in its first slot.
-//
-// A turn's end is counted from its tick, not from when the turn before it let
-// go: a turn that waited ends one tick after that one, so at most one turn
-// ever waits in line (counted from the moment it began turning, every wait
-// would add a second and the line would grow by one turn every two seconds).
-// The line is a channel rather than a mutex so that a waiting turn is durably
-// blocked, as testing/synctest needs.
+// armBatch is how many entries a turn arms under one hold of s.mu: the
+// buckets firing meanwhile wait for the lock in between, so it is held for
+// microseconds, not for the milliseconds arming a whole turn takes.
+const armBatch = 64
+
+// bucket is the checks armed for one slot time, and the timer that fires
+// then. Buckets are kept on a free list once fired, timer and all.
+type bucket struct {
+	at      time.Time
+	entries []*entry
+	timer   *time.Timer
+}
+
+// turn is gocron's task: it arms every queued entry whose next slot comes
+// before its start plus turnCovers, and raises s.horizon to that point, so
+// that a check applied or run later arms itself when its slot comes before
+// it.
 func (s *Scheduler) turn() {
 	end := time.Now().Add(turnCovers)
-	select {
-	case s.turnLine <- struct{}{}:
-	case <-s.quit:
-		return
-	}
-	defer func() { <-s.turnLine }()
-	var timer *time.Timer
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
 	for {
 		s.mu.Lock()
-		now := time.Now()
-		if s.stopped || !now.Before(end) {
+		if s.stopped {
 			s.mu.Unlock()
 			return
 		}
-		wait := end.Sub(now)
-		if len(s.queue) > 0 && s.queue[0].next.Before(end) {
-			e := s.queue[0]
-			if wait = e.next.Sub(now); wait <= 0 {
-				slot := e.next
-				e.next = nextSlot(slot, e.spec.Interval, now)
-				heap.Fix(&s.queue, 0)
-				s.running.Add(1)
+		if end.After(s.horizon) {
+			s.horizon = end
+		}
+		now := time.Now()
+		for range armBatch {
+			if len(s.queue) == 0 || !s.queue[0].next.Before(end) {
 				s.mu.Unlock()
-				s.dispatch(e, slot, now)
-				continue
+				return
 			}
+			s.arm(heap.Pop(&s.queue).(*entry), now)
 		}
 		s.mu.Unlock()
-		if timer == nil {
-			timer = time.NewTimer(wait)
-		} else {
-			timer.Reset(wait)
+	}
+}
+
+// arm puts e, off the queue, in the bucket of its next slot, starting that
+// bucket's timer if e is its first; s.mu is held.
+func (s *Scheduler) arm(e *entry, now time.Time) {
+	key := e.next.UnixNano()
+	b := s.buckets[key]
+	if b == nil {
+		b = s.newBucket(e.next, now)
+		s.buckets[key] = b
+	}
+	b.entries = append(b.entries, e)
+	e.bucket = b
+}
+
+// newBucket is a bucket for at, from the free list when it holds one, with
+// its timer set; s.mu is held.
+func (s *Scheduler) newBucket(at, now time.Time) *bucket {
+	if n := len(s.freeBuckets); n > 0 {
+		b := s.freeBuckets[n-1]
+		s.freeBuckets = s.freeBuckets[:n-1]
+		b.at = at
+		b.timer.Reset(at.Sub(now))
+		return b
+	}
+	b := &bucket{at: at}
+	b.timer = time.AfterFunc(at.Sub(now), func() { s.fire(b) })
+	return b
+}
+
+// queueOrArm arms e when its next slot comes before the horizon the turns
+// have armed to, and queues it for a later turn otherwise; s.mu is held.
+func (s *Scheduler) queueOrArm(e *entry, now time.Time) {
+	if e.next.Before(s.horizon) {
+		s.arm(e, now)
+		return
+	}
+	heap.Push(&s.queue, e)
+}
+
+// disarm takes e out of its bucket, if any, without touching the bucket's
+// list: the bucket skips an entry that is no longer its own when it fires;
+// s.mu is held.
+func (e *entry) disarm() { e.bucket = nil }
+
+// fire is b's timer going off: for each of its entries still armed in it, it
+// takes the slot, arms or queues the next one, and hands the run to a worker.
+func (s *Scheduler) fire(b *bucket) {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		return
+	}
+	now, at := time.Now(), b.at
+	delete(s.buckets, at.UnixNano())
+	due := make([]*entry, 0, len(b.entries))
+	for i, e := range b.entries {
+		b.entries[i] = nil
+		if e.bucket != b {
+			continue // removed, or moved to another slot (reslot)
 		}
-		select {
-		case <-timer.C:
-		case <-s.wake:
-		case <-s.quit:
-			return
-		}
+		e.bucket = nil
+		e.next = nextSlot(at, e.spec.Interval, now)
+		s.queueOrArm(e, now)
+		s.running.Add(1)
+		due = append(due, e)
+	}
+	b.entries = b.entries[:0]
+	s.freeBuckets = append(s.freeBuckets, b)
+	s.mu.Unlock()
+	for _, e := range due {
+		s.dispatch(e, at, now)
 	}
 }
 
@@ -99,14 +160,6 @@ func (s *Scheduler) dispatch(e *entry, slot, now time.Time) {
 		return
 	}
 	s.workers.run(e)
-}
-
-// nudge wakes a turn sleeping until a later slot; s.mu is held.
-func (s *Scheduler) nudge() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
 }
 
 // queue is a min-heap of entries by next slot (container/heap).
