@@ -177,8 +177,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 
-	tuneGC()
-	a, err := agent.New(agent.Options{ConfigFile: *configFile, StoragePath: *storage, Shard: shard, Logger: logger,
+	a, err := newAgent(agent.Options{ConfigFile: *configFile, StoragePath: *storage, Shard: shard, Logger: logger,
 		PushURL: *pushURL, PushInterval: *pushInterval})
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -212,10 +211,34 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 // (docs/operations.md, "Sizing an agent").
 const agentGCPercent = 50
 
-// tuneGC sets agentGCPercent unless GOGC is set.
-func tuneGC() {
-	if _, set := os.LookupEnv("GOGC"); !set {
+// startupGCPercent is the agent's GOGC while it starts, unless the
+// environment sets one. Starting, the agent allocates three to four times
+// its steady heap (the config's decoding, the store's first write) and keeps
+// little of it; collecting with the steady headroom would mark the growing
+// live data over and over (at 50,000 checks, a second or more of the CPU to
+// ready, bench/RESULTS.md).
+const startupGCPercent = 200
+
+// newAgent starts the agent with the startup GC setting, then sets the
+// steady one (tuneGC).
+func newAgent(opts agent.Options) (*agent.Agent, error) {
+	steady := tuneGC()
+	defer steady()
+	return agent.New(opts)
+}
+
+// tuneGC sets startupGCPercent unless GOGC is set; steady sets
+// agentGCPercent and hands the startup's garbage back to the system in the
+// background, so that the resident memory is the steady heap's from the
+// first interval.
+func tuneGC() (steady func()) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return func() {}
+	}
+	debug.SetGCPercent(startupGCPercent)
+	return func() {
 		debug.SetGCPercent(agentGCPercent)
+		go debug.FreeOSMemory()
 	}
 }
 
