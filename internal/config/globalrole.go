@@ -62,8 +62,7 @@ func ParseGlobalRole(file string, data []byte) (*GlobalRole, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.walk(doc, typeOfGlobalRole, "")
-	cfg := decodeAs[GlobalRole](p, doc)
+	cfg := walkDecoded[GlobalRole](p, doc)
 	if cfg == nil {
 		return nil, p.sorted()
 	}
