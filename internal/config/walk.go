@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -43,11 +44,7 @@ func (p *parser) walkInto(node *yaml.Node, t reflect.Type, path string, dst refl
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if path != "" {
-		if _, ok := p.lines[path]; !ok {
-			p.lines[path] = node.Line
-		}
-	}
+	// A key's line is set by walkMapping, a list item's by walkSequence.
 	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
 		p.nulls[path] = true
 		return dst.IsValid() && setNull(dst)
@@ -117,7 +114,14 @@ func (p *parser) walkSequence(node *yaml.Node, t reflect.Type, path string, dst 
 		if items.IsValid() && p.fast {
 			into = items.Index(kept)
 		}
-		if p.walkInto(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), into) && into.IsValid() {
+		itemPath := path + "[" + strconv.Itoa(i) + "]"
+		if _, ok := p.lines[itemPath]; !ok {
+			p.lines[itemPath] = item.Line
+			if item.Kind == yaml.AliasNode {
+				p.lines[itemPath] = item.Alias.Line
+			}
+		}
+		if p.walkInto(item, t.Elem(), itemPath, into) && into.IsValid() {
 			kept++
 		} else if into.IsValid() {
 			into.SetZero()
