@@ -254,6 +254,9 @@ func (a *Agent) applyLocked(cfg *config.Config) error {
 		jobs = append(jobs, a.scheduleSpec(ref))
 	}
 	changes, err := a.sched.Apply(jobs)
+	for _, ref := range refs { // built: the plans validation kept for them go
+		ref.Check.Forget()
+	}
 	if err != nil {
 		return err
 	}
