@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -39,8 +38,6 @@ type GlobalRole struct {
 	// File is the path the config was read from.
 	File string `yaml:"-" json:"-"`
 }
-
-var typeOfGlobalRole = reflect.TypeFor[GlobalRole]()
 
 // LoadGlobalRole reads, decodes, applies defaults to and validates vigil
 // global's file at path; errors name the file, line and key as Load's.
