@@ -80,8 +80,11 @@ func (f *feature) takeMaint() *store.MaintenanceRewrite {
 }
 
 // record is the feature's store.FeatureRecord; call with f.mu held.
-func (f *feature) record() store.FeatureRecord {
-	return store.FeatureRecord{Spec: encodeSpec(f.spec), Configured: f.configured, MaintFrom: f.maintFrom, MaintUntil: f.maintUntil}
+func (f *feature) record() store.FeatureRecord { return f.recordWith(encodeSpec(f.spec)) }
+
+// recordWith is record with the spec's JSON already encoded.
+func (f *feature) recordWith(spec []byte) store.FeatureRecord {
+	return store.FeatureRecord{Spec: spec, Configured: f.configured, MaintFrom: f.maintFrom, MaintUntil: f.maintUntil}
 }
 
 // storeError wraps a store failure with the file it concerns.
