@@ -125,6 +125,40 @@ func TestConfigureInChunks(t *testing.T) {
 		}
 	})
 
+	// The chunks reuse one buffer for their specs' JSON: each record keeps
+	// its own spec, whatever the chunks after it wrote there.
+	t.Run("specs intact", func(t *testing.T) {
+		dir := t.TempDir()
+		e, _ := openCut(t, dir, newFakeClock(at(0)), 0, false)
+		var varied []FeatureSpec
+		for i := range 10 {
+			checks := make([]string, 10-i) // the later chunks' specs are shorter
+			for c := range checks {
+				checks[c] = fmt.Sprintf("check-%d-%d", i, c)
+			}
+			varied = append(varied, testSpec(fmt.Sprintf("f%02d", i), checks...))
+		}
+		mustConfigure(t, e, varied...)
+		if err := e.Close(); err != nil {
+			t.Fatal(err)
+		}
+		bolt, err := boltstore.Open(filepath.Join(dir, storeFile), boltstore.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer bolt.Close()
+		h, err := bolt.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, spec := range varied {
+			rec, ok := h.Features[featureKey(spec.Service, spec.Feature)]
+			if want := encodeSpec(spec); !ok || string(rec.Spec) != string(want) {
+				t.Errorf("feature %s: stored spec\n%s\nwant\n%s", spec.Feature, rec.Spec, want)
+			}
+		}
+	})
+
 	t.Run("crash between chunks", func(t *testing.T) {
 		dir := t.TempDir()
 		clock := newFakeClock(at(0))

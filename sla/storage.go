@@ -1,6 +1,7 @@
 package sla
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -79,8 +80,11 @@ func (f *feature) takeMaint() *store.MaintenanceRewrite {
 }
 
 // record is the feature's store.FeatureRecord; call with f.mu held.
-func (f *feature) record() store.FeatureRecord {
-	return store.FeatureRecord{Spec: encodeSpec(f.spec), Configured: f.configured, MaintFrom: f.maintFrom, MaintUntil: f.maintUntil}
+func (f *feature) record() store.FeatureRecord { return f.recordWith(encodeSpec(f.spec)) }
+
+// recordWith is record with the spec's JSON already encoded.
+func (f *feature) recordWith(spec []byte) store.FeatureRecord {
+	return store.FeatureRecord{Spec: spec, Configured: f.configured, MaintFrom: f.maintFrom, MaintUntil: f.maintUntil}
 }
 
 // storeError wraps a store failure with the file it concerns.
@@ -88,13 +92,14 @@ func storeError(file, what string, err error) error {
 	return fmt.Errorf("sla store %s: %s: %w", file, what, err)
 }
 
-// encodeSpec is the JSON a FeatureRecord carries of s.
+// encodeSpec is the JSON a FeatureRecord carries of s: json.Marshal's of
+// toSpecRecord(s), written by hand (specjson.go).
 func encodeSpec(s FeatureSpec) []byte {
-	data, err := json.Marshal(toSpecRecord(s))
-	if err != nil { // a FeatureSpec is plain data: never
-		panic(fmt.Sprintf("encode spec %s/%s: %v", s.Service, s.Feature, err))
-	}
-	return data
+	// Written on the stack and copied: the copy is the exact size (a
+	// spec's JSON is hard to size up front), and a spec of a few checks
+	// costs no other allocation.
+	var buf [1024]byte
+	return bytes.Clone(appendSpecJSON(buf[:0], s))
 }
 
 // decodeSpec reads what encodeSpec wrote.

@@ -222,13 +222,16 @@ func (a *Agent) applyLocked(cfg *config.Config) error {
 	}
 	// Every shard watches its own vantage: the canaries are not sharded.
 	canaries := cfg.Canaries()
-	all := cfg.Checks()
-	refs := make([]config.CheckRef, 0, len(all)+len(canaries)) // the canaries join them below
-	for _, ref := range all {
-		if sharded(shard) && !inShard(ref.Service.Name+"/"+ref.Feature.Name, shard) {
-			continue
+	refs := cfg.Checks()
+	if sharded(shard) || len(canaries) > 0 { // else all of them, as listed
+		all := refs
+		refs = make([]config.CheckRef, 0, len(all)+len(canaries)) // the canaries join them below
+		for _, ref := range all {
+			if sharded(shard) && !inShard(ref.Service.Name+"/"+ref.Feature.Name, shard) {
+				continue
+			}
+			refs = append(refs, ref)
 		}
-		refs = append(refs, ref)
 	}
 	if err := a.engine.ConfigureVantage(VantageSpec(canaries)); err != nil {
 		return fmt.Errorf("configure SLA engine: vantage: %w", err)
@@ -245,16 +248,19 @@ func (a *Agent) applyLocked(cfg *config.Config) error {
 	// where their results go differs (see slaRef).
 	refs = append(refs, canaries...)
 	jobs := make([]schedule.Spec, 0, len(refs))
-	seen := map[string]bool{}
+	seen := make(map[string]bool, len(refs)) // sized: grown, it was garbage as large as itself
 	for _, ref := range refs {
 		seen[ref.ID] = true
 		jobs = append(jobs, a.scheduleSpec(ref))
 	}
 	changes, err := a.sched.Apply(jobs)
+	for _, ref := range refs { // built: the plans validation kept for them go
+		ref.Check.Forget()
+	}
 	if err != nil {
 		return err
 	}
-	profiles := export.FeatureProfiles{}
+	profiles := make(export.FeatureProfiles, len(specs)) // one a feature
 	for _, ref := range refs {
 		profiles[[2]string{ref.Service.Name, ref.Feature.Name}] = metricsProfile(ref.Feature.Metrics)
 	}

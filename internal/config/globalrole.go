@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"math"
-	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -40,8 +39,6 @@ type GlobalRole struct {
 	File string `yaml:"-" json:"-"`
 }
 
-var typeOfGlobalRole = reflect.TypeFor[GlobalRole]()
-
 // LoadGlobalRole reads, decodes, applies defaults to and validates vigil
 // global's file at path; errors name the file, line and key as Load's.
 func LoadGlobalRole(path string) (*GlobalRole, error) {
@@ -62,8 +59,7 @@ func ParseGlobalRole(file string, data []byte) (*GlobalRole, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.walk(doc, typeOfGlobalRole, "")
-	cfg := decodeAs[GlobalRole](p, doc)
+	cfg := walkDecoded[GlobalRole](p, doc)
 	if cfg == nil {
 		return nil, p.sorted()
 	}

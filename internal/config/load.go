@@ -110,8 +110,7 @@ func (p *parser) parse(data []byte) (*Config, error) {
 	// anchor is walked once). Sized, the map is not rebuilt as it grows
 	// (about 25 MB of a 50,000-check start).
 	p.lines = make(map[string]int, p.written/2)
-	p.walk(doc, typeOfConfig, "")
-	cfg := p.decode(doc)
+	cfg := walkDecoded[Config](p, doc)
 	if cfg == nil {
 		return nil, p.sorted()
 	}
@@ -195,6 +194,10 @@ type parser struct {
 	// are not walked again (an alias bomb costs the walk nothing).
 	walked map[walkKey]bool
 	fields map[reflect.Type]map[string]reflect.Type // yamlFields, once per type
+	// fast is set while the walk decodes as it goes (decode.go);
+	// decodeFields is newDecodeFields once per type.
+	fast         bool
+	decodeFields map[reflect.Type]*decodeFields
 	// nodes is what the document expands to, aliases counted as the nodes they
 	// stand for (see bound); written is its size as written.
 	nodes, written int
@@ -202,7 +205,7 @@ type parser struct {
 
 func newParser(file string) *parser {
 	return &parser{file: file, lines: map[string]int{}, nulls: map[string]bool{}, bad: map[string]bool{}, walked: map[walkKey]bool{},
-		fields: map[reflect.Type]map[string]reflect.Type{}}
+		fields: map[reflect.Type]map[string]reflect.Type{}, decodeFields: map[reflect.Type]*decodeFields{}}
 }
 
 // add reports a problem at path, unless path lies under a value already

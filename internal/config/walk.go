@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -29,32 +30,36 @@ type walkKey struct {
 // that decoding the whole goes on and validation sees the rest. The walk also
 // records every key's line for later validation errors.
 func (p *parser) walk(node *yaml.Node, t reflect.Type, path string) {
+	p.walkInto(node, t, path, reflect.Value{})
+}
+
+// walkInto is walk that also decodes node into dst when dst is valid
+// (decode.go). It returns whether yaml.v3 would count the value as decoded:
+// a list keeps only those items.
+func (p *parser) walkInto(node *yaml.Node, t reflect.Type, path string, dst reflect.Value) bool {
 	if node.Kind == yaml.AliasNode {
 		node = node.Alias
+		dst = p.noDecode()
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if path != "" {
-		if _, ok := p.lines[path]; !ok {
-			p.lines[path] = node.Line
-		}
-	}
+	// A key's line is set by walkMapping, a list item's by walkSequence.
 	if node.Kind == yaml.ScalarNode && node.Tag == "!!null" {
 		p.nulls[path] = true
-		return
+		return dst.IsValid() && setNull(dst)
 	}
+	dst = p.target(node, t, dst)
 	if node.Anchor != "" {
 		// Errors inside an anchor are reported once, where it is written.
 		key := walkKey{node, t}
 		if p.walked[key] {
-			return
+			return true
 		}
 		p.walked[key] = true
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) || reflect.PointerTo(t).Implements(textUnmarshalerType) {
-		p.decodes(node, t, path)
-		return
+		return p.decodes(node, t, path, dst)
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -63,42 +68,87 @@ func (p *parser) walk(node *yaml.Node, t reflect.Type, path string) {
 			fields = yamlFields(t)
 			p.fields[t] = fields
 		}
-		p.walkMapping(node, path, fields, nil)
+		dst, info := p.structTarget(node, dst)
+		p.walkMapping(node, path, fields, nil, dst, info)
 	case reflect.Map:
-		p.walkMapping(node, path, nil, t.Elem())
+		p.walkMapping(node, path, nil, t.Elem(), dst, nil)
 	case reflect.Slice:
 		if node.Kind != yaml.SequenceNode {
 			p.reject(node, path, "must be a list")
-			return
+			return false
 		}
-		for i, item := range node.Content {
-			p.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
-		}
+		p.walkSequence(node, t, path, dst)
 	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
 		if node.Kind != yaml.ScalarNode {
 			p.reject(node, path, fmt.Sprintf("must be a single %s value", t.Kind()))
-			return
+			return false
 		}
-		p.decodes(node, t, path)
+		return p.decodes(node, t, path, dst)
 	default:
 		if node.Kind != yaml.ScalarNode {
 			p.reject(node, path, fmt.Sprintf("must be a single %s value", t.Kind()))
+			return false
 		}
+		if dst.IsValid() {
+			return p.scalarInto(node, dst)
+		}
+	}
+	return true
+}
+
+// walkSequence walks the items of a list of t; decoding, it keeps in dst the
+// items yaml.v3 would keep (not a null where a struct is expected).
+func (p *parser) walkSequence(node *yaml.Node, t reflect.Type, path string, dst reflect.Value) {
+	if dst.IsValid() && t.Elem().Kind() == reflect.Interface {
+		p.whole(node, dst)
+		dst = reflect.Value{}
+	}
+	var items reflect.Value
+	if dst.IsValid() {
+		items = reflect.MakeSlice(dst.Type(), len(node.Content), len(node.Content))
+	}
+	kept := 0
+	for i, item := range node.Content {
+		var into reflect.Value
+		if items.IsValid() && p.fast {
+			into = items.Index(kept)
+		}
+		itemPath := path + "[" + strconv.Itoa(i) + "]"
+		if _, ok := p.lines[itemPath]; !ok {
+			p.lines[itemPath] = item.Line
+			if item.Kind == yaml.AliasNode {
+				p.lines[itemPath] = item.Alias.Line
+			}
+		}
+		if p.walkInto(item, t.Elem(), itemPath, into) && into.IsValid() {
+			kept++
+		} else if into.IsValid() {
+			into.SetZero()
+		}
+	}
+	if items.IsValid() && p.fast {
+		dst.Set(items.Slice(0, kept))
 	}
 }
 
 // walkMapping walks a mapping as a struct (fields set) or as a map whose values
 // are of type elem. Merge keys (`<<: *base`) are walked as part of the mapping.
-func (p *parser) walkMapping(node *yaml.Node, path string, fields map[string]reflect.Type, elem reflect.Type) {
+// Decoding, dst is the struct (info its fields) or the map.
+func (p *parser) walkMapping(node *yaml.Node, path string, fields map[string]reflect.Type, elem reflect.Type, dst reflect.Value, info *decodeFields) {
 	if node.Kind != yaml.MappingNode {
 		p.reject(node, path, "must be a mapping of keys to values")
 		return
+	}
+	var newMap bool
+	if elem != nil {
+		dst, newMap = p.mapTarget(node, dst)
 	}
 	seen := make(map[string]int, len(node.Content)/2)
 	for i := 0; i+1 < len(node.Content); i += 2 {
 		k, v := node.Content[i], node.Content[i+1]
 		if k.ShortTag() == "!!merge" {
+			p.noDecode()
 			p.walkMerge(v, path, fields, elem)
 			continue
 		}
@@ -120,7 +170,46 @@ func (p *parser) walkMapping(node *yaml.Node, path string, fields map[string]ref
 				continue
 			}
 		}
-		p.walk(v, ft, key)
+		if !dst.IsValid() || !p.fast {
+			p.walkInto(v, ft, key, reflect.Value{})
+		} else if fields != nil {
+			p.walkField(k, v, ft, key, dst, info)
+		} else {
+			p.walkEntry(k, v, ft, key, dst, newMap)
+		}
+	}
+}
+
+// walkField walks the value of a struct's field and decodes it into the field.
+func (p *parser) walkField(k, v *yaml.Node, ft reflect.Type, path string, dst reflect.Value, info *decodeFields) {
+	var into reflect.Value
+	if name, ok := p.keyOf(k); ok {
+		if index, ok := info.index[name]; ok {
+			into = dst.FieldByIndex(index)
+		}
+		if into.IsValid() && deref(into.Type()) != deref(ft) {
+			into = reflect.Value{}
+		}
+		if !into.IsValid() {
+			p.noDecode()
+		}
+	}
+	p.walkInto(v, ft, path, into)
+}
+
+// walkEntry walks the value of a map's entry and sets it in the map, as
+// yaml.v3 does: a null value too, unless the map had the key already.
+func (p *parser) walkEntry(k, v *yaml.Node, elem reflect.Type, path string, dst reflect.Value, newMap bool) {
+	name, ok := p.keyOf(k)
+	if !ok {
+		p.walkInto(v, elem, path, reflect.Value{})
+		return
+	}
+	key := reflect.ValueOf(name)
+	value := reflect.New(elem).Elem()
+	decoded := p.walkInto(v, elem, path, value)
+	if decoded || v.ShortTag() == "!!null" && (newMap || !dst.MapIndex(key).IsValid()) {
+		dst.SetMapIndex(key, value)
 	}
 }
 
@@ -141,15 +230,28 @@ func (p *parser) walkMerge(v *yaml.Node, path string, fields map[string]reflect.
 			p.errs = append(p.errs, &Error{File: p.file, Line: item.Line, Key: path, Msg: "a merge key (<<) takes a mapping or a list of mappings"})
 			continue
 		}
-		p.walkMapping(item, path, fields, elem)
+		p.walkMapping(item, path, fields, elem, reflect.Value{}, nil)
 	}
 }
 
-// decodes decodes node as type t and reports what fails at path.
-func (p *parser) decodes(node *yaml.Node, t reflect.Type, path string) {
-	err := node.Decode(reflect.New(t).Interface())
+// decodes decodes node as type t, into dst when it is valid, and reports what
+// fails at path. A yaml.Unmarshaler is called as Node.Decode calls it, without
+// a decoder of its own.
+func (p *parser) decodes(node *yaml.Node, t reflect.Type, path string, dst reflect.Value) bool {
+	into := dst
+	if into.IsValid() {
+		into = into.Addr()
+	} else {
+		into = reflect.New(t)
+	}
+	var err error
+	if u, ok := into.Interface().(yaml.Unmarshaler); ok && node.ShortTag() != "!!null" {
+		err = u.UnmarshalYAML(node)
+	} else {
+		err = node.Decode(into.Interface())
+	}
 	if err == nil {
-		return
+		return true
 	}
 	msgs := []string{err.Error()}
 	var te *yaml.TypeError
@@ -162,6 +264,7 @@ func (p *parser) decodes(node *yaml.Node, t reflect.Type, path string) {
 		}
 	}
 	p.reject(node, path, strings.Join(msgs, "; "))
+	return false
 }
 
 // reject reports node's value at path and nulls it, so that decoding goes

@@ -67,10 +67,14 @@ type clientPlan struct {
 // left nil when none is set.
 func (c *Config) planClient(p *plan) error {
 	proxyURL, proxyErr := parseProxyURL(c.ProxyURL)
-	cp := &clientPlan{proxyURL: proxyURL, disableHTTP2: c.EnableHTTP2 != nil && !*c.EnableHTTP2}
-	err := errors.Join(proxyErr, c.planProxy(cp), c.planOAuth2(cp))
+	// On the stack, and copied to the heap only when kept: most checks set
+	// none of these keys, and each plan (built to validate, then again for
+	// the prober) allocated one.
+	cp := clientPlan{proxyURL: proxyURL, disableHTTP2: c.EnableHTTP2 != nil && !*c.EnableHTTP2}
+	err := errors.Join(proxyErr, c.planProxy(&cp), c.planOAuth2(&cp))
 	if cp.proxy != nil || cp.oauth2 != nil || cp.disableHTTP2 {
-		p.client = cp
+		kept := cp
+		p.client = &kept
 		p.viaTransport = cp.proxy != nil || cp.oauth2 != nil
 	}
 	return err
@@ -91,8 +95,11 @@ func (c *Config) planProxy(cp *clientPlan) error {
 	if len(c.ProxyConnectHeader) > 0 && c.ProxyURL == "" && !c.ProxyFromEnvironment {
 		errs = append(errs, probeconfig.Errorf("proxy_connect_header", "needs proxy_url or proxy_from_environment"))
 	}
-	header := make(promconfig.ProxyHeader, len(c.ProxyConnectHeader))
+	var header promconfig.ProxyHeader // made only for a proxy: most checks have none
 	for name, values := range c.ProxyConnectHeader {
+		if header == nil {
+			header = make(promconfig.ProxyHeader, len(c.ProxyConnectHeader))
+		}
 		if !httpguts.ValidHeaderFieldName(name) {
 			errs = append(errs, probeconfig.Errorf("proxy_connect_header."+name, "invalid header name"))
 		}
@@ -106,6 +113,9 @@ func (c *Config) planProxy(cp *clientPlan) error {
 	}
 	if err := errors.Join(errs...); err != nil || (cp.proxyURL == nil && !c.ProxyFromEnvironment) {
 		return err
+	}
+	if header == nil {
+		header = promconfig.ProxyHeader{}
 	}
 	pc := &promconfig.ProxyConfig{
 		ProxyURL:             promconfig.URL{URL: cp.proxyURL},

@@ -120,6 +120,9 @@ type Config struct {
 	// has no address of the preferred one. Like blackbox_exporter, it does not
 	// retry the other family when a connection fails.
 	IPProtocolFallback *bool `yaml:"ip_protocol_fallback,omitempty" json:"ip_protocol_fallback,omitempty"`
+
+	// kept is the plan ValidateAndKeep built, for New to take (planned.go).
+	kept *plan
 }
 
 // BasicAuth is the basic_auth block.

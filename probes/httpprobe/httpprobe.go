@@ -52,7 +52,7 @@ var dialer = net.Dialer{KeepAlive: -1}
 // New builds a Prober from a Config, validating it (and reading the files it
 // names) again, since a Prober must never run on a bad one.
 func New(cfg *Config, opts probes.Options) (*Prober, error) {
-	pl, err := cfg.plan()
+	pl, err := cfg.takePlan()
 	if err != nil {
 		return nil, fmt.Errorf("http probe %s: invalid config: %w", opts.CheckID, err)
 	}

@@ -44,7 +44,8 @@ type Blocks struct {
 
 // table lists every kind, in the order errors name them.
 var table = [...]Kind{
-	row("http", func(b *Blocks) *httpprobe.Config { return b.HTTP }, (*httpprobe.Config).Validate, httpprobe.New),
+	// http keeps the plan validation builds for the prober (Forget).
+	row("http", func(b *Blocks) *httpprobe.Config { return b.HTTP }, (*httpprobe.Config).ValidateAndKeep, httpprobe.New),
 	row("dns", func(b *Blocks) *dnsprobe.Config { return b.DNS }, (*dnsprobe.Config).Validate, dnsprobe.New),
 	row("messaging", func(b *Blocks) *msgprobe.Config { return b.Messaging }, (*msgprobe.Config).Validate, msgprobe.New),
 	row("tcp", func(b *Blocks) *tcpprobe.Config { return b.TCP }, (*tcpprobe.Config).Validate, tcpprobe.New),
@@ -161,6 +162,20 @@ func (stepKit) Validate(b *Blocks) error {
 }
 
 func (stepKit) Build(b *Blocks, opts probes.Options) (probes.Prober, error) { return b.Build(opts) }
+
+// Forget drops what validating b kept for building its prober (an http
+// block's plan, also in a journey's steps): call it once the probers are
+// built, so that a check that was not rebuilt holds nothing more.
+func (b *Blocks) Forget() {
+	if b.HTTP != nil {
+		b.HTTP.Forget()
+	}
+	if b.Journey != nil {
+		for i := range b.Journey.Steps {
+			b.Journey.Steps[i].Blocks.Forget()
+		}
+	}
+}
 
 // Uses reports whether b sets a block of kind name, itself or in one of its
 // journey's steps (the agent starts a browser pool only for checks that

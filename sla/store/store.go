@@ -19,6 +19,8 @@ type Store interface {
 	Load() (*History, error)
 	// Write applies b atomically and durably: once it returns nil, b
 	// survives a crash. Writes from several goroutines may share one commit.
+	// It keeps nothing of b once it returns: the caller may reuse b's
+	// slices and the bytes they hold.
 	Write(b *Batch) error
 	// Transitions calls fn with feature key's transitions, oldest first,
 	// until fn returns an error, which Transitions returns.
