@@ -94,7 +94,7 @@ type CheckRef struct {
 	e      *Engine
 	f      *feature
 	idx    int
-	gen    uint64
+	gen    uint32
 	name   string
 	canary bool
 }

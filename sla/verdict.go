@@ -250,8 +250,8 @@ func (f *feature) setReason(v tally) {
 	if f.machine == StateRecovering {
 		for i := range f.checks {
 			c := &f.checks[i]
-			if c.conf == confFailing && c.passes > r.recovery {
-				r.rcheck, r.recovery, r.needed = f.spec.Checks[i].Name, c.passes, c.rt
+			if c.conf == confFailing && c.passes > int(r.recovery) {
+				r.rcheck, r.recovery, r.needed = f.spec.Checks[i].Name, int32(c.passes), int32(c.rt)
 			}
 		}
 	}
