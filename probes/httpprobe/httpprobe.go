@@ -299,8 +299,9 @@ func (p *Prober) checkResponse(resp *http.Response) error {
 	} else if !slices.Contains(pl.validStatusCodes, resp.StatusCode) {
 		return failf("status %d not in valid_status_codes %v", resp.StatusCode, pl.validStatusCodes)
 	}
-	if len(pl.validHTTPVersions) > 0 && !slices.Contains(pl.validHTTPVersions, resp.Proto) {
-		return failf("version %s not in valid_http_versions %v", resp.Proto, pl.validHTTPVersions)
+	rules := pl.responseRules()
+	if len(rules.validHTTPVersions) > 0 && !slices.Contains(rules.validHTTPVersions, resp.Proto) {
+		return failf("version %s not in valid_http_versions %v", resp.Proto, rules.validHTTPVersions)
 	}
 	if pl.failIfSSL && resp.TLS != nil {
 		return failf("final response came over TLS and fail_if_ssl is set")
@@ -308,7 +309,7 @@ func (p *Prober) checkResponse(resp *http.Response) error {
 	if pl.failIfNotSSL && resp.TLS == nil {
 		return failf("final response did not come over TLS and fail_if_not_ssl is set")
 	}
-	for _, rule := range pl.headerMatch {
+	for _, rule := range rules.headerMatch {
 		values := resp.Header[rule.key]
 		if len(values) == 0 && !rule.allowMissing {
 			return failf("header %s missing (fail_if_header_matches, allow_missing false)", rule.name)
@@ -319,7 +320,7 @@ func (p *Prober) checkResponse(resp *http.Response) error {
 			}
 		}
 	}
-	for _, rule := range pl.headerNotMatch {
+	for _, rule := range rules.headerNotMatch {
 		values := resp.Header[rule.key]
 		if len(values) == 0 {
 			if rule.allowMissing {
