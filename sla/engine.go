@@ -91,11 +91,12 @@ type Engine struct {
 // valid until the next Configure; after a Configure that removed its feature
 // or check, Observe is a no-op.
 type CheckRef struct {
-	e      *Engine
-	f      *feature
-	idx    int
+	e    *Engine
+	f    *feature
+	idx  int
+	name string
+	// gen and canary share a word: 48 bytes, not 64, one per check.
 	gen    uint32
-	name   string
 	canary bool
 }
 
