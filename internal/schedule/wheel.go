@@ -48,11 +48,11 @@ func (s *Scheduler) turn() {
 			return
 		}
 		wait := end.Sub(now)
-		if len(s.queue) > 0 && s.queue[0].next.Before(end) {
+		if len(s.queue) > 0 && s.queue[0].next < end.UnixNano() {
 			e := s.queue[0]
-			if wait = e.next.Sub(now); wait <= 0 {
-				slot := e.next
-				e.next = nextSlot(slot, e.spec.Interval, now)
+			slot := time.Unix(0, e.next)
+			if wait = slot.Sub(now); wait <= 0 {
+				e.next = nextSlot(slot, e.spec.Interval, now).UnixNano()
 				heap.Fix(&s.queue, 0)
 				s.running.Add(1)
 				s.mu.Unlock()
@@ -113,7 +113,7 @@ func (s *Scheduler) nudge() {
 type queue []*entry
 
 func (q queue) Len() int           { return len(q) }
-func (q queue) Less(i, j int) bool { return q[i].next.Before(q[j].next) }
+func (q queue) Less(i, j int) bool { return q[i].next < q[j].next }
 func (q queue) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
 	q[i].index = i
