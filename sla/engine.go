@@ -779,7 +779,7 @@ func (e *Engine) persist(f *feature, ch change) {
 	var reasonText string
 	state := f.machine
 	if ch.transition {
-		reasonText = f.reason.String(state)
+		reasonText = f.reasonText(state)
 	}
 	var tw *transitionWrite
 	if ch.transition {

@@ -147,7 +147,10 @@ type feature struct {
 	// overlay from the maint intervals.
 	machine      State
 	machineSince int64
-	reason       reason
+	// reason explains the latest evaluation (reasonText); nil until there
+	// was something to explain, as for most features, then reused. Inline,
+	// its 72 bytes would put a feature in the 704 B size class, not 640.
+	reason *reason
 	// recoverStart is where the open outage ends if the recoveries in
 	// progress are confirmed: downtime is final only up to there.
 	recoverStart int64
@@ -187,8 +190,9 @@ type feature struct {
 
 	// gen changes when the check list changes, so that a CheckRef from an
 	// older Configure finds its check again by name (or not at all). 32 bits
-	// beside the flags: a feature over 512 bytes gets a header of 8 more,
-	// and 704 is a size class, 768 the next.
+	// beside the flags, in their word. (A feature is over 512 bytes, so it
+	// gets a malloc header of 8 more: 632 bytes of fields fit the 640 B
+	// size class, the next is 704.)
 	gen uint32
 	// The flags are together: apart, each would take 8 bytes.
 	configured bool
@@ -275,6 +279,14 @@ func (f *feature) blindReason() string {
 		}
 	}
 	return "agent: checks could not run"
+}
+
+// reasonText is the latest evaluation's reason, worded for state.
+func (f *feature) reasonText(state State) string {
+	if f.reason == nil {
+		return reason{}.String(state)
+	}
+	return f.reason.String(state)
 }
 
 // shownState is the state as users see it at now: unknown while a check is

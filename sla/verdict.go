@@ -255,5 +255,11 @@ func (f *feature) setReason(v tally) {
 			}
 		}
 	}
-	f.reason = r
+	if f.reason == nil {
+		if r == (reason{}) {
+			return
+		}
+		f.reason = new(reason) // once: evaluations after this one allocate nothing
+	}
+	*f.reason = r
 }
