@@ -18,13 +18,15 @@ type checkState struct {
 	// lastStart is the start of the latest run, a stale one included.
 	lastStart int64
 	last      Observation
-	has       bool
 	// lastPass is the start of the latest passing run (canaries).
 	lastPass int64
 	// blind is true while the latest result is an agent fault
 	// (Observation.AgentFault): the check says nothing about the service
 	// until its next real result, and evaluations leave it out.
 	blind bool
+	// has is true once last holds a run. (The flags sit together, where
+	// apart each would take 8 bytes.)
+	has bool
 
 	// conf is the confirmed state; edge is where it began: the start of the
 	// first run of the streak (or, with a failure window, the earliest

@@ -91,11 +91,12 @@ type Engine struct {
 // valid until the next Configure; after a Configure that removed its feature
 // or check, Observe is a no-op.
 type CheckRef struct {
-	e      *Engine
-	f      *feature
-	idx    int
-	gen    uint64
-	name   string
+	e    *Engine
+	f    *feature
+	idx  int
+	name string
+	// gen and canary share a word: 48 bytes, not 64, one per check.
+	gen    uint32
 	canary bool
 }
 
@@ -801,7 +802,7 @@ func (e *Engine) persist(f *feature, ch change) {
 	var reasonText string
 	state := f.machine
 	if ch.transition {
-		reasonText = f.reason.String(state)
+		reasonText = f.reasonText(state)
 	}
 	var tw *transitionWrite
 	if ch.transition {

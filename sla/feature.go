@@ -10,13 +10,14 @@ import (
 // reason explains the latest evaluation. It is kept as parts and formatted
 // only when read, so that the hot path does not allocate.
 type reason struct {
-	check    string // the failing check with the earliest edge, or the recovering one
-	err      string
-	slow     time.Duration // latency: slowest passing run
-	latency  time.Duration // latency objective
-	recovery int           // recovering: passing runs so far of check
-	needed   int
-	rcheck   string // recovering: the check closest to confirming its recovery
+	check   string // the failing check with the earliest edge, or the recovering one
+	err     string
+	slow    time.Duration // latency: slowest passing run
+	latency time.Duration // latency objective
+	// recovering: passing runs so far of check, of needed. int32: a
+	// feature's state is held per feature, and these are small.
+	recovery, needed int32
+	rcheck           string // recovering: the check closest to confirming its recovery
 }
 
 func (r reason) String(state State) string {
@@ -139,9 +140,6 @@ type feature struct {
 	// shownDown and shownDegraded are the highest downtime and degraded
 	// totals shown so far in this process: a counter never goes back.
 	shownDown, shownDegraded int64
-	// gen changes when the check list changes, so that a CheckRef from an
-	// older Configure finds its check again by name (or not at all).
-	gen uint64
 	// checks are the states of spec.Checks, index for index.
 	checks []checkState
 
@@ -149,7 +147,10 @@ type feature struct {
 	// overlay from the maint intervals.
 	machine      State
 	machineSince int64
-	reason       reason
+	// reason explains the latest evaluation (reasonText); nil until there
+	// was something to explain, as for most features, then reused. Inline,
+	// its 72 bytes would put a feature in the 704 B size class, not 640.
+	reason *reason
 	// recoverStart is where the open outage ends if the recoveries in
 	// progress are confirmed: downtime is final only up to there.
 	recoverStart int64
@@ -159,11 +160,7 @@ type feature struct {
 	// good at or after their start; dropped if it turns out impaired.
 	// Usually empty.
 	held []*outageRec
-	// impaired is true while the agent's vantage is impaired: the
-	// feature's time is cut from presence and its results are not
-	// evaluated.
-	impaired bool
-	flap     flapState
+	flap flapState
 	// vantage is the engine's (vantage.go); nil in engines without one.
 	vantage *vantage
 	// lastEval is the time of the latest evaluation.
@@ -191,8 +188,18 @@ type feature struct {
 
 	counters counters
 
+	// gen changes when the check list changes, so that a CheckRef from an
+	// older Configure finds its check again by name (or not at all). 32 bits
+	// beside the flags, in their word. (A feature is over 512 bytes, so it
+	// gets a malloc header of 8 more: 632 bytes of fields fit the 640 B
+	// size class, the next is 704.)
+	gen uint32
 	// The flags are together: apart, each would take 8 bytes.
 	configured bool
+	// impaired is true while the agent's vantage is impaired: the
+	// feature's time is cut from presence and its results are not
+	// evaluated.
+	impaired bool
 	// fresh is true once a result was evaluated in this run of the agent;
 	// before that the state shows unknown.
 	fresh bool
@@ -272,6 +279,14 @@ func (f *feature) blindReason() string {
 		}
 	}
 	return "agent: checks could not run"
+}
+
+// reasonText is the latest evaluation's reason, worded for state.
+func (f *feature) reasonText(state State) string {
+	if f.reason == nil {
+		return reason{}.String(state)
+	}
+	return f.reason.String(state)
 }
 
 // shownState is the state as users see it at now: unknown while a check is

@@ -6,8 +6,8 @@ package sla
 // restart it starts over).
 type flapState struct {
 	times []int64 // ring, allocated at the first change
-	pos   int     // the next slot
-	n     int     // changes held, up to len(times)
+	pos   int32   // the next slot
+	n     int32   // changes held, up to len(times)
 	// since is when the feature began flapping; 0 when it is not.
 	since int64
 }
@@ -33,10 +33,10 @@ func (f *feature) noteChange(t int64) {
 	}
 	f.flapping(t) // clears a spell that ended before this change
 	s.times[s.pos] = t
-	s.pos = (s.pos + 1) % len(s.times)
-	s.n = min(s.n+1, len(s.times))
+	s.pos = (s.pos + 1) % int32(len(s.times))
+	s.n = min(s.n+1, int32(len(s.times)))
 	// The oldest held change is at pos once the ring is full.
-	if s.since == 0 && s.n == len(s.times) && t-s.times[s.pos] < int64(r.Window) {
+	if s.since == 0 && s.n == int32(len(s.times)) && t-s.times[s.pos] < int64(r.Window) {
 		s.since = t
 	}
 }
@@ -47,7 +47,7 @@ func (f *feature) flapping(now int64) (bool, int64) {
 	if s.since == 0 {
 		return false, 0
 	}
-	last := s.times[(s.pos-1+len(s.times))%len(s.times)]
+	last := s.times[(int(s.pos)-1+len(s.times))%len(s.times)]
 	if now-last >= int64(f.flapRule().Window) {
 		s.since = 0
 		return false, 0

@@ -50,7 +50,7 @@ func (e *Engine) status(f *feature, now int64, gaps []interval, l *ledger) Featu
 		s.SLO.PeriodStart, s.SLO.PeriodEnd = &start, &end
 	}
 	if n.state != StateUp && n.state != StateUnknown && n.state != StateMaintenance {
-		s.Reason = f.reason.String(n.state)
+		s.Reason = f.reasonText(n.state)
 	}
 	if f.blindSince != 0 {
 		s.Reason = f.blindReason()

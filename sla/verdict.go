@@ -250,10 +250,16 @@ func (f *feature) setReason(v tally) {
 	if f.machine == StateRecovering {
 		for i := range f.checks {
 			c := &f.checks[i]
-			if c.conf == confFailing && c.passes > r.recovery {
-				r.rcheck, r.recovery, r.needed = f.spec.Checks[i].Name, c.passes, c.rt
+			if c.conf == confFailing && c.passes > int(r.recovery) {
+				r.rcheck, r.recovery, r.needed = f.spec.Checks[i].Name, int32(c.passes), int32(c.rt)
 			}
 		}
 	}
-	f.reason = r
+	if f.reason == nil {
+		if r == (reason{}) {
+			return
+		}
+		f.reason = new(reason) // once: evaluations after this one allocate nothing
+	}
+	*f.reason = r
 }

@@ -260,11 +260,15 @@ func (a *Agent) applyLocked(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	profiles := make(export.FeatureProfiles, len(specs)) // one a feature
+	// Only the features whose profile is not the agent's are listed.
+	agentProfile := metricsProfile(cfg.Agent.Metrics)
+	profiles := export.FeatureProfiles{}
 	for _, ref := range refs {
-		profiles[[2]string{ref.Service.Name, ref.Feature.Name}] = metricsProfile(ref.Feature.Metrics)
+		if p := metricsProfile(ref.Feature.Metrics); p != agentProfile {
+			profiles[[2]string{ref.Service.Name, ref.Feature.Name}] = p
+		}
 	}
-	a.slaMetrics.SetProfiles(profiles)
+	a.slaMetrics.SetProfilesOver(agentProfile, profiles)
 	for id, bc := range a.checks {
 		if !seen[id] {
 			bc.metrics.Forget()

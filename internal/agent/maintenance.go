@@ -61,8 +61,14 @@ func (a *Agent) MaintenanceChanged() error {
 	return a.applyLocked(a.cfg.Load())
 }
 
+// targetOf is what maintenance windows select a check's runs by; every
+// check's prober holds one, so with no labels the map stays nil (an empty
+// one takes 48 bytes).
 func targetOf(s *config.Service, f *config.Feature) maintenance.Target {
-	labels := make(map[string]string, len(s.Labels)+len(f.Labels))
+	var labels map[string]string
+	if n := len(s.Labels) + len(f.Labels); n > 0 {
+		labels = make(map[string]string, n)
+	}
 	for k, v := range s.Labels {
 		labels[k] = v
 	}

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Type is a family's metric type.
@@ -86,8 +87,10 @@ type Labels struct {
 	// each, little-endian: every check and feature has its Labels, and one
 	// string is smaller than a string and a slice.
 	text string
-	// proto is the pairs as a protobuf Metric's label fields (proto.go).
-	proto string
+	// proto is the pairs as a protobuf Metric's label fields (proto.go),
+	// encoded from text at the first protobuf scrape (protoPairs): an agent
+	// scraped in text only does not hold them.
+	proto atomic.Pointer[string]
 }
 
 // NewLabels renders values (in the order of schema.Names()).
@@ -107,11 +110,7 @@ func NewLabels(schema *Schema, values ...string) Labels {
 	for _, s := range starts {
 		b = append(b, byte(s), byte(s>>8), byte(s>>16), byte(s>>24))
 	}
-	var p []byte
-	for i, v := range values {
-		p = appendProtoPair(p, schema.names[i], v)
-	}
-	return Labels{schema: schema, text: string(b), proto: string(p)}
+	return Labels{schema: schema, text: string(b)}
 }
 
 // pairs returns the rendered pairs.
@@ -120,6 +119,31 @@ func (l *Labels) pairs() string {
 		return "" // the zero Labels
 	}
 	return l.text[:len(l.text)-l.schema.offsetsLen()]
+}
+
+// value returns the value of pair i, unescaped.
+func (l *Labels) value(i int) string {
+	pairs := l.pairs()
+	end := len(pairs)
+	if i+1 < len(l.schema.names) {
+		end = l.start(i+1) - 1 // the comma
+	}
+	v := pairs[l.start(i)+len(l.schema.names[i])+2 : end-1] // inside the quotes
+	if !strings.Contains(v, `\`) {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\\' && i+1 < len(v) {
+			i++
+			if v[i] == 'n' {
+				b.WriteByte('\n')
+				continue
+			}
+		}
+		b.WriteByte(v[i]) // the escaped backslash or quote, or a plain byte
+	}
+	return b.String()
 }
 
 // start returns the byte offset of pair i in the pairs.

@@ -60,18 +60,19 @@ func (s *source) WriteMetrics(w *expo.Writer) {
 	}
 	w.Family(&families[1])
 	w.Family(&families[2])
-	for _, l := range s.labels {
-		w.Sample(&l, 42)
+	for i := range s.labels {
+		w.Sample(&s.labels[i], 42)
 	}
 	w.Family(&families[3])
-	for _, l := range s.labels {
-		w.Histogram(&l, buckets, []uint64{1, 0, 2, 3, 4}, 53.25)
+	for i := range s.labels {
+		w.Histogram(&s.labels[i], buckets, []uint64{1, 0, 2, 3, 4}, 53.25)
 	}
 	w.Family(&families[4])
-	for _, l := range s.labels {
-		w.SampleWith(&l, &first, 1)
-		w.SampleWith(&l, &middle, 2)
-		w.SampleWith(&l, &last, 3)
+	for i := range s.labels {
+		l := &s.labels[i]
+		w.SampleWith(l, &first, 1)
+		w.SampleWith(l, &middle, 2)
+		w.SampleWith(l, &last, 3)
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 // it scrapes native histograms. The Writer encodes the messages itself, as
 // protobuf-go would marshal the client_model types (fields in number order,
 // proto2: every set field written, zeros too), so nothing is built per
-// sample: a Labels carries its pairs encoded once, next to their text.
+// sample: a Labels carries its pairs encoded once, next to their text, from
+// the first protobuf scrape on.
 //
 // One difference from client_golang: a big family is sent as several
 // MetricFamily messages with the same name, help and type, one per Each chunk
@@ -130,6 +131,27 @@ func (w *Writer) NativeHistogram(l *Labels, buckets *Buckets, counts []uint64, s
 	w.protoHistogram(l, buckets, counts, sum, native)
 }
 
+// protoPairs returns l's pairs as protobuf label fields, encoded from the
+// text pairs at the first call. Scrapes may call it at once: they encode
+// equal strings and one is kept.
+func (l *Labels) protoPairs() string {
+	if p := l.proto.Load(); p != nil {
+		return *p
+	}
+	if l.schema == nil {
+		return "" // the zero Labels
+	}
+	var b []byte
+	for i, name := range l.schema.names {
+		b = appendProtoPair(b, name, l.value(i))
+	}
+	p := string(b)
+	if !l.proto.CompareAndSwap(nil, &p) {
+		return *l.proto.Load()
+	}
+	return p
+}
+
 func appendProtoPair(b []byte, name, value string) []byte {
 	size := 2 + uvarintLen(len(name)) + len(name) + uvarintLen(len(value)) + len(value)
 	b = append(b, tagMetricLabel)
@@ -212,8 +234,9 @@ func (w *Writer) protoEnd() {
 
 // appendLabels appends l's pairs with extra, if not nil, at its sorted place.
 func appendLabels(b []byte, l *Labels, extra *Pair) []byte {
+	pairs := l.protoPairs()
 	if extra == nil {
-		return append(b, l.proto...)
+		return append(b, pairs...)
 	}
 	at := 0
 	if l.schema != nil {
@@ -222,7 +245,7 @@ func appendLabels(b []byte, l *Labels, extra *Pair) []byte {
 			at++ // the tag
 			var size, shift int
 			for {
-				c := l.proto[at]
+				c := pairs[at]
 				at++
 				size |= int(c&0x7f) << shift
 				if c < 0x80 {
@@ -233,9 +256,9 @@ func appendLabels(b []byte, l *Labels, extra *Pair) []byte {
 			at += size
 		}
 	}
-	b = append(b, l.proto[:at]...)
+	b = append(b, pairs[:at]...)
 	b = append(b, extra.proto...)
-	return append(b, l.proto[at:]...)
+	return append(b, pairs[at:]...)
 }
 
 // protoSample writes a gauge's or a counter's Metric.
@@ -244,7 +267,7 @@ func (w *Writer) protoSample(l *Labels, extra *Pair, v float64) {
 	if w.fam.Type == Counter {
 		field = tagMetricCounter
 	}
-	size := len(l.proto) + 11 // the value: field, length 9, double's tag and 8 bytes
+	size := len(l.protoPairs()) + 11 // the value: field, length 9, double's tag and 8 bytes
 	if extra != nil {
 		size += len(extra.proto)
 	}
@@ -281,10 +304,11 @@ func (w *Writer) protoHistogram(l *Labels, buckets *Buckets, counts []uint64, su
 	}
 	w.proto.scratch = h
 
-	size := len(l.proto) + 1 + uvarintLen(len(h)) + len(h)
+	pairs := l.protoPairs()
+	size := len(pairs) + 1 + uvarintLen(len(h)) + len(h)
 	b := append(w.buf, tagFamilyMetric)
 	b = binary.AppendUvarint(b, uint64(size))
-	b = append(b, l.proto...)
+	b = append(b, pairs...)
 	b = append(b, tagMetricHistogram)
 	b = binary.AppendUvarint(b, uint64(len(h)))
 	w.buf = append(b, h...)

@@ -60,8 +60,19 @@ func httpResult(at time.Time, ok bool) *probes.Result {
 
 // BenchmarkFootprint10k is the live heap an agent holds for the series of
 // 10,000 HTTP checks, as internal/agent binds them, after two results per
-// check and one scrape. One op is the whole setup; run it with -benchtime=1x.
+// check and one scrape in text. One op is the whole setup; run it with
+// -benchtime=1x.
 func BenchmarkFootprint10k(b *testing.B) {
+	footprint10k(b, func() *expo.Writer { return expo.NewWriter(io.Discard, false) })
+}
+
+// BenchmarkFootprint10kProto is BenchmarkFootprint10k with a protobuf
+// scrape: the label pairs are then encoded for protobuf too.
+func BenchmarkFootprint10kProto(b *testing.B) {
+	footprint10k(b, func() *expo.Writer { return expo.NewProtoWriter(io.Discard) })
+}
+
+func footprint10k(b *testing.B, newWriter func() *expo.Writer) {
 	const n = 10_000
 	services, features := make([]string, n), make([]string, n)
 	for i := range n {
@@ -84,7 +95,7 @@ func BenchmarkFootprint10k(b *testing.B) {
 				c.Observe(r)
 			}
 		}
-		w := expo.NewWriter(io.Discard, false)
+		w := newWriter()
 		m.WriteMetrics(w)
 		if err := w.Flush(); err != nil {
 			b.Fatal(err)

@@ -219,9 +219,11 @@ func sumCounts(counts []uint64) uint64 {
 // CheckMetrics are one check's series: values in plain atomics, label pairs
 // rendered once.
 type CheckMetrics struct {
-	m                             *Metrics
-	service, feature, check, kind string
-	labels                        expo.Labels
+	m *Metrics
+	// key is checkKey's, also the map's key: one string, not four (they are
+	// in labels too), and it sorts as the four do.
+	key    string
+	labels expo.Labels
 
 	up, lastRun       atomicFloat
 	interval, timeout atomicFloat
@@ -263,8 +265,9 @@ func phaseNamed(name string) *phase {
 
 var resultPairs = [3]expo.Pair{expo.NewPair("result", "success"), expo.NewPair("result", "failure"), expo.NewPair("result", "timeout")}
 
-// checkKey is a check's key in Metrics.checks; the map holds it, CheckMetrics
-// does not.
+// checkKey is a check's key in Metrics.checks. Compared as a string, it
+// orders checks by service, feature, check and kind: NUL sorts before any
+// other byte, as the end of a shorter name does.
 func checkKey(service, feature, check, kind string) string {
 	return service + "\x00" + feature + "\x00" + check + "\x00" + kind
 }
@@ -279,7 +282,7 @@ func (m *Metrics) Check(service, feature, check, kind string) *CheckMetrics {
 	if c, ok := m.checks[key]; ok {
 		return c
 	}
-	c := &CheckMetrics{m: m, service: service, feature: feature, check: check, kind: kind}
+	c := &CheckMetrics{m: m, key: key}
 	c.duration.init(durationBuckets)
 	own := map[string]string{"service": service, "feature": feature, "check": check, "kind": kind}
 	values := make([]string, 0, len(m.schema.Names()))
@@ -341,11 +344,10 @@ func (c *CheckMetrics) Observe(r *probes.Result) {
 
 // Forget deletes the check's series (the check was removed or replaced).
 func (c *CheckMetrics) Forget() {
-	key := checkKey(c.service, c.feature, c.check, c.kind)
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
-	if c.m.checks[key] == c {
-		delete(c.m.checks, key)
+	if c.m.checks[c.key] == c {
+		delete(c.m.checks, c.key)
 		c.m.sorted = nil
 	}
 }
@@ -371,8 +373,7 @@ func (m *Metrics) snapshot() []*CheckMetrics {
 	defer m.mu.Unlock()
 	if m.sorted == nil {
 		m.sorted = slices.SortedFunc(maps.Values(m.checks), func(a, b *CheckMetrics) int {
-			return cmp.Or(strings.Compare(a.service, b.service), strings.Compare(a.feature, b.feature),
-				strings.Compare(a.check, b.check), strings.Compare(a.kind, b.kind))
+			return strings.Compare(a.key, b.key)
 		})
 	}
 	return m.sorted

@@ -141,3 +141,37 @@ func TestNativeHistogramInBasic(t *testing.T) {
 		t.Errorf("native part: schema %d zero %d spans %v counts %v", h.GetSchema(), h.GetZeroCount(), h.GetPositiveSpan(), deltas)
 	}
 }
+
+// TestNativeWindowGrowsToTheSpan: the native buckets take room for the span
+// the durations use, not the 64 buckets at most, and observing within that
+// span allocates nothing.
+func TestNativeWindowGrowsToTheSpan(t *testing.T) {
+	var s sparse
+	if s.observe(0); s.counts != nil {
+		t.Fatalf("a zero duration took %d buckets; want none (the zero bucket)", len(s.counts))
+	}
+	for _, tt := range []struct {
+		d         time.Duration
+		wantWidth int
+	}{
+		{3 * time.Millisecond, nativeMinWidth},    // bucket -67
+		{3100 * time.Microsecond, nativeMinWidth}, // -67 again
+		{4 * time.Millisecond, nativeMinWidth},    // -63: the window moves
+		{5 * time.Millisecond, nativeMinWidth},    // -61: buckets -67 to -61 fit in 8
+		{6 * time.Millisecond, 16},                // -59: 9 buckets
+		{20 * time.Millisecond, 32},               // -45: 23
+		{200 * time.Millisecond, nativeWidth},     // -18: 50
+		{4 * time.Second, nativeWidth},            // 16: 84 buckets, 42 at schema 2
+	} {
+		s.observe(tt.d.Seconds())
+		if len(s.counts) != tt.wantWidth {
+			t.Errorf("after %v: %d buckets, want %d", tt.d, len(s.counts), tt.wantWidth)
+		}
+	}
+	if s.schema != 2 {
+		t.Errorf("schema %d after a span of 84 buckets at schema 3, want 2", s.schema)
+	}
+	if n := testing.AllocsPerRun(100, func() { s.observe(0.05) }); n != 0 {
+		t.Errorf("observing within the window: %v allocations, want 0", n)
+	}
+}

@@ -130,19 +130,36 @@ func (c *CheckMetrics) SetProfile(p Profile) { c.profile.Store(uint32(p.or())) }
 // checkProfile is the check's profile; standard until SetProfile.
 func (c *CheckMetrics) checkProfile() Profile { return Profile(c.profile.Load()).or() }
 
-// FeatureProfiles is each feature's metrics profile by its service and feature
-// name; a feature not in it has the default, standard.
+// FeatureProfiles is features' metrics profiles by service and feature name.
 type FeatureProfiles map[[2]string]Profile
 
-// SetProfiles sets the features' metrics profiles (on load and reload).
-func (s *SLAMetrics) SetProfiles(p FeatureProfiles) { s.profiles.Store(&p) }
+// featureProfiles are what SetProfilesOver was given: the profiles by
+// feature, and the profile of the features not among them.
+type featureProfiles struct {
+	by    FeatureProfiles
+	other Profile
+}
+
+// SetProfiles sets the features' metrics profiles (on load and reload); a
+// feature not in p has the default, standard.
+func (s *SLAMetrics) SetProfiles(p FeatureProfiles) { s.SetProfilesOver(ProfileStandard, p) }
+
+// SetProfilesOver is SetProfiles where a feature not in p has profile other.
+// Most features have the agent's profile: an entry each would cost about 80
+// bytes a feature, kept for as long as the config.
+func (s *SLAMetrics) SetProfilesOver(other Profile, p FeatureProfiles) {
+	s.profiles.Store(&featureProfiles{by: p, other: other})
+}
 
 // profileOf is the profile of the feature spec names.
-func (s *SLAMetrics) profileOf(p *FeatureProfiles, spec *sla.FeatureSpec) Profile {
+func (s *SLAMetrics) profileOf(p *featureProfiles, spec *sla.FeatureSpec) Profile {
 	if p == nil {
 		return ProfileStandard
 	}
-	return (*p)[[2]string{spec.Service, spec.Feature}].or()
+	if profile, ok := p.by[[2]string{spec.Service, spec.Feature}]; ok {
+		return profile.or()
+	}
+	return p.other.or()
 }
 
 // checkFamilyProfiles and featureFamilyProfiles are the smallest profile of

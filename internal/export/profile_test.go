@@ -182,4 +182,13 @@ func TestFeatureProfileChangeShows(t *testing.T) {
 	if got := scrape(); strings.Contains(got, "vigil_sla_objective_ratio{") || strings.Count(got, "vigil_feature_state{") != 1 {
 		t.Errorf("basic after SetProfiles: objective present or not one state series:\n%s", got)
 	}
+	// A feature not in the map has the profile given for the others.
+	s.SetProfilesOver(ProfileFull, FeatureProfiles{{"talk", "other"}: ProfileBasic})
+	if got := scrape(); !strings.Contains(got, "vigil_sla_objective_ratio{") || strings.Count(got, "vigil_feature_state{") != 6 {
+		t.Errorf("full for the features not listed: objective missing or not the 6 one-hot states:\n%s", got)
+	}
+	s.SetProfilesOver(ProfileBasic, nil)
+	if got := scrape(); strings.Contains(got, "vigil_sla_objective_ratio{") || strings.Count(got, "vigil_feature_state{") != 1 {
+		t.Errorf("basic for every feature: objective present or not one state series:\n%s", got)
+	}
 }

@@ -24,7 +24,7 @@ type SLAMetrics struct {
 	constLabels map[string]string
 	reserved    map[string]bool
 	labels      atomic.Pointer[featureLabelSet] // of the last configuration seen
-	profiles    atomic.Pointer[FeatureProfiles] // nil: every feature standard
+	profiles    atomic.Pointer[featureProfiles] // nil: every feature standard
 	lastRows    atomic.Int64                    // rows of the last scrape: the next one's capacity
 }
 
@@ -49,7 +49,7 @@ func NewSLAMetrics(engine *sla.Engine, constLabels map[string]string, reserved [
 // of the engine's specs.
 type featureLabelSet struct {
 	generation uint64
-	profiles   *FeatureProfiles // those the set was rendered with
+	profiles   *featureProfiles // those the set was rendered with
 	features   []featureLabels
 	top        Profile // the largest of the features' profiles
 }
@@ -92,7 +92,7 @@ func sanitizeLabel(key string, reserved map[string]bool) string {
 
 // renderLabels renders the label pairs of specs: vigil_feature_info carries
 // the union of every feature's metadata label names.
-func (s *SLAMetrics) renderLabels(specs []sla.FeatureSpec, generation uint64, profiles *FeatureProfiles) *featureLabelSet {
+func (s *SLAMetrics) renderLabels(specs []sla.FeatureSpec, generation uint64, profiles *featureProfiles) *featureLabelSet {
 	sanitized := map[string]string{}
 	union := map[string]bool{}
 	for _, spec := range specs {

@@ -388,7 +388,7 @@ vigil_feature_flapping{feature="g",region="kr-central-1",service="talk"} 0
 	promtoolCheck(t, buf.Bytes())
 
 	// basic: the flapping feature's series alone.
-	basic := src.renderLabels(specs, 2, &FeatureProfiles{{"talk", "f"}: ProfileBasic, {"talk", "g"}: ProfileBasic})
+	basic := src.renderLabels(specs, 2, &featureProfiles{by: FeatureProfiles{{"talk", "f"}: ProfileBasic, {"talk", "g"}: ProfileBasic}})
 	buf.Reset()
 	w = expo.NewWriter(&buf, false)
 	w.Family(&fam.Family)

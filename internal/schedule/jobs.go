@@ -138,10 +138,9 @@ func NextCron(expr string, loc *time.Location, t time.Time) (time.Time, error) {
 // cron job; s.mu is held. The job's runs take the same path as the wheel's:
 // a run still going when the next time comes makes that time skip.
 func (s *Scheduler) addCron(spec Spec, prober probes.Prober) error {
-	e := &entry{spec: spec, prober: prober, index: -1}
+	e := &entry{spec: keepSpec(spec), prober: prober, index: -1}
 	onResult := spec.OnResult
 	e.onResult.Store(&onResult)
-	e.spec.Build, e.spec.OnResult = nil, nil
 	guard := &slotGuard{gap: cronGap}
 	job, err := s.cron.NewJob(gocron.CronJob(withZone(spec.Cron, spec.Location), false),
 		gocron.NewTask(func() {

@@ -164,7 +164,7 @@ func applyMovesKeptChecksOntoANewGrid(t *testing.T) {
 	next := func() (time.Time, time.Duration) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return s.entries[kept].next, s.grid
+		return time.Unix(0, s.entries[kept].next), s.grid
 	}
 	if _, err := s.Apply([]Spec{spec(kept)}); err != nil {
 		t.Fatal(err)

@@ -53,7 +53,7 @@ func (s *Scheduler) turn() {
 		}
 		now := time.Now()
 		for range armBatch {
-			if len(s.queue) == 0 || !s.queue[0].next.Before(end) {
+			if len(s.queue) == 0 || s.queue[0].next >= end.UnixNano() {
 				s.mu.Unlock()
 				return
 			}
@@ -66,11 +66,10 @@ func (s *Scheduler) turn() {
 // arm puts e, off the queue, in the bucket of its next slot, starting that
 // bucket's timer if e is its first; s.mu is held.
 func (s *Scheduler) arm(e *entry, now time.Time) {
-	key := e.next.UnixNano()
-	b := s.buckets[key]
+	b := s.buckets[e.next]
 	if b == nil {
-		b = s.newBucket(e.next, now)
-		s.buckets[key] = b
+		b = s.newBucket(time.Unix(0, e.next), now)
+		s.buckets[e.next] = b
 	}
 	b.entries = append(b.entries, e)
 	e.bucket = b
@@ -94,7 +93,7 @@ func (s *Scheduler) newBucket(at, now time.Time) *bucket {
 // queueOrArm arms e when its next slot comes before the horizon the turns
 // have armed to, and queues it for a later turn otherwise; s.mu is held.
 func (s *Scheduler) queueOrArm(e *entry, now time.Time) {
-	if e.next.Before(s.horizon) {
+	if e.next < s.horizon.UnixNano() {
 		s.arm(e, now)
 		return
 	}
@@ -123,7 +122,7 @@ func (s *Scheduler) fire(b *bucket) {
 			continue // removed, or moved to another slot (reslot)
 		}
 		e.bucket = nil
-		e.next = nextSlot(at, e.spec.Interval, now)
+		e.next = nextSlot(at, e.spec.Interval, now).UnixNano()
 		s.queueOrArm(e, now)
 		s.running.Add(1)
 		due = append(due, e)
@@ -166,7 +165,7 @@ func (s *Scheduler) dispatch(e *entry, slot, now time.Time) {
 type queue []*entry
 
 func (q queue) Len() int           { return len(q) }
-func (q queue) Less(i, j int) bool { return q[i].next.Before(q[j].next) }
+func (q queue) Less(i, j int) bool { return q[i].next < q[j].next }
 func (q queue) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]
 	q[i].index = i

@@ -151,7 +151,7 @@ func surplusWorkersIdleOut(t *testing.T) {
 	}
 	p := newWorkers(exec)
 	p.idleTimeout = 200 * time.Millisecond
-	burst, steady := &entry{spec: Spec{ID: "burst"}}, &entry{spec: Spec{ID: "steady"}}
+	burst, steady := &entry{spec: entrySpec{ID: "burst"}}, &entry{spec: entrySpec{ID: "steady"}}
 	const n = 20
 	wg.Add(n)
 	for range n {

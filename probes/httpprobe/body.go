@@ -39,7 +39,8 @@ func (p *Prober) checkBody(raw io.Reader, captured *probes.Captured) (int64, err
 	limit := p.plan.bodySizeLimit
 	limited := &io.LimitedReader{R: body, N: limit + 1}
 
-	if len(p.plan.bodyMatch) == 0 && len(p.plan.bodyNotMatch) == 0 && captured == nil {
+	rules := p.plan.responseRules()
+	if len(rules.bodyMatch) == 0 && len(rules.bodyNotMatch) == 0 && captured == nil {
 		n, err := io.Copy(io.Discard, limited)
 		if err != nil {
 			return n, fmt.Errorf("read body: %w", err)
@@ -67,12 +68,12 @@ func (p *Prober) checkBody(raw io.Reader, captured *probes.Captured) (int64, err
 	if captured != nil {
 		captured.Body = bytes.Clone(buf.Bytes())
 	}
-	for _, re := range p.plan.bodyMatch {
+	for _, re := range rules.bodyMatch {
 		if re.Match(buf.Bytes()) {
 			return n, failf("body matched fail_if_body_matches_regexp %q", re)
 		}
 	}
-	for _, re := range p.plan.bodyNotMatch {
+	for _, re := range rules.bodyNotMatch {
 		if !re.Match(buf.Bytes()) {
 			return n, failf("body did not match fail_if_body_not_matches_regexp %q", re)
 		}

@@ -185,8 +185,8 @@ ip_protocol_fallback: false
 		t.Fatal(err)
 	}
 	if pl.method != "POST" || pl.followRedirects || pl.maxRedirects != 0 || pl.bodySizeLimit != 1<<20 ||
-		pl.ipProtocol != "ip6" || pl.ipProtocolFallback || pl.compression != "gzip" || len(pl.headerMatch) != 1 ||
-		!pl.headerMatch[0].allowMissing || pl.header.Get("Accept-Encoding") != "gzip" ||
+		pl.ipProtocol != "ip6" || pl.ipProtocolFallback || pl.compression != "gzip" || len(pl.responseRules().headerMatch) != 1 ||
+		!pl.responseRules().headerMatch[0].allowMissing || pl.header.Get("Accept-Encoding") != "gzip" ||
 		pl.header.Get("Authorization") != "Basic dmlnaWw6cHctZnJvbS1lbnY=" || pl.crossHostHeader.Get("Authorization") != "" {
 		t.Errorf("plan = %+v", pl)
 	}
