@@ -340,7 +340,9 @@ func (s *Scheduler) execute(e *entry) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.spec.Timeout)
 	defer cancel()
-	r := RunOnce(ctx, e.prober)
+	// Nothing cancels ctx but its deadline until the run returns: probes
+	// may rely on that (probes.RunContext).
+	r := RunOnce(probes.RunContext(ctx), e.prober)
 	if f := e.onResult.Load(); f != nil && *f != nil {
 		(*f)(r)
 	}

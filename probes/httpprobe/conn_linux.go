@@ -9,6 +9,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/vigil-monitoring/vigil/probes"
 )
 
 // stampedConn is the direct path's TCP connection on Linux: a socket of our
@@ -136,7 +138,10 @@ func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, e
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = f.SetWriteDeadline(deadline)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) })
+	stop := noWatch
+	if !probes.CanceledOnlyByDeadline(ctx) {
+		stop = context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) })
+	}
 	c.op = opConnected
 	werr := raw.Write(c.rawFn)
 	stop()

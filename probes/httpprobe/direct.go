@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/vigil-monitoring/vigil/probes"
 )
 
 // The direct path sends a plain-HTTP request without a proxy or OAuth2 on the
@@ -46,7 +48,10 @@ func (p *Prober) sendDirect(ctx context.Context, h *hop, tr *requestTrace) (*htt
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(deadline)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	stop := noWatch
+	if !probes.CanceledOnlyByDeadline(ctx) {
+		stop = context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	}
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		conn.Close()
@@ -77,6 +82,10 @@ func (p *Prober) sendDirect(ctx context.Context, h *hop, tr *requestTrace) (*htt
 	resp.Body = body
 	return resp, nil
 }
+
+// noWatch stops no watch: a scheduled run's context is canceled only by the
+// deadline its socket has already (probes.RunContext).
+func noWatch() bool { return false }
 
 // writeDirect writes the hop's request on conn: its prerendered head if it
 // has one, else the request built and rendered now. It returns the request
