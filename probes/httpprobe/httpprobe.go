@@ -99,11 +99,11 @@ func (p *Prober) httpTransport() *http.Transport {
 
 // outcome holds a run's Result with its HTTPInfo and phases, and the trace of
 // its first request, so that a run makes one allocation for them instead of
-// four.
+// four. Result.TLS is allocated apart, after an https response only: in
+// here it would take a plain-http run from 480 to 640 bytes.
 type outcome struct {
 	result probes.Result
 	info   probes.HTTPInfo
-	tls    probes.TLSInfo // Result.TLS points here after an https response
 	phases [5]probes.Phase
 	trace  requestTrace // the first request's; a redirect's hops get their own
 }
@@ -153,9 +153,8 @@ func (p *Prober) Probe(ctx context.Context) *probes.Result {
 		return p.finish(ctx, out, tr, 0, last, err)
 	}
 	if resp.TLS != nil { // the final response's handshake: version and cipher, as blackbox_exporter shows them
-		out.tls = probes.TLSInfo{Version: tls.VersionName(resp.TLS.Version),
+		out.result.TLS = &probes.TLSInfo{Version: tls.VersionName(resp.TLS.Version),
 			CipherSuite: tls.CipherSuiteName(resp.TLS.CipherSuite), CertExpiry: out.info.CertExpiry}
-		out.result.TLS = &out.tls
 	}
 	if err := p.checkResponse(resp); err != nil {
 		resp.Body.Close()
