@@ -73,10 +73,10 @@ func TestConnectDirectWaitsForTheHandshake(t *testing.T) {
 	}
 
 	// A scheduled run's context: the socket's deadline alone ends the wait.
-	ctx, cancel = context.WithTimeout(context.Background(), 150*time.Millisecond)
+	ctx, cancel = probes.NewRunContext(time.Now().Add(150 * time.Millisecond))
 	defer cancel()
 	start = time.Now()
-	if conn, err := connectDirect(probes.RunContext(ctx), addr.Addr(), addr.Port()); err == nil || err.Error() != "dial tcp4 "+addr.String()+": i/o timeout" {
+	if conn, err := connectDirect(ctx, addr.Addr(), addr.Port()); err == nil || err.Error() != "dial tcp4 "+addr.String()+": i/o timeout" {
 		if conn != nil {
 			conn.Close()
 		}

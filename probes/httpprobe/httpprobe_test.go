@@ -638,7 +638,7 @@ func TestTimeout(t *testing.T) {
 	}
 	const timeout = 300 * time.Millisecond
 	for _, tt := range tests {
-		// A scheduled run's context (probes.RunContext) has the probe
+		// A scheduled run's context (probes.NewRunContext) has the probe
 		// rely on its sockets' deadlines alone.
 		for _, scheduled := range []bool{false, true} {
 			name := tt.name
@@ -667,7 +667,8 @@ func timeoutRuns(t *testing.T, url string, ca *testpki.CA, stage string, timeout
 		ctx, cancel := context.WithTimeout(t.Context(), timeout)
 		deadline, _ := ctx.Deadline()
 		if scheduled {
-			ctx = probes.RunContext(ctx)
+			cancel()
+			ctx, cancel = probes.NewRunContext(deadline)
 		}
 		r := p.Probe(ctx)
 		late = time.Since(deadline)
