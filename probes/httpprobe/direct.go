@@ -84,7 +84,7 @@ func (p *Prober) sendDirect(ctx context.Context, h *hop, tr *requestTrace) (*htt
 }
 
 // noWatch stops no watch: a scheduled run's context is canceled only by the
-// deadline its socket has already (probes.RunContext).
+// deadline its socket has already (probes.NewRunContext).
 func noWatch() bool { return false }
 
 // writeDirect writes the hop's request on conn: its prerendered head if it
