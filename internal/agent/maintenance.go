@@ -123,8 +123,10 @@ func (p *pausable) Close() error {
 
 // paused reports the window's id when r is a run a pause window skipped.
 func paused(r *probes.Result) (string, bool) {
-	var pe *pausedError
-	if errors.As(r.Err, &pe) {
+	if r.Err == nil { // a passing run: errors.As would cost an allocation
+		return "", false
+	}
+	if pe, ok := errors.AsType[*pausedError](r.Err); ok {
 		return pe.id, true
 	}
 	return "", false

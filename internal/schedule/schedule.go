@@ -363,8 +363,10 @@ func (s *Scheduler) execute(e *entry) {
 		s.inFlight.Inc()
 		defer s.inFlight.Dec()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), e.spec.Timeout)
-	defer cancel()
+	// Nothing cancels ctx but its deadline until the run returns: probes
+	// may rely on that (probes.NewRunContext).
+	ctx, end := probes.NewRunContext(time.Now().Add(e.spec.Timeout))
+	defer end()
 	r := RunOnce(ctx, e.prober)
 	if f := e.onResult.Load(); f != nil && *f != nil {
 		(*f)(r)

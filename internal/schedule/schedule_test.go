@@ -282,7 +282,11 @@ func runsOnIntervalWithTimeoutAndLateness(t *testing.T) {
 	}
 	defer s.Stop(context.Background())
 	c := newCollector()
+	var unmarked atomic.Int32 // runs whose context was not a run's (probes.RunContext)
 	hang := &funcProber{probe: func(ctx context.Context) *probes.Result {
+		if !probes.CanceledOnlyByDeadline(ctx) {
+			unmarked.Add(1)
+		}
 		<-ctx.Done() // a target that never answers
 		return &probes.Result{Err: ctx.Err()}
 	}}
@@ -321,6 +325,9 @@ func runsOnIntervalWithTimeoutAndLateness(t *testing.T) {
 				t.Errorf("%s run %d started at %s, want its slot %s", id, k, r.Start.Format(time.StampMilli), slot.Format(time.StampMilli))
 			}
 		}
+	}
+	if n := unmarked.Load(); n != 0 {
+		t.Errorf("%d runs got a context not marked canceled only by its deadline", n)
 	}
 	for _, r := range c.results["hang"] {
 		if !r.TimedOut || r.Success || r.Duration != 80*time.Millisecond {

@@ -7,10 +7,12 @@ import (
 	"net/http"
 	"runtime"
 	"testing"
+	"time"
 
 	promconfig "github.com/prometheus/common/config"
 
 	"github.com/vigil-monitoring/vigil/internal/testpki"
+	"github.com/vigil-monitoring/vigil/probes"
 	"github.com/vigil-monitoring/vigil/probes/probeconfig"
 )
 
@@ -33,6 +35,39 @@ func benchProbe(b *testing.B, p *Prober) {
 func BenchmarkProbe(b *testing.B) {
 	ts := newServer(b, reply(200, healthBody))
 	benchProbe(b, newProber(b, &Config{URL: ts.URL + "/health"}))
+}
+
+// BenchmarkProbeContext is BenchmarkProbe in a context of its own per run:
+// "timeout" a context.WithTimeout (the probe watches it for cancellation),
+// "scheduled" probes.NewRunContext's, as internal/schedule passes it (the
+// sockets' deadline is the whole watch, and the context's timer is never
+// made).
+func BenchmarkProbeContext(b *testing.B) {
+	ts := newServer(b, reply(200, healthBody))
+	p := newProber(b, &Config{URL: ts.URL + "/health"})
+	for _, scheduled := range []bool{false, true} {
+		name := "timeout"
+		if scheduled {
+			name = "scheduled"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var ctx context.Context
+				var cancel func()
+				if scheduled {
+					ctx, cancel = probes.NewRunContext(time.Now().Add(5 * time.Second))
+				} else {
+					ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+				}
+				r := p.Probe(ctx)
+				cancel()
+				if !r.Success {
+					b.Fatal(r.Err)
+				}
+			}
+		})
+	}
 }
 
 // BenchmarkProbeTLS is the same over TLS 1.3 with a verified certificate.

@@ -9,6 +9,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/vigil-monitoring/vigil/probes"
 )
 
 // stampedConn is the direct path's TCP connection on Linux: a socket of our
@@ -28,25 +30,46 @@ import (
 // net.Conn: deadlines, and waits without a thread. Errors read as
 // net.TCPConn's do.
 type stampedConn struct {
-	f            *os.File
-	raw          syscall.RawConn
-	raddr, laddr *net.TCPAddr // laddr looked up on first use
-	closed       bool
+	f      *os.File
+	raw    syscall.RawConn
+	peer   netip.AddrPort
+	laddr  *net.TCPAddr // looked up on first use
+	closed bool
 
 	// first and last are the kernel's receive times (Unix ns) of the first
 	// and the latest data read; 0 until then.
 	first, last int64
 
-	// One raw call's arguments and results, and the calls bound once: a
-	// closure passed to raw.Read or raw.Write would cost allocations on
-	// every call.
+	// One raw call's arguments and results, and the call bound once: a
+	// closure passed to raw.Read or raw.Write would cost an allocation on
+	// every call, and one per operation one on every connection.
+	op       rawOp
 	buf      []byte
 	n, oobn  int
 	rerr     error
-	recvFn   func(fd uintptr) bool
-	sendFn   func(fd uintptr) bool
+	rawFn    func(fd uintptr) bool // c.rawCall
 	oob      [64]byte
 	connectE error // the connect's own error, from connected
+}
+
+// rawOp is what rawCall does.
+type rawOp uint8
+
+const (
+	opConnected rawOp = iota // connected
+	opRecv                   // recv
+	opSend                   // send
+)
+
+// rawCall is the raw call of c.op, in the shape raw.Read and raw.Write take.
+func (c *stampedConn) rawCall(fd uintptr) bool {
+	switch c.op {
+	case opRecv:
+		return c.recv(fd)
+	case opSend:
+		return c.send(fd)
+	}
+	return c.connected(fd)
 }
 
 // connectDirect opens a TCP connection to ip:port, a *stampedConn with
@@ -57,7 +80,7 @@ func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, e
 	if ip.Zone() != "" { // the dialer maps the zone
 		return dialer.DialContext(ctx, "tcp6", netip.AddrPortFrom(ip, port).String())
 	}
-	raddr := net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, port))
+	peer := netip.AddrPortFrom(ip, port)
 	network, family := "tcp4", syscall.AF_INET
 	var sa syscall.Sockaddr
 	if ip.Is4() {
@@ -66,7 +89,9 @@ func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, e
 		network, family = "tcp6", syscall.AF_INET6
 		sa = &syscall.SockaddrInet6{Port: int(port), Addr: ip.As16()}
 	}
-	dialError := func(err error) error { return &net.OpError{Op: "dial", Net: network, Addr: raddr, Err: err} }
+	dialError := func(err error) error {
+		return &net.OpError{Op: "dial", Net: network, Addr: net.TCPAddrFromAddrPort(peer), Err: err}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, dialError(err)
 	}
@@ -99,8 +124,8 @@ func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, e
 		f.Close()
 		return nil, dialError(err)
 	}
-	c := &stampedConn{f: f, raw: raw, raddr: raddr}
-	c.recvFn, c.sendFn = c.recv, c.send
+	c := &stampedConn{f: f, raw: raw, peer: peer}
+	c.rawFn = c.rawCall
 	if c.connected(uintptr(fd)) {
 		if c.connectE != nil {
 			c.Close()
@@ -113,8 +138,12 @@ func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, e
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = f.SetWriteDeadline(deadline)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) })
-	werr := raw.Write(c.connected)
+	stop := noWatch
+	if !probes.CanceledOnlyByDeadline(ctx) {
+		stop = context.AfterFunc(ctx, func() { _ = f.SetWriteDeadline(time.Unix(1, 0)) })
+	}
+	c.op = opConnected
+	werr := raw.Write(c.rawFn)
 	stop()
 	if werr == nil {
 		werr = c.connectE
@@ -183,8 +212,8 @@ func (c *stampedConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	c.buf = p
-	err := c.raw.Read(c.recvFn)
+	c.op, c.buf = opRecv, p
+	err := c.raw.Read(c.rawFn)
 	c.buf = nil
 	n, oobn, rerr := c.n, c.oobn, c.rerr
 	switch {
@@ -206,8 +235,8 @@ func (c *stampedConn) Read(p []byte) (int, error) {
 
 // Write writes all of p, as net.TCPConn does.
 func (c *stampedConn) Write(p []byte) (int, error) {
-	c.buf, c.n, c.rerr = p, 0, nil
-	err := c.raw.Write(c.sendFn)
+	c.op, c.buf, c.n, c.rerr = opSend, p, 0, nil
+	err := c.raw.Write(c.rawFn)
 	c.buf = nil
 	switch {
 	case err != nil:
@@ -228,7 +257,7 @@ func (c *stampedConn) pollError(err error) error {
 }
 
 func (c *stampedConn) opError(op string, err error) error {
-	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.raddr, Err: err}
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 func (c *stampedConn) Close() error {
@@ -257,7 +286,8 @@ func (c *stampedConn) LocalAddr() net.Addr {
 	return c.laddr
 }
 
-func (c *stampedConn) RemoteAddr() net.Addr { return c.raddr }
+// RemoteAddr is built when asked: a run rarely needs it (an error does).
+func (c *stampedConn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.peer) }
 
 func (c *stampedConn) SetDeadline(t time.Time) error      { return c.f.SetDeadline(t) }
 func (c *stampedConn) SetReadDeadline(t time.Time) error  { return c.f.SetReadDeadline(t) }

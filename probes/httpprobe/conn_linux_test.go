@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigil-monitoring/vigil/internal/testenv"
+	"github.com/vigil-monitoring/vigil/probes"
 )
 
 // fullListener listens on 127.0.0.1 with the smallest accept queue and fills
@@ -69,6 +70,20 @@ func TestConnectDirectWaitsForTheHandshake(t *testing.T) {
 	}
 	if took := time.Since(start); took < 150*time.Millisecond {
 		t.Errorf("gave up after %v, before the deadline", took)
+	}
+
+	// A scheduled run's context: the socket's deadline alone ends the wait.
+	ctx, cancel = probes.NewRunContext(time.Now().Add(150 * time.Millisecond))
+	defer cancel()
+	start = time.Now()
+	if conn, err := connectDirect(ctx, addr.Addr(), addr.Port()); err == nil || err.Error() != "dial tcp4 "+addr.String()+": i/o timeout" {
+		if conn != nil {
+			conn.Close()
+		}
+		t.Errorf("connect past a scheduled run's deadline = %v, want net.Dialer's timeout", err)
+	}
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Errorf("scheduled run gave up after %v, before the deadline", took)
 	}
 
 	// Canceled while waiting.

@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/vigil-monitoring/vigil/probes"
 )
 
 // The direct path sends a plain-HTTP request without a proxy or OAuth2 on the
@@ -46,22 +48,17 @@ func (p *Prober) sendDirect(ctx context.Context, h *hop, tr *requestTrace) (*htt
 	if deadline, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(deadline)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	stop := noWatch
+	if !probes.CanceledOnlyByDeadline(ctx) {
+		stop = context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	}
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		conn.Close()
 		return nil, err
 	}
 
-	req := h.newRequest()
-	req.Close = true // "Connection: close", as with keep-alives disabled
-	buf := buffers.Get().(*bytes.Buffer)
-	buf.Reset()
-	err = req.Write(buf) // bytes.Buffer is buffered: Write adds no bufio.Writer
-	if err == nil {
-		_, err = conn.Write(buf.Bytes())
-	}
-	buffers.Put(buf)
+	req, err := writeDirect(conn, h)
 	if err != nil {
 		return fail(fmt.Errorf("write request: %w", err))
 	}
@@ -84,6 +81,60 @@ func (p *Prober) sendDirect(ctx context.Context, h *hop, tr *requestTrace) (*htt
 	body.Reader = resp.Body
 	resp.Body = body
 	return resp, nil
+}
+
+// noWatch stops no watch: a scheduled run's context is canceled only by the
+// deadline its socket has already (probes.NewRunContext).
+func noWatch() bool { return false }
+
+// writeDirect writes the hop's request on conn: its prerendered head if it
+// has one, else the request built and rendered now. It returns the request
+// the response is read for.
+func writeDirect(conn net.Conn, h *hop) (*http.Request, error) {
+	if h.head != nil {
+		_, err := conn.Write(h.head)
+		return methodRequests[h.method], err
+	}
+	req := h.newRequest()
+	req.Close = true // "Connection: close", as with keep-alives disabled
+	buf := buffers.Get().(*bytes.Buffer)
+	buf.Reset()
+	err := req.Write(buf) // bytes.Buffer is buffered: Write adds no bufio.Writer
+	if err == nil {
+		_, err = conn.Write(buf.Bytes())
+	}
+	buffers.Put(buf)
+	return req, err
+}
+
+// methodRequests stand for a prerendered request when its response is read:
+// http.ReadResponse reads only the request's method (a response to HEAD has
+// no body). Shared by every prober, they are never written to.
+var methodRequests = map[string]*http.Request{}
+
+func init() {
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+		methodRequests[m] = &http.Request{Method: m}
+	}
+}
+
+// renderDirectHead renders the configured request as the direct path sends
+// it, or returns nil when a run must build it: another path (https, a proxy,
+// OAuth2), a body, a method without a shared request, or one net/http would
+// refuse to write (the run reports that error then).
+func (p *Prober) renderDirectHead() []byte {
+	h := hop{method: p.plan.method, url: p.plan.url, header: p.plan.header, host: p.plan.host}
+	if !p.direct(&h) || len(p.plan.body) > 0 || methodRequests[h.method] == nil {
+		return nil
+	}
+	req := h.newRequest()
+	req.Close = true
+	var buf bytes.Buffer
+	if err := req.Write(&buf); err != nil {
+		return nil
+	}
+	return bytes.Clone(buf.Bytes())
 }
 
 // readResponse reads the response head from br, skipping 1xx responses, each

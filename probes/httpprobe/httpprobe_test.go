@@ -638,34 +638,53 @@ func TestTimeout(t *testing.T) {
 	}
 	const timeout = 300 * time.Millisecond
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			p := newProber(t, &Config{URL: tt.url, TLSConfig: probeconfig.TLSConfig{CAFile: ca.PEMFile}})
-			// Up to three tries: on a loaded 2-core CI machine running every
-			// package's -race tests at once, the goroutine that wakes at the
-			// deadline can itself wait for a CPU. A probe that ignores its
-			// deadline is late every time and still fails.
-			var late time.Duration
-			for try := 0; try < 3; try++ {
-				ctx, cancel := context.WithTimeout(t.Context(), timeout)
-				deadline, _ := ctx.Deadline()
-				r := p.Probe(ctx)
-				late = time.Since(deadline)
-				cancel()
-				t.Logf("try %d returned %v after the deadline: %v", try, late, r.Err)
-				wantError(t, r, tt.stage)
-				if !r.TimedOut {
-					t.Errorf("TimedOut = false")
-				}
-				wantPhases(t, r)
-				if late <= 50*time.Millisecond {
-					break
-				}
+		// A scheduled run's context (probes.NewRunContext) has the probe
+		// rely on its sockets' deadlines alone.
+		for _, scheduled := range []bool{false, true} {
+			name := tt.name
+			if scheduled {
+				name += "/scheduled"
 			}
-			if late > 50*time.Millisecond {
-				t.Errorf("returned %v after the deadline in each of 3 tries, want within 50ms", late)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				timeoutRuns(t, tt.url, ca, tt.stage, timeout, scheduled)
+			})
+		}
+	}
+}
+
+// timeoutRuns runs a probe of url with timeout, in the context of a
+// scheduled run or not, and wants a timeout error naming stage within 50 ms
+// of the deadline.
+func timeoutRuns(t *testing.T, url string, ca *testpki.CA, stage string, timeout time.Duration, scheduled bool) {
+	p := newProber(t, &Config{URL: url, TLSConfig: probeconfig.TLSConfig{CAFile: ca.PEMFile}})
+	// Up to three tries: on a loaded 2-core CI machine running every
+	// package's -race tests at once, the goroutine that wakes at the
+	// deadline can itself wait for a CPU. A probe that ignores its
+	// deadline is late every time and still fails.
+	var late time.Duration
+	for try := 0; try < 3; try++ {
+		ctx, cancel := context.WithTimeout(t.Context(), timeout)
+		deadline, _ := ctx.Deadline()
+		if scheduled {
+			cancel()
+			ctx, cancel = probes.NewRunContext(deadline)
+		}
+		r := p.Probe(ctx)
+		late = time.Since(deadline)
+		cancel()
+		t.Logf("try %d returned %v after the deadline: %v", try, late, r.Err)
+		wantError(t, r, stage)
+		if !r.TimedOut {
+			t.Errorf("TimedOut = false")
+		}
+		wantPhases(t, r)
+		if late <= 50*time.Millisecond {
+			break
+		}
+	}
+	if late > 50*time.Millisecond {
+		t.Errorf("returned %v after the deadline in each of 3 tries, want within 50ms", late)
 	}
 }
 

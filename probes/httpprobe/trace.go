@@ -38,8 +38,6 @@ type requestTrace struct {
 	// rx is the direct path's connection when it has the kernel's receive
 	// times; nil otherwise. Only the probe's goroutine touches it.
 	rx *stampedConn
-
-	hooks httptrace.ClientTrace
 }
 
 func newRequestTrace(start time.Time) *requestTrace {
@@ -52,16 +50,16 @@ type traceKey struct{}
 // withTrace returns ctx carrying t, with hooks for the steps http.Transport
 // takes itself (TLS, writing, reading). Resolve and connect are marked by our
 // dialer, which finds t in ctx; the direct path marks every step itself and
-// never builds the hooks.
+// never builds the hooks (so a trace does not carry them: 136 bytes a run).
 func (t *requestTrace) withTrace(ctx context.Context) context.Context {
-	t.hooks = httptrace.ClientTrace{
+	hooks := &httptrace.ClientTrace{
 		TLSHandshakeStart:    func() { t.mark(&t.tlsStart) },
 		TLSHandshakeDone:     func(tls.ConnectionState, error) { t.mark(&t.tlsDone) },
 		GotConn:              func(httptrace.GotConnInfo) { t.mark(&t.gotConn) },
 		WroteRequest:         func(httptrace.WroteRequestInfo) { t.mark(&t.wrote) },
 		GotFirstResponseByte: func() { t.mark(&t.firstByte) },
 	}
-	return httptrace.WithClientTrace(context.WithValue(ctx, traceKey{}, t), &t.hooks)
+	return httptrace.WithClientTrace(context.WithValue(ctx, traceKey{}, t), hooks)
 }
 
 // traceFrom returns the trace withTrace put in ctx, or nil.
