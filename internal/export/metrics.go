@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"maps"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -537,9 +538,28 @@ func (m *Metrics) WriteMetrics(w *expo.Writer) {
 		}
 		w.Family(&f.Family)
 		w.Each(len(checks), func(w *expo.Writer, i int) {
+			if i%warmAhead == 0 {
+				warm(checks[i:min(i+warmAhead, len(checks))])
+			}
 			if c := checks[i]; c.checkProfile() >= least {
 				f.write(w, c)
 			}
 		})
 	}
+}
+
+// warmAhead is how many checks a pass over them loads at once (warm).
+const warmAhead = 16
+
+// warm reads the profile of each of checks in one tight loop. A pass over
+// 50,000 checks (one per family) reads each check's CheckMetrics, which is out
+// of cache by then: read one at a time, between the samples, every read was a
+// stall of its own (checkProfile alone was 14% of a basic render's CPU);
+// issued together, the reads overlap, and the pass finds them in cache.
+func warm(checks []*CheckMetrics) {
+	var sum uint32
+	for _, c := range checks {
+		sum += c.profile.Load()
+	}
+	runtime.KeepAlive(sum) // or the compiler drops the loads
 }
