@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -71,5 +72,72 @@ func checkAppliedMidTurnRunsInItsFirstSlot(t *testing.T) {
 				t.Errorf("%s run %d started %s after slot %s, want on it", id, k, late, slot.Format(time.StampMicro))
 			}
 		}
+	}
+}
+
+// TestArmedSlotsShareABucketAndARemovedCheckSkipsItsSlot: checks whose slots
+// fall on one time share one bucket (one timer); a check removed after its
+// slot was armed does not run in it, while the others on that bucket do; and
+// a fired bucket is not left behind.
+func TestArmedSlotsShareABucketAndARemovedCheckSkipsItsSlot(t *testing.T) {
+	synctest.Test(t, armedSlotsShareABucket)
+}
+
+func armedSlotsShareABucket(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop(context.Background())
+	const interval = 10 * time.Second
+	c := newCollector()
+	spec := func(id string) Spec {
+		return Spec{ID: id, Interval: interval, Timeout: time.Second, Fingerprint: "1",
+			Build: func() (probes.Prober, error) { return okProber(), nil }, OnResult: c.onResult(id)}
+	}
+	// Three ids on one slot time: the first found whose offsets match.
+	var ids []string
+	var first time.Time
+	applied := time.Now()
+	for i := 0; len(ids) < 3 && i < 100000; i++ {
+		id := fmt.Sprintf("s/f%d/c", i)
+		at := firstStart(id, interval, Grid(Rate([]Spec{{Interval: interval}, {Interval: interval}, {Interval: interval}})), applied)
+		if len(ids) == 0 || at.Equal(first) {
+			ids, first = append(ids, id), at
+		}
+	}
+	if len(ids) < 3 {
+		t.Fatal("no three ids share a slot time")
+	}
+	specs := []Spec{spec(ids[0]), spec(ids[1]), spec(ids[2])}
+	if _, err := s.Apply(specs); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(first) - 500*time.Millisecond) // the slot is armed
+	s.mu.Lock()
+	b := s.entries[ids[0]].bucket
+	shared := b != nil && s.entries[ids[1]].bucket == b && s.entries[ids[2]].bucket == b
+	buckets := len(s.buckets)
+	s.mu.Unlock()
+	if !shared || buckets != 1 {
+		t.Fatalf("armed half a second before their slot: shared bucket %v, %d buckets; want one bucket for the three", shared, buckets)
+	}
+	if _, err := s.Apply(specs[1:]); err != nil { // remove ids[0]
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	synctest.Wait()
+	if n := c.count(ids[0]); n != 0 {
+		t.Errorf("removed check ran %d times in its armed slot, want 0", n)
+	}
+	for _, id := range ids[1:] {
+		if n := c.count(id); n != 1 {
+			t.Errorf("%s ran %d times in its slot, want 1", id, n)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, left := s.buckets[first.UnixNano()]; left {
+		t.Error("the fired bucket is still listed")
 	}
 }
