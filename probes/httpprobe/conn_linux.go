@@ -96,25 +96,9 @@ func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, e
 		return nil, dialError(err)
 	}
 
-	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
+	fd, err := startConnect(family, sa)
 	if err != nil {
-		return nil, dialError(os.NewSyscallError("socket", err))
-	}
-	// As net.Dialer's: no Nagle delay. Either failing only costs the
-	// stamps or a delayed small write, never the run.
-	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
-	_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
-	for {
-		err = syscall.Connect(fd, sa)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	switch err {
-	case nil, syscall.EINPROGRESS, syscall.EALREADY, syscall.EISCONN:
-	default:
-		_ = syscall.Close(fd)
-		return nil, dialError(os.NewSyscallError("connect", err))
+		return nil, dialError(err)
 	}
 
 	// A non-blocking descriptor makes a pollable File.
@@ -156,6 +140,32 @@ func connectDirect(ctx context.Context, ip netip.Addr, port uint16) (net.Conn, e
 	}
 	_ = f.SetWriteDeadline(time.Time{})
 	return c, nil
+}
+
+// startConnect opens a non-blocking TCP socket of family with receive
+// timestamps on and starts its connect to sa; the connect may still be in
+// progress when it returns.
+func startConnect(family int, sa syscall.Sockaddr) (int, error) {
+	fd, err := syscall.Socket(family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
+	if err != nil {
+		return 0, os.NewSyscallError("socket", err)
+	}
+	// As net.Dialer's: no Nagle delay. Either failing only costs the
+	// stamps or a delayed small write, never the run.
+	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	_ = syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
+	for {
+		err = syscall.Connect(fd, sa)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	switch err {
+	case nil, syscall.EINPROGRESS, syscall.EALREADY, syscall.EISCONN:
+		return fd, nil
+	}
+	_ = syscall.Close(fd)
+	return 0, os.NewSyscallError("connect", err)
 }
 
 // connected reports whether the connect is over, with connectE its error;
