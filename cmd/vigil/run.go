@@ -154,23 +154,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	if *configCheck {
-		cfg, err := config.Load(*configFile)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return exitFailure
-		}
-		if cfg.UsesBrowser() {
-			if _, err := browserprobe.FindBrowser(cfg.Agent.Browser.Path); err != nil {
-				fmt.Fprintf(stderr, "%s: agent.browser: %v\n", *configFile, err)
-				return exitFailure
-			}
-		}
-		summary := fmt.Sprintf("%s: ok, %d services, %d checks", *configFile, len(cfg.Services), len(cfg.Checks()))
-		if n := len(cfg.Canaries()); n > 0 {
-			summary += fmt.Sprintf(", %d canaries", n)
-		}
-		fmt.Fprintln(stdout, summary)
-		return exitOK
+		return checkConfig(*configFile, stdout, stderr)
 	}
 	if err := web.ValidateWebConfig(*webConfig); err != nil {
 		fmt.Fprintln(stderr, "vigil: --web.config.file:", err)
@@ -201,6 +185,29 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	logger.Info("vigil started", "version", export.Version, "config", *configFile, "listen", srv.Addr(),
 		"region", a.Config().Agent.Region, "checks", len(a.Config().Checks()))
 	return serve(ctx, a, srv, logger)
+}
+
+// checkConfig is --config.check: it loads and validates configFile, prints
+// every error or a summary, and says whether a browser check would find its
+// browser.
+func checkConfig(configFile string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(configFile)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFailure
+	}
+	if cfg.UsesBrowser() {
+		if _, err := browserprobe.FindBrowser(cfg.Agent.Browser.Path); err != nil {
+			fmt.Fprintf(stderr, "%s: agent.browser: %v\n", configFile, err)
+			return exitFailure
+		}
+	}
+	summary := fmt.Sprintf("%s: ok, %d services, %d checks", configFile, len(cfg.Services), len(cfg.Checks()))
+	if n := len(cfg.Canaries()); n > 0 {
+		summary += fmt.Sprintf(", %d canaries", n)
+	}
+	fmt.Fprintln(stdout, summary)
+	return exitOK
 }
 
 // agentGCPercent is the agent's GOGC unless the environment sets one. Go's
