@@ -8,9 +8,9 @@
 // mean: each run hands its result to the OnResult func its check was given.
 //
 // gocron/v2 drives a timing wheel (wheel.go) rather than holding one job per
-// check: one gocron job turns the wheel every second, and each turn arms a
-// timer for each check whose slot comes in the next two seconds; the timer
-// hands the run to a worker in its slot. A gocron job
+// check: one gocron job turns the wheel every second, and each turn arms the
+// checks whose slots come in the next two seconds, one timer per slot time
+// handing their runs to workers. A gocron job
 // holds about 2.8 KB once it has run (its map entry, a copy of it held by its
 // timer's closure, a context and a timer), 28 MB at 10,000 checks; a wheel
 // entry about 265 B (BenchmarkSchedule, BenchmarkGocron in bench/).
@@ -99,8 +99,8 @@ type Scheduler struct {
 	freeBuckets []*bucket         // fired, for reuse
 }
 
-// entry is one scheduled check. spec keeps what Apply compares (its Build and
-// OnResult are cleared once used, so the config they close over can go).
+// entry is one scheduled check. spec keeps what Apply compares; Build is
+// used once and not kept, so the config it closes over can go.
 type entry struct {
 	spec     entrySpec
 	prober   probes.Prober

@@ -14,7 +14,8 @@ import (
 // run. Before, one goroutine slept until each slot in turn and dispatched
 // it: a moment without a CPU for it made every slot after that moment late,
 // and the burst that followed got it preempted behind thousands of runs
-// (50,000 checks on two cores: lateness p99 26-79 ms, bench/RESULTS.md).
+// (session 4, 50,000 checks on two cores: lateness p99 26-79 ms,
+// bench/RESULTS.md).
 //
 // Turns overlap by design: a slot is armed one to two turns ahead, so a
 // gocron tick up to turnCovers-turnEvery late delays no slot.
