@@ -2,7 +2,6 @@ package config
 
 import (
 	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -95,16 +94,7 @@ func mustRead(t *testing.T, file string) string {
 // FuzzWalkDecodes: whatever the input, the walk decodes a config (and vigil
 // global's file) to what Node.Decode does, with the same errors.
 func FuzzWalkDecodes(f *testing.F) {
-	for _, pattern := range []string{"../../examples/*.yml", "testdata/*.yml"} {
-		files, _ := filepath.Glob(pattern)
-		for _, file := range files {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(data)
-		}
-	}
+	addFileSeeds(f)
 	for _, seed := range []string{minimal, anchored, manyErrors, confirmations,
 		"agent: {labels: {a: ~, ~: b}}\nservices: [~, {name: 1, features: [{checks: [~]}]}]\n",
 		"nats: {url: 'nats://127.0.0.1:4222'}\n"} {

@@ -14,16 +14,7 @@ import (
 // (which is what decoding allocates for) are at most the bound's limit, and the
 // nodes as written grow no faster than the input.
 func FuzzParse(f *testing.F) {
-	for _, pattern := range []string{"../../examples/*.yml", "testdata/*.yml"} {
-		files, _ := filepath.Glob(pattern)
-		for _, file := range files {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(data)
-		}
-	}
+	addFileSeeds(f)
 	for _, seed := range []string{
 		minimal, anchored, manyErrors, confirmations, billionLaughs(9), schemaBomb(),
 		"", "\x00", "agent: [unclosed\n", "services: &s [*s]\n", "a: &a {b: *a}\n",
@@ -75,4 +66,18 @@ func confirmationValid(ch *Check) bool {
 	w := ch.FailureWindow
 	return inRange(ch.FailureThreshold) && inRange(ch.RecoveryThreshold) &&
 		(w == nil || inRange(w.Failures) && inRange(w.Runs) && w.Failures <= w.Runs)
+}
+
+// addFileSeeds seeds f with every example config and test fixture.
+func addFileSeeds(f *testing.F) {
+	for _, pattern := range []string{"../../examples/*.yml", "testdata/*.yml"} {
+		files, _ := filepath.Glob(pattern)
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
 }
