@@ -66,9 +66,8 @@ func openCut(t *testing.T, dir string, clock Clock, cutAt int, dead bool) (*Engi
 	return e, cs
 }
 
-// storedFeatures reads the store in dir: the configured features' names,
-// and the start of each one's open presence span in seconds after t0.
-func storedFeatures(t *testing.T, dir string) (names []string, presence map[string]float64) {
+// loadStore reads the whole store in dir, opened read-only.
+func loadStore(t *testing.T, dir string) *store.History {
 	t.Helper()
 	bolt, err := boltstore.Open(filepath.Join(dir, storeFile), boltstore.Options{ReadOnly: true})
 	if err != nil {
@@ -79,6 +78,14 @@ func storedFeatures(t *testing.T, dir string) (names []string, presence map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h
+}
+
+// storedFeatures reads the store in dir: the configured features' names,
+// and the start of each one's open presence span in seconds after t0.
+func storedFeatures(t *testing.T, dir string) (names []string, presence map[string]float64) {
+	t.Helper()
+	h := loadStore(t, dir)
 	presence = map[string]float64{}
 	for key, rec := range h.Features {
 		if !rec.Configured {
@@ -142,15 +149,7 @@ func TestConfigureInChunks(t *testing.T) {
 		if err := e.Close(); err != nil {
 			t.Fatal(err)
 		}
-		bolt, err := boltstore.Open(filepath.Join(dir, storeFile), boltstore.Options{ReadOnly: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer bolt.Close()
-		h, err := bolt.Load()
-		if err != nil {
-			t.Fatal(err)
-		}
+		h := loadStore(t, dir)
 		for _, spec := range varied {
 			rec, ok := h.Features[featureKey(spec.Service, spec.Feature)]
 			if want := encodeSpec(spec); !ok || string(rec.Spec) != string(want) {
