@@ -120,13 +120,7 @@ func heapAlloc() uint64 {
 // BenchmarkWriteMetrics10k renders the series of 10,000 HTTP checks in the
 // text format, as a scrape does.
 func BenchmarkWriteMetrics10k(b *testing.B) {
-	m := NewMetrics(prometheus.NewRegistry(), prometheus.Labels{"region": "bench"})
-	r := httpResult(start, true)
-	for i := range 10_000 {
-		c := m.Check(fmt.Sprintf("svc%03d", i/100), fmt.Sprintf("f%05d", i), "http", "http")
-		c.SetSchedule(10*time.Second, 5*time.Second)
-		c.Observe(r)
-	}
+	m := observed10k()
 	w := expo.NewWriter(io.Discard, false)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -141,13 +135,7 @@ func BenchmarkWriteMetrics10k(b *testing.B) {
 // BenchmarkWriteMetrics10kProto renders the same series in the protobuf
 // format, the duration histograms with their native buckets.
 func BenchmarkWriteMetrics10kProto(b *testing.B) {
-	m := NewMetrics(prometheus.NewRegistry(), prometheus.Labels{"region": "bench"})
-	r := httpResult(start, true)
-	for i := range 10_000 {
-		c := m.Check(fmt.Sprintf("svc%03d", i/100), fmt.Sprintf("f%05d", i), "http", "http")
-		c.SetSchedule(10*time.Second, 5*time.Second)
-		c.Observe(r)
-	}
+	m := observed10k()
 	w := expo.NewProtoWriter(io.Discard)
 	b.ReportAllocs()
 	for b.Loop() {
@@ -157,4 +145,16 @@ func BenchmarkWriteMetrics10kProto(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// observed10k is the metrics of 10,000 HTTP checks, each with one passing run.
+func observed10k() *Metrics {
+	m := NewMetrics(prometheus.NewRegistry(), prometheus.Labels{"region": "bench"})
+	r := httpResult(start, true)
+	for i := range 10_000 {
+		c := m.Check(fmt.Sprintf("svc%03d", i/100), fmt.Sprintf("f%05d", i), "http", "http")
+		c.SetSchedule(10*time.Second, 5*time.Second)
+		c.Observe(r)
+	}
+	return m
 }
