@@ -39,6 +39,14 @@ type Options struct {
 	NoSync bool
 }
 
+// initialMap is the address space a writable store maps from the start.
+// bbolt maps the file in steps that double from 32 KB, and a write that
+// outgrows the map first copies every node the transaction touched onto the
+// heap: a first configuration of 10,000 features remapped nine times and
+// copied 22 MB, 14% of the agent's start. Mapped and not yet written, the
+// space costs no memory (the file grows as before; pages count once read).
+const initialMap = 256 << 20
+
 // Open opens file, creating it unless read-only; a writable store gets its
 // buckets and format mark if new. It checks first what bbolt would not (an
 // empty file, pages that do not hold together); errors are explained by
@@ -48,7 +56,11 @@ func Open(file string, opts Options) (*Store, error) {
 		opts.Timeout = time.Second
 	}
 	readOnly := opts.ReadOnly
-	db, err := openStore(file, bbolt.Options{Timeout: opts.Timeout, ReadOnly: readOnly, NoSync: opts.NoSync})
+	bopts := bbolt.Options{Timeout: opts.Timeout, ReadOnly: readOnly, NoSync: opts.NoSync}
+	if !readOnly {
+		bopts.InitialMmapSize = initialMap
+	}
+	db, err := openStore(file, bopts)
 	if err != nil {
 		return nil, err
 	}
