@@ -301,13 +301,14 @@ func (c *Config) planValidation(p *plan) error {
 		errs = append(errs, probeconfig.Errorf("fail_if_not_ssl", "cannot be set together with fail_if_ssl"))
 	}
 	var bodyMatchErr, bodyNotMatchErr, headerMatchErr, headerNotMatchErr error
-	r := &responseRules{validHTTPVersions: c.ValidHTTPVersions}
+	r := responseRules{validHTTPVersions: c.ValidHTTPVersions} // on the stack unless kept
 	r.bodyMatch, bodyMatchErr = regexps("fail_if_body_matches_regexp", c.FailIfBodyMatchesRegexp)
 	r.bodyNotMatch, bodyNotMatchErr = regexps("fail_if_body_not_matches_regexp", c.FailIfBodyNotMatchesRegexp)
 	r.headerMatch, headerMatchErr = headerRules("fail_if_header_matches", c.FailIfHeaderMatches)
 	r.headerNotMatch, headerNotMatchErr = headerRules("fail_if_header_not_matches", c.FailIfHeaderNotMatches)
 	if len(r.validHTTPVersions)+len(r.bodyMatch)+len(r.bodyNotMatch)+len(r.headerMatch)+len(r.headerNotMatch) > 0 {
-		p.rules = r
+		p.rules = new(responseRules)
+		*p.rules = r
 	}
 	return errors.Join(append(errs, bodyMatchErr, bodyNotMatchErr, headerMatchErr, headerNotMatchErr)...)
 }

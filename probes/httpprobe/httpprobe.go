@@ -284,7 +284,14 @@ func (p *Prober) redirectHop(h hop, code int, next *url.URL) hop {
 // newRequest builds the hop's request, without context: the direct path needs
 // none. The header map is shared between runs: senders only read it.
 func (h *hop) newRequest() *http.Request {
-	req := &http.Request{
+	req := new(http.Request)
+	h.fillRequest(req)
+	return req
+}
+
+// fillRequest sets req to the hop's request.
+func (h *hop) fillRequest(req *http.Request) {
+	*req = http.Request{
 		Method:     h.method,
 		URL:        h.url,
 		Proto:      "HTTP/1.1",
@@ -299,7 +306,6 @@ func (h *hop) newRequest() *http.Request {
 		// HTTP/2 may resend a request on a new connection.
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	}
-	return req
 }
 
 // request is the hop's request for the transport, traced by tr.
