@@ -95,7 +95,7 @@ func Open(file string, opts Options) (*Store, error) {
 
 // Write commits b with whatever other writes are pending (groupCommit).
 func (s *Store) Write(b *store.Batch) error {
-	return s.commits.write(func(tx *bbolt.Tx) error { return apply(tx, b) })
+	return s.commits.write(func(tx *bbolt.Tx) error { return apply(tx, b, &s.commits.arena) })
 }
 
 // FailWrites makes every later write fail with err after its records ran,
@@ -241,8 +241,9 @@ func loadIntervals(tx *bbolt.Tx, h *store.History) error {
 	})
 }
 
-// apply writes b in tx, in Batch's order.
-func apply(tx *bbolt.Tx, b *store.Batch) error {
+// apply writes b in tx, in Batch's order; the transaction's arena holds the
+// keys and values of its features, intervals and counters.
+func apply(tx *bbolt.Tx, b *store.Batch, a *arena) error {
 	if len(b.Features) > 1 {
 		// Many features come from Configure, in key order: pack the pages
 		// (bbolt's default half fills them), since the store is mmapped and
@@ -253,7 +254,7 @@ func apply(tx *bbolt.Tx, b *store.Batch) error {
 		}
 	}
 	for _, w := range b.Features {
-		if err := tx.Bucket(bucketFeatures).Put([]byte(w.Key), appendFeatureRecord(nil, w.Record)); err != nil {
+		if err := tx.Bucket(bucketFeatures).Put(a.key(w.Key), a.featureRecord(w.Record)); err != nil {
 			return err
 		}
 	}
@@ -263,7 +264,7 @@ func apply(tx *bbolt.Tx, b *store.Batch) error {
 		}
 	}
 	for _, w := range b.Counters {
-		if err := putCounters(tx, w.Key, w.Record); err != nil {
+		if err := putCounters(tx, a, w.Key, w.Record); err != nil {
 			return err
 		}
 	}
@@ -273,7 +274,7 @@ func apply(tx *bbolt.Tx, b *store.Batch) error {
 		}
 	}
 	for _, w := range b.Intervals {
-		if err := putInterval(tx, intervalBuckets[w.Kind], w.Key, w.Interval); err != nil {
+		if err := putInterval(tx, a, intervalBuckets[w.Kind], w.Key, w.Interval); err != nil {
 			return err
 		}
 	}
@@ -421,7 +422,7 @@ func putMaintenance(tx *bbolt.Tx, w store.MaintenanceRewrite) error {
 		return err
 	}
 	for _, iv := range w.Windows {
-		if err := putInterval(tx, bucketMaint, w.Key, iv); err != nil {
+		if err := putInterval(tx, nil, bucketMaint, w.Key, iv); err != nil {
 			return err
 		}
 	}
@@ -432,7 +433,7 @@ func putMaintenance(tx *bbolt.Tx, w store.MaintenanceRewrite) error {
 // memory, by the same rules, plus transitions older than the horizon.
 func applyCompaction(tx *bbolt.Tx, c *store.Compaction) error {
 	for _, key := range slices.Sorted(maps.Keys(c.Counters)) {
-		if err := putCounters(tx, key, c.Counters[key]); err != nil {
+		if err := putCounters(tx, nil, key, c.Counters[key]); err != nil {
 			return err
 		}
 	}

@@ -25,6 +25,8 @@ type groupCommit struct {
 	leading bool // a caller is committing; the others wait to be woken
 
 	commits int // transactions committed, for tests; written by the leader only
+	// arena holds the puts of the transaction under way (the leader's).
+	arena arena
 }
 
 type pendingWrite struct {
@@ -94,13 +96,14 @@ func (g *groupCommit) commit(batch []*pendingWrite) {
 // goes through it.
 func (g *groupCommit) update(fn func(*bbolt.Tx) error) error {
 	fail := g.failWrites.Load()
-	if fail == nil {
-		return g.db.Update(fn)
-	}
 	return g.db.Update(func(tx *bbolt.Tx) error {
+		g.arena.reset() // under bbolt's writer lock: no other transaction holds it
 		if err := fn(tx); err != nil {
 			return err
 		}
-		return *fail
+		if fail != nil {
+			return *fail
+		}
+		return nil
 	})
 }

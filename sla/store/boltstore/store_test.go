@@ -2,6 +2,9 @@ package boltstore
 
 import (
 	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vigil-monitoring/vigil/sla/store"
@@ -30,5 +33,58 @@ func TestFeatureRecordEncoding(t *testing.T) {
 			back.MaintUntil != rec.MaintUntil {
 			t.Errorf("read back %s: %+v, %v", got, back, err)
 		}
+	}
+}
+
+// TestArenaKeepsEachTransactionsRecords: the puts of one transaction come
+// from a buffer the next transaction writes over (and a large batch grows
+// past it mid-transaction); every record reads back as written, the first
+// transaction's too.
+func TestArenaKeepsEachTransactionsRecords(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "vigil.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	batch := func(txn, n int) *store.Batch {
+		b := &store.Batch{}
+		for i := range n {
+			key := fmt.Sprintf("svc\x00f%05d", i)
+			spec := fmt.Sprintf(`{"txn":%d,"feature":%d,"pad":%q}`, txn, i, strings.Repeat("x", (i*7+txn)%300))
+			b.Features = append(b.Features, store.KeyedFeature{Key: key, Record: store.FeatureRecord{Spec: []byte(spec), Configured: txn%2 == 0, MaintFrom: int64(-i)}})
+			b.Counters = append(b.Counters, store.KeyedCounters{Key: key, Record: store.CounterRecord{Downtime: int64(txn*100_000 + i), DownLead: -1}})
+			b.Intervals = append(b.Intervals, store.KeyedInterval{Kind: store.IntervalPresence, Key: key, Interval: store.Interval{Start: int64(txn), End: int64(txn*100_000 + i)}})
+		}
+		return b
+	}
+	// 400 features of ~300 bytes outgrow the arena's first 64 KB buffer;
+	// the second transaction writes fewer, over the first's buffer.
+	first, second := batch(1, 400), batch(2, 150)
+	for _, b := range []*store.Batch{first, second} {
+		if err := s.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, w := range first.Features {
+		want := first
+		if i < len(second.Features) {
+			want = second // the second transaction rewrote these keys
+		}
+		if got := h.Features[w.Key]; string(got.Spec) != string(want.Features[i].Record.Spec) || got.MaintFrom != int64(-i) {
+			t.Errorf("feature %q: spec %s maint_from %d, want %s %d", w.Key, got.Spec, got.MaintFrom, want.Features[i].Record.Spec, -i)
+		}
+		if got := h.Counters[w.Key]; got != want.Counters[i].Record {
+			t.Errorf("counters %q: %+v, want %+v", w.Key, got, want.Counters[i].Record)
+		}
+	}
+	if got := h.Intervals[store.IntervalPresence]["svc\x00f00399"]; len(got) != 1 || got[0] != (store.Interval{Start: 1, End: 100_399}) {
+		t.Errorf("presence of the last feature of the first transaction: %v", got)
+	}
+	if got := h.Intervals[store.IntervalPresence]["svc\x00f00000"]; len(got) != 2 || got[1] != (store.Interval{Start: 2, End: 200_000}) {
+		t.Errorf("presence of the first feature, written by both: %v", got)
 	}
 }
