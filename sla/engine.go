@@ -376,8 +376,13 @@ func (e *Engine) writeConfigure(writes []configureWrite, bufs *configureBuffers)
 	*b = store.Batch{Features: slices.Grow(b.Features[:0], n), Intervals: slices.Grow(b.Intervals[:0], n),
 		Counters: slices.Grow(b.Counters[:0], n)}
 	specs := bufs.specs[:0]
-	for _, w := range writes {
+	for i, w := range writes {
 		specs = w.put(b, specs)
+		if i == 0 && cap(specs) < len(specs)*n {
+			// Sized from the first spec: grown by appending, the buffer
+			// left twice its size in garbage.
+			specs = slices.Grow(specs, len(specs)*n*5/4)
+		}
 	}
 	bufs.specs = specs
 	e.writeMu.Lock()

@@ -170,7 +170,9 @@ func (e *Engine) incidentSnapshot() ([]incidentFeat, []incidentEntry) {
 	e.mu.RLock()
 	features, region := e.all, e.region
 	e.mu.RUnlock()
-	feats := make([]incidentFeat, 0, len(features))
+	// Not sized by the features: only those with outages are copied, and
+	// the notify watcher takes a snapshot every few seconds.
+	var feats []incidentFeat
 	var entries []incidentEntry
 	for _, f := range features {
 		f.mu.Lock()
