@@ -143,7 +143,7 @@ func writeHeapProfile(b *testing.B) {
 // in its feature, against targets in a child process. One op is one planned
 // run; the window starts after two intervals (warmUp), once every feature has left
 // "unknown". 50,000 is issue 22's scale (5,000 runs a second; run the test
-// binary with GOGC=50, as cmd/vigil sets it, to see its collector's share).
+// binary with GOGC=35, as cmd/vigil sets it, to see its collector's share).
 func BenchmarkAgentHTTP(b *testing.B) {
 	addrs := startTargets(b)
 	for _, n := range []int{1000, 10000, 50000} {

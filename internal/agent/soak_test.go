@@ -108,7 +108,7 @@ func TestSoak(t *testing.T) {
 	warmUp := max(duration/10, soakMinWarmUp)
 	if _, set := os.LookupEnv("GOGC"); !set {
 		// As cmd/vigil runs the agent (agentGCPercent in cmd/vigil/run.go).
-		defer debug.SetGCPercent(debug.SetGCPercent(50))
+		defer debug.SetGCPercent(debug.SetGCPercent(35))
 	}
 	tg := startSoakTargets(t)
 	dir := t.TempDir()
