@@ -110,7 +110,7 @@ func Open(opts Options) (*Engine, error) {
 		return nil, boltstore.OpenError(opts.Path, false, fmt.Errorf("create directory: %w", err))
 	}
 	file := filepath.Join(opts.Path, storeFile)
-	bolt, err := boltstore.Open(file, boltstore.Options{Timeout: lockTimeout, NoSync: opts.noSync})
+	bolt, err := boltstore.Open(file, boltstore.Options{Timeout: lockTimeout, NoSync: opts.noSync, InitialMap: storeMapFor(opts.Features)})
 	if err != nil {
 		return nil, boltstore.OpenError(file, false, err)
 	}
@@ -356,6 +356,12 @@ func (e *Engine) Configure(specs []FeatureSpec) error {
 	}
 	return nil
 }
+
+// storeMapFor is the address space the store maps from the start for a
+// first configuration of n features: a first write takes about 1 KB a
+// feature (50 MB at 50,000), and room for twice that keeps the history's
+// first days from remapping too.
+func storeMapFor(n int) int { return n * 2 << 10 }
 
 // configureChunk is how many features one of Configure's transactions
 // writes at most. A first configuration of 50,000 features in one

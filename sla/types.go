@@ -35,6 +35,11 @@ type Options struct {
 	Outbox bool
 	// Agent is the agent's id in outbox records; "" means Region.
 	Agent string
+	// Features, when known, is how many features the first Configure will
+	// hold: the store maps room for their records from the start
+	// (storeMapFor), so that a large first configuration is written without
+	// remapping. 0: bbolt's own growth.
+	Features int
 
 	// noSync skips fsync: tests and benchmarks only, never the agent.
 	noSync bool

@@ -119,7 +119,7 @@ func New(opts Options) (*Agent, error) {
 		reserved = append(reserved, k)
 	}
 	slaOpts := sla.Options{Path: opts.StoragePath, Region: cfg.Agent.Region, Clock: opts.Clock, Logger: opts.Logger,
-		ScheduledHeartbeat: true}
+		ScheduledHeartbeat: true, Features: cfg.FeatureCount()}
 	if cfg.Global != nil { // the record goes through the store's outbox to JetStream
 		slaOpts.Outbox, slaOpts.Agent = true, cfg.Global.AgentID
 	}

@@ -285,6 +285,15 @@ type CheckRef struct {
 	Canary bool
 }
 
+// FeatureCount is how many features the config's services list.
+func (c *Config) FeatureCount() int {
+	n := 0
+	for i := range c.Services {
+		n += len(c.Services[i].Features)
+	}
+	return n
+}
+
 // Checks lists every check of the config with its effective interval and
 // timeout. The agent's canaries are not among them (see Canaries).
 func (c *Config) Checks() []CheckRef {

@@ -37,15 +37,16 @@ type Options struct {
 	Timeout time.Duration
 	// NoSync skips fsync: tests and benchmarks only, never the agent.
 	NoSync bool
+	// InitialMap is the address space a writable store maps from the start
+	// (bbolt's InitialMmapSize); 0: bbolt's default, 32 KB doubling as the
+	// file grows. A write that outgrows the map remaps, and bbolt first
+	// copies every node the transaction touched onto the heap: a first
+	// configuration of 10,000 features remapped nine times and copied 22
+	// MB, 14% of the agent's start. Mapped and not yet written, the space
+	// costs no memory; past 16 MB bbolt grows the file 16 MB ahead of its
+	// pages (sparse).
+	InitialMap int
 }
-
-// initialMap is the address space a writable store maps from the start.
-// bbolt maps the file in steps that double from 32 KB, and a write that
-// outgrows the map first copies every node the transaction touched onto the
-// heap: a first configuration of 10,000 features remapped nine times and
-// copied 22 MB, 14% of the agent's start. Mapped and not yet written, the
-// space costs no memory (the file grows as before; pages count once read).
-const initialMap = 256 << 20
 
 // Open opens file, creating it unless read-only; a writable store gets its
 // buckets and format mark if new. It checks first what bbolt would not (an
@@ -58,7 +59,7 @@ func Open(file string, opts Options) (*Store, error) {
 	readOnly := opts.ReadOnly
 	bopts := bbolt.Options{Timeout: opts.Timeout, ReadOnly: readOnly, NoSync: opts.NoSync}
 	if !readOnly {
-		bopts.InitialMmapSize = initialMap
+		bopts.InitialMmapSize = opts.InitialMap
 	}
 	db, err := openStore(file, bopts)
 	if err != nil {
